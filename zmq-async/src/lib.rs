@@ -1,0 +1,1 @@
+//! Async ZeroMQ sockets on Tokio.

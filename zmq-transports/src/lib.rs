@@ -1,0 +1,1 @@
+//! Endpoint parsing and Tokio transports for ZeroMQ.

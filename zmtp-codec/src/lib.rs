@@ -1,0 +1,2 @@
+//! Sans-IO ZMTP codec.
+#![forbid(unsafe_code)]
