@@ -1,6 +1,42 @@
-//! Sans-IO ZMTP codec.
+//! A sans-IO ZMTP codec: everything a ZeroMQ connection decides, and no I/O.
+//!
+//! It speaks ZMTP 3.1 and 3.0 (RFC 23, RFC 37) with the NULL and PLAIN (RFC 24) security
+//! mechanisms, and downgrades to ZMTP 2.0 (RFC 15) and 1.0 (RFC 13) peers, so one
+//! [`Connection`] talks to every ZeroMQ peer since 2011. No tokio, no sockets, no clock
+//! reads: bytes and instants go in, bytes, events and deadlines come out.
+//!
+//! ```
+//! use std::time::Instant;
+//! use zmtp_codec::{Config, Connection, Event, SocketType};
+//!
+//! let now = Instant::now();
+//! let mut client = Connection::new(Config::new(SocketType::Req), now).unwrap();
+//! let mut server = Connection::new(Config::new(SocketType::Rep), now).unwrap();
+//! // A transport would carry these bytes; here they go straight across.
+//! for _ in 0..4 {
+//!     while let Some(b) = client.poll_transmit() { server.handle_input(now, &b).unwrap(); }
+//!     while let Some(b) = server.poll_transmit() { client.handle_input(now, &b).unwrap(); }
+//! }
+//! let Ok(Some(Event::HandshakeSucceeded(peer))) = server.poll_event() else { panic!() };
+//! assert_eq!(peer.socket_type, Some(SocketType::Req));
+//! assert_eq!(peer.version, (3, 1));
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod command;
+mod connection;
+mod error;
+pub mod frame;
+pub mod greeting;
+pub mod mechanism;
 mod message;
+pub mod metadata;
+mod socket_type;
 
+pub use command::Command;
+pub use connection::{Config, Connection, Event, PeerInfo, ZERO_COPY_THRESHOLD};
+pub use error::Error;
+pub use mechanism::{AuthReply, AuthRequest, MechanismConfig};
 pub use message::Message;
+pub use metadata::Metadata;
+pub use socket_type::SocketType;

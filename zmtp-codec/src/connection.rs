@@ -1,0 +1,817 @@
+//! One ZMTP connection to one peer, as a sans-IO state machine.
+//!
+//! Method taxonomy (as quinn-proto's): getters; `handle_*` for inputs (bytes arrived, a timer
+//! fired, the authenticator answered); [`send`](Connection::send) for messages;
+//! `poll_*` for outputs (bytes to write, events for the socket, the next deadline).
+//! Time is always an argument; the connection never reads a clock.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::frame::{self, Framing};
+use crate::greeting::{self, Detected, PeerGreeting};
+use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Step};
+use crate::metadata::{IDENTITY, SOCKET_TYPE};
+use crate::{command, Command, Error, Message, Metadata, SocketType};
+
+/// Frames at least this large are handed to the writer as their own [`Bytes`] chunk
+/// instead of being copied into the batch buffer.
+pub const ZERO_COPY_THRESHOLD: usize = 8 * 1024;
+
+/// The smallest free space [`Connection::read_buf`] offers.
+const MIN_READ_SPACE: usize = 16 * 1024;
+/// The most [`Connection::read_buf`] reserves ahead for one large frame.
+const MAX_READ_RESERVE: usize = 4 * 1024 * 1024;
+
+/// How a [`Connection`] behaves. Built with [`Config::new`] and adjusted field by field.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Our socket type.
+    pub socket_type: SocketType,
+    /// Our routing id, sent as the `Identity` property by REQ, DEALER and ROUTER (≤ 255 bytes).
+    pub routing_id: Bytes,
+    /// Security mechanism and role.
+    pub mechanism: MechanismConfig,
+    /// Extra properties for our READY/INITIATE (libzmq's `ZMQ_METADATA`).
+    pub metadata: Metadata,
+    /// Largest inbound frame accepted (`maxmsgsize`); `None` is unlimited.
+    pub max_msg_size: Option<u64>,
+    /// The handshake must complete within this time (`handshake_ivl`); `None` waits forever.
+    pub handshake_ivl: Option<Duration>,
+    /// Send a PING this often (`heartbeat_ivl`).
+    pub heartbeat_ivl: Option<Duration>,
+    /// TTL we advertise in our PINGs (`heartbeat_ttl`), rounded down to deciseconds.
+    pub heartbeat_ttl: Option<Duration>,
+    /// Close when nothing arrives this long after a PING (`heartbeat_timeout`); defaults to
+    /// the interval.
+    pub heartbeat_timeout: Option<Duration>,
+    /// Ask the authenticator about NULL peers (libzmq: a NULL socket with `zap_domain` set).
+    /// PLAIN and CURVE servers always ask.
+    pub authenticate_null: bool,
+    /// The minor version we announce: 1 (ZMTP 3.1, the default) or 0 (3.0).
+    pub zmtp_minor: u8,
+}
+
+impl Config {
+    /// A NULL-mechanism configuration with libzmq's defaults (handshake_ivl 30 s, no
+    /// heartbeats, no size limit, empty routing id).
+    pub fn new(socket_type: SocketType) -> Self {
+        Config {
+            socket_type,
+            routing_id: Bytes::new(),
+            mechanism: MechanismConfig::Null,
+            metadata: Metadata::new(),
+            max_msg_size: None,
+            handshake_ivl: Some(Duration::from_secs(30)),
+            heartbeat_ivl: None,
+            heartbeat_ttl: None,
+            heartbeat_timeout: None,
+            authenticate_null: false,
+            zmtp_minor: 1,
+        }
+    }
+
+    /// Sets the routing id.
+    pub fn routing_id(mut self, id: impl Into<Bytes>) -> Self {
+        self.routing_id = id.into();
+        self
+    }
+
+    /// Sets the mechanism.
+    pub fn mechanism(mut self, mechanism: MechanismConfig) -> Self {
+        self.mechanism = mechanism;
+        self
+    }
+
+    fn authenticates(&self) -> bool {
+        self.mechanism.as_server()
+            || (self.authenticate_null && self.mechanism == MechanismConfig::Null)
+    }
+}
+
+/// The peer, as learnt during the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Protocol version spoken: (3, 1), (3, 0), (2, 0) or (1, 0).
+    pub version: (u8, u8),
+    /// The peer's socket type; unknown for unversioned ZMTP 1.0 peers.
+    pub socket_type: Option<SocketType>,
+    /// The peer's routing id (READY's `Identity`, or the 1.0/2.0 identity frame), if non-empty.
+    pub routing_id: Option<Bytes>,
+    /// Every property of the peer's READY (or INITIATE).
+    pub metadata: Metadata,
+    /// The user id the authenticator gave, if it was asked.
+    pub user_id: Option<Bytes>,
+    /// Metadata the authenticator gave.
+    pub auth_metadata: Metadata,
+}
+
+/// What a connection reports to its socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed; messages may flow.
+    HandshakeSucceeded(PeerInfo),
+    /// A whole message arrived.
+    Message(Message),
+    /// The peer subscribed to a topic prefix (reported to PUB and XPUB only, whatever the
+    /// peer's ZMTP version).
+    Subscribe(Bytes),
+    /// The peer cancelled a subscription (PUB and XPUB only).
+    Cancel(Bytes),
+    /// The server-side mechanism needs the authenticator's verdict: answer with
+    /// [`Connection::handle_auth_reply`].
+    AuthRequest(AuthRequest),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Exchanging the greeting.
+    Greeting,
+    /// ZMTP 1.0/2.0: waiting for the peer's identity frame.
+    LegacyIdentity,
+    /// ZMTP 3.x: the mechanism's handshake.
+    Handshake,
+    /// Messages flow.
+    Active,
+    /// Dead; `error` says why.
+    Failed,
+}
+
+/// One ZMTP connection: greeting, security handshake, framing, heartbeats.
+///
+/// ```
+/// use std::time::Instant;
+/// use zmtp_codec::{Config, Connection, Event, SocketType};
+///
+/// let now = Instant::now();
+/// let mut a = Connection::new(Config::new(SocketType::Push), now).unwrap();
+/// let mut b = Connection::new(Config::new(SocketType::Pull), now).unwrap();
+/// // Shuttle bytes until both are quiet.
+/// for _ in 0..4 {
+///     while let Some(bytes) = a.poll_transmit() { b.handle_input(now, &bytes).unwrap(); }
+///     while let Some(bytes) = b.poll_transmit() { a.handle_input(now, &bytes).unwrap(); }
+/// }
+/// assert!(matches!(a.poll_event(), Ok(Some(Event::HandshakeSucceeded(_)))));
+/// a.send(&"hello".into()).unwrap();
+/// while let Some(bytes) = a.poll_transmit() { b.handle_input(now, &bytes).unwrap(); }
+/// assert!(matches!(b.poll_event(), Ok(Some(Event::HandshakeSucceeded(_)))));
+/// assert_eq!(b.poll_event(), Ok(Some(Event::Message("hello".into()))));
+/// ```
+pub struct Connection {
+    socket_type: SocketType,
+    routing_id: Bytes,
+    mechanism_name: &'static str,
+    as_server: bool,
+    zmtp_minor: u8,
+    legacy_allowed: bool,
+    max_msg_size: Option<u64>,
+    our_metadata: Metadata,
+
+    phase: Phase,
+    error: Option<Error>,
+    mechanism: Box<dyn Mechanism>,
+    wraps_frames: bool,
+    awaiting_auth: bool,
+    framing: Framing,
+    version: (u8, u8),
+    sent_major: bool,
+    sent_rest: bool,
+    legacy_peer_type: Option<SocketType>,
+    peer: Option<PeerInfo>,
+    user_id: Option<Bytes>,
+    auth_metadata: Metadata,
+
+    inbuf: BytesMut,
+    partial: Message,
+    out: BytesMut,
+    out_queue: VecDeque<Bytes>,
+    events: VecDeque<Event>,
+
+    handshake_deadline: Option<Instant>,
+    heartbeat_ivl: Option<Duration>,
+    heartbeat_ttl_ds: u16,
+    heartbeat_timeout: Option<Duration>,
+    next_ping: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    peer_ttl: Option<Duration>,
+    last_rx: Instant,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("socket_type", &self.socket_type)
+            .field("mechanism", &self.mechanism_name)
+            .field("phase", &self.phase)
+            .field("version", &self.version)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Starts a connection: our signature is ready to transmit at once.
+    pub fn new(config: Config, now: Instant) -> Result<Connection, Error> {
+        if config.routing_id.len() > 255 {
+            return Err(Error::InvalidConfig("routing id is at most 255 bytes"));
+        }
+        if config.zmtp_minor > 1 {
+            return Err(Error::InvalidConfig("zmtp_minor is 0 or 1"));
+        }
+        let mut our_metadata = Metadata::new();
+        our_metadata.insert(SOCKET_TYPE, config.socket_type.name())?;
+        if config.socket_type.sends_identity() {
+            our_metadata.insert(IDENTITY, config.routing_id.clone())?;
+        }
+        for (name, value) in config.metadata.iter() {
+            our_metadata.insert(name, value.clone())?;
+        }
+        let authenticates = config.authenticates();
+        let mechanism = config.mechanism.build(authenticates)?;
+        let mut out = BytesMut::with_capacity(MIN_READ_SPACE);
+        out.put_slice(&greeting::signature(config.routing_id.len()));
+        Ok(Connection {
+            socket_type: config.socket_type,
+            routing_id: config.routing_id,
+            mechanism_name: config.mechanism.name(),
+            as_server: config.mechanism.as_server(),
+            zmtp_minor: config.zmtp_minor,
+            legacy_allowed: !authenticates && config.mechanism == MechanismConfig::Null,
+            max_msg_size: config.max_msg_size,
+            our_metadata,
+            phase: Phase::Greeting,
+            error: None,
+            mechanism,
+            wraps_frames: false,
+            awaiting_auth: false,
+            framing: Framing::V3,
+            version: (3, config.zmtp_minor),
+            sent_major: false,
+            sent_rest: false,
+            legacy_peer_type: None,
+            peer: None,
+            user_id: None,
+            auth_metadata: Metadata::new(),
+            inbuf: BytesMut::with_capacity(MIN_READ_SPACE),
+            partial: Message::new(),
+            out,
+            out_queue: VecDeque::new(),
+            events: VecDeque::new(),
+            handshake_deadline: config.handshake_ivl.map(|d| now + d),
+            heartbeat_ivl: config.heartbeat_ivl.filter(|d| !d.is_zero()),
+            heartbeat_ttl_ds: config.heartbeat_ttl.map_or(0, |d| {
+                u16::try_from(d.as_millis() / 100).unwrap_or(u16::MAX)
+            }),
+            heartbeat_timeout: config.heartbeat_timeout.filter(|d| !d.is_zero()),
+            next_ping: None,
+            pong_deadline: None,
+            peer_ttl: None,
+            last_rx: now,
+        })
+    }
+
+    // ---- getters -------------------------------------------------------------------
+
+    /// True once the handshake completed and until the connection fails.
+    pub fn is_active(&self) -> bool {
+        self.phase == Phase::Active
+    }
+
+    /// The error that killed the connection, if any.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The peer, once the handshake completed.
+    pub fn peer(&self) -> Option<&PeerInfo> {
+        self.peer.as_ref()
+    }
+
+    /// Our socket type.
+    pub fn socket_type(&self) -> SocketType {
+        self.socket_type
+    }
+
+    /// True when output is waiting for [`poll_transmit`](Self::poll_transmit).
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty() || !self.out_queue.is_empty()
+    }
+
+    // ---- inputs --------------------------------------------------------------------
+
+    /// The buffer to read the peer's bytes into, with free space reserved; call
+    /// [`handle_read`](Self::handle_read) after appending to it.
+    ///
+    /// Reading straight into this buffer lets message bodies reach the socket without a
+    /// copy: when a large frame's header has arrived, room for the whole frame is reserved.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        let mut want = MIN_READ_SPACE;
+        if self.phase == Phase::Active {
+            if let Ok(Some(h)) = frame::peek_header(&self.inbuf, self.framing, self.max_msg_size) {
+                if let Some(total) = h.frame_len() {
+                    want = want.max(total.saturating_sub(self.inbuf.len()).min(MAX_READ_RESERVE));
+                }
+            }
+        }
+        self.inbuf.reserve(want);
+        &mut self.inbuf
+    }
+
+    /// Bytes arrived from the peer (copied into the read buffer).
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        self.inbuf.extend_from_slice(data);
+        self.handle_read(now)
+    }
+
+    /// Processes bytes appended to [`read_buf`](Self::read_buf). Any call counts as traffic
+    /// from the peer for the heartbeat, so call it only when bytes arrived.
+    ///
+    /// Greeting and handshake are processed at once; messages are decoded as
+    /// [`poll_event`](Self::poll_event) is called.
+    pub fn handle_read(&mut self, now: Instant) -> Result<(), Error> {
+        self.check_alive()?;
+        self.last_rx = now;
+        self.pong_deadline = None;
+        self.advance(now).map_err(|e| self.fail(e))
+    }
+
+    /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.check_alive()?;
+        if self.phase != Phase::Active {
+            if self.handshake_deadline.is_some_and(|d| now >= d) {
+                return Err(self.fail(Error::HandshakeTimeout));
+            }
+            return Ok(());
+        }
+        if self.pong_deadline.is_some_and(|d| now >= d) {
+            return Err(self.fail(Error::HeartbeatTimeout));
+        }
+        if self.peer_ttl.is_some_and(|ttl| now >= self.last_rx + ttl) {
+            return Err(self.fail(Error::HeartbeatTimeout));
+        }
+        if let (Some(ivl), Some(at)) = (self.heartbeat_ivl, self.next_ping) {
+            if now >= at {
+                self.encode_command(&Command::Ping {
+                    ttl_deciseconds: self.heartbeat_ttl_ds,
+                    context: Bytes::new(),
+                });
+                self.next_ping = Some(now + ivl);
+                if self.pong_deadline.is_none() {
+                    self.pong_deadline = Some(now + self.heartbeat_timeout.unwrap_or(ivl));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The authenticator's answer to an [`Event::AuthRequest`].
+    pub fn handle_auth_reply(&mut self, now: Instant, reply: AuthReply) -> Result<(), Error> {
+        self.check_alive()?;
+        if !self.awaiting_auth {
+            return Err(Error::NoAuthPending);
+        }
+        self.awaiting_auth = false;
+        let step = self
+            .mechanism
+            .handle_auth_reply(&reply, &self.our_metadata, &mut self.out);
+        if reply.status_code == 200 {
+            self.user_id = Some(reply.user_id);
+            self.auth_metadata = reply.metadata;
+        }
+        let result = step.and_then(|step| {
+            self.apply_step(now, step)?;
+            self.advance(now)
+        });
+        result.map_err(|e| self.fail(e))
+    }
+
+    /// Queues a message for the peer. For SUB and XSUB, a one-frame message starting with
+    /// `0x01`/`0x00` is a (un)subscription and goes out as SUBSCRIBE/CANCEL to a 3.1 peer.
+    pub fn send(&mut self, msg: &Message) -> Result<(), Error> {
+        self.check_alive()?;
+        if self.phase != Phase::Active {
+            return Err(Error::NotReady);
+        }
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        if self.socket_type.is_subscriber() && msg.len() == 1 && self.commands_for_subscriptions() {
+            match msg[0].first() {
+                Some(1) => return self.send_subscribe(&msg[0][1..]),
+                Some(0) => return self.send_cancel(&msg[0][1..]),
+                _ => {}
+            }
+        }
+        let last = msg.len() - 1;
+        for (i, f) in msg.iter().enumerate() {
+            self.encode_frame(i < last, f);
+        }
+        Ok(())
+    }
+
+    /// Sends a subscription: SUBSCRIBE to a 3.1 peer, a `0x01`+topic message to older ones.
+    pub fn send_subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.send_subscription(true, topic)
+    }
+
+    /// Cancels a subscription: CANCEL to a 3.1 peer, a `0x00`+topic message to older ones.
+    pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.send_subscription(false, topic)
+    }
+
+    // ---- outputs -------------------------------------------------------------------
+
+    /// The next bytes to write to the peer, in order; `None` when there are none.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if let Some(chunk) = self.out_queue.pop_front() {
+            return Some(chunk);
+        }
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.split().freeze())
+        }
+    }
+
+    /// The next event. Messages are decoded here, one per call, straight from the read
+    /// buffer; a PING is answered here, so call [`poll_transmit`](Self::poll_transmit) after
+    /// draining events. An `Err` is the sticky error that killed the connection.
+    pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        if let Some(ev) = self.events.pop_front() {
+            return Ok(Some(ev));
+        }
+        if self.phase != Phase::Active {
+            return match &self.error {
+                Some(e) => Err(e.clone()),
+                None => Ok(None),
+            };
+        }
+        self.decode_active().map_err(|e| self.fail(e))
+    }
+
+    /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout) must be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Failed => None,
+            Phase::Active => [
+                self.next_ping,
+                self.pong_deadline,
+                self.peer_ttl.map(|ttl| self.last_rx + ttl),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+            _ => self.handshake_deadline,
+        }
+    }
+
+    // ---- internals -----------------------------------------------------------------
+
+    fn check_alive(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(Error::Failed(Box::new(e.clone()))),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, err: Error) -> Error {
+        if self.error.is_none() {
+            self.phase = Phase::Failed;
+            self.error = Some(err.clone());
+        }
+        err
+    }
+
+    fn commands_for_subscriptions(&self) -> bool {
+        self.framing == Framing::V3 && self.version >= (3, 1)
+    }
+
+    fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
+        self.check_alive()?;
+        if self.phase != Phase::Active {
+            return Err(Error::NotReady);
+        }
+        let topic = Bytes::copy_from_slice(topic);
+        if self.commands_for_subscriptions() {
+            self.encode_command(&if subscribe {
+                Command::Subscribe(topic)
+            } else {
+                Command::Cancel(topic)
+            });
+        } else {
+            let mut body = BytesMut::with_capacity(topic.len() + 1);
+            body.put_u8(u8::from(subscribe));
+            body.put_slice(&topic);
+            self.encode_frame(false, &body.freeze());
+        }
+        Ok(())
+    }
+
+    /// Encodes a command after the handshake, through the mechanism when it wraps frames.
+    fn encode_command(&mut self, cmd: &Command) {
+        if self.wraps_frames {
+            let mut body = BytesMut::new();
+            cmd.encode_body(&mut body);
+            self.mechanism
+                .encode_frame(&mut self.out, false, true, &body);
+        } else {
+            cmd.encode(&mut self.out);
+        }
+    }
+
+    fn encode_frame(&mut self, more: bool, body: &Bytes) {
+        if self.wraps_frames {
+            self.mechanism
+                .encode_frame(&mut self.out, more, false, body);
+        } else if body.len() >= ZERO_COPY_THRESHOLD {
+            frame::encode_header(&mut self.out, self.framing, more, false, body.len());
+            let header = self.out.split().freeze();
+            self.out_queue.push_back(header);
+            self.out_queue.push_back(body.clone());
+        } else {
+            if !self.out_queue.is_empty() {
+                // Keep order: small frames after a queued large one go behind it.
+                self.out_queue.push_back(self.out.split().freeze());
+            }
+            frame::encode(&mut self.out, self.framing, more, false, body);
+        }
+    }
+
+    /// Runs the greeting and handshake phases as far as the buffered bytes allow.
+    fn advance(&mut self, now: Instant) -> Result<(), Error> {
+        loop {
+            match self.phase {
+                Phase::Greeting => {
+                    if !self.advance_greeting()? {
+                        return Ok(());
+                    }
+                    if self.phase == Phase::Handshake {
+                        let step = self.mechanism.start(&self.our_metadata, &mut self.out)?;
+                        self.apply_step(now, step)?;
+                    }
+                }
+                Phase::LegacyIdentity => {
+                    let Some(f) = frame::decode(&mut self.inbuf, self.framing, self.max_msg_size)?
+                    else {
+                        return Ok(());
+                    };
+                    let routing_id = (!f.body.is_empty()).then_some(f.body);
+                    let version = self.version;
+                    self.complete(
+                        now,
+                        PeerInfo {
+                            version,
+                            socket_type: self.legacy_peer_type,
+                            routing_id,
+                            metadata: Metadata::new(),
+                            user_id: None,
+                            auth_metadata: Metadata::new(),
+                        },
+                    );
+                    // libzmq's rule: 1.0 peers filter on their side and never subscribe, so a
+                    // publisher acts as if they had subscribed to everything.
+                    if self.framing == Framing::V1 && self.socket_type.is_publisher() {
+                        self.events.push_back(Event::Subscribe(Bytes::new()));
+                    }
+                }
+                Phase::Handshake => {
+                    let Some(f) = frame::decode(&mut self.inbuf, Framing::V3, self.max_msg_size)?
+                    else {
+                        return Ok(());
+                    };
+                    if !f.command {
+                        return Err(Error::UnexpectedMessage);
+                    }
+                    let (name, data) = command::split(&f.body)?;
+                    if &name[..] == b"ERROR" {
+                        return Err(match Command::decode(&f.body)? {
+                            Command::Error(reason) => {
+                                Error::PeerError(String::from_utf8_lossy(&reason).into_owned())
+                            }
+                            _ => Error::MalformedCommand("ERROR"),
+                        });
+                    }
+                    if self.awaiting_auth {
+                        return Err(Error::UnexpectedCommand(name));
+                    }
+                    let step = self.mechanism.handle_command(
+                        &name,
+                        data,
+                        &self.our_metadata,
+                        &mut self.out,
+                    )?;
+                    self.apply_step(now, step)?;
+                }
+                Phase::Active | Phase::Failed => return Ok(()),
+            }
+        }
+    }
+
+    /// One greeting step; returns false when more bytes are needed.
+    fn advance_greeting(&mut self) -> Result<bool, Error> {
+        match greeting::detect(&self.inbuf) {
+            Detected::NeedMore => return Ok(false),
+            Detected::Unversioned => {
+                // The peer's bytes are its identity message in 1.0 framing; our signature
+                // already was the header of ours, so its body follows.
+                self.start_legacy(1, Framing::V1)?;
+                let id = self.routing_id.clone();
+                self.out.put_slice(&id);
+                return Ok(true);
+            }
+            Detected::Versioned => {}
+        }
+        if !self.sent_major {
+            self.out.put_u8(3);
+            self.sent_major = true;
+        }
+        let Some(&revision) = self.inbuf.get(greeting::MAJOR_AT) else {
+            return Ok(false);
+        };
+        if revision < 2 {
+            // ZMTP 2.0 (revision 1) or versioned 1.0 (revision 0): exchange socket types.
+            if !self.sent_rest {
+                self.out.put_u8(self.socket_type.number());
+                self.sent_rest = true;
+            }
+            let Some(&n) = self.inbuf.get(greeting::MINOR_AT) else {
+                return Ok(false);
+            };
+            let peer_type = SocketType::from_number(n)
+                .ok_or_else(|| Error::UnknownSocketType(Bytes::from(vec![n])))?;
+            self.check_compatible(peer_type)?;
+            let (major, framing) = if revision == 0 {
+                (1, Framing::V1)
+            } else {
+                (2, Framing::V2)
+            };
+            self.start_legacy(major, framing)?;
+            self.legacy_peer_type = Some(peer_type);
+            self.inbuf.advance(greeting::V2_GREETING_LEN);
+            let id = self.routing_id.clone();
+            frame::encode(&mut self.out, framing, false, false, &id);
+            return Ok(true);
+        }
+        if !self.sent_rest {
+            greeting::encode_rest(
+                &mut self.out,
+                self.zmtp_minor,
+                self.mechanism_name,
+                self.as_server,
+            );
+            self.sent_rest = true;
+        }
+        if self.inbuf.len() < greeting::GREETING_LEN {
+            return Ok(false);
+        }
+        let mut g = [0u8; greeting::GREETING_LEN];
+        g.copy_from_slice(&self.inbuf[..greeting::GREETING_LEN]);
+        self.inbuf.advance(greeting::GREETING_LEN);
+        let peer = PeerGreeting::parse(&g)?;
+        if peer.mechanism != self.mechanism_name {
+            return Err(Error::MechanismMismatch {
+                ours: self.mechanism_name,
+                theirs: peer.mechanism,
+            });
+        }
+        if self.mechanism_name != "NULL" && peer.as_server == self.as_server {
+            return Err(Error::RoleMismatch(if self.as_server {
+                "server"
+            } else {
+                "client"
+            }));
+        }
+        let peer_minor = if peer.major > 3 { 1 } else { peer.minor };
+        self.version = (3, peer_minor.min(self.zmtp_minor));
+        self.framing = Framing::V3;
+        self.phase = Phase::Handshake;
+        Ok(true)
+    }
+
+    fn start_legacy(&mut self, major: u8, framing: Framing) -> Result<(), Error> {
+        if !self.legacy_allowed {
+            return Err(Error::LegacyPeerRefused(major));
+        }
+        self.version = (major, 0);
+        self.framing = framing;
+        self.phase = Phase::LegacyIdentity;
+        Ok(())
+    }
+
+    fn check_compatible(&mut self, peer: SocketType) -> Result<(), Error> {
+        if self.socket_type.is_compatible(peer) {
+            Ok(())
+        } else {
+            if self.framing == Framing::V3 && self.phase == Phase::Handshake {
+                Command::Error(Bytes::from_static(b"Invalid socket type")).encode(&mut self.out);
+            }
+            Err(Error::IncompatibleSocketType {
+                ours: self.socket_type,
+                theirs: peer,
+            })
+        }
+    }
+
+    fn apply_step(&mut self, now: Instant, step: Step) -> Result<(), Error> {
+        match step {
+            Step::Continue => Ok(()),
+            Step::Authenticate(req) => {
+                self.awaiting_auth = true;
+                self.events.push_back(Event::AuthRequest(req));
+                Ok(())
+            }
+            Step::Done(metadata) => {
+                let name = metadata.get(SOCKET_TYPE).ok_or(Error::MissingSocketType)?;
+                let peer_type = SocketType::from_name(name)
+                    .ok_or_else(|| Error::UnknownSocketType(name.clone()))?;
+                self.check_compatible(peer_type)?;
+                let routing_id = metadata.get(IDENTITY).filter(|id| !id.is_empty()).cloned();
+                self.wraps_frames = self.mechanism.wraps_frames();
+                let info = PeerInfo {
+                    version: self.version,
+                    socket_type: Some(peer_type),
+                    routing_id,
+                    metadata,
+                    user_id: self.user_id.take(),
+                    auth_metadata: std::mem::take(&mut self.auth_metadata),
+                };
+                self.complete(now, info);
+                Ok(())
+            }
+        }
+    }
+
+    fn complete(&mut self, now: Instant, info: PeerInfo) {
+        self.phase = Phase::Active;
+        self.handshake_deadline = None;
+        if self.framing == Framing::V3 {
+            self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
+        }
+        self.peer = Some(info.clone());
+        self.events.push_back(Event::HandshakeSucceeded(info));
+    }
+
+    fn decode_active(&mut self) -> Result<Option<Event>, Error> {
+        loop {
+            let Some(mut f) = frame::decode(&mut self.inbuf, self.framing, self.max_msg_size)?
+            else {
+                return Ok(None);
+            };
+            if self.wraps_frames {
+                f = self.mechanism.decode_frame(f)?;
+            }
+            if f.command {
+                if let Some(ev) = self.handle_active_command(&f.body)? {
+                    return Ok(Some(ev));
+                }
+                continue;
+            }
+            self.partial.push_back(f.body);
+            if f.more {
+                continue;
+            }
+            let msg = std::mem::take(&mut self.partial);
+            if self.socket_type.is_publisher() && msg.len() == 1 {
+                match msg[0].first() {
+                    Some(1) => return Ok(Some(Event::Subscribe(msg[0].slice(1..)))),
+                    Some(0) => return Ok(Some(Event::Cancel(msg[0].slice(1..)))),
+                    _ => {}
+                }
+            }
+            return Ok(Some(Event::Message(msg)));
+        }
+    }
+
+    fn handle_active_command(&mut self, body: &Bytes) -> Result<Option<Event>, Error> {
+        match Command::decode(body)? {
+            Command::Ping {
+                ttl_deciseconds,
+                context,
+            } => {
+                self.peer_ttl = (ttl_deciseconds > 0)
+                    .then(|| Duration::from_millis(u64::from(ttl_deciseconds) * 100));
+                self.encode_command(&Command::Pong(context));
+                Ok(None)
+            }
+            Command::Error(reason) => Err(Error::PeerError(
+                String::from_utf8_lossy(&reason).into_owned(),
+            )),
+            Command::Subscribe(topic) if self.socket_type.is_publisher() => {
+                Ok(Some(Event::Subscribe(topic)))
+            }
+            Command::Cancel(topic) if self.socket_type.is_publisher() => {
+                Ok(Some(Event::Cancel(topic)))
+            }
+            // PONG only proves liveness (already counted); unknown commands are ignored, as
+            // libzmq ignores them.
+            _ => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The codec's error type.
+
+use bytes::Bytes;
+
+use crate::SocketType;
+
+/// Everything that can go wrong in a ZMTP connection.
+///
+/// Variants fall in three groups: malformed input from the peer (the bytes break the
+/// grammar), a peer that misbehaves (well-formed bytes at the wrong time, or a refusal),
+/// and mistakes by the caller. Errors from the first two groups are sticky: the
+/// [`Connection`](crate::Connection) is dead afterwards and only its pending output (for
+/// example an ERROR command) may still be flushed. Caller mistakes leave it usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- malformed input -------------------------------------------------------------
+    /// The peer's greeting signature is not `FF … 7F`.
+    #[error("malformed greeting: bad signature")]
+    BadSignature,
+    /// The mechanism field of the greeting is not NUL-padded printable ASCII.
+    #[error("malformed greeting: bad mechanism name")]
+    BadMechanismName,
+    /// A frame's flags byte has reserved bits set.
+    #[error("malformed frame: reserved flag bits set in {0:#04x}")]
+    ReservedFlags(u8),
+    /// A command frame carries the MORE flag.
+    #[error("malformed frame: command frame with MORE flag")]
+    CommandWithMore,
+    /// A ZMTP 1.0 frame declared a length of zero (the length includes the flags byte).
+    #[error("malformed frame: ZMTP 1.0 frame with zero length")]
+    ZeroLengthV1Frame,
+    /// A frame is larger than `maxmsgsize` (checked from the header, before any allocation).
+    #[error("frame of {size} bytes exceeds maxmsgsize {max}")]
+    MessageTooLarge {
+        /// The size declared by the frame header.
+        size: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// A command frame is empty or its name length runs past the end of the frame.
+    #[error("malformed command: {0}")]
+    MalformedCommand(&'static str),
+    /// A metadata property (READY, INITIATE) is truncated or its name is invalid.
+    #[error("malformed property: {0}")]
+    MalformedProperty(&'static str),
+    /// A PLAIN or CURVE command body does not match its layout.
+    #[error("malformed {command} command: {reason}")]
+    MalformedMechanismCommand {
+        /// The command name.
+        command: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The peer's Socket-Type property (or ZMTP 2.0 socket-type byte) names no socket type.
+    #[error("unknown socket type {0:?}")]
+    UnknownSocketType(Bytes),
+
+    // ---- peer misbehaviour -----------------------------------------------------------
+    /// The peer uses another security mechanism than ours.
+    #[error("mechanism mismatch: we use {ours}, the peer uses {theirs}")]
+    MechanismMismatch {
+        /// Our mechanism.
+        ours: &'static str,
+        /// The peer's mechanism, as sent.
+        theirs: String,
+    },
+    /// Both peers claim the same role (both server or both client) for PLAIN or CURVE.
+    #[error("both peers claim the {0} role")]
+    RoleMismatch(&'static str),
+    /// A command arrived that is not allowed in the current state.
+    #[error("unexpected command {0:?}")]
+    UnexpectedCommand(Bytes),
+    /// A message frame arrived during the security handshake.
+    #[error("message frame received before the handshake completed")]
+    UnexpectedMessage,
+    /// The peer's READY (or INITIATE) lacks the Socket-Type property.
+    #[error("peer metadata has no Socket-Type")]
+    MissingSocketType,
+    /// The socket types cannot talk to each other (RFC 37 table).
+    #[error("incompatible socket types: {ours:?} cannot talk to {theirs:?}")]
+    IncompatibleSocketType {
+        /// Our socket type.
+        ours: SocketType,
+        /// The peer's socket type.
+        theirs: SocketType,
+    },
+    /// The peer sent an ERROR command.
+    #[error("peer sent ERROR: {0}")]
+    PeerError(String),
+    /// The authenticator (ZAP) refused the peer, or our credentials were refused.
+    #[error("authentication failed: {status_code} {status_text}")]
+    AuthenticationFailed {
+        /// The ZAP status code (300, 400, 500).
+        status_code: u16,
+        /// The status text.
+        status_text: String,
+    },
+    /// A ZMTP 1.0/2.0 peer connected while authentication is required (they cannot authenticate).
+    #[error("ZMTP {0}.0 peer refused: authentication is required")]
+    LegacyPeerRefused(u8),
+    /// The handshake did not complete within `handshake_ivl`.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    /// No traffic from the peer within the heartbeat timeout or the peer's TTL.
+    #[error("heartbeat timed out")]
+    HeartbeatTimeout,
+    /// The connection failed earlier; this is returned for every later input.
+    #[error("connection already failed: {0}")]
+    Failed(Box<Error>),
+
+    // ---- caller mistakes -------------------------------------------------------------
+    /// A message was queued before the handshake completed.
+    #[error("handshake not complete")]
+    NotReady,
+    /// A message with no frames.
+    #[error("empty message (no frames)")]
+    EmptyMessage,
+    /// A configuration value is out of range (for example a routing id longer than 255 bytes).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// `handle_auth_reply` was called when no authentication request was pending.
+    #[error("no authentication request is pending")]
+    NoAuthPending,
+}
+
+impl Error {
+    /// True for errors caused by the caller; they do not fail the connection.
+    pub fn is_caller_error(&self) -> bool {
+        matches!(
+            self,
+            Error::NotReady | Error::EmptyMessage | Error::InvalidConfig(_) | Error::NoAuthPending
+        )
+    }
+}
