@@ -20,6 +20,10 @@ use crate::{command, Command, Error, Message, Metadata, SocketType};
 /// instead of being copied into the batch buffer.
 pub const ZERO_COPY_THRESHOLD: usize = 8 * 1024;
 
+/// The largest frame accepted during the security handshake, whatever `maxmsgsize` says:
+/// an unauthenticated peer must not make us buffer more than this.
+pub const MAX_HANDSHAKE_FRAME: u64 = 1024 * 1024;
+
 /// The smallest free space [`Connection::read_buf`] offers.
 const MIN_READ_SPACE: usize = 16 * 1024;
 /// The most [`Connection::read_buf`] reserves ahead for one large frame.
@@ -37,7 +41,8 @@ pub struct Config {
     pub mechanism: MechanismConfig,
     /// Extra properties for our READY/INITIATE (libzmq's `ZMQ_METADATA`).
     pub metadata: Metadata,
-    /// Largest inbound frame accepted (`maxmsgsize`); `None` is unlimited.
+    /// Largest inbound frame accepted once the handshake is done (`maxmsgsize`); `None` is
+    /// unlimited. Handshake frames are capped at [`MAX_HANDSHAKE_FRAME`] instead.
     pub max_msg_size: Option<u64>,
     /// The handshake must complete within this time (`handshake_ivl`); `None` waits forever.
     pub handshake_ivl: Option<Duration>,
@@ -582,7 +587,8 @@ impl Connection {
                     }
                 }
                 Phase::Handshake => {
-                    let Some(f) = frame::decode(&mut self.inbuf, Framing::V3, self.max_msg_size)?
+                    let Some(f) =
+                        frame::decode(&mut self.inbuf, Framing::V3, Some(MAX_HANDSHAKE_FRAME))?
                     else {
                         return Ok(());
                     };

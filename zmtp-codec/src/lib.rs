@@ -34,7 +34,9 @@ pub mod metadata;
 mod socket_type;
 
 pub use command::Command;
-pub use connection::{Config, Connection, Event, PeerInfo, ZERO_COPY_THRESHOLD};
+pub use connection::{
+    Config, Connection, Event, PeerInfo, MAX_HANDSHAKE_FRAME, ZERO_COPY_THRESHOLD,
+};
 pub use error::Error;
 pub use mechanism::{AuthReply, AuthRequest, MechanismConfig};
 pub use message::Message;
