@@ -1,7 +1,7 @@
 //! Two connections against each other in memory: handshakes, downgrades, heartbeats, and
+//! every way a peer can break the protocol.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! every way a peer can break the protocol.
 
 mod harness;
 
