@@ -2,10 +2,14 @@
 #![forbid(unsafe_code)]
 
 pub mod endpoint;
+mod error;
+pub mod tcp;
 
 pub use endpoint::{
     Endpoint, Host, IpcEndpoint, ParseError, ParseErrorKind, PgmEndpoint, Port, TcpEndpoint,
 };
+pub use error::Error;
+pub use tcp::TcpOptions;
 
 /// The three families of transport, which the engine drives differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
