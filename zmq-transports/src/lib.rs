@@ -3,6 +3,7 @@
 
 pub mod endpoint;
 mod error;
+pub mod ipc;
 pub mod tcp;
 
 pub use endpoint::{
