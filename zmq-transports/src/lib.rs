@@ -4,12 +4,14 @@
 pub mod endpoint;
 mod error;
 pub mod ipc;
+pub mod stream;
 pub mod tcp;
 
 pub use endpoint::{
     Endpoint, Host, IpcEndpoint, ParseError, ParseErrorKind, PgmEndpoint, Port, TcpEndpoint,
 };
 pub use error::Error;
+pub use stream::{bind, connect, Listener, PeerAddr, Stream, StreamOptions};
 pub use tcp::TcpOptions;
 
 /// The three families of transport, which the engine drives differently.
