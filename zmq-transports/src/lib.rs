@@ -3,6 +3,7 @@
 
 pub mod endpoint;
 mod error;
+pub mod inproc;
 pub mod ipc;
 pub mod stream;
 pub mod tcp;
