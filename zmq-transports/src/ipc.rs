@@ -126,10 +126,23 @@ fn bind_abstract(_name: &str, label: &str) -> Result<StdUnixListener, Error> {
 }
 
 /// The outer `Result` is a caller error, the inner one the connect attempt.
+///
+/// Uses std's `connect_addr` (Tokio only gained one recently, and its path-based connect has
+/// treated a leading NUL differently across versions). A Unix connect completes at once
+/// unless the listener's backlog is full, when a blocking connect waits: hence the blocking
+/// pool.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 async fn connect_abstract(name: &str, label: &str) -> Result<io::Result<UnixStream>, Error> {
     let addr = abstract_addr(name).map_err(|e| Error::io(label, e))?;
-    Ok(UnixStream::connect_addr(&SocketAddr::from(addr)).await)
+    let connected =
+        tokio::task::spawn_blocking(move || std::os::unix::net::UnixStream::connect_addr(&addr))
+            .await
+            .map_err(io::Error::other)
+            .and_then(|connected| connected);
+    Ok(connected.and_then(|stream| {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_std(stream)
+    }))
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
