@@ -1,1 +1,83 @@
 //! Endpoint parsing and Tokio transports for ZeroMQ.
+//!
+//! This crate turns an endpoint string into something the engine can talk through. It knows
+//! nothing of ZMTP or of socket types; `zmq-async` drives the protocol over what it returns.
+//!
+//! # Layout: three families of transport
+//!
+//! | family ([`TransportKind`]) | endpoints | what the engine gets |
+//! |---|---|---|
+//! | [`ByteStream`](TransportKind::ByteStream) | `tcp://`, `ipc://` | a [`Stream`] (`AsyncRead + AsyncWrite`) from [`connect`] or [`Listener::accept`]; the engine runs a ZMTP connection over it |
+//! | [`Inproc`](TransportKind::Inproc) | `inproc://` | a value of its own choosing (a pair of message pipes) handed over by the [`inproc`] registry; no bytes, no codec |
+//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | parsed into [`PgmEndpoint`] today; no transport yet |
+//!
+//! - [`endpoint`]: [`Endpoint`] and its parts; strict parsing, a [`Display`](std::fmt::Display)
+//!   that round-trips.
+//! - [`tcp`], [`ipc`]: one module per byte-stream transport, each with `bind` and `connect`.
+//!   [`stream`] unifies them ([`Stream`], [`Listener`], [`bind`], [`connect`]).
+//! - [`inproc`]: the in-process rendezvous, where connect-before-bind works.
+//! - Datagram transports go in a module of their own, beside `tcp` and `ipc` (a future `pgm`
+//!   module for PGM over UDP multicast, `epgm`). They are not byte streams: a datagram
+//!   transport yields whole packets, and its engine frames ZMTP messages into them instead of
+//!   reading a stream; so it gets its own entry point rather than a [`Stream`] variant, and
+//!   [`bind`]/[`connect`] answer [`Error::Unsupported`] for those endpoints.
+//!
+//! Errors: [`ParseError`] for a malformed endpoint string, [`Error`] for everything else
+//! (it wraps [`ParseError`] too).
+//!
+//! # Example
+//!
+//! Bind on a port the system picks, read back the real endpoint, connect to it:
+//!
+//! ```
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use zmq_transports::{bind, connect, Endpoint, StreamOptions};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = StreamOptions::default();
+//! let listener = bind(&"tcp://127.0.0.1:*".parse()?, &options).await?;
+//! let bound: Endpoint = listener.local_endpoint(); // e.g. tcp://127.0.0.1:41234
+//! assert!(bound.to_string().starts_with("tcp://127.0.0.1:"));
+//!
+//! let (client, accepted) = tokio::join!(connect(&bound, &options), listener.accept());
+//! let (mut client, (mut server, peer)) = (client?, accepted?);
+//! client.write_all(b"\xff").await?;
+//! assert_eq!(server.read_u8().await?, 0xff);
+//! println!("accepted {peer}");
+//!
+//! // inproc: a connect may come first; the binder receives the value when it binds.
+//! let pending = zmq_transports::inproc::connect("inproc-doc", 42u32)?;
+//! let mut inproc = zmq_transports::inproc::bind::<u32>("inproc-doc")?;
+//! assert_eq!(inproc.accept().await, 42);
+//! drop(pending); // already delivered: nothing to cancel
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod endpoint;
+mod error;
+pub mod inproc;
+pub mod ipc;
+pub mod stream;
+pub mod tcp;
+
+pub use endpoint::{
+    Endpoint, Host, IpcEndpoint, ParseError, ParseErrorKind, PgmEndpoint, Port, TcpEndpoint,
+};
+pub use error::Error;
+pub use stream::{bind, connect, Listener, PeerAddr, Stream, StreamOptions};
+pub use tcp::TcpOptions;
+
+/// The three families of transport, which the engine drives differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// tcp and ipc: a reliable, ordered byte stream carrying ZMTP.
+    ByteStream,
+    /// inproc: sockets exchange message pipes directly; no bytes, no codec.
+    Inproc,
+    /// pgm and epgm: reliable multicast over datagrams.
+    Datagram,
+}

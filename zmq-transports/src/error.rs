@@ -1,0 +1,90 @@
+//! The crate's error type.
+
+use std::io;
+
+use crate::endpoint::ParseError;
+
+/// Everything that can go wrong while binding, connecting or rendezvousing.
+///
+/// A caller's mistake (a malformed endpoint, connecting to a wildcard, a type mismatch on an
+/// inproc name) and a failure of the system or the peer ([`Error::Io`]) are different variants.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The endpoint string did not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The address is already bound (`EADDRINUSE`), by this process or another.
+    #[error("address already in use: {endpoint}")]
+    AddrInUse {
+        /// The endpoint that could not be bound.
+        endpoint: String,
+    },
+    /// A wildcard (`*`, port `0`, `ipc://*`) was given where a concrete address is needed.
+    #[error("cannot connect to wildcard endpoint {endpoint}")]
+    WildcardConnect {
+        /// The endpoint as given.
+        endpoint: String,
+    },
+    /// Binding to a host name is refused (as libzmq does); bind to an IP address or `*`.
+    #[error("cannot bind to host name {host:?}: bind to an IP address or * instead")]
+    BindToHostName {
+        /// The host name given.
+        host: String,
+    },
+    /// Name resolution produced no address usable under the current options (e.g. only IPv6
+    /// addresses while `ipv6` is off).
+    #[error("{endpoint}: name resolved to no usable address")]
+    NoAddress {
+        /// The endpoint being connected.
+        endpoint: String,
+    },
+    /// The endpoint's transport does not carry a byte stream (inproc, pgm, epgm) or has no
+    /// implementation yet.
+    #[error("{endpoint}: transport {transport} is not supported here")]
+    Unsupported {
+        /// The endpoint given.
+        endpoint: String,
+        /// Its scheme.
+        transport: &'static str,
+    },
+    /// An inproc name is bound (or has pending connects) carrying values of another type.
+    #[error("inproc://{name} carries {expected}, not {found}")]
+    InprocTypeMismatch {
+        /// The inproc name.
+        name: String,
+        /// The type already established on the name.
+        expected: &'static str,
+        /// The type this call tried to use.
+        found: &'static str,
+    },
+    /// An I/O failure from the system or the peer (resolution, bind, connect, refused, ...).
+    #[error("{endpoint}: {source}")]
+    Io {
+        /// The endpoint involved.
+        endpoint: String,
+        /// The underlying error; its [`kind`](io::Error::kind) tells refused from unreachable.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(endpoint: &str, source: io::Error) -> Self {
+        Error::Io {
+            endpoint: endpoint.to_owned(),
+            source,
+        }
+    }
+
+    /// Maps `EADDRINUSE` to [`Error::AddrInUse`], everything else to [`Error::Io`].
+    pub(crate) fn bind(endpoint: &str, source: io::Error) -> Self {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            Error::AddrInUse {
+                endpoint: endpoint.to_owned(),
+            }
+        } else {
+            Error::io(endpoint, source)
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! One listener type and one stream type for every byte-stream transport (tcp, ipc).
+//!
+//! The engine drives a ZMTP connection over a [`Stream`] without knowing which transport
+//! carries it; [`bind`] and [`connect`] dispatch on the [`Endpoint`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::endpoint::Endpoint;
+use crate::ipc::{self, IpcListener};
+use crate::tcp::{self, TcpListener, TcpOptions};
+use crate::Error;
+
+/// Options for the byte-stream transports, grouped by transport.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// Options for `tcp://` endpoints.
+    pub tcp: TcpOptions,
+}
+
+/// A connected byte stream over tcp or ipc.
+///
+/// Reads and writes pass straight through to the inner Tokio stream, including vectored
+/// writes, so a writer that batches frames into one `writev` keeps doing so.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Stream {
+    /// A tcp connection (`TCP_NODELAY` set).
+    Tcp(TcpStream),
+    /// A Unix domain socket connection.
+    Ipc(UnixStream),
+}
+
+impl Stream {
+    /// The transport family's scheme: `"tcp"` or `"ipc"`.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Stream::Tcp(_) => "tcp",
+            Stream::Ipc(_) => "ipc",
+        }
+    }
+
+    /// The address of the peer, for logging and for ZAP's address field.
+    pub fn peer_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Stream::Tcp(stream) => stream.peer_addr().map(PeerAddr::Tcp),
+            Stream::Ipc(stream) => stream.peer_addr().map(PeerAddr::Ipc),
+        }
+    }
+}
+
+impl From<TcpStream> for Stream {
+    fn from(stream: TcpStream) -> Self {
+        Stream::Tcp(stream)
+    }
+}
+
+impl From<UnixStream> for Stream {
+    fn from(stream: UnixStream) -> Self {
+        Stream::Ipc(stream)
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Ipc(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Ipc(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Ipc(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => s.is_write_vectored(),
+            Stream::Ipc(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Ipc(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Ipc(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where an accepted connection came from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PeerAddr {
+    /// The remote tcp address.
+    Tcp(SocketAddr),
+    /// The peer's Unix socket address; usually unnamed, since clients rarely bind.
+    Ipc(tokio::net::unix::SocketAddr),
+}
+
+impl fmt::Display for PeerAddr {
+    /// `tcp://ip:port`, or `ipc://path` / `ipc://@name` when the client bound a name, else
+    /// `ipc://` (libzmq likewise reports an empty address for ipc peers).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Tcp(SocketAddr::V4(v4)) => write!(f, "tcp://{v4}"),
+            PeerAddr::Tcp(SocketAddr::V6(v6)) => write!(f, "tcp://[{}]:{}", v6.ip(), v6.port()),
+            PeerAddr::Ipc(addr) => match (addr.as_pathname(), abstract_name(addr)) {
+                (Some(path), _) => write!(f, "ipc://{}", path.display()),
+                (None, Some(name)) => write!(f, "ipc://@{}", String::from_utf8_lossy(name)),
+                (None, None) => f.write_str("ipc://"),
+            },
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn abstract_name(addr: &tokio::net::unix::SocketAddr) -> Option<&[u8]> {
+    addr.as_abstract_name()
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn abstract_name(_addr: &tokio::net::unix::SocketAddr) -> Option<&[u8]> {
+    None
+}
+
+/// A bound listener for tcp or ipc.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Listener {
+    /// A tcp listener.
+    Tcp(TcpListener),
+    /// An ipc listener (removes its socket file on drop).
+    Ipc(IpcListener),
+}
+
+impl Listener {
+    /// The endpoint actually bound, wildcards resolved (libzmq's `ZMQ_LAST_ENDPOINT`):
+    /// `tcp://127.0.0.1:*` becomes e.g. `tcp://127.0.0.1:41234`, `ipc://*` a real path.
+    pub fn local_endpoint(&self) -> Endpoint {
+        match self {
+            Listener::Tcp(l) => Endpoint::Tcp(l.local_endpoint()),
+            Listener::Ipc(l) => Endpoint::Ipc(l.local_endpoint()),
+        }
+    }
+
+    /// Polls for the next incoming connection.
+    ///
+    /// An error concerns one connection attempt (or a transient shortage such as `EMFILE`):
+    /// the listener stays usable, and an accept loop should log and continue (libzmq backs
+    /// off briefly on `EMFILE`).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Stream, PeerAddr)>> {
+        Poll::Ready(Ok(match self {
+            Listener::Tcp(l) => {
+                let (stream, peer) = ready!(l.poll_accept(cx))?;
+                (Stream::Tcp(stream), PeerAddr::Tcp(peer))
+            }
+            Listener::Ipc(l) => {
+                let (stream, peer) = ready!(l.poll_accept(cx))?;
+                (Stream::Ipc(stream), PeerAddr::Ipc(peer))
+            }
+        }))
+    }
+
+    /// Waits for the next incoming connection; see [`poll_accept`](Self::poll_accept).
+    pub async fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+}
+
+/// Binds a byte-stream endpoint (tcp or ipc).
+///
+/// inproc, pgm and epgm endpoints return [`Error::Unsupported`]: inproc goes through
+/// [`crate::inproc`], and the datagram transports will get their own entry point.
+///
+/// Must be called within a Tokio runtime.
+pub async fn bind(endpoint: &Endpoint, options: &StreamOptions) -> Result<Listener, Error> {
+    match endpoint {
+        Endpoint::Tcp(tcp) => tcp::bind(tcp, &options.tcp).await.map(Listener::Tcp),
+        Endpoint::Ipc(ipc) => ipc::bind(ipc).await.map(Listener::Ipc),
+        other => Err(not_a_stream(other)),
+    }
+}
+
+/// Connects to a byte-stream endpoint (tcp or ipc); see [`bind`] for the other transports.
+///
+/// Must be called within a Tokio runtime.
+pub async fn connect(endpoint: &Endpoint, options: &StreamOptions) -> Result<Stream, Error> {
+    match endpoint {
+        Endpoint::Tcp(tcp) => tcp::connect(tcp, &options.tcp).await.map(Stream::Tcp),
+        Endpoint::Ipc(ipc) => ipc::connect(ipc).await.map(Stream::Ipc),
+        other => Err(not_a_stream(other)),
+    }
+}
+
+fn not_a_stream(endpoint: &Endpoint) -> Error {
+    Error::Unsupported {
+        endpoint: endpoint.to_string(),
+        transport: endpoint.scheme(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    async fn exchange(bind_at: &str) -> (Endpoint, PeerAddr) {
+        let options = StreamOptions::default();
+        let listener = bind(&bind_at.parse().unwrap(), &options).await.unwrap();
+        let bound = listener.local_endpoint();
+        let (client, server) = tokio::join!(connect(&bound, &options), listener.accept());
+        let (mut client, (mut server, peer)) = (client.unwrap(), server.unwrap());
+        assert_eq!(client.scheme(), bound.scheme());
+        // Both inner streams support writev; the wrapper must say so too.
+        assert!(client.is_write_vectored() && server.is_write_vectored());
+
+        // A vectored write goes out as one writev: a fresh local socket takes all 5 bytes.
+        let parts = [IoSlice::new(b"he"), IoSlice::new(b"llo")];
+        assert_eq!(client.write_vectored(&parts).await.unwrap(), 5);
+        let mut buf = [0; 5];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hello");
+
+        server.shutdown().await.unwrap();
+        assert_eq!(
+            client.read(&mut buf).await.unwrap(),
+            0,
+            "EOF after shutdown"
+        );
+        (bound, peer)
+    }
+
+    #[tokio::test]
+    async fn tcp_through_the_unified_types() {
+        let (bound, peer) = exchange("tcp://127.0.0.1:*").await;
+        assert!(bound.to_string().starts_with("tcp://127.0.0.1:"));
+        assert!(peer.to_string().starts_with("tcp://127.0.0.1:"));
+    }
+
+    #[tokio::test]
+    async fn ipc_through_the_unified_types() {
+        let (bound, peer) = exchange("ipc://*").await;
+        assert!(matches!(bound, Endpoint::Ipc(crate::IpcEndpoint::Path(_))));
+        assert_eq!(peer.to_string(), "ipc://");
+    }
+
+    #[tokio::test]
+    async fn non_stream_endpoints_are_refused() {
+        let options = StreamOptions::default();
+        for endpoint in [
+            "inproc://x",
+            "pgm://eth0;239.1.1.1:5555",
+            "epgm://eth0;239.1.1.1:5555",
+        ] {
+            let endpoint: Endpoint = endpoint.parse().unwrap();
+            assert!(matches!(
+                bind(&endpoint, &options).await,
+                Err(Error::Unsupported { .. })
+            ));
+            assert!(matches!(
+                connect(&endpoint, &options).await,
+                Err(Error::Unsupported { .. })
+            ));
+        }
+    }
+}
