@@ -687,12 +687,10 @@ impl Connection {
                 theirs: peer.mechanism,
             });
         }
-        if self.mechanism_name != "NULL" && peer.as_server == self.as_server {
-            return Err(Error::RoleMismatch(if self.as_server {
-                "server"
-            } else {
-                "client"
-            }));
+        // libzmq always sends as-server = 0 (even as a PLAIN or CURVE server), so a clear
+        // flag proves nothing; only two servers are certainly a mismatch.
+        if self.mechanism_name != "NULL" && peer.as_server && self.as_server {
+            return Err(Error::RoleMismatch("server"));
         }
         let peer_minor = if peer.major > 3 { 1 } else { peer.minor };
         self.version = (3, peer_minor.min(self.zmtp_minor));

@@ -245,13 +245,33 @@ fn mechanism_and_role_mismatches() {
         Some(Error::MechanismMismatch { ours: "PLAIN", .. })
     ));
 
-    let mut p = Pair::new(
-        plain_client(SocketType::Req, "a", "b"),
-        plain_client(SocketType::Rep, "c", "d"),
-    );
+    let mut p = Pair::new(plain_server(SocketType::Req), plain_server(SocketType::Rep));
     p.drive();
-    assert_eq!(p.a.error, Some(Error::RoleMismatch("client")));
-    assert_eq!(p.b.error, Some(Error::RoleMismatch("client")));
+    assert_eq!(p.a.error, Some(Error::RoleMismatch("server")));
+    assert_eq!(p.b.error, Some(Error::RoleMismatch("server")));
+}
+
+#[test]
+fn plain_client_accepts_a_server_that_clears_as_server_like_libzmq() {
+    // libzmq 4.3 sends as-server = 0 even as a PLAIN server (docs/LIBZMQ-WIRE.md).
+    let now = Instant::now();
+    let mut c = Connection::new(plain_client(SocketType::Req, "admin", "secret"), now).unwrap();
+    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    g.extend_from_slice(b"PLAIN");
+    g.resize(64, 0);
+    let out = exchange(&mut c, now, &g);
+    assert!(out.ends_with(b"\x04\x13\x05HELLO\x05admin\x06secret"));
+    let out = exchange(&mut c, now, b"\x04\x08\x07WELCOME");
+    assert!(out.starts_with(b"\x04\x29\x08INITIATE"));
+    exchange(
+        &mut c,
+        now,
+        b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03REP",
+    );
+    assert!(matches!(
+        c.poll_event(),
+        Ok(Some(Event::HandshakeSucceeded(_)))
+    ));
 }
 
 #[test]
