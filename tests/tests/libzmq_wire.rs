@@ -609,8 +609,7 @@ fn greeting_and_ready_in_one_burst_is_accepted() {
 // (i) ROUTER automatic routing ids
 // ---------------------------------------------------------------------------------------------
 
-fn auto_id(ctx: &zmq::Context, router: &zmq::Socket, addr: std::net::SocketAddr) -> u32 {
-    let _ = ctx;
+fn auto_id(router: &zmq::Socket, addr: std::net::SocketAddr) -> u32 {
     let mut peer = BytePeer::connect(addr);
     peer.null_handshake(1, b"DEALER");
     peer.send(&message(b"hi"));
@@ -629,9 +628,9 @@ fn router_auto_routing_ids_count_up() {
     let ctx = zmq::Context::new();
     let router = libzmq_socket(&ctx, SocketType::ROUTER);
     let addr = bind_loopback(&router);
-    let first = auto_id(&ctx, &router, addr);
-    let second = auto_id(&ctx, &router, addr);
-    let third = auto_id(&ctx, &router, addr);
+    let first = auto_id(&router, addr);
+    let second = auto_id(&router, addr);
+    let third = auto_id(&router, addr);
     assert_eq!(second, first.wrapping_add(1));
     assert_eq!(third, first.wrapping_add(2));
 }
@@ -651,7 +650,7 @@ fn router_ids_child() {
     for _ in 0..2 {
         let router = libzmq_socket(&ctx, SocketType::ROUTER);
         let addr = bind_loopback(&router);
-        ids.push(auto_id(&ctx, &router, addr));
+        ids.push(auto_id(&router, addr));
     }
     println!("ROUTER-IDS {:08x} {:08x}", ids[0], ids[1]);
 }
