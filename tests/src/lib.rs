@@ -21,6 +21,7 @@
 use std::fmt::Write as _;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -38,13 +39,51 @@ static IPC_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh `ipc://` endpoint under `/tmp`, unique per process (pid) and per call (counter).
 ///
-/// `tag` only makes the path readable in a failure message.
-pub fn unique_ipc_endpoint(tag: &str) -> String {
+/// `tag` only makes the path readable in a failure message. The socket file is removed when the
+/// returned guard is dropped (libzmq does not always unlink it when a process exits).
+pub fn unique_ipc_endpoint(tag: &str) -> IpcEndpoint {
     let n = IPC_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let path = format!("/tmp/zmq-tests-{}-{n}-{tag}.sock", std::process::id());
+    let path = PathBuf::from(format!(
+        "/tmp/zmq-tests-{}-{n}-{tag}.sock",
+        std::process::id()
+    ));
     // A stale socket file from a crashed run with the same pid would make bind fail.
     let _ = std::fs::remove_file(&path);
-    format!("ipc://{path}")
+    IpcEndpoint {
+        endpoint: format!("ipc://{}", path.display()),
+        path,
+    }
+}
+
+/// An `ipc://` endpoint from [`unique_ipc_endpoint`]; removes its socket file on drop.
+#[derive(Debug)]
+pub struct IpcEndpoint {
+    endpoint: String,
+    path: PathBuf,
+}
+
+impl IpcEndpoint {
+    /// The endpoint, `ipc:///tmp/...`.
+    pub fn as_str(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The socket file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl std::fmt::Display for IpcEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.endpoint)
+    }
+}
+
+impl Drop for IpcEndpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// A libzmq socket with `RCVTIMEO`/`SNDTIMEO` = [`IO_TIMEOUT`] and `LINGER` = 0, so a blocking
