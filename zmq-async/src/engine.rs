@@ -102,7 +102,7 @@ impl Engine {
                     }
                 }
                 Command::Detach { id } => {
-                    if let Some(key) = self.ids.remove(&id) {
+                    if let Some(&key) = self.ids.get(&id) {
                         if let Some(peer) = self.peers.get(key) {
                             peer.outbound.close();
                         }
@@ -142,6 +142,18 @@ impl Engine {
                 self.drop_peer(proto, key);
             }
         }
+    }
+
+    /// Checks every peer for being finished (not only the ones a part saw close).
+    pub(crate) fn sweep(&mut self, proto: &mut dyn Protocol) {
+        let finished: Vec<Key> = self
+            .ids
+            .values()
+            .copied()
+            .filter(|k| self.peers.get(*k).is_some_and(Peer::is_finished))
+            .collect();
+        self.dead.extend(finished);
+        self.reap(proto);
     }
 
     /// Removes a peer now (closing our pipe ends) and tells the protocol.

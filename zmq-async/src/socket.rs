@@ -252,6 +252,7 @@ impl<T: SocketKind> Socket<T> {
     /// Number of peers currently attached (including ones still handshaking).
     pub fn peer_count(&mut self) -> usize {
         self.pump();
+        self.engine.sweep(&mut *self.proto);
         self.engine.peers.len()
     }
 
