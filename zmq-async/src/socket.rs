@@ -157,7 +157,7 @@ impl<T: SocketKind> Socket<T> {
     fn build(options: SocketOptions) -> Self {
         let shared = Shared::new(T::TYPE, options.clone());
         Socket {
-            proto: proto::for_type(T::TYPE, &options),
+            proto: proto::for_type(T::TYPE),
             engine: Engine::new(shared, options),
             pending: None,
             recv_done: false,
@@ -178,18 +178,13 @@ impl<T: SocketKind> Socket<T> {
         &self.engine.options
     }
 
-    /// Replaces all options. HWM and conflate changes apply to peers attached
-    /// afterwards; socket-type behaviour options (`router_*`, `req_*`,
-    /// `xpub_*`) are read when the socket is created — set them with
-    /// [`Socket::with_options`] or before the first `bind`/`connect`.
+    /// Replaces all options. As in libzmq, HWM, conflate and routing id
+    /// changes apply to peers attached afterwards; behaviour options
+    /// (`router_*`, `req_*`, `xpub_*`, `probe_router`) apply from the next operation.
     pub fn set_options(&mut self, options: SocketOptions) -> Result<()> {
         options.validate()?;
-        let rebuild = self.engine.peers.len() == 0 && self.bound.is_empty();
         self.engine.shared.set_options(options.clone());
         self.engine.options = options;
-        if rebuild {
-            self.proto = proto::for_type(T::TYPE, &self.engine.options);
-        }
         Ok(())
     }
 

@@ -53,17 +53,17 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
 }
 
 /// The protocol object for a socket type.
-pub(crate) fn for_type(ty: SocketType, opts: &crate::SocketOptions) -> Box<dyn Protocol> {
+pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
     match ty {
         SocketType::Pair => Box::new(pair::Pair::default()),
         SocketType::Push => Box::new(pipeline::Push::default()),
         SocketType::Pull => Box::new(pipeline::Pull::default()),
         SocketType::Dealer => Box::new(dealer::Dealer::default()),
-        SocketType::Router => Box::new(router::RouterSocket::new(opts)),
-        SocketType::Rep => Box::new(router::Rep::new(opts)),
-        SocketType::Req => Box::new(req::Req::new(opts)),
-        SocketType::Pub => Box::new(pubsub::XPub::new(opts, false)),
-        SocketType::XPub => Box::new(pubsub::XPub::new(opts, true)),
+        SocketType::Router => Box::new(router::RouterSocket::new()),
+        SocketType::Rep => Box::new(router::Rep::new()),
+        SocketType::Req => Box::new(req::Req::new()),
+        SocketType::Pub => Box::new(pubsub::XPub::new(false)),
+        SocketType::XPub => Box::new(pubsub::XPub::new(true)),
         SocketType::Sub => Box::new(sub::XSub::new(false)),
         SocketType::XSub => Box::new(sub::XSub::new(true)),
     }

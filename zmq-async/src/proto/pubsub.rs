@@ -3,7 +3,6 @@
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use zmtp_codec::Message;
 
 use super::Protocol;
@@ -11,7 +10,7 @@ use crate::engine::Engine;
 use crate::pipe::{PushError, TryPop};
 use crate::slab::Key;
 use crate::trie::MTrie;
-use crate::{Result, SocketOptions};
+use crate::Result;
 
 #[derive(Debug)]
 pub(crate) struct XPub {
@@ -21,20 +20,16 @@ pub(crate) struct XPub {
     pending: VecDeque<Message>,
     matched: Vec<Key>,
     xpub: bool,
-    verbose: bool,
-    welcome: Option<Bytes>,
 }
 
 impl XPub {
-    pub(crate) fn new(opts: &SocketOptions, xpub: bool) -> Self {
+    pub(crate) fn new(xpub: bool) -> Self {
         XPub {
             peers: Vec::new(),
             trie: MTrie::default(),
             pending: VecDeque::new(),
             matched: Vec::new(),
             xpub,
-            verbose: opts.xpub_verbose,
-            welcome: opts.xpub_welcome_msg.clone(),
         }
     }
 
@@ -43,6 +38,7 @@ impl XPub {
         if !eng.shared.readable.take_signal() {
             return;
         }
+        let verbose = eng.options.xpub_verbose;
         for i in 0..self.peers.len() {
             let key = self.peers[i];
             let Some(peer) = eng.peers.get(key) else {
@@ -50,7 +46,7 @@ impl XPub {
             };
             loop {
                 match peer.inbound.try_pop() {
-                    TryPop::Message(msg) => self.handle(key, msg),
+                    TryPop::Message(msg) => self.handle(key, msg, verbose),
                     TryPop::Empty => break,
                     TryPop::Finished => {
                         eng.note_dead(key);
@@ -61,14 +57,14 @@ impl XPub {
         }
     }
 
-    fn handle(&mut self, key: Key, msg: Message) {
+    fn handle(&mut self, key: Key, msg: Message, verbose: bool) {
         let kind = msg.first().and_then(|f| f.first().copied());
         match kind {
             Some(op @ (0 | 1)) if msg.len() == 1 => {
                 let topic = &msg[0][1..];
                 if op == 1 {
                     let first = self.trie.add(topic, key);
-                    if self.xpub && (first || self.verbose) {
+                    if self.xpub && (first || verbose) {
                         self.pending.push_back(msg);
                     }
                 } else {
@@ -93,7 +89,7 @@ impl Protocol for XPub {
         self.peers.push(key);
     }
     fn connected(&mut self, eng: &mut Engine, key: Key) {
-        if let (Some(welcome), Some(peer)) = (&self.welcome, eng.peers.get(key)) {
+        if let (Some(welcome), Some(peer)) = (&eng.options.xpub_welcome_msg, eng.peers.get(key)) {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }
     }

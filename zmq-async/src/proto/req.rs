@@ -9,31 +9,27 @@ use super::Protocol;
 use crate::engine::{Engine, LoadBalancer};
 use crate::pipe::TryPop;
 use crate::slab::Key;
-use crate::{Error, Result, SocketOptions};
+use crate::{Error, Result};
 
 #[derive(Debug)]
 pub(crate) struct Req {
     lb: LoadBalancer,
-    /// The peer the outstanding request went to.
-    awaiting: Option<Key>,
+    /// The peer the outstanding request went to, and whether it carried a request id.
+    awaiting: Option<(Key, bool)>,
     request_id: u32,
-    correlate: bool,
-    relaxed: bool,
 }
 
 impl Req {
-    pub(crate) fn new(opts: &SocketOptions) -> Self {
+    pub(crate) fn new() -> Self {
         Req {
             lb: LoadBalancer::default(),
             awaiting: None,
             request_id: super::random_u32(),
-            correlate: opts.req_correlate,
-            relaxed: opts.req_relaxed,
         }
     }
 
-    fn check_can_send(&self) -> Result<()> {
-        if self.awaiting.is_some() && !self.relaxed {
+    fn check_can_send(&self, eng: &Engine) -> Result<()> {
+        if self.awaiting.is_some() && !eng.options.req_relaxed {
             return Err(Error::InvalidState(
                 "REQ must receive the reply before sending again",
             ));
@@ -51,8 +47,8 @@ impl Req {
     }
 
     /// Strips and checks `[request id] "" body…`; `None` if the reply is malformed or stale.
-    fn unwrap_reply(&self, mut msg: Message) -> Option<Message> {
-        if self.correlate {
+    fn unwrap_reply(&self, mut msg: Message, correlate: bool) -> Option<Message> {
+        if correlate {
             let id = msg.pop_front()?;
             if id[..] != self.request_id.to_ne_bytes() {
                 return None;
@@ -75,7 +71,7 @@ impl Protocol for Req {
         self.lb.detach(key);
     }
     fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.check_can_send()?;
+        self.check_can_send(eng)?;
         self.lb.poll_ready(eng, cx).map(Ok)
     }
     fn poll_send(
@@ -84,7 +80,7 @@ impl Protocol for Req {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.check_can_send()?;
+        self.check_can_send(eng)?;
         eng.shared.writable.register(cx.waker());
         loop {
             let Some((position, key)) = self.lb.ready_key(eng) else {
@@ -94,9 +90,10 @@ impl Protocol for Req {
                 return Poll::Ready(Ok(()));
             };
             self.discard_pending(eng);
+            let correlate = eng.options.req_correlate;
             let request_id = self.request_id.wrapping_add(1);
             msg.push_front(Bytes::new());
-            if self.correlate {
+            if correlate {
                 msg.push_front(Bytes::copy_from_slice(&request_id.to_ne_bytes()));
             }
             let Some(peer) = eng.peers.get(key) else {
@@ -106,14 +103,14 @@ impl Protocol for Req {
                 Ok(()) => {
                     self.lb.sent(position);
                     self.request_id = request_id;
-                    self.awaiting = Some(key);
+                    self.awaiting = Some((key, correlate));
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) => {
                     // The peer vanished after the check; restore the body and retry.
                     let mut msg = e.into_message();
                     msg.pop_front();
-                    if self.correlate {
+                    if correlate {
                         msg.pop_front();
                     }
                     *slot = Some(msg);
@@ -122,7 +119,7 @@ impl Protocol for Req {
         }
     }
     fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        let Some(key) = self.awaiting else {
+        let Some((key, correlate)) = self.awaiting else {
             return Poll::Ready(Err(Error::InvalidState(
                 "REQ must send a request before receiving",
             )));
@@ -136,7 +133,7 @@ impl Protocol for Req {
             };
             match peer.inbound.try_pop() {
                 TryPop::Message(msg) => {
-                    if let Some(body) = self.unwrap_reply(msg) {
+                    if let Some(body) = self.unwrap_reply(msg, correlate) {
                         self.awaiting = None;
                         return Poll::Ready(Ok(body));
                     }

@@ -9,7 +9,7 @@ use zmtp_codec::Message;
 use super::Protocol;
 use crate::engine::{Engine, FairQueue};
 use crate::slab::Key;
-use crate::{Error, Result, SocketOptions};
+use crate::{Error, Result};
 
 /// The identity map shared by ROUTER and REP.
 #[derive(Debug)]
@@ -18,19 +18,18 @@ pub(crate) struct Router {
     by_id: HashMap<Bytes, Key>,
     ids: HashMap<Key, Bytes>,
     next_id: u32,
-    mandatory: bool,
-    handover: bool,
+    /// REP never uses `router_mandatory`.
+    routing_socket: bool,
 }
 
 impl Router {
-    pub(crate) fn new(opts: &SocketOptions) -> Self {
+    pub(crate) fn new(routing_socket: bool) -> Self {
         Router {
             fq: FairQueue::default(),
             by_id: HashMap::new(),
             ids: HashMap::new(),
             next_id: super::random_u32(),
-            mandatory: opts.router_mandatory,
-            handover: opts.router_handover,
+            routing_socket,
         }
     }
 
@@ -67,7 +66,7 @@ impl Router {
             None => self.auto_id(),
             Some(id) => {
                 if let Some(&other) = self.by_id.get(&id) {
-                    if !self.handover || aliased {
+                    if !eng.options.router_handover || aliased {
                         // libzmq: ignore peers with a duplicate id; they stay
                         // connected but are never read from or routed to.
                         tracing::debug!(?id, "ignoring peer with duplicate routing id");
@@ -118,6 +117,7 @@ impl Router {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
+        let mandatory = self.routing_socket && eng.options.router_mandatory;
         let Some(mut msg) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
@@ -133,19 +133,19 @@ impl Router {
             .get(&id)
             .and_then(|k| eng.peers.get(*k).map(|p| (*k, p)));
         let Some((key, peer)) = peer else {
-            return Poll::Ready(if self.mandatory {
+            return Poll::Ready(if mandatory {
                 Err(Error::HostUnreachable)
             } else {
                 Ok(())
             });
         };
-        if self.mandatory {
+        if mandatory {
             // Register before trying, so room appearing after the check wakes us.
             eng.shared.writable.register(cx.waker());
         }
         match peer.outbound.try_push(msg) {
             Ok(()) => Poll::Ready(Ok(())),
-            Err(crate::pipe::PushError::Full(mut msg)) if self.mandatory => {
+            Err(crate::pipe::PushError::Full(mut msg)) if mandatory => {
                 msg.push_front(id);
                 *slot = Some(msg);
                 Poll::Pending
@@ -153,7 +153,7 @@ impl Router {
             Err(crate::pipe::PushError::Full(_)) => Poll::Ready(Ok(())),
             Err(crate::pipe::PushError::Closed(_)) => {
                 eng.note_dead(key);
-                Poll::Ready(if self.mandatory {
+                Poll::Ready(if mandatory {
                     Err(Error::HostUnreachable)
                 } else {
                     Ok(())
@@ -170,9 +170,9 @@ pub(crate) struct RouterSocket {
 }
 
 impl RouterSocket {
-    pub(crate) fn new(opts: &SocketOptions) -> Self {
+    pub(crate) fn new() -> Self {
         RouterSocket {
-            router: Router::new(opts),
+            router: Router::new(true),
         }
     }
 }
@@ -215,11 +215,9 @@ pub(crate) struct Rep {
 }
 
 impl Rep {
-    pub(crate) fn new(opts: &SocketOptions) -> Self {
-        let mut opts = opts.clone();
-        opts.router_mandatory = false;
+    pub(crate) fn new() -> Self {
         Rep {
-            router: Router::new(&opts),
+            router: Router::new(false),
             reply_to: None,
         }
     }
