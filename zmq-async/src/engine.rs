@@ -1,0 +1,346 @@
+//! The lock-free core of a socket: its peers, its mailbox processing, and the
+//! shared parts socket types are composed of (load balancer, fair queue).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use zmtp_codec::Message;
+
+use crate::peer::{Command, PeerId, PeerInfo, Shared};
+use crate::pipe::{PipeReader, PipeWriter, TryPop};
+use crate::proto::Protocol;
+use crate::slab::{GenSlab, Key};
+use crate::SocketOptions;
+
+/// One attached peer, as the socket sees it.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) id: PeerId,
+    /// Messages from the peer.
+    pub(crate) inbound: PipeReader,
+    /// Messages to the peer.
+    pub(crate) outbound: PipeWriter,
+    /// Set at handshake.
+    pub(crate) info: Option<PeerInfo>,
+    /// `connect_routing_id` chosen locally for this peer.
+    pub(crate) alias: Option<Bytes>,
+    /// Between a handshake and a disconnect.
+    pub(crate) connected: bool,
+}
+
+impl Peer {
+    /// The peer is gone and everything it sent has been read.
+    fn is_finished(&self) -> bool {
+        self.inbound.is_finished() && self.outbound.is_closed()
+    }
+}
+
+/// Socket state that does not depend on the socket type.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) peers: GenSlab<Peer>,
+    pub(crate) options: SocketOptions,
+    ids: HashMap<PeerId, Key>,
+    dead: Vec<Key>,
+    mail: Vec<Command>,
+}
+
+impl Engine {
+    pub(crate) fn new(shared: Arc<Shared>, options: SocketOptions) -> Self {
+        Engine {
+            shared,
+            peers: GenSlab::default(),
+            options,
+            ids: HashMap::new(),
+            dead: Vec::new(),
+            mail: Vec::new(),
+        }
+    }
+
+    /// Applies the mailbox, then forgets finished peers.
+    pub(crate) fn pump(&mut self, proto: &mut dyn Protocol) {
+        let mut mail = std::mem::take(&mut self.mail);
+        self.shared.take_mail(&mut mail);
+        for cmd in mail.drain(..) {
+            match cmd {
+                Command::Attach {
+                    id,
+                    inbound,
+                    outbound,
+                    info,
+                    alias,
+                } => {
+                    let key = self.peers.insert(Peer {
+                        id,
+                        inbound,
+                        outbound,
+                        info: None,
+                        alias,
+                        connected: false,
+                    });
+                    self.ids.insert(id, key);
+                    tracing::trace!(?id, "peer attached");
+                    proto.attached(self, key);
+                    if let Some(info) = info {
+                        self.on_connected(proto, key, info);
+                    }
+                }
+                Command::Connected { id, info } => {
+                    if let Some(&key) = self.ids.get(&id) {
+                        self.on_connected(proto, key, info);
+                    }
+                }
+                Command::Disconnected { id } => {
+                    if let Some(&key) = self.ids.get(&id) {
+                        if let Some(peer) = self.peers.get_mut(key) {
+                            peer.connected = false;
+                        }
+                        proto.disconnected(self, key);
+                    }
+                }
+                Command::Detach { id } => {
+                    if let Some(&key) = self.ids.get(&id) {
+                        if let Some(peer) = self.peers.get(key) {
+                            peer.outbound.close();
+                        }
+                        self.note_dead(key);
+                    }
+                }
+            }
+        }
+        self.mail = mail;
+        self.reap(proto);
+    }
+
+    fn on_connected(&mut self, proto: &mut dyn Protocol, key: Key, info: PeerInfo) {
+        let local = self.shared.socket_type;
+        if !local.is_compatible(info.socket_type) {
+            tracing::warn!(%local, peer = %info.socket_type, "refusing incompatible peer");
+            self.drop_peer(proto, key);
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(key) else {
+            return;
+        };
+        peer.info = Some(info);
+        peer.connected = true;
+        proto.connected(self, key);
+    }
+
+    /// Records that a part saw one of `key`'s pipes close; checked by [`Engine::reap`].
+    pub(crate) fn note_dead(&mut self, key: Key) {
+        self.dead.push(key);
+    }
+
+    /// Forgets peers that are gone and fully read.
+    pub(crate) fn reap(&mut self, proto: &mut dyn Protocol) {
+        while let Some(key) = self.dead.pop() {
+            if self.peers.get(key).is_some_and(Peer::is_finished) {
+                self.drop_peer(proto, key);
+            }
+        }
+    }
+
+    /// Checks every peer for being finished (not only the ones a part saw close).
+    pub(crate) fn sweep(&mut self, proto: &mut dyn Protocol) {
+        let finished: Vec<Key> = self
+            .ids
+            .values()
+            .copied()
+            .filter(|k| self.peers.get(*k).is_some_and(Peer::is_finished))
+            .collect();
+        self.dead.extend(finished);
+        self.reap(proto);
+    }
+
+    /// Removes a peer now (closing our pipe ends) and tells the protocol.
+    pub(crate) fn drop_peer(&mut self, proto: &mut dyn Protocol, key: Key) {
+        if self.remove_peer(key).is_some() {
+            proto.detached(self, key);
+        }
+    }
+
+    /// Removes a peer without telling the protocol (used by the protocol itself).
+    pub(crate) fn remove_peer(&mut self, key: Key) -> Option<Peer> {
+        let peer = self.peers.remove(key)?;
+        self.ids.remove(&peer.id);
+        tracing::trace!(id = ?peer.id, "peer removed");
+        Some(peer)
+    }
+
+    /// Removes every peer (socket drop), handing them to the caller for linger handling.
+    pub(crate) fn take_peers(&mut self) -> Vec<Peer> {
+        self.ids.clear();
+        self.peers.drain().collect()
+    }
+
+    /// The ids of every attached peer.
+    pub(crate) fn key_of(&self, id: PeerId) -> Option<Key> {
+        self.ids.get(&id).copied()
+    }
+}
+
+/// Round robin over the peers whose outbound pipe has room (PUSH, DEALER, REQ, PAIR).
+#[derive(Debug, Default)]
+pub(crate) struct LoadBalancer {
+    keys: Vec<Key>,
+    next: usize,
+}
+
+impl LoadBalancer {
+    pub(crate) fn attach(&mut self, key: Key) {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+    }
+
+    pub(crate) fn detach(&mut self, key: Key) {
+        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+            self.keys.remove(i);
+            if i < self.next {
+                self.next -= 1;
+            }
+        }
+    }
+
+    pub(crate) fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// The next peer in turn that can take a message, as `(position, key)`.
+    pub(crate) fn ready_key(&mut self, eng: &mut Engine) -> Option<(usize, Key)> {
+        let mut tries = self.keys.len();
+        while tries > 0 && !self.keys.is_empty() {
+            tries -= 1;
+            if self.next >= self.keys.len() {
+                self.next = 0;
+            }
+            let i = self.next;
+            let key = self.keys[i];
+            match eng.peers.get(key) {
+                None => {
+                    self.keys.remove(i);
+                }
+                Some(peer) if peer.outbound.has_room() => return Some((i, key)),
+                Some(peer) if peer.outbound.is_closed() => {
+                    eng.note_dead(key);
+                    self.keys.remove(i);
+                }
+                Some(_) => self.next += 1,
+            }
+        }
+        None
+    }
+
+    /// Marks the peer at `position` as served; the next send goes to the one after it.
+    pub(crate) fn sent(&mut self, position: usize) {
+        self.next = position + 1;
+    }
+
+    /// Ready when some peer can take a message (waker registered otherwise).
+    pub(crate) fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<()> {
+        eng.shared.writable.register(cx.waker());
+        match self.ready_key(eng) {
+            Some(_) => Poll::Ready(()),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Sends the message in `slot` to the next peer with room; leaves it there if none.
+    pub(crate) fn poll_send(
+        &mut self,
+        eng: &mut Engine,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<()> {
+        eng.shared.writable.register(cx.waker());
+        loop {
+            let Some((i, key)) = self.ready_key(eng) else {
+                return Poll::Pending;
+            };
+            let (Some(peer), Some(msg)) = (eng.peers.get(key), slot.take()) else {
+                return Poll::Ready(());
+            };
+            match peer.outbound.try_push(msg) {
+                Ok(()) => {
+                    self.sent(i);
+                    return Poll::Ready(());
+                }
+                // The reader vanished between the check and the push: try the next peer.
+                Err(e) => *slot = Some(e.into_message()),
+            }
+        }
+    }
+}
+
+/// Round robin over the peers with a message queued (PULL, DEALER, ROUTER, SUB, REP, …).
+///
+/// One message per peer per turn, so five peers that each queued two
+/// messages are read as 1,2,3,4,5,1,2,3,4,5 — not in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct FairQueue {
+    keys: Vec<Key>,
+    next: usize,
+}
+
+impl FairQueue {
+    pub(crate) fn attach(&mut self, key: Key) {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+    }
+
+    pub(crate) fn detach(&mut self, key: Key) {
+        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+            self.keys.remove(i);
+            if i < self.next {
+                self.next -= 1;
+            }
+        }
+    }
+
+    /// The next message in turn, with the peer it came from.
+    pub(crate) fn try_recv(&mut self, eng: &mut Engine) -> Option<(Key, Message)> {
+        let mut tries = self.keys.len();
+        while tries > 0 && !self.keys.is_empty() {
+            tries -= 1;
+            if self.next >= self.keys.len() {
+                self.next = 0;
+            }
+            let i = self.next;
+            let key = self.keys[i];
+            let Some(peer) = eng.peers.get(key) else {
+                self.keys.remove(i);
+                continue;
+            };
+            match peer.inbound.try_pop() {
+                TryPop::Message(msg) => {
+                    self.next = i + 1;
+                    return Some((key, msg));
+                }
+                TryPop::Empty => self.next += 1,
+                TryPop::Finished => {
+                    eng.note_dead(key);
+                    self.keys.remove(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// Like [`FairQueue::try_recv`], registering the waker when nothing is queued.
+    pub(crate) fn poll_recv(
+        &mut self,
+        eng: &mut Engine,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Key, Message)> {
+        eng.shared.readable.register(cx.waker());
+        match self.try_recv(eng) {
+            Some(x) => Poll::Ready(x),
+            None => Poll::Pending,
+        }
+    }
+}

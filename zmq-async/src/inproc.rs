@@ -1,0 +1,216 @@
+//! The in-process transport: sockets in one process exchange [`Message`]s
+//! through pipes, with no encoding and no task.
+//!
+//! The rendezvous (which socket is bound to which name, and connects waiting
+//! for a bind) is a process-wide map behind [`register`] / [`lookup_or_wait`];
+//! it is meant to be replaced by `zmq-transports`' registry. Connect-before-bind
+//! works: without `immediate`, the connecting socket gets its pipes at once and
+//! messages queue until the bind.
+//!
+//! [`Message`]: zmtp_codec::Message
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::Bytes;
+
+use crate::peer::{PeerId, PeerInfo, Shared};
+use crate::pipe::{pipe_with, PipeConfig, PipeReader, PipeWriter};
+use crate::{Error, Result, SocketOptions};
+
+/// A connect waiting for its bind.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    connector: Arc<Shared>,
+    info: PeerInfo,
+    alias: Option<Bytes>,
+    /// `(peer id on the connector, binder's ends)`; `None` with `immediate`.
+    ends: Option<(PeerId, PipeReader, PipeWriter)>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    binder: Option<Arc<Shared>>,
+    pending: Vec<Pending>,
+}
+
+fn registry() -> MutexGuard<'static, HashMap<String, Entry>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Entry>>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+// ---- the rendezvous pair -------------------------------------------------
+
+/// Binds `name` to `binder`; returns the connects that were waiting for it.
+fn register(name: &str, binder: &Arc<Shared>) -> Result<Vec<Pending>> {
+    let mut reg = registry();
+    let entry = reg.entry(name.to_owned()).or_default();
+    if entry.binder.as_ref().is_some_and(|b| !b.is_closed()) {
+        return Err(Error::AddrInUse(format!("inproc://{name}")));
+    }
+    entry.binder = Some(binder.clone());
+    Ok(std::mem::take(&mut entry.pending))
+}
+
+/// The socket bound to `name`, or else queues the connect built by `wait`.
+fn lookup_or_wait(
+    name: &str,
+    wait: impl FnOnce() -> Result<Pending>,
+) -> Result<Option<Arc<Shared>>> {
+    let mut reg = registry();
+    let entry = reg.entry(name.to_owned()).or_default();
+    match &entry.binder {
+        Some(b) if !b.is_closed() => Ok(Some(b.clone())),
+        _ => {
+            entry.pending.push(wait()?);
+            Ok(None)
+        }
+    }
+}
+
+// ---- linking ---------------------------------------------------------------
+
+fn info_of(shared: &Shared, opts: &SocketOptions) -> PeerInfo {
+    PeerInfo {
+        socket_type: shared.socket_type,
+        routing_id: opts.routing_id.clone(),
+        metadata: Vec::new(),
+    }
+}
+
+/// libzmq's inproc HWM: the sender's SNDHWM plus the receiver's RCVHWM; 0 if either is unlimited.
+fn combined(snd: usize, rcv: usize) -> usize {
+    if snd == 0 || rcv == 0 {
+        0
+    } else {
+        snd + rcv
+    }
+}
+
+/// Pipes between two live sockets; returns the connector's peer id.
+fn link(connector: &Arc<Shared>, binder: &Arc<Shared>, alias: Option<Bytes>) -> Result<PeerId> {
+    let (c, b) = (connector.options(), binder.options());
+    let (c2b_w, c2b_r) = pipe_with(PipeConfig {
+        hwm: combined(c.sndhwm, b.rcvhwm),
+        conflate: c.conflate || b.conflate,
+    });
+    let (b2c_w, b2c_r) = pipe_with(PipeConfig {
+        hwm: combined(b.sndhwm, c.rcvhwm),
+        conflate: c.conflate || b.conflate,
+    });
+    let id = connector.attach_ends(b2c_r, c2b_w, Some(info_of(binder, &b)), alias)?;
+    // If the binder closed meanwhile its ends drop here and the connector sees the peer end.
+    let _ = binder.attach_ends(c2b_r, b2c_w, Some(info_of(connector, &c)), None);
+    Ok(id)
+}
+
+/// What a `connect` created, for `disconnect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Connection {
+    /// Pipes exist; the connector's peer.
+    Peer(PeerId),
+    /// `immediate` connect still waiting for a bind.
+    Waiting,
+}
+
+/// `bind("inproc://name")`.
+pub(crate) fn bind(name: &str, binder: &Arc<Shared>) -> Result<()> {
+    let waiting = register(name, binder)?;
+    let b = binder.options();
+    for p in waiting {
+        match p.ends {
+            Some((id, from_connector, to_connector)) => {
+                let c = p.connector.options();
+                from_connector.set_hwm(combined(c.sndhwm, b.rcvhwm));
+                to_connector.set_hwm(combined(b.sndhwm, c.rcvhwm));
+                // Attach even if the connector is gone: what it queued before
+                // closing (within its linger) is still delivered, as libzmq.
+                let _ = binder.attach_ends(from_connector, to_connector, Some(p.info), None);
+                let _ = p.connector.connected(id, info_of(binder, &b));
+            }
+            None if !p.connector.is_closed() => {
+                if let Err(e) = link(&p.connector, binder, p.alias) {
+                    tracing::debug!(%e, "inproc connect completed after its socket closed");
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// `unbind("inproc://name")`: no new connections; existing ones stay (as libzmq).
+pub(crate) fn unbind(name: &str, binder: &Arc<Shared>) -> Result<()> {
+    let mut reg = registry();
+    let found = match reg.get_mut(name) {
+        Some(entry)
+            if entry
+                .binder
+                .as_ref()
+                .is_some_and(|b| Arc::ptr_eq(b, binder)) =>
+        {
+            entry.binder = None;
+            entry.pending.is_empty()
+        }
+        _ => return Err(Error::EndpointNotFound(format!("inproc://{name}"))),
+    };
+    if found {
+        reg.remove(name);
+    }
+    Ok(())
+}
+
+/// `connect("inproc://name")`.
+pub(crate) fn connect(
+    name: &str,
+    connector: &Arc<Shared>,
+    alias: Option<Bytes>,
+) -> Result<Connection> {
+    let opts = connector.options();
+    let info = info_of(connector, &opts);
+    let mut made = None;
+    let binder = lookup_or_wait(name, || {
+        let ends = if opts.immediate {
+            None
+        } else {
+            let (c2b_w, c2b_r) = pipe_with(PipeConfig {
+                hwm: opts.sndhwm,
+                conflate: opts.conflate,
+            });
+            let (b2c_w, b2c_r) = pipe_with(PipeConfig {
+                hwm: opts.rcvhwm,
+                conflate: opts.conflate,
+            });
+            let id = connector.attach_ends(b2c_r, c2b_w, None, alias.clone())?;
+            made = Some(id);
+            Some((id, c2b_r, b2c_w))
+        };
+        Ok(Pending {
+            connector: connector.clone(),
+            info: info.clone(),
+            alias: alias.clone(),
+            ends,
+        })
+    })?;
+    match (binder, made) {
+        (Some(binder), _) => link(connector, &binder, alias).map(Connection::Peer),
+        (None, Some(id)) => Ok(Connection::Peer(id)),
+        (None, None) => Ok(Connection::Waiting),
+    }
+}
+
+/// Forgets `connector`'s connects to `name` that still wait for a bind.
+pub(crate) fn cancel_waiting(name: &str, connector: &Arc<Shared>) {
+    let mut reg = registry();
+    if let Some(entry) = reg.get_mut(name) {
+        entry
+            .pending
+            .retain(|p| !Arc::ptr_eq(&p.connector, connector));
+        if entry.binder.is_none() && entry.pending.is_empty() {
+            reg.remove(name);
+        }
+    }
+}

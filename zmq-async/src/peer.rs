@@ -1,0 +1,377 @@
+//! Peers, the socket mailbox, and the attach API used by transports.
+//!
+//! A socket's state is owned by the socket object and has no lock. Everything
+//! that happens elsewhere — a transport attaching a new peer, a handshake
+//! completing, a connection dropping — arrives as a [`Command`] in the
+//! socket's mailbox, which the socket drains at every poll.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
+use crate::{Error, Result, SocketOptions};
+
+/// The eleven ZeroMQ socket types of RFC 28–31.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketType {
+    /// Exclusive pair (RFC 31).
+    Pair,
+    /// Publisher.
+    Pub,
+    /// Subscriber.
+    Sub,
+    /// Requester.
+    Req,
+    /// Replier.
+    Rep,
+    /// Asynchronous requester/replier.
+    Dealer,
+    /// Routing socket.
+    Router,
+    /// Pipeline sink.
+    Pull,
+    /// Pipeline source.
+    Push,
+    /// Publisher that sees subscriptions.
+    XPub,
+    /// Subscriber that sends subscriptions as messages.
+    XSub,
+}
+
+impl SocketType {
+    /// The name used in the ZMTP `Socket-Type` property (`"DEALER"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketType::Pair => "PAIR",
+            SocketType::Pub => "PUB",
+            SocketType::Sub => "SUB",
+            SocketType::Req => "REQ",
+            SocketType::Rep => "REP",
+            SocketType::Dealer => "DEALER",
+            SocketType::Router => "ROUTER",
+            SocketType::Pull => "PULL",
+            SocketType::Push => "PUSH",
+            SocketType::XPub => "XPUB",
+            SocketType::XSub => "XSUB",
+        }
+    }
+
+    /// Parses a `Socket-Type` property value (case-sensitive, as libzmq).
+    pub fn from_name(name: &[u8]) -> Option<SocketType> {
+        Some(match name {
+            b"PAIR" => SocketType::Pair,
+            b"PUB" => SocketType::Pub,
+            b"SUB" => SocketType::Sub,
+            b"REQ" => SocketType::Req,
+            b"REP" => SocketType::Rep,
+            b"DEALER" => SocketType::Dealer,
+            b"ROUTER" => SocketType::Router,
+            b"PULL" => SocketType::Pull,
+            b"PUSH" => SocketType::Push,
+            b"XPUB" => SocketType::XPub,
+            b"XSUB" => SocketType::XSub,
+            _ => return None,
+        })
+    }
+
+    /// Whether a socket of this type may talk to a peer of type `peer`.
+    pub fn is_compatible(self, peer: SocketType) -> bool {
+        use SocketType::*;
+        matches!(
+            (self, peer),
+            (Req, Rep | Router)
+                | (Rep, Req | Dealer)
+                | (Dealer, Rep | Dealer | Router)
+                | (Router, Req | Dealer | Router)
+                | (Pub | XPub, Sub | XSub)
+                | (Sub | XSub, Pub | XPub)
+                | (Push, Pull)
+                | (Pull, Push)
+                | (Pair, Pair)
+        )
+    }
+}
+
+impl fmt::Display for SocketType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a socket learns about a peer at handshake (the READY metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's socket type.
+    pub socket_type: SocketType,
+    /// The peer's `Identity` property; `None` or empty means "none given".
+    pub routing_id: Option<Bytes>,
+    /// Every other property of the handshake, in order.
+    pub metadata: Vec<(String, Bytes)>,
+}
+
+impl PeerInfo {
+    /// Info with only a socket type.
+    pub fn new(socket_type: SocketType) -> Self {
+        PeerInfo {
+            socket_type,
+            routing_id: None,
+            metadata: Vec::new(),
+        }
+    }
+}
+
+/// Identifies one attached peer of one socket, for the socket's whole life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(u64);
+
+/// A mailbox entry.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// New pipes for a peer; `info` is `None` until the handshake.
+    Attach {
+        id: PeerId,
+        inbound: PipeReader,
+        outbound: PipeWriter,
+        info: Option<PeerInfo>,
+        alias: Option<Bytes>,
+    },
+    /// The peer's handshake completed (again, after a reconnect).
+    Connected { id: PeerId, info: PeerInfo },
+    /// The connection was lost; the pipes are kept for a reconnect.
+    Disconnected { id: PeerId },
+    /// The peer is gone for good; the transport dropped its pipe ends.
+    Detach { id: PeerId },
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    commands: Vec<Command>,
+    closed: bool,
+}
+
+/// State shared between a socket and everything that talks to it.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) socket_type: SocketType,
+    mailbox: Mutex<Mailbox>,
+    has_mail: AtomicBool,
+    /// Woken when an inbound pipe becomes readable or ends, or mail arrives.
+    pub(crate) readable: Arc<Notify>,
+    /// Woken when an outbound pipe gets room or closes, or mail arrives.
+    pub(crate) writable: Arc<Notify>,
+    next_peer: AtomicU64,
+    options: Mutex<SocketOptions>,
+}
+
+impl Shared {
+    pub(crate) fn new(socket_type: SocketType, options: SocketOptions) -> Arc<Self> {
+        Arc::new(Shared {
+            socket_type,
+            mailbox: Mutex::new(Mailbox::default()),
+            has_mail: AtomicBool::new(false),
+            readable: Arc::new(Notify::new()),
+            writable: Arc::new(Notify::new()),
+            next_peer: AtomicU64::new(1),
+            options: Mutex::new(options),
+        })
+    }
+
+    fn mailbox(&self) -> MutexGuard<'_, Mailbox> {
+        self.mailbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn options(&self) -> SocketOptions {
+        self.options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_options(&self, options: SocketOptions) {
+        *self.options.lock().unwrap_or_else(|e| e.into_inner()) = options;
+    }
+
+    /// Posts a command; fails (dropping it, and so its pipes) once the socket is closed.
+    fn post(&self, cmd: Command) -> Result<()> {
+        {
+            let mut mb = self.mailbox();
+            if mb.closed {
+                return Err(Error::Closed);
+            }
+            mb.commands.push(cmd);
+            self.has_mail.store(true, Ordering::Release);
+        }
+        self.readable.wake();
+        self.writable.wake();
+        Ok(())
+    }
+
+    /// Takes all pending commands.
+    pub(crate) fn take_mail(&self, out: &mut Vec<Command>) {
+        if self.has_mail.swap(false, Ordering::AcqRel) {
+            out.append(&mut self.mailbox().commands);
+        }
+    }
+
+    /// Marks the socket closed; later posts fail. Returns what was still queued.
+    pub(crate) fn close(&self) -> Vec<Command> {
+        let mut mb = self.mailbox();
+        mb.closed = true;
+        std::mem::take(&mut mb.commands)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.mailbox().closed
+    }
+
+    /// Installs this socket's notifiers on its ends of a peer's pipes and posts the attach.
+    pub(crate) fn attach_ends(
+        &self,
+        inbound: PipeReader,
+        outbound: PipeWriter,
+        info: Option<PeerInfo>,
+        alias: Option<Bytes>,
+    ) -> Result<PeerId> {
+        inbound.set_notify(self.readable.clone());
+        outbound.set_notify(self.writable.clone());
+        let id = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
+        self.post(Command::Attach {
+            id,
+            inbound,
+            outbound,
+            info,
+            alias,
+        })?;
+        Ok(id)
+    }
+
+    pub(crate) fn connected(&self, id: PeerId, info: PeerInfo) -> Result<()> {
+        self.post(Command::Connected { id, info })
+    }
+}
+
+/// A cheap, clonable handle on a socket for transports (tcp/ipc connection
+/// tasks, the inproc registry). It never blocks on the socket: everything
+/// goes through the socket's mailbox.
+///
+/// # Lifecycle of a peer
+///
+/// 1. **Create pipes** — [`SocketHandle::attach`]. A connecting side without
+///    `immediate` does this at `connect()` time with `info = None`, before any
+///    connection exists, so messages can queue for the peer (libzmq
+///    behaviour). An accepting side (or `immediate`) does it after the
+///    handshake, passing `Some(info)`.
+/// 2. **Handshake** — [`PeerLink::handshake`] with the peer's [`PeerInfo`]
+///    (skip if it was given to `attach`). ROUTER learns the routing id here;
+///    SUB/XSUB (re)send their subscriptions; XPUB sends its welcome message.
+/// 3. **Pump** — the task pushes decoded messages into
+///    [`PeerPipes::inbound`] (when it is full, stop reading the transport) and
+///    pops [`PeerPipes::outbound`] to encode and write.
+/// 4. **Connection lost, will reconnect** — [`PeerLink::disconnected`]; keep
+///    the pipes, reconnect, and call [`PeerLink::handshake`] again. Messages
+///    queued meanwhile are delivered after the reconnect.
+/// 5. **Gone for good** — drop the [`PeerLink`] and both pipe ends. The socket
+///    still delivers what the inbound pipe holds, then forgets the peer.
+///
+/// The socket ends the peer by closing its pipe ends: `outbound` ends
+/// (`poll_pop` → `None`) and `inbound` refuses pushes (`PipeClosed`). The
+/// task should then flush and close the connection.
+#[derive(Debug, Clone)]
+pub struct SocketHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The transport's ends of a new peer's pipes, and its link to the socket.
+#[derive(Debug)]
+pub struct PeerPipes {
+    /// Push messages received from the peer here (HWM = the socket's `rcvhwm`).
+    pub inbound: PipeWriter,
+    /// Pop messages to send to the peer from here (HWM = the socket's `sndhwm`).
+    pub outbound: PipeReader,
+    /// Handshake/disconnect notifications; dropping it detaches the peer.
+    pub link: PeerLink,
+}
+
+/// A transport's link to one attached peer. Dropping it detaches the peer.
+#[derive(Debug)]
+pub struct PeerLink {
+    shared: Arc<Shared>,
+    id: PeerId,
+}
+
+impl SocketHandle {
+    /// The socket's type (what the handshake announces).
+    pub fn socket_type(&self) -> SocketType {
+        self.shared.socket_type
+    }
+
+    /// A snapshot of the socket's options (routing id, HWMs, heartbeats, …).
+    pub fn options(&self) -> SocketOptions {
+        self.shared.options()
+    }
+
+    /// True once the socket was dropped; a transport should then stop.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Creates the pipes of a new peer and attaches them to the socket.
+    ///
+    /// `info` is the peer's handshake result if known already, else `None`
+    /// (call [`PeerLink::handshake`] later). `connect_routing_id` is the
+    /// ROUTER alias for the peer of a `connect` (`ZMQ_CONNECT_ROUTING_ID`).
+    /// Fails with [`Error::Closed`] if the socket is gone.
+    pub fn attach(
+        &self,
+        info: Option<PeerInfo>,
+        connect_routing_id: Option<Bytes>,
+    ) -> Result<PeerPipes> {
+        let opts = self.shared.options();
+        let (in_w, in_r) = pipe_with(PipeConfig {
+            hwm: opts.rcvhwm,
+            conflate: opts.conflate,
+        });
+        let (out_w, out_r) = pipe_with(PipeConfig {
+            hwm: opts.sndhwm,
+            conflate: opts.conflate,
+        });
+        let id = self
+            .shared
+            .attach_ends(in_r, out_w, info, connect_routing_id)?;
+        Ok(PeerPipes {
+            inbound: in_w,
+            outbound: out_r,
+            link: PeerLink {
+                shared: self.shared.clone(),
+                id,
+            },
+        })
+    }
+}
+
+impl PeerLink {
+    /// The socket's id for this peer.
+    pub fn id(&self) -> PeerId {
+        self.id
+    }
+
+    /// The handshake (re)completed with `info`. Fails if the socket is gone.
+    pub fn handshake(&self, info: PeerInfo) -> Result<()> {
+        self.shared.connected(self.id, info)
+    }
+
+    /// The connection was lost; pipes are kept for a reconnect.
+    pub fn disconnected(&self) {
+        let _ = self.shared.post(Command::Disconnected { id: self.id });
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        let _ = self.shared.post(Command::Detach { id: self.id });
+    }
+}

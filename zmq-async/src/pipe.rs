@@ -1,0 +1,697 @@
+//! Pipes: bounded queues of whole [`Message`]s between a socket and one peer.
+//!
+//! A pipe has exactly one [`PipeWriter`] and one [`PipeReader`]. Its high-water
+//! mark (HWM) counts messages, as libzmq counts them; `0` means unlimited.
+//! Closing either end is observed by the other: the reader sees the end of the
+//! pipe after draining what was queued, the writer gets [`PipeClosed`] at once.
+//! Dropping an end closes it.
+//!
+//! Each end can be waited on in two ways: the `poll_*` methods register the
+//! caller's waker (what a connection task uses), and a socket-level
+//! [`Notify`] installed on the end is woken as well, so a socket waiting on
+//! many pipes is woken when any of them changes.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use futures::task::AtomicWaker;
+use zmtp_codec::Message;
+
+/// The other end of the pipe is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("pipe closed by the other end")]
+pub struct PipeClosed;
+
+/// Why [`PipeWriter::try_push`] did not queue a message; the message is handed back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// The pipe is at its high-water mark.
+    Full(Message),
+    /// The reader is gone.
+    Closed(Message),
+}
+
+impl PushError {
+    /// The message that was not queued.
+    pub fn into_message(self) -> Message {
+        match self {
+            PushError::Full(m) | PushError::Closed(m) => m,
+        }
+    }
+}
+
+/// Result of [`PipeReader::try_pop`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum TryPop {
+    /// The next message.
+    Message(Message),
+    /// Nothing queued right now; the writer is still there.
+    Empty,
+    /// The writer closed the pipe and everything queued has been read.
+    Finished,
+}
+
+/// A socket-level wake-up signal shared by many pipe ends.
+///
+/// Every pipe end a socket owns wakes the socket's `Notify` when it becomes
+/// readable (or writable, or closed), so a socket blocked on N pipes needs one
+/// registration. `signalled` additionally records that *something* happened,
+/// for sockets that scan pipes without waiting (PUB's subscription intake).
+#[derive(Debug, Default)]
+pub struct Notify {
+    waker: AtomicWaker,
+    signalled: AtomicBool,
+}
+
+impl Notify {
+    /// A new, signalled notifier (so the first scan always happens).
+    pub fn new() -> Self {
+        Notify {
+            waker: AtomicWaker::new(),
+            signalled: AtomicBool::new(true),
+        }
+    }
+
+    /// Registers the waker to be woken at the next [`Notify::wake`].
+    pub fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+
+    /// Records a change and wakes the registered task, if any.
+    pub fn wake(&self) {
+        self.signalled.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Returns whether [`Notify::wake`] was called since the last call, and clears it.
+    pub fn take_signal(&self) -> bool {
+        self.signalled.swap(false, Ordering::AcqRel)
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    queue: VecDeque<Message>,
+    hwm: usize,
+    conflate: bool,
+    writer_closed: bool,
+    reader_closed: bool,
+    reader_waker: Option<Waker>,
+    writer_waker: Option<Waker>,
+    reader_notify: Option<Arc<Notify>>,
+    writer_notify: Option<Arc<Notify>>,
+}
+
+impl State {
+    fn is_full(&self) -> bool {
+        !self.conflate && self.hwm != 0 && self.queue.len() >= self.hwm
+    }
+
+    fn room(&self) -> usize {
+        if self.conflate || self.hwm == 0 {
+            usize::MAX
+        } else {
+            self.hwm.saturating_sub(self.queue.len())
+        }
+    }
+
+    /// Takes what must be woken on the reader side.
+    fn reader_wakeup(&mut self) -> Wakeup {
+        Wakeup(self.reader_waker.take(), self.reader_notify.clone())
+    }
+
+    /// Takes what must be woken on the writer side.
+    fn writer_wakeup(&mut self) -> Wakeup {
+        Wakeup(self.writer_waker.take(), self.writer_notify.clone())
+    }
+}
+
+/// Wakers collected under the lock and woken after it is released.
+#[must_use]
+struct Wakeup(Option<Waker>, Option<Arc<Notify>>);
+
+impl Wakeup {
+    fn none() -> Self {
+        Wakeup(None, None)
+    }
+
+    fn wake(self) {
+        if let Some(w) = self.0 {
+            w.wake();
+        }
+        if let Some(n) = self.1 {
+            n.wake();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue inconsistent
+        // (every critical section is a few field updates), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Configuration of a new pipe.
+#[derive(Debug, Clone, Default)]
+pub struct PipeConfig {
+    /// High-water mark in messages; `0` = unlimited.
+    pub hwm: usize,
+    /// Keep only the most recent message (ZMQ_CONFLATE); the HWM is ignored.
+    pub conflate: bool,
+}
+
+/// Creates a pipe with the given high-water mark (`0` = unlimited).
+pub fn pipe(hwm: usize) -> (PipeWriter, PipeReader) {
+    pipe_with(PipeConfig {
+        hwm,
+        conflate: false,
+    })
+}
+
+/// Creates a pipe from a [`PipeConfig`].
+pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            hwm: config.hwm,
+            conflate: config.conflate,
+            writer_closed: false,
+            reader_closed: false,
+            reader_waker: None,
+            writer_waker: None,
+            reader_notify: None,
+            writer_notify: None,
+        }),
+    });
+    (
+        PipeWriter {
+            shared: shared.clone(),
+        },
+        PipeReader { shared },
+    )
+}
+
+/// The sending end of a pipe.
+#[derive(Debug)]
+pub struct PipeWriter {
+    shared: Arc<Shared>,
+}
+
+impl PipeWriter {
+    /// Ready when a message can be pushed; `Err` when the reader is gone.
+    pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), PipeClosed>> {
+        let mut st = self.shared.lock();
+        if st.reader_closed {
+            return Poll::Ready(Err(PipeClosed));
+        }
+        if st.is_full() {
+            if !st
+                .writer_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                st.writer_waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Waits for room, then pushes `msg`. Cancel-safe: if the future is
+    /// dropped before completion the message is not queued.
+    pub async fn push(&self, msg: Message) -> Result<(), PipeClosed> {
+        let mut slot = Some(msg);
+        std::future::poll_fn(|cx| loop {
+            futures::ready!(self.poll_ready(cx))?;
+            let Some(m) = slot.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            match self.try_push(m) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(PushError::Closed(_)) => return Poll::Ready(Err(PipeClosed)),
+                Err(PushError::Full(m)) => slot = Some(m),
+            }
+        })
+        .await
+    }
+
+    /// Queues `msg` if the pipe is below its HWM.
+    pub fn try_push(&self, msg: Message) -> Result<(), PushError> {
+        let mut st = self.shared.lock();
+        if st.reader_closed {
+            return Err(PushError::Closed(msg));
+        }
+        if st.is_full() {
+            return Err(PushError::Full(msg));
+        }
+        let wakeup = Self::enqueue(&mut st, msg);
+        drop(st);
+        wakeup.wake();
+        Ok(())
+    }
+
+    /// Queues `msg` ignoring the HWM (used for subscriptions, which libzmq
+    /// never drops, and for probe/welcome messages on a fresh pipe).
+    pub fn push_force(&self, msg: Message) -> Result<(), PipeClosed> {
+        let mut st = self.shared.lock();
+        if st.reader_closed {
+            return Err(PipeClosed);
+        }
+        let wakeup = Self::enqueue(&mut st, msg);
+        drop(st);
+        wakeup.wake();
+        Ok(())
+    }
+
+    fn enqueue(st: &mut State, msg: Message) -> Wakeup {
+        let was_empty = st.queue.is_empty();
+        if st.conflate {
+            st.queue.clear();
+        }
+        st.queue.push_back(msg);
+        if was_empty {
+            st.reader_wakeup()
+        } else {
+            Wakeup::none()
+        }
+    }
+
+    /// Moves as many messages from the front of `msgs` as fit below the HWM,
+    /// under one lock. Returns how many were moved.
+    pub fn push_batch(&self, msgs: &mut VecDeque<Message>) -> Result<usize, PipeClosed> {
+        let mut st = self.shared.lock();
+        if st.reader_closed {
+            return Err(PipeClosed);
+        }
+        let was_empty = st.queue.is_empty();
+        let n = st.room().min(msgs.len());
+        if st.conflate {
+            if let Some(last) = msgs.drain(..).last() {
+                st.queue.clear();
+                st.queue.push_back(last);
+            }
+        } else {
+            st.queue.extend(msgs.drain(..n));
+        }
+        let wakeup = if was_empty && !st.queue.is_empty() {
+            st.reader_wakeup()
+        } else {
+            Wakeup::none()
+        };
+        drop(st);
+        wakeup.wake();
+        Ok(n)
+    }
+
+    /// True when a push would succeed now (below the HWM and the reader is there).
+    pub fn has_room(&self) -> bool {
+        let st = self.shared.lock();
+        !st.reader_closed && !st.is_full()
+    }
+
+    /// True when the reader is gone.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().reader_closed
+    }
+
+    /// Messages queued and not yet read.
+    pub fn len(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The current high-water mark (`0` = unlimited).
+    pub fn hwm(&self) -> usize {
+        self.shared.lock().hwm
+    }
+
+    /// Changes the high-water mark; wakes a waiting writer if room appeared.
+    pub fn set_hwm(&self, hwm: usize) {
+        let mut st = self.shared.lock();
+        st.hwm = hwm;
+        let wakeup = if st.is_full() {
+            Wakeup::none()
+        } else {
+            st.writer_wakeup()
+        };
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// Closes this end gracefully: the reader still gets what is queued.
+    pub fn close(&self) {
+        let mut st = self.shared.lock();
+        if st.writer_closed {
+            return;
+        }
+        st.writer_closed = true;
+        let wakeup = st.reader_wakeup();
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// Closes this end and discards everything queued (linger 0).
+    pub fn close_discard(&self) {
+        let mut st = self.shared.lock();
+        st.queue.clear();
+        st.writer_closed = true;
+        let wakeup = st.reader_wakeup();
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// Closes gracefully and returns a handle that can discard what is still
+    /// queued later (when a linger period runs out).
+    pub(crate) fn close_lingering(self) -> LingerHandle {
+        self.close();
+        LingerHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Installs the socket-level notifier woken when room appears or the reader closes.
+    pub(crate) fn set_notify(&self, notify: Arc<Notify>) {
+        self.shared.lock().writer_notify = Some(notify);
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Discards a closed pipe's remaining messages when a linger period ends.
+#[derive(Debug)]
+pub(crate) struct LingerHandle {
+    shared: Arc<Shared>,
+}
+
+impl LingerHandle {
+    /// Drops whatever the reader has not taken yet.
+    pub(crate) fn discard(&self) {
+        let mut st = self.shared.lock();
+        st.queue.clear();
+        let wakeup = st.reader_wakeup();
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// True when the reader took everything or went away.
+    pub(crate) fn is_done(&self) -> bool {
+        let st = self.shared.lock();
+        st.queue.is_empty() || st.reader_closed
+    }
+}
+
+/// The receiving end of a pipe.
+#[derive(Debug)]
+pub struct PipeReader {
+    shared: Arc<Shared>,
+}
+
+impl PipeReader {
+    /// The next message; `Ready(None)` once the writer closed and the queue is drained.
+    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let mut st = self.shared.lock();
+        if let Some((msg, wakeup)) = Self::dequeue(&mut st) {
+            drop(st);
+            wakeup.wake();
+            return Poll::Ready(Some(msg));
+        }
+        if st.writer_closed {
+            return Poll::Ready(None);
+        }
+        if !st
+            .reader_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            st.reader_waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Waits for the next message; `None` at the end of the pipe. Cancel-safe.
+    pub async fn pop(&self) -> Option<Message> {
+        std::future::poll_fn(|cx| self.poll_pop(cx)).await
+    }
+
+    /// The next message, if one is queued.
+    pub fn try_pop(&self) -> TryPop {
+        let mut st = self.shared.lock();
+        if let Some((msg, wakeup)) = Self::dequeue(&mut st) {
+            drop(st);
+            wakeup.wake();
+            return TryPop::Message(msg);
+        }
+        if st.writer_closed {
+            TryPop::Finished
+        } else {
+            TryPop::Empty
+        }
+    }
+
+    fn dequeue(st: &mut State) -> Option<(Message, Wakeup)> {
+        let was_full = st.is_full();
+        let msg = st.queue.pop_front()?;
+        let wakeup = if was_full && !st.is_full() {
+            st.writer_wakeup()
+        } else {
+            Wakeup::none()
+        };
+        Some((msg, wakeup))
+    }
+
+    /// Moves up to `max` queued messages into `out` under one lock.
+    ///
+    /// `Ready(n)` with `n > 0` when messages were moved, `Ready(0)` at the end
+    /// of the pipe, `Pending` (waker registered) when empty.
+    pub fn poll_pop_batch(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Poll<usize> {
+        let mut st = self.shared.lock();
+        let was_full = st.is_full();
+        let n = max.min(st.queue.len());
+        if n > 0 {
+            out.extend(st.queue.drain(..n));
+            let wakeup = if was_full && !st.is_full() {
+                st.writer_wakeup()
+            } else {
+                Wakeup::none()
+            };
+            drop(st);
+            wakeup.wake();
+            return Poll::Ready(n);
+        }
+        if st.writer_closed {
+            return Poll::Ready(0);
+        }
+        if !st
+            .reader_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            st.reader_waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// True when the writer closed and everything queued has been read.
+    pub fn is_finished(&self) -> bool {
+        let st = self.shared.lock();
+        st.writer_closed && st.queue.is_empty()
+    }
+
+    /// Messages queued and not yet read.
+    pub fn len(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes this end: queued messages are discarded and the writer gets [`PipeClosed`].
+    pub fn close(&self) {
+        let mut st = self.shared.lock();
+        if st.reader_closed {
+            return;
+        }
+        st.reader_closed = true;
+        st.queue.clear();
+        let wakeup = st.writer_wakeup();
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// Changes the high-water mark (see [`PipeWriter::set_hwm`]).
+    pub fn set_hwm(&self, hwm: usize) {
+        let mut st = self.shared.lock();
+        st.hwm = hwm;
+        let wakeup = if st.is_full() {
+            Wakeup::none()
+        } else {
+            st.writer_wakeup()
+        };
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// Installs the socket-level notifier woken when a message arrives or the writer closes.
+    pub(crate) fn set_notify(&self, notify: Arc<Notify>) {
+        self.shared.lock().reader_notify = Some(notify);
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker_ref;
+
+    fn cx() -> Context<'static> {
+        Context::from_waker(noop_waker_ref())
+    }
+
+    #[test]
+    fn hwm_counts_messages() {
+        let (w, r) = pipe(2);
+        assert!(w.try_push(Message::from("a")).is_ok());
+        assert!(w.try_push(Message::from("b")).is_ok());
+        assert!(matches!(
+            w.try_push(Message::from("c")),
+            Err(PushError::Full(_))
+        ));
+        assert!(w.poll_ready(&mut cx()).is_pending());
+        assert_eq!(r.try_pop(), TryPop::Message(Message::from("a")));
+        assert!(w.has_room());
+        assert!(w.poll_ready(&mut cx()).is_ready());
+    }
+
+    #[test]
+    fn zero_hwm_is_unlimited() {
+        let (w, r) = pipe(0);
+        for i in 0..10_000u32 {
+            assert!(w.try_push(Message::from(i.to_be_bytes().to_vec())).is_ok());
+        }
+        assert_eq!(r.len(), 10_000);
+    }
+
+    #[test]
+    fn writer_close_is_seen_after_drain() {
+        let (w, r) = pipe(0);
+        assert!(w.try_push(Message::from("x")).is_ok());
+        drop(w);
+        assert!(!r.is_finished());
+        assert_eq!(r.try_pop(), TryPop::Message(Message::from("x")));
+        assert_eq!(r.try_pop(), TryPop::Finished);
+        assert_eq!(r.poll_pop(&mut cx()), Poll::Ready(None));
+    }
+
+    #[test]
+    fn reader_close_errors_the_writer() {
+        let (w, r) = pipe(1);
+        assert!(w.try_push(Message::from("x")).is_ok());
+        drop(r);
+        assert!(w.is_closed());
+        assert!(matches!(
+            w.try_push(Message::from("y")),
+            Err(PushError::Closed(_))
+        ));
+        assert_eq!(w.poll_ready(&mut cx()), Poll::Ready(Err(PipeClosed)));
+    }
+
+    #[test]
+    fn batches_respect_hwm() {
+        let (w, r) = pipe(3);
+        let mut burst: VecDeque<Message> = (0..5u8).map(|i| Message::from(vec![i])).collect();
+        assert_eq!(w.push_batch(&mut burst), Ok(3));
+        assert_eq!(burst.len(), 2);
+        let mut out = Vec::new();
+        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 10), Poll::Ready(3));
+        assert_eq!(out.len(), 3);
+        assert_eq!(w.push_batch(&mut burst), Ok(2));
+        drop(w);
+        out.clear();
+        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 1), Poll::Ready(1));
+        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 10), Poll::Ready(1));
+        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 10), Poll::Ready(0));
+        assert_eq!(
+            out,
+            vec![Message::from(vec![3u8]), Message::from(vec![4u8])]
+        );
+    }
+
+    #[test]
+    fn conflate_keeps_last() {
+        let (w, r) = pipe_with(PipeConfig {
+            hwm: 1,
+            conflate: true,
+        });
+        for i in 0..5u8 {
+            assert!(w.try_push(Message::from(vec![i])).is_ok());
+        }
+        assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![4u8])));
+        assert_eq!(r.try_pop(), TryPop::Empty);
+    }
+
+    #[test]
+    fn notify_is_woken_by_either_end() {
+        let (w, r) = pipe(1);
+        let rn = Arc::new(Notify::new());
+        let wn = Arc::new(Notify::new());
+        r.set_notify(rn.clone());
+        w.set_notify(wn.clone());
+        rn.take_signal();
+        wn.take_signal();
+        assert!(w.try_push(Message::from("a")).is_ok());
+        assert!(rn.take_signal());
+        assert!(!wn.take_signal());
+        assert!(matches!(r.try_pop(), TryPop::Message(_)));
+        assert!(wn.take_signal(), "leaving the HWM wakes the writer side");
+        drop(r);
+        assert!(wn.take_signal());
+    }
+
+    #[tokio::test]
+    async fn async_push_pop_across_tasks() {
+        let (w, r) = pipe(4);
+        let producer = tokio::spawn(async move {
+            for i in 0..1000u32 {
+                w.push(Message::from(i.to_be_bytes().to_vec()))
+                    .await
+                    .expect("reader alive");
+            }
+        });
+        let mut n = 0u32;
+        while let Some(m) = r.pop().await {
+            assert_eq!(&m[0][..], &n.to_be_bytes());
+            n += 1;
+        }
+        assert_eq!(n, 1000);
+        producer.await.expect("producer");
+    }
+}

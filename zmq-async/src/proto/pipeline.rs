@@ -1,0 +1,52 @@
+//! PUSH (load-balance out) and PULL (fair-queue in), RFC 30.
+
+use std::task::{Context, Poll};
+
+use zmtp_codec::Message;
+
+use super::Protocol;
+use crate::engine::{Engine, FairQueue, LoadBalancer};
+use crate::slab::Key;
+use crate::Result;
+
+#[derive(Debug, Default)]
+pub(crate) struct Push {
+    lb: LoadBalancer,
+}
+
+impl Protocol for Push {
+    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+        self.lb.attach(key);
+    }
+    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+        self.lb.detach(key);
+    }
+    fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.lb.poll_ready(eng, cx).map(Ok)
+    }
+    fn poll_send(
+        &mut self,
+        eng: &mut Engine,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<()>> {
+        self.lb.poll_send(eng, cx, slot).map(Ok)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Pull {
+    fq: FairQueue,
+}
+
+impl Protocol for Pull {
+    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+        self.fq.attach(key);
+    }
+    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+        self.fq.detach(key);
+    }
+    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.fq.poll_recv(eng, cx).map(|(_, m)| Ok(m))
+    }
+}

@@ -1,0 +1,160 @@
+//! PUB and XPUB: distribute through a subscription trie; never block (RFC 29).
+
+use std::collections::VecDeque;
+use std::task::{Context, Poll};
+
+use zmtp_codec::Message;
+
+use super::Protocol;
+use crate::engine::Engine;
+use crate::pipe::{PushError, TryPop};
+use crate::slab::Key;
+use crate::trie::MTrie;
+use crate::Result;
+
+#[derive(Debug)]
+pub(crate) struct XPub {
+    peers: Vec<Key>,
+    trie: MTrie,
+    /// Subscriptions (and upstream messages) waiting for the XPUB user.
+    pending: VecDeque<Message>,
+    matched: Vec<Key>,
+    xpub: bool,
+}
+
+impl XPub {
+    pub(crate) fn new(xpub: bool) -> Self {
+        XPub {
+            peers: Vec::new(),
+            trie: MTrie::default(),
+            pending: VecDeque::new(),
+            matched: Vec::new(),
+            xpub,
+        }
+    }
+
+    /// Reads every subscriber's inbound pipe (subscriptions travel as `0x01`/`0x00` + topic).
+    fn intake(&mut self, eng: &mut Engine) {
+        if !eng.shared.readable.take_signal() {
+            return;
+        }
+        let verbose = eng.options.xpub_verbose;
+        for i in 0..self.peers.len() {
+            let key = self.peers[i];
+            let Some(peer) = eng.peers.get(key) else {
+                continue;
+            };
+            loop {
+                match peer.inbound.try_pop() {
+                    TryPop::Message(msg) => self.handle(key, msg, verbose),
+                    TryPop::Empty => break,
+                    TryPop::Finished => {
+                        eng.note_dead(key);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, key: Key, msg: Message, verbose: bool) {
+        let kind = msg.first().and_then(|f| f.first().copied());
+        match kind {
+            Some(op @ (0 | 1)) if msg.len() == 1 => {
+                let topic = &msg[0][1..];
+                if op == 1 {
+                    let first = self.trie.add(topic, key);
+                    if self.xpub && (first || verbose) {
+                        self.pending.push_back(msg);
+                    }
+                } else {
+                    let last = self.trie.rm(topic, key);
+                    if self.xpub && last {
+                        self.pending.push_back(msg);
+                    }
+                }
+            }
+            _ => {
+                // A user message sent upstream by an XSUB: XPUB passes it on, PUB drops it.
+                if self.xpub {
+                    self.pending.push_back(msg);
+                }
+            }
+        }
+    }
+}
+
+impl Protocol for XPub {
+    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+        self.peers.push(key);
+    }
+    fn connected(&mut self, eng: &mut Engine, key: Key) {
+        if let (Some(welcome), Some(peer)) = (&eng.options.xpub_welcome_msg, eng.peers.get(key)) {
+            let _ = peer.outbound.try_push(Message::from(welcome.clone()));
+        }
+    }
+    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+        self.peers.retain(|k| *k != key);
+        let (xpub, pending) = (self.xpub, &mut self.pending);
+        self.trie.rm_peer(key, &mut |topic| {
+            if xpub {
+                let mut cancel = Vec::with_capacity(topic.len() + 1);
+                cancel.push(0);
+                cancel.extend_from_slice(topic);
+                pending.push_back(Message::from(cancel));
+            }
+        });
+    }
+    fn housekeeping(&mut self, eng: &mut Engine) {
+        self.intake(eng);
+    }
+    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_send(
+        &mut self,
+        eng: &mut Engine,
+        _cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<()>> {
+        let Some(msg) = slot.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        self.intake(eng);
+        let topic = msg.first().map(|f| &f[..]).unwrap_or_default();
+        self.matched.clear();
+        self.trie.matching(topic, &mut self.matched);
+        let last = self.matched.len();
+        let mut msg = Some(msg);
+        for (i, &key) in self.matched.iter().enumerate() {
+            let Some(peer) = eng.peers.get(key) else {
+                continue;
+            };
+            // The last recipient gets the message itself, the others a cheap clone.
+            let m = if i + 1 == last {
+                msg.take()
+            } else {
+                msg.clone()
+            };
+            let Some(m) = m else {
+                break;
+            };
+            match peer.outbound.try_push(m) {
+                Ok(()) | Err(PushError::Full(_)) => {} // PUB drops at HWM, per peer
+                Err(PushError::Closed(_)) => eng.note_dead(key),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        if !self.xpub {
+            return Poll::Ready(Err(crate::Error::NotSupported("PUB cannot receive")));
+        }
+        eng.shared.readable.register(cx.waker());
+        self.intake(eng);
+        match self.pending.pop_front() {
+            Some(m) => Poll::Ready(Ok(m)),
+            None => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! SUB and XSUB: fair-queue in, filter on the first frame, send subscriptions
+//! to every publisher including ones that connect later (RFC 29).
+
+use std::task::{Context, Poll};
+
+use zmtp_codec::Message;
+
+use super::Protocol;
+use crate::engine::{Engine, FairQueue};
+use crate::pipe::PushError;
+use crate::slab::Key;
+use crate::trie::SubTrie;
+use crate::{Error, Result};
+
+#[derive(Debug)]
+pub(crate) struct XSub {
+    fq: FairQueue,
+    peers: Vec<Key>,
+    subs: SubTrie,
+    xsub: bool,
+}
+
+fn command(op: u8, topic: &[u8]) -> Message {
+    let mut body = Vec::with_capacity(topic.len() + 1);
+    body.push(op);
+    body.extend_from_slice(topic);
+    Message::from(body)
+}
+
+impl XSub {
+    pub(crate) fn new(xsub: bool) -> Self {
+        XSub {
+            fq: FairQueue::default(),
+            peers: Vec::new(),
+            subs: SubTrie::default(),
+            xsub,
+        }
+    }
+
+    /// Sends to every publisher; subscriptions ignore the HWM (never dropped).
+    fn send_to_all(&self, eng: &mut Engine, msg: &Message, force: bool) {
+        for &key in &self.peers {
+            if let Some(peer) = eng.peers.get(key) {
+                let closed = if force {
+                    peer.outbound.push_force(msg.clone()).is_err()
+                } else {
+                    matches!(
+                        peer.outbound.try_push(msg.clone()),
+                        Err(PushError::Closed(_))
+                    )
+                };
+                if closed {
+                    eng.note_dead(key);
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, eng: &mut Engine, msg: Message) {
+        let op = msg.first().and_then(|f| f.first().copied());
+        match op {
+            Some(1) => {
+                // Forwarded even if already subscribed: the XPUB side deduplicates
+                // (and XPUB_VERBOSE must see repeats), as libzmq does.
+                self.subs.add(&msg[0][1..]);
+                self.send_to_all(eng, &msg, true);
+            }
+            Some(0) => {
+                if self.subs.rm(&msg[0][1..]) {
+                    self.send_to_all(eng, &msg, true);
+                }
+            }
+            _ => self.send_to_all(eng, &msg, false),
+        }
+    }
+}
+
+impl Protocol for XSub {
+    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+        self.peers.push(key);
+        self.fq.attach(key);
+    }
+    fn connected(&mut self, eng: &mut Engine, key: Key) {
+        if let Some(peer) = eng.peers.get(key) {
+            for topic in self.subs.topics() {
+                let _ = peer.outbound.push_force(command(1, &topic));
+            }
+        }
+    }
+    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+        self.peers.retain(|k| *k != key);
+        self.fq.detach(key);
+    }
+    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.xsub {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Ready(Err(Error::NotSupported("SUB cannot send")))
+        }
+    }
+    fn poll_send(
+        &mut self,
+        eng: &mut Engine,
+        _cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<()>> {
+        if !self.xsub {
+            return Poll::Ready(Err(Error::NotSupported("SUB cannot send")));
+        }
+        if let Some(msg) = slot.take() {
+            self.apply(eng, msg);
+        }
+        Poll::Ready(Ok(()))
+    }
+    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        loop {
+            let (_, msg) = futures::ready!(self.fq.poll_recv(eng, cx));
+            let first = msg.first().map(|f| &f[..]).unwrap_or_default();
+            if self.subs.matches(first) {
+                return Poll::Ready(Ok(msg));
+            }
+        }
+    }
+    fn subscribe(&mut self, eng: &mut Engine, topic: &[u8], on: bool) -> Result<()> {
+        self.apply(eng, command(u8::from(on), topic));
+        Ok(())
+    }
+}

@@ -1,0 +1,549 @@
+//! The user-facing socket: `Socket<T>` for each socket type `T`.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::task::noop_waker_ref;
+use futures::{Sink, Stream};
+use zmtp_codec::Message;
+
+use crate::engine::Engine;
+use crate::inproc::{self, Connection};
+use crate::peer::{Shared, SocketHandle};
+use crate::proto::{self, Protocol};
+use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A socket type, as a type parameter of [`Socket`].
+pub trait SocketKind: sealed::Sealed + Send + Sync + 'static {
+    /// The runtime value of this type.
+    const TYPE: SocketType;
+}
+
+/// Socket types that can send: their sockets implement [`Sink`] and have `send`.
+pub trait CanSend: SocketKind {}
+
+/// Socket types that can receive: their sockets implement [`Stream`] and have `recv`.
+pub trait CanRecv: SocketKind {}
+
+/// Marker types naming each socket type (`Socket<kind::Push>` = [`PushSocket`](crate::PushSocket)).
+pub mod kind {
+    use super::*;
+
+    macro_rules! kinds {
+        ($($(#[$doc:meta])* $name:ident = $ty:ident: $($cap:ident),*;)*) => {$(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub enum $name {}
+            impl sealed::Sealed for $name {}
+            impl SocketKind for $name {
+                const TYPE: SocketType = SocketType::$ty;
+            }
+            $(impl $cap for $name {})*
+        )*};
+    }
+
+    kinds! {
+        /// PAIR: one peer, both directions.
+        Pair = Pair: CanSend, CanRecv;
+        /// PUB: send only, fan-out to matching subscribers.
+        Pub = Pub: CanSend;
+        /// SUB: receive only, filtered by subscriptions.
+        Sub = Sub: CanRecv;
+        /// REQ: strict request/reply client.
+        Req = Req: CanSend, CanRecv;
+        /// REP: strict request/reply server.
+        Rep = Rep: CanSend, CanRecv;
+        /// DEALER: load-balance out, fair-queue in.
+        Dealer = Dealer: CanSend, CanRecv;
+        /// ROUTER: addresses peers by routing id.
+        Router = Router: CanSend, CanRecv;
+        /// PULL: fair-queue in.
+        Pull = Pull: CanRecv;
+        /// PUSH: load-balance out.
+        Push = Push: CanSend;
+        /// XPUB: PUB that receives subscriptions as messages.
+        XPub = XPub: CanSend, CanRecv;
+        /// XSUB: SUB that sends subscriptions as messages.
+        XSub = XSub: CanSend, CanRecv;
+    }
+}
+
+/// A ZeroMQ socket of type `T` (see the aliases [`PushSocket`](crate::PushSocket), …).
+///
+/// Receiving sockets are a [`Stream`] of `Result<Message>` that ends after
+/// the first error; sending sockets are a [`Sink<Message>`] whose
+/// `poll_ready` waits for room (back-pressure). Sockets that do both can be
+/// split into two halves owned by two tasks with
+/// [`StreamExt::split`](futures::StreamExt::split).
+///
+/// `send` and `recv` are cancel-safe: a future dropped before completion
+/// (e.g. the losing branch of `tokio::select!`) has sent or received nothing.
+///
+/// Dropping the socket applies `linger` to queued outbound messages.
+pub struct Socket<T: SocketKind> {
+    engine: Engine,
+    proto: Box<dyn Protocol>,
+    /// A message accepted by `Sink::start_send` that could not go at once.
+    pending: Option<Message>,
+    recv_done: bool,
+    send_closed: bool,
+    bound: Vec<String>,
+    connections: HashMap<String, Vec<Connection>>,
+    _kind: PhantomData<fn() -> T>,
+}
+
+impl<T: SocketKind> std::fmt::Debug for Socket<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("type", &T::TYPE)
+            .field("peers", &self.engine.peers.len())
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: SocketKind> Default for Socket<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where an endpoint goes.
+fn inproc_name(endpoint: &str) -> Result<&str> {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return Err(Error::InvalidEndpoint(endpoint.to_owned()));
+    };
+    match scheme {
+        "inproc" if !rest.is_empty() => Ok(rest),
+        "tcp" | "ipc" | "pgm" | "epgm" | "ws" | "wss" | "tipc" | "vmci" | "udp" => {
+            Err(Error::TransportUnsupported(endpoint.to_owned()))
+        }
+        _ => Err(Error::InvalidEndpoint(endpoint.to_owned())),
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $set:ident($field:ident: $ty:ty);)*) => {$(
+        $(#[$doc])*
+        pub fn $set(&mut self, value: $ty) -> Result<()> {
+            let mut opts = self.engine.options.clone();
+            opts.$field = value.into();
+            self.set_options(opts)
+        }
+    )*};
+}
+
+impl<T: SocketKind> Socket<T> {
+    /// A new socket with default options.
+    pub fn new() -> Self {
+        Self::build(SocketOptions::default())
+    }
+
+    /// A new socket with the given options.
+    pub fn with_options(options: SocketOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(Self::build(options))
+    }
+
+    fn build(options: SocketOptions) -> Self {
+        let shared = Shared::new(T::TYPE, options.clone());
+        Socket {
+            proto: proto::for_type(T::TYPE),
+            engine: Engine::new(shared, options),
+            pending: None,
+            recv_done: false,
+            send_closed: false,
+            bound: Vec::new(),
+            connections: HashMap::new(),
+            _kind: PhantomData,
+        }
+    }
+
+    /// The socket type.
+    pub fn socket_type(&self) -> SocketType {
+        T::TYPE
+    }
+
+    /// The current options.
+    pub fn options(&self) -> &SocketOptions {
+        &self.engine.options
+    }
+
+    /// Replaces all options. As in libzmq, HWM, conflate and routing id
+    /// changes apply to peers attached afterwards; behaviour options
+    /// (`router_*`, `req_*`, `xpub_*`, `probe_router`) apply from the next operation.
+    pub fn set_options(&mut self, options: SocketOptions) -> Result<()> {
+        options.validate()?;
+        self.engine.shared.set_options(options.clone());
+        self.engine.options = options;
+        Ok(())
+    }
+
+    setters! {
+        /// `ZMQ_SNDHWM` (messages; 0 = unlimited).
+        set_sndhwm(sndhwm: usize);
+        /// `ZMQ_RCVHWM` (messages; 0 = unlimited).
+        set_rcvhwm(rcvhwm: usize);
+        /// `ZMQ_LINGER`: `None` = forever.
+        set_linger(linger: Option<Duration>);
+        /// `ZMQ_RECONNECT_IVL`.
+        set_reconnect_ivl(reconnect_ivl: Option<Duration>);
+        /// `ZMQ_RECONNECT_IVL_MAX`.
+        set_reconnect_ivl_max(reconnect_ivl_max: Option<Duration>);
+        /// `ZMQ_HANDSHAKE_IVL`.
+        set_handshake_ivl(handshake_ivl: Option<Duration>);
+        /// `ZMQ_HEARTBEAT_IVL`.
+        set_heartbeat_ivl(heartbeat_ivl: Option<Duration>);
+        /// `ZMQ_HEARTBEAT_TTL`.
+        set_heartbeat_ttl(heartbeat_ttl: Option<Duration>);
+        /// `ZMQ_HEARTBEAT_TIMEOUT`.
+        set_heartbeat_timeout(heartbeat_timeout: Option<Duration>);
+        /// `ZMQ_MAXMSGSIZE`.
+        set_maxmsgsize(maxmsgsize: Option<u64>);
+        /// `ZMQ_ROUTING_ID` (1–255 bytes, not starting with 0).
+        set_routing_id(routing_id: Option<Bytes>);
+        /// `ZMQ_CONNECT_ROUTING_ID` (consumed by the next `connect`).
+        set_connect_routing_id(connect_routing_id: Option<Bytes>);
+        /// `ZMQ_ROUTER_MANDATORY`.
+        set_router_mandatory(router_mandatory: bool);
+        /// `ZMQ_ROUTER_HANDOVER`.
+        set_router_handover(router_handover: bool);
+        /// `ZMQ_XPUB_VERBOSE`.
+        set_xpub_verbose(xpub_verbose: bool);
+        /// `ZMQ_XPUB_WELCOME_MSG`.
+        set_xpub_welcome_msg(xpub_welcome_msg: Option<Bytes>);
+        /// `ZMQ_CONFLATE`.
+        set_conflate(conflate: bool);
+        /// `ZMQ_IMMEDIATE`.
+        set_immediate(immediate: bool);
+        /// `ZMQ_PROBE_ROUTER`.
+        set_probe_router(probe_router: bool);
+        /// `ZMQ_REQ_CORRELATE`.
+        set_req_correlate(req_correlate: bool);
+        /// `ZMQ_REQ_RELAXED`.
+        set_req_relaxed(req_relaxed: bool);
+        /// `ZMQ_TCP_KEEPALIVE`.
+        set_tcp_keepalive(tcp_keepalive: Option<bool>);
+        /// `ZMQ_IPV6`.
+        set_ipv6(ipv6: bool);
+    }
+
+    /// A handle for transports to attach peers (see [`SocketHandle`]).
+    pub fn handle(&self) -> SocketHandle {
+        SocketHandle {
+            shared: self.engine.shared.clone(),
+        }
+    }
+
+    /// Number of peers currently attached (including ones still handshaking).
+    pub fn peer_count(&mut self) -> usize {
+        self.pump();
+        self.engine.sweep(&mut *self.proto);
+        self.engine.peers.len()
+    }
+
+    /// Binds to `endpoint` and returns the resolved endpoint.
+    ///
+    /// Only `inproc://` is wired in; `tcp://`/`ipc://` return
+    /// [`Error::TransportUnsupported`] until their connection tasks exist.
+    pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
+        let name = inproc_name(endpoint)?;
+        inproc::bind(name, &self.engine.shared)?;
+        self.bound.push(endpoint.to_owned());
+        Ok(endpoint.to_owned())
+    }
+
+    /// Stops accepting connections on `endpoint` (existing peers stay).
+    pub async fn unbind(&mut self, endpoint: &str) -> Result<()> {
+        let name = inproc_name(endpoint)?;
+        let Some(i) = self.bound.iter().position(|e| e == endpoint) else {
+            return Err(Error::EndpointNotFound(endpoint.to_owned()));
+        };
+        self.bound.remove(i);
+        inproc::unbind(name, &self.engine.shared)
+    }
+
+    /// Connects to `endpoint`. With inproc the peer need not be bound yet.
+    pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
+        let name = inproc_name(endpoint)?;
+        let alias = if T::TYPE == SocketType::Router {
+            let mut opts = self.engine.options.clone();
+            let alias = opts.connect_routing_id.take();
+            if alias.is_some() {
+                self.set_options(opts)?;
+            }
+            alias
+        } else {
+            None
+        };
+        let conn = inproc::connect(name, &self.engine.shared, alias)?;
+        self.connections
+            .entry(endpoint.to_owned())
+            .or_default()
+            .push(conn);
+        Ok(())
+    }
+
+    /// Drops the peers created by `connect(endpoint)`.
+    pub async fn disconnect(&mut self, endpoint: &str) -> Result<()> {
+        let name = inproc_name(endpoint)?;
+        let Some(conns) = self.connections.remove(endpoint) else {
+            return Err(Error::EndpointNotFound(endpoint.to_owned()));
+        };
+        inproc::cancel_waiting(name, &self.engine.shared);
+        self.pump();
+        for conn in conns {
+            if let Connection::Peer(id) = conn {
+                if let Some(key) = self.engine.key_of(id) {
+                    self.engine.drop_peer(&mut *self.proto, key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the mailbox and per-poll protocol work.
+    fn pump(&mut self) {
+        self.engine.pump(&mut *self.proto);
+        self.proto.housekeeping(&mut self.engine);
+    }
+
+    fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.pump();
+        let r = self.proto.poll_recv(&mut self.engine, cx);
+        self.engine.reap(&mut *self.proto);
+        r
+    }
+
+    /// Sends what `Sink::start_send` had to keep.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.pending.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        let r = self
+            .proto
+            .poll_send(&mut self.engine, cx, &mut self.pending);
+        self.engine.reap(&mut *self.proto);
+        r
+    }
+
+    fn poll_send_msg(
+        &mut self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<()>> {
+        if self.send_closed {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if slot.as_ref().is_some_and(Message::is_empty) {
+            return Poll::Ready(Err(Error::EmptyMessage));
+        }
+        self.pump();
+        futures::ready!(self.poll_pending(cx))?;
+        let r = self.proto.poll_send(&mut self.engine, cx, slot);
+        self.engine.reap(&mut *self.proto);
+        r
+    }
+}
+
+impl<T: CanSend> Socket<T> {
+    /// Sends a message, waiting while every eligible peer is at its HWM
+    /// (PUSH/DEALER/REQ/PAIR with no peer wait for one; PUB never waits).
+    ///
+    /// Cancel-safe: if the future is dropped before it completes, the message
+    /// was not sent (not even in part); once it completes, the whole message
+    /// is queued for its peer.
+    pub async fn send(&mut self, msg: impl Into<Message>) -> Result<()> {
+        let mut slot = Some(msg.into());
+        poll_fn(|cx| self.poll_send_msg(cx, &mut slot)).await
+    }
+
+    /// Sends without waiting; [`Error::WouldBlock`] (with the message handed
+    /// back) when it would have to wait.
+    pub fn try_send(&mut self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+        let mut slot = Some(msg.into());
+        let mut cx = Context::from_waker(noop_waker_ref());
+        match self.poll_send_msg(&mut cx, &mut slot) {
+            Poll::Ready(Ok(())) => Ok(()),
+            Poll::Ready(Err(e)) => Err(TrySendError::new(e, slot.unwrap_or_default())),
+            Poll::Pending => Err(TrySendError::new(
+                Error::WouldBlock,
+                slot.unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+impl<T: CanRecv> Socket<T> {
+    /// Receives the next message.
+    ///
+    /// Cancel-safe: a message is taken off its pipe only in the poll that
+    /// returns it, so a dropped future loses nothing.
+    pub async fn recv(&mut self) -> Result<Message> {
+        poll_fn(|cx| self.poll_recv_msg(cx)).await
+    }
+
+    /// Receives without waiting; [`Error::WouldBlock`] when nothing is queued.
+    pub fn try_recv(&mut self) -> Result<Message> {
+        let mut cx = Context::from_waker(noop_waker_ref());
+        match self.poll_recv_msg(&mut cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(Error::WouldBlock),
+        }
+    }
+}
+
+impl Socket<kind::Sub> {
+    /// Subscribes to messages whose first frame starts with `topic` (empty = all).
+    /// Subscriptions are counted: subscribe twice, unsubscribe twice.
+    pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.pump();
+        let r = self.proto.subscribe(&mut self.engine, topic.as_ref(), true);
+        self.engine.reap(&mut *self.proto);
+        r
+    }
+
+    /// Removes one subscription to `topic`.
+    pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.pump();
+        let r = self
+            .proto
+            .subscribe(&mut self.engine, topic.as_ref(), false);
+        self.engine.reap(&mut *self.proto);
+        r
+    }
+}
+
+impl<T: CanRecv> Stream for Socket<T> {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.recv_done {
+            return Poll::Ready(None);
+        }
+        match futures::ready!(this.poll_recv_msg(cx)) {
+            Ok(m) => Poll::Ready(Some(Ok(m))),
+            Err(e) => {
+                this.recv_done = true;
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+}
+
+impl<T: CanRecv> futures::stream::FusedStream for Socket<T> {
+    fn is_terminated(&self) -> bool {
+        self.recv_done
+    }
+}
+
+impl<T: CanSend> Sink<Message> for Socket<T> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        if this.send_closed {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        this.pump();
+        futures::ready!(this.poll_pending(cx))?;
+        let r = this.proto.poll_ready(&mut this.engine, cx);
+        this.engine.reap(&mut *this.proto);
+        r
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<()> {
+        let this = self.get_mut();
+        if this.send_closed {
+            return Err(Error::Closed);
+        }
+        if item.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        let mut slot = Some(item);
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let r = this.proto.poll_send(&mut this.engine, &mut cx, &mut slot);
+        this.engine.reap(&mut *this.proto);
+        match r {
+            Poll::Ready(r) => r,
+            Poll::Pending => {
+                // poll_ready said yes, but this message's target (ROUTER) is full:
+                // keep it; poll_ready/poll_flush deliver it.
+                this.pending = slot;
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        this.pump();
+        match this.poll_pending(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            // Never hang when nobody is there to take it; it goes out later.
+            Poll::Pending if this.engine.peers.len() == 0 => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        futures::ready!(self.as_mut().poll_flush(cx))?;
+        self.get_mut().send_closed = true;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: SocketKind> Drop for Socket<T> {
+    fn drop(&mut self) {
+        let shared = self.engine.shared.clone();
+        for endpoint in &self.bound {
+            if let Ok(name) = inproc_name(endpoint) {
+                let _ = inproc::unbind(name, &shared);
+            }
+        }
+        // Attaches that raced with the drop: process them so linger applies to them too.
+        self.engine.pump(&mut *self.proto);
+        drop(shared.close());
+        let linger = self.engine.options.linger;
+        let peers = self.engine.take_peers();
+        match linger {
+            Some(d) if d.is_zero() => {
+                for p in &peers {
+                    p.outbound.close_discard();
+                }
+            }
+            None => {} // dropping the writers closes them gracefully: the peer drains them
+            Some(d) => {
+                let handles: Vec<_> = peers
+                    .into_iter()
+                    .map(|p| p.outbound.close_lingering())
+                    .filter(|h| !h.is_done())
+                    .collect();
+                if handles.is_empty() {
+                    return;
+                }
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(async move {
+                            tokio::time::sleep(d).await;
+                            for h in handles {
+                                h.discard();
+                            }
+                        });
+                    }
+                    Err(_) => tracing::debug!("no runtime: linger period not enforced"),
+                }
+            }
+        }
+    }
+}

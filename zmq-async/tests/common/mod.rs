@@ -1,0 +1,33 @@
+//! Shared test helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use zmq_async::Message;
+
+/// A fresh inproc endpoint (tests run in parallel in one process).
+pub fn ep(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("inproc://{tag}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Guards against hangs; never used to synchronise.
+pub async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("test timed out")
+}
+
+/// A message from string frames.
+pub fn msg(frames: &[&str]) -> Message {
+    frames.iter().map(|f| f.as_bytes().to_vec()).collect()
+}
+
+/// The frames of a message as strings.
+pub fn strs(m: &Message) -> Vec<String> {
+    m.iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
