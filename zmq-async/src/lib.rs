@@ -31,6 +31,7 @@
 mod engine;
 mod error;
 mod inproc;
+mod net;
 mod options;
 mod peer;
 pub mod pipe;

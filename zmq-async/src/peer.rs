@@ -5,7 +5,6 @@
 //! completing, a connection dropping — arrives as a [`Command`] in the
 //! socket's mailbox, which the socket drains at every poll.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,93 +13,7 @@ use bytes::Bytes;
 use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
 use crate::{Error, Result, SocketOptions};
 
-/// The eleven ZeroMQ socket types of RFC 28–31.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SocketType {
-    /// Exclusive pair (RFC 31).
-    Pair,
-    /// Publisher.
-    Pub,
-    /// Subscriber.
-    Sub,
-    /// Requester.
-    Req,
-    /// Replier.
-    Rep,
-    /// Asynchronous requester/replier.
-    Dealer,
-    /// Routing socket.
-    Router,
-    /// Pipeline sink.
-    Pull,
-    /// Pipeline source.
-    Push,
-    /// Publisher that sees subscriptions.
-    XPub,
-    /// Subscriber that sends subscriptions as messages.
-    XSub,
-}
-
-impl SocketType {
-    /// The name used in the ZMTP `Socket-Type` property (`"DEALER"`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SocketType::Pair => "PAIR",
-            SocketType::Pub => "PUB",
-            SocketType::Sub => "SUB",
-            SocketType::Req => "REQ",
-            SocketType::Rep => "REP",
-            SocketType::Dealer => "DEALER",
-            SocketType::Router => "ROUTER",
-            SocketType::Pull => "PULL",
-            SocketType::Push => "PUSH",
-            SocketType::XPub => "XPUB",
-            SocketType::XSub => "XSUB",
-        }
-    }
-
-    /// Parses a `Socket-Type` property value (case-sensitive, as libzmq).
-    pub fn from_name(name: &[u8]) -> Option<SocketType> {
-        Some(match name {
-            b"PAIR" => SocketType::Pair,
-            b"PUB" => SocketType::Pub,
-            b"SUB" => SocketType::Sub,
-            b"REQ" => SocketType::Req,
-            b"REP" => SocketType::Rep,
-            b"DEALER" => SocketType::Dealer,
-            b"ROUTER" => SocketType::Router,
-            b"PULL" => SocketType::Pull,
-            b"PUSH" => SocketType::Push,
-            b"XPUB" => SocketType::XPub,
-            b"XSUB" => SocketType::XSub,
-            _ => return None,
-        })
-    }
-
-    /// Whether a socket of this type may talk to a peer of type `peer`.
-    pub fn is_compatible(self, peer: SocketType) -> bool {
-        use SocketType::*;
-        matches!(
-            (self, peer),
-            (Req, Rep | Router)
-                | (Rep, Req | Dealer)
-                | (Dealer, Rep | Dealer | Router)
-                | (Router, Req | Dealer | Router)
-                | (Pub | XPub, Sub | XSub)
-                | (Sub | XSub, Pub | XPub)
-                | (Push, Pull)
-                | (Pull, Push)
-                | (Pair, Pair)
-        )
-    }
-}
-
-impl fmt::Display for SocketType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use zmtp_codec::SocketType;
 
 /// What a socket learns about a peer at handshake (the READY metadata).
 #[derive(Debug, Clone, PartialEq, Eq)]

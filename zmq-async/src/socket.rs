@@ -10,10 +10,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::task::noop_waker_ref;
 use futures::{Sink, Stream};
+use tokio_util::sync::CancellationToken;
+use zmq_transports::Endpoint;
 use zmtp_codec::Message;
 
 use crate::engine::Engine;
 use crate::inproc::{self, Connection};
+use crate::net::{self, EndpointTask};
 use crate::peer::{Shared, SocketHandle};
 use crate::proto::{self, Protocol};
 use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
@@ -98,6 +101,10 @@ pub struct Socket<T: SocketKind> {
     send_closed: bool,
     bound: Vec<String>,
     connections: HashMap<String, Vec<Connection>>,
+    /// tcp and ipc binds and connects.
+    net: Vec<NetEndpoint>,
+    /// Cancelled when the socket is dropped: listeners stop, connectors stop reconnecting.
+    net_closed: CancellationToken,
     _kind: PhantomData<fn() -> T>,
 }
 
@@ -114,6 +121,42 @@ impl<T: SocketKind> std::fmt::Debug for Socket<T> {
 impl<T: SocketKind> Default for Socket<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A tcp or ipc bind or connect of this socket.
+#[derive(Debug)]
+struct NetEndpoint {
+    /// The endpoint as the caller wrote it.
+    given: String,
+    task: EndpointTask,
+    bind: bool,
+}
+
+impl NetEndpoint {
+    fn matches(&self, endpoint: &str, bind: bool) -> bool {
+        self.bind == bind && (self.given == endpoint || self.task.endpoint == endpoint)
+    }
+}
+
+/// How an endpoint is served: inproc by name, tcp and ipc by a connection task.
+enum Route<'a> {
+    Inproc(&'a str),
+    Net(Endpoint),
+}
+
+fn route(endpoint: &str) -> Result<Route<'_>> {
+    if endpoint.starts_with("inproc://") {
+        return inproc_name(endpoint).map(Route::Inproc);
+    }
+    match endpoint.parse::<Endpoint>() {
+        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_))) => Ok(Route::Net(ep)),
+        Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
+        Err(e) => match inproc_name(endpoint) {
+            // Schemes we know of but do not serve (ws, tipc, …) keep their own error.
+            Err(Error::TransportUnsupported(s)) => Err(Error::TransportUnsupported(s)),
+            _ => Err(Error::InvalidEndpoint(e.to_string())),
+        },
     }
 }
 
@@ -164,6 +207,8 @@ impl<T: SocketKind> Socket<T> {
             send_closed: false,
             bound: Vec::new(),
             connections: HashMap::new(),
+            net: Vec::new(),
+            net_closed: CancellationToken::new(),
             _kind: PhantomData,
         }
     }
@@ -256,14 +301,32 @@ impl<T: SocketKind> Socket<T> {
     /// Only `inproc://` is wired in; `tcp://`/`ipc://` return
     /// [`Error::TransportUnsupported`] until their connection tasks exist.
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
-        let name = inproc_name(endpoint)?;
-        inproc::bind(name, &self.engine.shared)?;
-        self.bound.push(endpoint.to_owned());
-        Ok(endpoint.to_owned())
+        match route(endpoint)? {
+            Route::Inproc(name) => {
+                inproc::bind(name, &self.engine.shared)?;
+                self.bound.push(endpoint.to_owned());
+                Ok(endpoint.to_owned())
+            }
+            Route::Net(ep) => {
+                let task = net::bind(self.handle(), &ep, self.net_closed.clone()).await?;
+                let resolved = task.endpoint.clone();
+                self.net.push(NetEndpoint {
+                    given: endpoint.to_owned(),
+                    task,
+                    bind: true,
+                });
+                Ok(resolved)
+            }
+        }
     }
 
-    /// Stops accepting connections on `endpoint` (existing peers stay).
+    /// Stops accepting connections on `endpoint` (the endpoint as given to `bind`, or as
+    /// `bind` returned it). inproc peers stay; tcp and ipc connections accepted there close.
     pub async fn unbind(&mut self, endpoint: &str) -> Result<()> {
+        if let Some(i) = self.net.iter().position(|n| n.matches(endpoint, true)) {
+            self.net.remove(i).task.stop();
+            return Ok(());
+        }
         let name = inproc_name(endpoint)?;
         let Some(i) = self.bound.iter().position(|e| e == endpoint) else {
             return Err(Error::EndpointNotFound(endpoint.to_owned()));
@@ -274,7 +337,7 @@ impl<T: SocketKind> Socket<T> {
 
     /// Connects to `endpoint`. With inproc the peer need not be bound yet.
     pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
-        let name = inproc_name(endpoint)?;
+        let route = route(endpoint)?;
         let alias = if T::TYPE == SocketType::Router {
             let mut opts = self.engine.options.clone();
             let alias = opts.connect_routing_id.take();
@@ -285,16 +348,42 @@ impl<T: SocketKind> Socket<T> {
         } else {
             None
         };
-        let conn = inproc::connect(name, &self.engine.shared, alias)?;
-        self.connections
-            .entry(endpoint.to_owned())
-            .or_default()
-            .push(conn);
+        match route {
+            Route::Inproc(name) => {
+                let conn = inproc::connect(name, &self.engine.shared, alias)?;
+                self.connections
+                    .entry(endpoint.to_owned())
+                    .or_default()
+                    .push(conn);
+            }
+            Route::Net(ep) => {
+                let task = net::connect(self.handle(), ep, alias, self.net_closed.clone())?;
+                self.net.push(NetEndpoint {
+                    given: endpoint.to_owned(),
+                    task,
+                    bind: false,
+                });
+            }
+        }
+        // Take the new peer in now, so a SUB's subscriptions are queued for it at once.
+        self.pump();
         Ok(())
     }
 
     /// Drops the peers created by `connect(endpoint)`.
     pub async fn disconnect(&mut self, endpoint: &str) -> Result<()> {
+        let before = self.net.len();
+        self.net.retain(|n| {
+            let hit = n.matches(endpoint, false);
+            if hit {
+                n.task.stop();
+            }
+            !hit
+        });
+        if self.net.len() != before {
+            self.pump();
+            return Ok(());
+        }
         let name = inproc_name(endpoint)?;
         let Some(conns) = self.connections.remove(endpoint) else {
             return Err(Error::EndpointNotFound(endpoint.to_owned()));
@@ -505,6 +594,9 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
 
 impl<T: SocketKind> Drop for Socket<T> {
     fn drop(&mut self) {
+        // Listeners stop and connectors stop reconnecting; live connections drain their
+        // outbound pipes under linger, like inproc peers.
+        self.net_closed.cancel();
         let shared = self.engine.shared.clone();
         for endpoint in &self.bound {
             if let Ok(name) = inproc_name(endpoint) {

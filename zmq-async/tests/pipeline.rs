@@ -174,13 +174,15 @@ async fn endpoint_errors() {
     let mut b = PullSocket::new();
     assert!(matches!(b.bind(&e).await, Err(Error::AddrInUse(_))));
     assert!(matches!(
-        b.bind("tcp://127.0.0.1:5555").await,
+        b.bind("epgm://127.0.0.1;239.192.1.1:5555").await,
         Err(Error::TransportUnsupported(_))
     ));
     assert!(matches!(
-        b.connect("ipc:///tmp/x").await,
+        b.connect("ws://127.0.0.1:80").await,
         Err(Error::TransportUnsupported(_))
     ));
+    let tcp = a.bind("tcp://127.0.0.1:0").await.unwrap();
+    assert!(matches!(b.bind(&tcp).await, Err(Error::AddrInUse(_))));
     assert!(matches!(
         b.bind("nonsense").await,
         Err(Error::InvalidEndpoint(_))

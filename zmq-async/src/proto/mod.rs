@@ -66,6 +66,8 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
         SocketType::XPub => Box::new(pubsub::XPub::new(true)),
         SocketType::Sub => Box::new(sub::XSub::new(false)),
         SocketType::XSub => Box::new(sub::XSub::new(true)),
+        // Only the marker types in `socket::kind` create sockets, and none is a draft type.
+        other => unreachable!("no socket of type {other} can be created"),
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct XSub {
     peers: Vec<Key>,
     subs: SubTrie,
     xsub: bool,
+    /// Peers whose connection dropped: they get every subscription again on reconnect.
+    hiccuped: Vec<Key>,
 }
 
 fn command(op: u8, topic: &[u8]) -> Message {
@@ -28,12 +30,21 @@ fn command(op: u8, topic: &[u8]) -> Message {
 }
 
 impl XSub {
+    fn send_all(&self, eng: &Engine, key: Key) {
+        if let Some(peer) = eng.peers.get(key) {
+            for topic in self.subs.topics() {
+                let _ = peer.outbound.push_force(command(1, &topic));
+            }
+        }
+    }
+
     pub(crate) fn new(xsub: bool) -> Self {
         XSub {
             fq: FairQueue::default(),
             peers: Vec::new(),
             subs: SubTrie::default(),
             xsub,
+            hiccuped: Vec::new(),
         }
     }
 
@@ -76,19 +87,27 @@ impl XSub {
 }
 
 impl Protocol for XSub {
-    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+    // As libzmq (xattach_pipe, xhiccuped): a new pipe gets every subscription at once, so a
+    // connecting SUB needs no later poll to subscribe; a reconnected one gets them again.
+    fn attached(&mut self, eng: &mut Engine, key: Key) {
         self.peers.push(key);
         self.fq.attach(key);
+        self.send_all(eng, key);
     }
     fn connected(&mut self, eng: &mut Engine, key: Key) {
-        if let Some(peer) = eng.peers.get(key) {
-            for topic in self.subs.topics() {
-                let _ = peer.outbound.push_force(command(1, &topic));
-            }
+        if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
+            self.hiccuped.swap_remove(i);
+            self.send_all(eng, key);
+        }
+    }
+    fn disconnected(&mut self, _eng: &mut Engine, key: Key) {
+        if !self.hiccuped.contains(&key) {
+            self.hiccuped.push(key);
         }
     }
     fn detached(&mut self, _eng: &mut Engine, key: Key) {
         self.peers.retain(|k| *k != key);
+        self.hiccuped.retain(|k| *k != key);
         self.fq.detach(key);
     }
     fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {

@@ -1,0 +1,271 @@
+//! tcp and ipc: listeners, connectors that reconnect, and the per-connection driver.
+//!
+//! Every accepted or connected stream gets one task running [`session::run`]. A connect
+//! creates its peer's pipes at once (unless `immediate`), so messages queue before the
+//! connection exists and survive reconnects; an accepted peer is attached when its
+//! handshake completes.
+
+mod convert;
+mod session;
+
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
+
+use crate::options::SocketOptions;
+use crate::peer::{PeerPipes, SocketHandle};
+use crate::{Error, Result};
+
+use session::{Link, Outcome};
+
+/// A listener shared between its socket and its accept loop, so that unbind and drop
+/// close it at once rather than when the loop next wakes.
+type SharedListener = Arc<Mutex<Option<Listener>>>;
+
+/// A running bind or connect, stopped by [`EndpointTask::stop`] (unbind/disconnect).
+#[derive(Debug)]
+pub(crate) struct EndpointTask {
+    /// The endpoint as resolved (`bind` on port 0 gives the real port).
+    pub(crate) endpoint: String,
+    cancel: CancellationToken,
+    listener: Option<SharedListener>,
+}
+
+impl EndpointTask {
+    /// Stops the listener or connector and every connection it made. A listener's port or
+    /// ipc file is released before this returns.
+    pub(crate) fn stop(&self) {
+        self.cancel.cancel();
+        if let Some(listener) = &self.listener {
+            drop(lock(listener).take());
+        }
+    }
+}
+
+impl Drop for EndpointTask {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            drop(lock(listener).take());
+        }
+    }
+}
+
+fn lock(listener: &SharedListener) -> std::sync::MutexGuard<'_, Option<Listener>> {
+    listener.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn stream_options(o: &SocketOptions) -> StreamOptions {
+    let mut tcp = TcpOptions::default();
+    tcp.ipv6 = o.ipv6;
+    tcp.keepalive = o.tcp_keepalive;
+    tcp.keepalive_idle = o.tcp_keepalive_idle;
+    tcp.keepalive_cnt = o.tcp_keepalive_cnt;
+    tcp.keepalive_intvl = o.tcp_keepalive_intvl;
+    let mut s = StreamOptions::default();
+    s.tcp = tcp;
+    s
+}
+
+fn transport_error(e: zmq_transports::Error) -> Error {
+    use zmq_transports::Error as T;
+    match e {
+        T::AddrInUse { .. } => Error::AddrInUse(e.to_string()),
+        T::Parse(_) | T::WildcardConnect { .. } | T::BindToHostName { .. } => {
+            Error::InvalidEndpoint(e.to_string())
+        }
+        T::Unsupported { .. } => Error::TransportUnsupported(e.to_string()),
+        T::Io { source, .. } => Error::Io(source),
+        other => Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+/// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.
+pub(crate) async fn bind(
+    handle: SocketHandle,
+    endpoint: &Endpoint,
+    socket_closed: CancellationToken,
+) -> Result<EndpointTask> {
+    let listener = zmq_transports::bind(endpoint, &stream_options(&handle.options()))
+        .await
+        .map_err(transport_error)?;
+    let resolved = listener.local_endpoint().to_string();
+    let cancel = CancellationToken::new();
+    let listener: SharedListener = Arc::new(Mutex::new(Some(listener)));
+    let span = tracing::debug_span!("zmq.listen", endpoint = %resolved);
+    tokio::spawn(
+        accept_loop(handle, listener.clone(), cancel.clone(), socket_closed).instrument(span),
+    );
+    Ok(EndpointTask {
+        endpoint: resolved,
+        cancel,
+        listener: Some(listener),
+    })
+}
+
+async fn accept_loop(
+    handle: SocketHandle,
+    listener: SharedListener,
+    cancel: CancellationToken,
+    socket_closed: CancellationToken,
+) {
+    let accept = || {
+        std::future::poll_fn(|cx| match lock(&listener).as_ref() {
+            None => Poll::Ready(None),
+            Some(l) => l.poll_accept(cx).map(Some),
+        })
+    };
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = socket_closed.cancelled() => return,
+            r = accept() => match r {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        match accepted {
+            Ok((stream, addr)) => {
+                let span = tracing::debug_span!("zmq.peer", peer = %addr);
+                let handle = handle.clone();
+                let cancel = cancel.clone();
+                tokio::spawn(
+                    async move {
+                        let options = handle.options();
+                        let conn = match convert::connection(handle.socket_type(), &options) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot start connection");
+                                return;
+                            }
+                        };
+                        let mut pipes: Option<PeerPipes> = None;
+                        let link = Link {
+                            handle: &handle,
+                            pipes: &mut pipes,
+                            alias: None,
+                        };
+                        tokio::select! {
+                            outcome = session::run(stream, conn, link) => {
+                                tracing::debug!(%outcome, "connection ended");
+                            }
+                            _ = cancel.cancelled() => tracing::debug!("unbound"),
+                        }
+                        // Dropping the pipes detaches the peer.
+                    }
+                    .instrument(span),
+                );
+            }
+            Err(e) => {
+                // Per-connection failures (EMFILE, ECONNABORTED): keep the listener.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Connects to a tcp or ipc endpoint, reconnecting with `reconnect_ivl` (doubling up to
+/// `reconnect_ivl_max`) until stopped or the socket closes.
+///
+/// `alias` is the ROUTER's name for this peer (`connect_routing_id`).
+pub(crate) fn connect(
+    handle: SocketHandle,
+    endpoint: Endpoint,
+    alias: Option<Bytes>,
+    socket_closed: CancellationToken,
+) -> Result<EndpointTask> {
+    let pipes = if handle.options().immediate {
+        None
+    } else {
+        Some(handle.attach(None, alias.clone())?)
+    };
+    let cancel = CancellationToken::new();
+    let text = endpoint.to_string();
+    let span = tracing::debug_span!("zmq.connect", endpoint = %text);
+    tokio::spawn(
+        connect_loop(
+            handle,
+            endpoint,
+            pipes,
+            alias,
+            cancel.clone(),
+            socket_closed,
+        )
+        .instrument(span),
+    );
+    Ok(EndpointTask {
+        endpoint: text,
+        cancel,
+        listener: None,
+    })
+}
+
+async fn connect_loop(
+    handle: SocketHandle,
+    endpoint: Endpoint,
+    mut pipes: Option<PeerPipes>,
+    alias: Option<Bytes>,
+    cancel: CancellationToken,
+    socket_closed: CancellationToken,
+) {
+    let options = handle.options();
+    let stream_opts = stream_options(&options);
+    let base = options.reconnect_ivl;
+    let mut ivl = base.unwrap_or_default();
+    loop {
+        if socket_closed.is_cancelled() {
+            break;
+        }
+        let connected = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = zmq_transports::connect(&endpoint, &stream_opts) => r,
+        };
+        match connected {
+            Ok(stream) => {
+                ivl = base.unwrap_or_default();
+                let conn = match convert::connection(handle.socket_type(), &options) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start connection");
+                        break;
+                    }
+                };
+                let link = Link {
+                    handle: &handle,
+                    pipes: &mut pipes,
+                    alias: alias.clone(),
+                };
+                let outcome = tokio::select! {
+                    o = session::run(stream, conn, link) => o,
+                    _ = cancel.cancelled() => break,
+                };
+                tracing::debug!(%outcome, "connection ended");
+                if matches!(outcome, Outcome::SocketClosed) {
+                    break;
+                }
+                if options.immediate {
+                    pipes = None;
+                } else if let Some(p) = &pipes {
+                    p.link.disconnected();
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "connect failed"),
+        }
+        let Some(base) = base else {
+            break; // reconnect disabled
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(ivl) => {}
+            _ = cancel.cancelled() => break,
+            _ = socket_closed.cancelled() => break,
+        }
+        if let Some(max) = options.reconnect_ivl_max.filter(|m| *m > base) {
+            ivl = (ivl * 2).min(max);
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! One tcp/ipc connection: a [`zmtp_codec::Connection`] driven over a byte stream and
+//! joined to the socket by its pipes.
+//!
+//! The driver is a single poll loop (no task per direction): it reads straight into the
+//! codec's buffer, moves decoded messages into the inbound pipe in batches, pops outbound
+//! batches into the codec, writes the codec's output with vectored writes, and fires the
+//! codec's timers. When the inbound pipe is full it stops decoding and reading, so
+//! back-pressure reaches the peer through the transport, as in libzmq.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+use tokio_util::io::poll_read_buf;
+use zmtp_codec::{AuthReply, Connection, Event, Message};
+
+use crate::peer::{PeerPipes, SocketHandle};
+
+use super::convert;
+
+/// Messages moved between the codec and a pipe per lock.
+const BATCH: usize = 256;
+/// Stop popping outbound messages while this many bytes wait to be written.
+const WRITE_BACKLOG: usize = 256 * 1024;
+/// Slices per vectored write.
+const MAX_IOV: usize = 64;
+/// Loop turns before yielding to the runtime.
+const BUDGET: u32 = 32;
+
+/// Why a session ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The peer closed the connection.
+    PeerClosed,
+    /// The socket closed this peer (or is gone); nothing more to send.
+    SocketClosed,
+    /// The protocol failed (handshake refused, malformed input, heartbeat timeout, …).
+    Protocol(zmtp_codec::Error),
+    /// The transport failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::PeerClosed => f.write_str("peer closed the connection"),
+            Outcome::SocketClosed => f.write_str("socket closed the peer"),
+            Outcome::Protocol(e) => write!(f, "protocol error: {e}"),
+            Outcome::Io(e) => write!(f, "transport error: {e}"),
+        }
+    }
+}
+
+/// Where a session finds its pipes.
+pub(crate) struct Link<'a> {
+    pub(crate) handle: &'a SocketHandle,
+    /// Pipes kept across reconnects (connect side), or `None` to attach at handshake.
+    pub(crate) pipes: &'a mut Option<PeerPipes>,
+    /// ROUTER alias for this peer (`connect_routing_id`), used when attaching.
+    pub(crate) alias: Option<Bytes>,
+}
+
+/// Runs one connection until it ends.
+pub(crate) async fn run<S>(stream: S, conn: Connection, link: Link<'_>) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut session = Session {
+        stream,
+        conn,
+        link,
+        inbox: VecDeque::new(),
+        batch: Vec::with_capacity(BATCH),
+        chunks: VecDeque::new(),
+        backlog: 0,
+        sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+        eof: false,
+        outbound_done: false,
+        ended: None,
+    };
+    std::future::poll_fn(|cx| session.poll(cx)).await
+}
+
+struct Session<'a, S> {
+    stream: S,
+    conn: Connection,
+    link: Link<'a>,
+    /// Decoded messages waiting for room in the inbound pipe.
+    inbox: VecDeque<Message>,
+    /// Messages popped from the outbound pipe.
+    batch: Vec<Message>,
+    /// Encoded bytes waiting to be written.
+    chunks: VecDeque<Bytes>,
+    backlog: usize,
+    sleep: Pin<Box<Sleep>>,
+    eof: bool,
+    outbound_done: bool,
+    /// Set when the session must end once the output is flushed.
+    ended: Option<Outcome>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        for _ in 0..BUDGET {
+            if let Some(outcome) = self.ended.take() {
+                return self.poll_finish(cx, outcome);
+            }
+            match self.turn(cx) {
+                Ok(true) => continue,
+                Ok(false) => return Poll::Pending,
+                Err(outcome) => self.ended = Some(outcome),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// One pass over every source; `Ok(true)` if anything moved.
+    fn turn(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        let mut progress = self.poll_timer(cx)?;
+        progress |= self.poll_inbound(cx)?;
+        progress |= self.poll_read(cx)?;
+        progress |= self.poll_outbound(cx)?;
+        progress |= self.poll_write(cx)?;
+        if self.eof && self.inbox.is_empty() {
+            return Err(Outcome::PeerClosed);
+        }
+        if self.outbound_done && self.chunks.is_empty() {
+            return Err(Outcome::SocketClosed);
+        }
+        Ok(progress)
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return Ok(false);
+        };
+        let deadline = Instant::from_std(deadline);
+        if self.sleep.deadline() != deadline {
+            self.sleep.as_mut().reset(deadline);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Ok(false);
+        }
+        self.conn
+            .handle_timeout(convert::now())
+            .map_err(Outcome::Protocol)?;
+        Ok(true)
+    }
+
+    /// Decodes events and moves messages into the inbound pipe while it has room.
+    fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        let mut progress = self.flush_inbox(cx)?;
+        while self.inbox.len() < BATCH {
+            match self.conn.poll_event() {
+                Ok(None) => break,
+                Ok(Some(event)) => {
+                    progress = true;
+                    self.handle_event(event)?;
+                }
+                Err(e) => {
+                    // Deliver what was decoded before the failure.
+                    self.flush_inbox(cx)?;
+                    return Err(Outcome::Protocol(e));
+                }
+            }
+        }
+        progress |= self.flush_inbox(cx)?;
+        Ok(progress)
+    }
+
+    fn handle_event(&mut self, event: Event) -> Result<(), Outcome> {
+        match event {
+            Event::HandshakeSucceeded(info) => {
+                let info = convert::peer_info(self.link.handle.socket_type(), info);
+                match self.link.pipes.as_ref() {
+                    Some(pipes) => pipes
+                        .link
+                        .handshake(info)
+                        .map_err(|_| Outcome::SocketClosed)?,
+                    None => {
+                        let pipes = self
+                            .link
+                            .handle
+                            .attach(Some(info), self.link.alias.clone())
+                            .map_err(|_| Outcome::SocketClosed)?;
+                        *self.link.pipes = Some(pipes);
+                    }
+                }
+            }
+            Event::Message(msg) => self.inbox.push_back(msg),
+            Event::Subscribe(topic) => self.inbox.push_back(subscription(1, &topic)),
+            Event::Cancel(topic) => self.inbox.push_back(subscription(0, &topic)),
+            Event::AuthRequest(_) => {
+                // No authenticator is installed: libzmq fails such handshakes without an
+                // ERROR, which a 300 reply reproduces.
+                let reply = AuthReply::deny(300, "no authenticator");
+                let _ = self.conn.handle_auth_reply(convert::now(), reply);
+                if let Some(e) = self.conn.error() {
+                    return Err(Outcome::Protocol(e.clone()));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn flush_inbox(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        if self.inbox.is_empty() {
+            return Ok(false);
+        }
+        let Some(pipes) = self.link.pipes.as_ref() else {
+            return Err(Outcome::SocketClosed);
+        };
+        match pipes.inbound.poll_ready(cx) {
+            Poll::Pending => Ok(false),
+            Poll::Ready(Err(_)) => Err(Outcome::SocketClosed),
+            Poll::Ready(Ok(())) => {
+                // Subscriptions are never dropped nor held back by the HWM (as libzmq).
+                // On PUB/XPUB every one-frame 0x00/0x01 message came from a (un)subscription.
+                let publisher = self.link.handle.socket_type().is_publisher();
+                while publisher && self.inbox.front().is_some_and(is_subscription) {
+                    if let Some(sub) = self.inbox.pop_front() {
+                        pipes
+                            .inbound
+                            .push_force(sub)
+                            .map_err(|_| Outcome::SocketClosed)?;
+                    }
+                }
+                pipes
+                    .inbound
+                    .push_batch(&mut self.inbox)
+                    .map_err(|_| Outcome::SocketClosed)?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        if self.eof || !self.inbox.is_empty() {
+            // Full inbound pipe: leave the bytes in the kernel (back-pressure).
+            return Ok(false);
+        }
+        match poll_read_buf(Pin::new(&mut self.stream), cx, self.conn.read_buf()) {
+            Poll::Pending => Ok(false),
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                Ok(true)
+            }
+            Poll::Ready(Ok(_)) => {
+                self.conn
+                    .handle_read(convert::now())
+                    .map_err(Outcome::Protocol)?;
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(Outcome::Io(e)),
+        }
+    }
+
+    fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        if !self.conn.is_active() || self.outbound_done || self.backlog >= WRITE_BACKLOG {
+            return Ok(false);
+        }
+        let Some(pipes) = self.link.pipes.as_ref() else {
+            return Ok(false);
+        };
+        match pipes.outbound.poll_pop_batch(cx, &mut self.batch, BATCH) {
+            Poll::Pending => Ok(false),
+            Poll::Ready(0) => {
+                self.outbound_done = true;
+                Ok(true)
+            }
+            Poll::Ready(_) => {
+                for msg in self.batch.drain(..) {
+                    match self.conn.send(&msg) {
+                        Ok(()) => {}
+                        // An empty message is the caller's mistake; it is not sent.
+                        Err(e) if e.is_caller_error() => {}
+                        Err(e) => return Err(Outcome::Protocol(e)),
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn collect_output(&mut self) {
+        while let Some(chunk) = self.conn.poll_transmit() {
+            self.backlog += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Writes as much queued output as the transport takes.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        self.collect_output();
+        let mut progress = false;
+        while !self.chunks.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self
+                .chunks
+                .iter()
+                .take(MAX_IOV)
+                .map(|c| IoSlice::new(c))
+                .collect();
+            let written = match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices) {
+                Poll::Pending => break,
+                Poll::Ready(Ok(0)) => return Err(Outcome::Io(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
+            };
+            progress = true;
+            self.backlog -= written;
+            let mut left = written;
+            while left > 0 {
+                let Some(front) = self.chunks.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    self.chunks.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Flushes what can be flushed (an ERROR command, the last messages) and ends.
+    fn poll_finish(&mut self, cx: &mut Context<'_>, outcome: Outcome) -> Poll<Outcome> {
+        if matches!(outcome, Outcome::Io(_)) {
+            return Poll::Ready(outcome);
+        }
+        match self.poll_write(cx) {
+            Err(e) => return Poll::Ready(e),
+            Ok(_) if !self.chunks.is_empty() => {
+                self.ended = Some(outcome);
+                return Poll::Pending;
+            }
+            Ok(_) => {}
+        }
+        match Pin::new(&mut self.stream).poll_shutdown(cx) {
+            Poll::Pending => {
+                self.ended = Some(outcome);
+                Poll::Pending
+            }
+            Poll::Ready(_) => Poll::Ready(outcome),
+        }
+    }
+}
+
+/// libzmq's internal form of a subscription: `0x01`/`0x00` followed by the topic.
+fn subscription(flag: u8, topic: &[u8]) -> Message {
+    let mut body = BytesMut::with_capacity(topic.len() + 1);
+    body.put_u8(flag);
+    body.put_slice(topic);
+    Message::from(body.freeze())
+}
+
+fn is_subscription(msg: &Message) -> bool {
+    msg.len() == 1 && matches!(msg[0].first(), Some(0 | 1))
+}

@@ -1,0 +1,368 @@
+//! The socket types over tcp and ipc: patterns end to end, large and many-part messages,
+//! back-pressure, reconnect, heartbeats, unbind and disconnect.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use zmq_async::{
+    DealerSocket, Message, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
+    RouterSocket, SocketOptions, SubSocket, XPubSocket, XSubSocket,
+};
+
+/// Guards against hangs only; the tests synchronise on events.
+async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("test timed out")
+}
+
+/// A fresh endpoint per call: tcp on port 0, or a unique ipc path.
+fn endpoints() -> [String; 2] {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    [
+        "tcp://127.0.0.1:0".to_owned(),
+        format!("ipc:///tmp/zmq-async-net-{}-{n}.sock", std::process::id()),
+    ]
+}
+
+fn text(m: &Message) -> Vec<String> {
+    m.iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn push_pull_both_transports_both_directions_of_bind() {
+    within(async {
+        for ep in endpoints() {
+            // PULL binds, PUSH connects.
+            let mut pull = PullSocket::new();
+            let bound = pull.bind(&ep).await.unwrap();
+            let mut push = PushSocket::new();
+            push.connect(&bound).await.unwrap();
+            for i in 0..100 {
+                push.send(Message::from(format!("m{i}"))).await.unwrap();
+            }
+            for i in 0..100 {
+                assert_eq!(text(&pull.recv().await.unwrap()), [format!("m{i}")]);
+            }
+            // PUSH binds, PULL connects (connect before anything is sent).
+            let ep2 = endpoints()[if ep.starts_with("tcp") { 0 } else { 1 }].clone();
+            let mut push = PushSocket::new();
+            let bound = push.bind(&ep2).await.unwrap();
+            let mut pull = PullSocket::new();
+            pull.connect(&bound).await.unwrap();
+            push.send(Message::from("reverse")).await.unwrap();
+            assert_eq!(text(&pull.recv().await.unwrap()), ["reverse"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bind_returns_the_real_port() {
+    let mut pull = PullSocket::new();
+    let bound = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let port: u16 = bound.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0);
+    assert!(bound.starts_with("tcp://127.0.0.1:"));
+}
+
+#[tokio::test]
+async fn req_rep_and_router_dealer() {
+    within(async {
+        for ep in endpoints() {
+            let mut rep = RepSocket::new();
+            let bound = rep.bind(&ep).await.unwrap();
+            let mut req = ReqSocket::new();
+            req.connect(&bound).await.unwrap();
+            for i in 0..10 {
+                req.send(Message::from(format!("Hello {i}"))).await.unwrap();
+                let got = rep.recv().await.unwrap();
+                assert_eq!(text(&got), [format!("Hello {i}")]);
+                rep.send(Message::from("World")).await.unwrap();
+                assert_eq!(text(&req.recv().await.unwrap()), ["World"]);
+            }
+
+            let ep = endpoints()[if ep.starts_with("tcp") { 0 } else { 1 }].clone();
+            let mut router = RouterSocket::new();
+            let bound = router.bind(&ep).await.unwrap();
+            let mut opts = SocketOptions::default();
+            opts.routing_id = Some(Bytes::from_static(b"dealer-1"));
+            let mut dealer = DealerSocket::with_options(opts).unwrap();
+            dealer.connect(&bound).await.unwrap();
+            dealer
+                .send(["", "job"].into_iter().collect::<Message>())
+                .await
+                .unwrap();
+            let got = router.recv().await.unwrap();
+            assert_eq!(text(&got), ["dealer-1", "", "job"]);
+            router
+                .send(["dealer-1", "", "done"].into_iter().collect::<Message>())
+                .await
+                .unwrap();
+            assert_eq!(text(&dealer.recv().await.unwrap()), ["", "done"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pub_sub_filters_and_late_subscriber() {
+    within(async {
+        for ep in endpoints() {
+            let mut publisher = PubSocket::new();
+            let bound = publisher.bind(&ep).await.unwrap();
+            let mut sub = SubSocket::new();
+            sub.subscribe("weather").unwrap();
+            sub.connect(&bound).await.unwrap();
+            // Subscriptions travel asynchronously: publish until the first one arrives.
+            loop {
+                publisher.send(Message::from("weather sync")).await.unwrap();
+                publisher.send(Message::from("sports noise")).await.unwrap();
+                if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(20), sub.recv()).await
+                {
+                    assert_eq!(text(&m), ["weather sync"]);
+                    break;
+                }
+            }
+            publisher
+                .send(Message::from("weather final"))
+                .await
+                .unwrap();
+            loop {
+                let m = sub.recv().await.unwrap();
+                assert!(text(&m)[0].starts_with("weather"), "{m:?}");
+                if text(&m) == ["weather final"] {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn xpub_sees_subscriptions_over_tcp() {
+    within(async {
+        let mut xpub = XPubSocket::new();
+        let bound = xpub.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut sub = SubSocket::new();
+        sub.subscribe("A").unwrap();
+        sub.connect(&bound).await.unwrap();
+        assert_eq!(&xpub.recv().await.unwrap()[0][..], b"\x01A");
+        let mut xsub = XSubSocket::new();
+        xsub.connect(&bound).await.unwrap();
+        xsub.send(Message::from(&b"\x01B"[..])).await.unwrap();
+        assert_eq!(&xpub.recv().await.unwrap()[0][..], b"\x01B");
+        sub.unsubscribe("A").unwrap();
+        assert_eq!(&xpub.recv().await.unwrap()[0][..], b"\x00A");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pair_over_ipc_as_sink_and_stream() {
+    within(async {
+        let ep = endpoints()[1].clone();
+        let mut a = PairSocket::new();
+        a.bind(&ep).await.unwrap();
+        let mut b = PairSocket::new();
+        b.connect(&ep).await.unwrap();
+        let mut frames = futures::stream::iter((0..50).map(|i| Ok(Message::from(format!("{i}")))));
+        a.send_all(&mut frames).await.unwrap();
+        let got: Vec<Message> = b.by_ref().take(50).map(|m| m.unwrap()).collect().await;
+        assert_eq!(text(&got[49]), ["49"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn empty_large_and_many_part_messages() {
+    within(async {
+        for ep in endpoints() {
+            let mut pull = PullSocket::new();
+            let bound = pull.bind(&ep).await.unwrap();
+            let mut push = PushSocket::new();
+            push.connect(&bound).await.unwrap();
+            let big = Bytes::from(vec![0xA5u8; 16 * 1024 * 1024]);
+            let many: Message = (0..100).map(|i| Bytes::from(vec![i as u8; i])).collect();
+            push.send(Message::from("")).await.unwrap();
+            push.send(Message::from(big.clone())).await.unwrap();
+            push.send(many.clone()).await.unwrap();
+            assert_eq!(pull.recv().await.unwrap(), Message::from(""));
+            assert_eq!(pull.recv().await.unwrap()[0], big);
+            assert_eq!(pull.recv().await.unwrap(), many);
+        }
+    })
+    .await;
+}
+
+/// A listener that accepts and never speaks ZMTP: a peer that holds a connection open
+/// without ever completing a handshake.
+enum RawListener {
+    Tcp(tokio::net::TcpListener),
+    Ipc(tokio::net::UnixListener),
+}
+
+impl RawListener {
+    async fn bind(endpoint: &str) -> RawListener {
+        match endpoint.strip_prefix("tcp://") {
+            Some(addr) => RawListener::Tcp(tokio::net::TcpListener::bind(addr).await.unwrap()),
+            None => {
+                let path = endpoint.strip_prefix("ipc://").unwrap();
+                let _ = std::fs::remove_file(path);
+                RawListener::Ipc(tokio::net::UnixListener::bind(path).unwrap())
+            }
+        }
+    }
+
+    /// Waits for one connection and returns it (dropping it closes it).
+    async fn accept(&self) -> Box<dyn std::any::Any> {
+        match self {
+            RawListener::Tcp(l) => Box::new(l.accept().await.unwrap().0),
+            RawListener::Ipc(l) => Box::new(l.accept().await.unwrap().0),
+        }
+    }
+}
+
+#[tokio::test]
+async fn reconnect_after_the_peer_restarts_keeps_queued_messages() {
+    within(async {
+        for ep in endpoints() {
+            let mut pull = PullSocket::new();
+            let bound = pull.bind(&ep).await.unwrap();
+            let mut opts = SocketOptions::default();
+            opts.reconnect_ivl = Some(Duration::from_millis(10));
+            let mut push = PushSocket::with_options(opts).unwrap();
+            push.connect(&bound).await.unwrap();
+            push.send(Message::from("before")).await.unwrap();
+            assert_eq!(text(&pull.recv().await.unwrap()), ["before"]);
+
+            // The peer goes away. A raw listener takes its place: the connection it
+            // accepts proves the PUSH saw the loss and is reconnecting. It never completes
+            // a handshake, so what is sent now must wait in the PUSH's pipe.
+            drop(pull);
+            let raw = RawListener::bind(&bound).await;
+            let conn = raw.accept().await;
+            for i in 0..5 {
+                push.send(Message::from(format!("queued {i}")))
+                    .await
+                    .unwrap();
+            }
+            drop(conn);
+            drop(raw);
+
+            // The restarted peer gets every queued message, in order, then new ones.
+            let mut pull = PullSocket::new();
+            pull.bind(&bound).await.unwrap();
+            push.send(Message::from("after")).await.unwrap();
+            for i in 0..5 {
+                assert_eq!(text(&pull.recv().await.unwrap()), [format!("queued {i}")]);
+            }
+            assert_eq!(text(&pull.recv().await.unwrap()), ["after"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connect_before_bind_over_tcp() {
+    within(async {
+        // Find a free port, release it, then connect first and bind later.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let ep = format!("tcp://127.0.0.1:{port}");
+        let mut opts = SocketOptions::default();
+        opts.reconnect_ivl = Some(Duration::from_millis(10));
+        let mut push = PushSocket::with_options(opts).unwrap();
+        push.connect(&ep).await.unwrap();
+        push.send(Message::from("early")).await.unwrap();
+        let mut pull = PullSocket::new();
+        pull.bind(&ep).await.unwrap();
+        assert_eq!(text(&pull.recv().await.unwrap()), ["early"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unbind_and_disconnect() {
+    within(async {
+        let mut pull = PullSocket::new();
+        let bound = pull.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut push = PushSocket::new();
+        push.connect(&bound).await.unwrap();
+        push.send(Message::from("one")).await.unwrap();
+        assert_eq!(text(&pull.recv().await.unwrap()), ["one"]);
+        pull.unbind(&bound).await.unwrap();
+        // The port is free again.
+        let again = std::net::TcpListener::bind(bound.trim_start_matches("tcp://"));
+        assert!(again.is_ok(), "{again:?}");
+        push.disconnect(&bound).await.unwrap();
+        assert!(push.disconnect(&bound).await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hundred_peers_on_one_router_over_tcp() {
+    within(async {
+        let mut router = RouterSocket::new();
+        let bound = router.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut dealers = Vec::new();
+        for i in 0..100 {
+            let mut opts = SocketOptions::default();
+            opts.routing_id = Some(Bytes::from(format!("d{i}")));
+            let mut d = DealerSocket::with_options(opts).unwrap();
+            d.connect(&bound).await.unwrap();
+            d.send(Message::from(format!("hi from {i}"))).await.unwrap();
+            dealers.push(d);
+        }
+        let mut ids = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let m = router.recv().await.unwrap();
+            let t = text(&m);
+            assert_eq!(t[1], format!("hi from {}", &t[0][1..]));
+            router
+                .send(
+                    [t[0].clone(), "ack".to_owned()]
+                        .into_iter()
+                        .collect::<Message>(),
+                )
+                .await
+                .unwrap();
+            ids.insert(t[0].clone());
+        }
+        assert_eq!(ids.len(), 100);
+        for d in &mut dealers {
+            assert_eq!(text(&d.recv().await.unwrap()), ["ack"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_over_tcp_on_the_multi_thread_runtime() {
+    within(async {
+        let mut opts = SocketOptions::default();
+        opts.heartbeat_ivl = Some(Duration::from_millis(20));
+        let mut pull = PullSocket::with_options(opts.clone()).unwrap();
+        let bound = pull.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut push = PushSocket::with_options(opts).unwrap();
+        push.connect(&bound).await.unwrap();
+        push.send(Message::from("1")).await.unwrap();
+        assert_eq!(text(&pull.recv().await.unwrap()), ["1"]);
+        // Several heartbeat intervals pass with no messages; the connection survives.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        push.send(Message::from("2")).await.unwrap();
+        assert_eq!(text(&pull.recv().await.unwrap()), ["2"]);
+    })
+    .await;
+}
