@@ -687,12 +687,11 @@ impl Connection {
                 theirs: peer.mechanism,
             });
         }
-        if self.mechanism_name != "NULL" && peer.as_server == self.as_server {
-            return Err(Error::RoleMismatch(if self.as_server {
-                "server"
-            } else {
-                "client"
-            }));
+        // libzmq (4.3) sends as-server 0 whatever its role, so a 0 proves nothing: only two
+        // peers that both claim the server role are refused here. Two clients fail on the
+        // first mechanism command instead.
+        if self.mechanism_name != "NULL" && peer.as_server && self.as_server {
+            return Err(Error::RoleMismatch("server"));
         }
         let peer_minor = if peer.major > 3 { 1 } else { peer.minor };
         self.version = (3, peer_minor.min(self.zmtp_minor));

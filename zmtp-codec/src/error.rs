@@ -73,7 +73,8 @@ pub enum Error {
         /// The peer's mechanism, as sent.
         theirs: String,
     },
-    /// Both peers claim the same role (both server or both client) for PLAIN or CURVE.
+    /// Both peers claim the server role for PLAIN or CURVE. (A peer claiming the client
+    /// role proves nothing: libzmq sends as-server 0 in every role.)
     #[error("both peers claim the {0} role")]
     RoleMismatch(&'static str),
     /// A command arrived that is not allowed in the current state.

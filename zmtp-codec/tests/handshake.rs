@@ -250,8 +250,30 @@ fn mechanism_and_role_mismatches() {
         plain_client(SocketType::Rep, "c", "d"),
     );
     p.drive();
-    assert_eq!(p.a.error, Some(Error::RoleMismatch("client")));
-    assert_eq!(p.b.error, Some(Error::RoleMismatch("client")));
+    // as-server 0 is what libzmq sends in every role, so two clients meet in the handshake.
+    assert_eq!(p.a.error, Some(Error::UnexpectedCommand(bytes("HELLO"))));
+    assert_eq!(p.b.error, Some(Error::UnexpectedCommand(bytes("HELLO"))));
+
+    let mut p = Pair::new(plain_server(SocketType::Req), plain_server(SocketType::Rep));
+    p.drive();
+    assert_eq!(p.a.error, Some(Error::RoleMismatch("server")));
+    assert_eq!(p.b.error, Some(Error::RoleMismatch("server")));
+}
+
+#[test]
+fn client_accepts_a_server_greeting_without_the_as_server_flag() {
+    // libzmq 4.3 sends as-server 0 even as a PLAIN or CURVE server.
+    let now = Instant::now();
+    let mut c = Connection::new(plain_client(SocketType::Req, "u", "p"), now).unwrap();
+    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    g.extend_from_slice(b"PLAIN");
+    g.resize(64, 0); // as-server (byte 32) stays 0
+    c.handle_input(now, &g).unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = c.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    assert_eq!(&out[64..72], b"\x04\x0a\x05HELLO");
 }
 
 #[test]
