@@ -10,6 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use zmtp_codec::frame::{self, Framing};
 use zmtp_codec::{
     AuthReply, Config, Connection, CurveKeyPair, Error, Event, MechanismConfig, Message, SocketType,
 };
@@ -57,6 +58,8 @@ struct Driver {
     auth: Option<AuthReply>,
     /// Every event seen, in order.
     seen: Vec<Event>,
+    /// Every byte received, in order.
+    received: Vec<u8>,
 }
 
 impl Driver {
@@ -70,6 +73,7 @@ impl Driver {
             stream,
             auth: None,
             seen: Vec::new(),
+            received: Vec::new(),
         }
     }
 
@@ -120,10 +124,12 @@ impl Driver {
             }
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(Stop::Closed),
-                Ok(n) => self
-                    .conn
-                    .handle_input(Instant::now(), &buf[..n])
-                    .map_err(Stop::Codec)?,
+                Ok(n) => {
+                    self.received.extend_from_slice(&buf[..n]);
+                    self.conn
+                        .handle_input(Instant::now(), &buf[..n])
+                        .map_err(Stop::Codec)?
+                }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(_) => return Err(Stop::Closed),
             }
@@ -222,7 +228,8 @@ fn our_client_to_libzmq_rep_server() {
         rep.send(&reply[..], 0).unwrap();
         let big = rep.recv_multipart(0).expect("second request");
         rep.send_multipart(&big, 0).unwrap();
-        request
+        // Dropping the socket (linger 0) could discard the echo: hand it back instead.
+        (request, rep)
     });
 
     let mut us = Driver::new(
@@ -242,7 +249,31 @@ fn our_client_to_libzmq_rep_server() {
         .collect();
     us.conn.send(&big).unwrap();
     assert_eq!(us.message().unwrap(), big);
-    assert_eq!(server.join().unwrap(), vec![b"hello".to_vec()]);
+    let (request, _rep) = server.join().unwrap();
+    assert_eq!(request, vec![b"hello".to_vec()]);
+
+    // What libzmq put on the wire: its greeting says as-server 0 even as CURVE server;
+    // WELCOME and READY are command frames; each MESSAGE is an unflagged frame whose MORE
+    // and COMMAND bits travel inside the box.
+    assert_eq!(&us.received[12..17], b"CURVE");
+    assert_eq!(us.received[32], 0);
+    let mut wire = bytes::BytesMut::from(&us.received[64..]);
+    let mut next = || {
+        frame::decode(&mut wire, Framing::V3, None)
+            .unwrap()
+            .unwrap()
+    };
+    let welcome = next();
+    assert!(welcome.command && welcome.body.len() == 168);
+    let ready = next();
+    assert!(ready.command && ready.body.starts_with(b"\x05READY"));
+    assert_eq!(&ready.body[6..14], &1u64.to_be_bytes());
+    for expected_nonce in 2u64..=5 {
+        let m = next();
+        assert!(!m.more && !m.command, "outer MESSAGE flags");
+        assert_eq!(&m.body[..8], b"\x07MESSAGE");
+        assert_eq!(&m.body[8..16], &expected_nonce.to_be_bytes());
+    }
 }
 
 /// (b) libzmq REQ CURVE client → our REP CURVE server, with heartbeats both ways.
