@@ -687,8 +687,9 @@ impl Connection {
                 theirs: peer.mechanism,
             });
         }
-        // libzmq always sends as-server = 0 (even as a PLAIN or CURVE server), so a clear
-        // flag proves nothing; only two servers are certainly a mismatch.
+        // libzmq (4.3) sends as-server 0 whatever its role, so a 0 proves nothing: only two
+        // peers that both claim the server role are refused here. Two clients fail on the
+        // first mechanism command instead.
         if self.mechanism_name != "NULL" && peer.as_server && self.as_server {
             return Err(Error::RoleMismatch("server"));
         }

@@ -52,6 +52,14 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A CURVE HELLO announces a CurveZMQ version other than 1.0.
+    #[error("unsupported CurveZMQ version {major}.{minor}")]
+    CurveUnsupportedVersion {
+        /// Major version sent.
+        major: u8,
+        /// Minor version sent.
+        minor: u8,
+    },
     /// The peer's Socket-Type property (or ZMTP 2.0 socket-type byte) names no socket type.
     #[error("unknown socket type {0:?}")]
     UnknownSocketType(Bytes),
@@ -65,8 +73,8 @@ pub enum Error {
         /// The peer's mechanism, as sent.
         theirs: String,
     },
-    /// Both peers claim the server role for PLAIN or CURVE. (Two clients cannot be told
-    /// apart from a libzmq server, which always sends as-server = 0; they time out.)
+    /// Both peers claim the server role for PLAIN or CURVE. (A peer claiming the client
+    /// role proves nothing: libzmq sends as-server 0 in every role.)
     #[error("both peers claim the {0} role")]
     RoleMismatch(&'static str),
     /// A command arrived that is not allowed in the current state.
@@ -106,6 +114,32 @@ pub enum Error {
     /// No traffic from the peer within the heartbeat timeout or the peer's TTL.
     #[error("heartbeat timed out")]
     HeartbeatTimeout,
+    /// A CURVE box did not open: sealed with other keys (for HELLO: the client has the
+    /// wrong server key), or altered in transit.
+    #[error("CURVE {command} box does not open (wrong key or altered bytes)")]
+    CurveBoxOpenFailed {
+        /// The command whose box failed.
+        command: &'static str,
+    },
+    /// A CURVE short nonce is not greater than the last one from the peer: a replayed or
+    /// reordered command.
+    #[error("CURVE {command} nonce {nonce} is not greater than the last one ({last})")]
+    CurveNonceReplay {
+        /// The command carrying the nonce.
+        command: &'static str,
+        /// The nonce received.
+        nonce: u64,
+        /// The last nonce accepted from the peer.
+        last: u64,
+    },
+    /// The cookie in a CURVE INITIATE is not the one our WELCOME gave (altered, or from
+    /// another handshake).
+    #[error("CURVE INITIATE carries a cookie we did not issue")]
+    CurveBadCookie,
+    /// The vouch in a CURVE INITIATE does not open with the client's key, or does not name
+    /// this handshake's transient key and our public key.
+    #[error("CURVE INITIATE carries an invalid vouch")]
+    CurveBadVouch,
     /// The connection failed earlier; this is returned for every later input.
     #[error("connection already failed: {0}")]
     Failed(Box<Error>),
@@ -123,6 +157,11 @@ pub enum Error {
     /// `handle_auth_reply` was called when no authentication request was pending.
     #[error("no authentication request is pending")]
     NoAuthPending,
+
+    // ---- local failures --------------------------------------------------------------
+    /// The operating system could not provide random bytes for CURVE keys or nonces.
+    #[error("the operating system's random source failed")]
+    RandomnessUnavailable,
 }
 
 impl Error {

@@ -1,7 +1,7 @@
 //! A sans-IO ZMTP codec: everything a ZeroMQ connection decides, and no I/O.
 //!
-//! It speaks ZMTP 3.1 and 3.0 (RFC 23, RFC 37) with the NULL and PLAIN (RFC 24) security
-//! mechanisms, and downgrades to ZMTP 2.0 (RFC 15) and 1.0 (RFC 13) peers, so one
+//! It speaks ZMTP 3.1 and 3.0 (RFC 23, RFC 37) with the NULL, PLAIN (RFC 24) and CURVE
+//! (RFC 25/26, see [`mechanism::curve`]) security mechanisms, and downgrades to ZMTP 2.0 (RFC 15) and 1.0 (RFC 13) peers, so one
 //! [`Connection`] talks to every ZeroMQ peer since 2011. No tokio, no sockets, no clock
 //! reads: bytes and instants go in, bytes, events and deadlines come out.
 //!
@@ -32,12 +32,14 @@ pub mod mechanism;
 mod message;
 pub mod metadata;
 mod socket_type;
+pub mod z85;
 
 pub use command::Command;
 pub use connection::{
     Config, Connection, Event, PeerInfo, MAX_HANDSHAKE_FRAME, ZERO_COPY_THRESHOLD,
 };
 pub use error::Error;
+pub use mechanism::curve::{CurveKeyPair, CurveSecretKey};
 pub use mechanism::{AuthReply, AuthRequest, MechanismConfig};
 pub use message::Message;
 pub use metadata::Metadata;

@@ -245,6 +245,15 @@ fn mechanism_and_role_mismatches() {
         Some(Error::MechanismMismatch { ours: "PLAIN", .. })
     ));
 
+    let mut p = Pair::new(
+        plain_client(SocketType::Req, "a", "b"),
+        plain_client(SocketType::Rep, "c", "d"),
+    );
+    p.drive();
+    // as-server 0 is what libzmq sends in every role, so two clients meet in the handshake.
+    assert_eq!(p.a.error, Some(Error::UnexpectedCommand(bytes("HELLO"))));
+    assert_eq!(p.b.error, Some(Error::UnexpectedCommand(bytes("HELLO"))));
+
     let mut p = Pair::new(plain_server(SocketType::Req), plain_server(SocketType::Rep));
     p.drive();
     assert_eq!(p.a.error, Some(Error::RoleMismatch("server")));

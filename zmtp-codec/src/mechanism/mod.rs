@@ -1,9 +1,10 @@
-//! Security mechanisms behind one interface: NULL, PLAIN (RFC 24), and later CURVE (RFC 26).
+//! Security mechanisms behind one interface: NULL, PLAIN (RFC 24) and CURVE (RFC 25/26).
 //!
 //! A mechanism runs the handshake that follows the greeting, one command at a time, and
 //! may wrap every frame afterwards (CURVE boxes them). The [`Connection`](crate::Connection)
 //! knows nothing of any mechanism's commands.
 
+pub mod curve;
 mod null;
 mod plain;
 
@@ -12,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use crate::frame::{self, Frame, Framing};
 use crate::{Error, Metadata};
 
+use curve::{CurveClient, CurveSecretKey, CurveServer};
 pub(crate) use null::Null;
 pub use plain::{decode_hello, encode_hello};
 pub(crate) use plain::{PlainClient, PlainServer};
@@ -31,6 +33,24 @@ pub enum MechanismConfig {
     },
     /// PLAIN server: asks the authenticator about every client.
     PlainServer,
+    /// CURVE client (libzmq: `ZMQ_CURVE_SERVERKEY` + our key pair): encrypts everything and
+    /// authenticates the server by its long-term public key.
+    CurveClient {
+        /// Our long-term public key C (must belong to `secret_key`).
+        public_key: [u8; 32],
+        /// Our long-term secret key c.
+        secret_key: CurveSecretKey,
+        /// The server's long-term public key S.
+        server_key: [u8; 32],
+    },
+    /// CURVE server (libzmq: `ZMQ_CURVE_SERVER` + our key pair): asks the authenticator
+    /// about every client's long-term public key.
+    CurveServer {
+        /// Our long-term public key S (must belong to `secret_key`).
+        public_key: [u8; 32],
+        /// Our long-term secret key s.
+        secret_key: CurveSecretKey,
+    },
 }
 
 impl std::fmt::Debug for MechanismConfig {
@@ -43,22 +63,58 @@ impl std::fmt::Debug for MechanismConfig {
                 .field("password", &"<redacted>")
                 .finish(),
             MechanismConfig::PlainServer => f.write_str("PlainServer"),
+            MechanismConfig::CurveClient {
+                public_key,
+                server_key,
+                ..
+            } => f
+                .debug_struct("CurveClient")
+                .field("public_key", &crate::z85::encode_key(public_key))
+                .field("secret_key", &"<redacted>")
+                .field("server_key", &crate::z85::encode_key(server_key))
+                .finish(),
+            MechanismConfig::CurveServer { public_key, .. } => f
+                .debug_struct("CurveServer")
+                .field("public_key", &crate::z85::encode_key(public_key))
+                .field("secret_key", &"<redacted>")
+                .finish(),
         }
     }
 }
 
 impl MechanismConfig {
+    /// A CURVE client with our key pair, talking to the server whose public key is given.
+    pub fn curve_client(ours: &curve::CurveKeyPair, server_key: [u8; 32]) -> Self {
+        MechanismConfig::CurveClient {
+            public_key: ours.public,
+            secret_key: ours.secret.clone(),
+            server_key,
+        }
+    }
+
+    /// A CURVE server with our key pair.
+    pub fn curve_server(ours: &curve::CurveKeyPair) -> Self {
+        MechanismConfig::CurveServer {
+            public_key: ours.public,
+            secret_key: ours.secret.clone(),
+        }
+    }
+
     /// The mechanism name as it appears in the greeting.
     pub fn name(&self) -> &'static str {
         match self {
             MechanismConfig::Null => "NULL",
             MechanismConfig::PlainClient { .. } | MechanismConfig::PlainServer => "PLAIN",
+            MechanismConfig::CurveClient { .. } | MechanismConfig::CurveServer { .. } => "CURVE",
         }
     }
 
     /// The greeting's as-server flag.
     pub fn as_server(&self) -> bool {
-        matches!(self, MechanismConfig::PlainServer)
+        matches!(
+            self,
+            MechanismConfig::PlainServer | MechanismConfig::CurveServer { .. }
+        )
     }
 
     pub(crate) fn build(&self, authenticate: bool) -> Result<Box<dyn Mechanism>, Error> {
@@ -73,7 +129,37 @@ impl MechanismConfig {
                 Box::new(PlainClient::new(username.clone(), password.clone()))
             }
             MechanismConfig::PlainServer => Box::new(PlainServer::new()),
+            MechanismConfig::CurveClient {
+                public_key,
+                secret_key,
+                server_key,
+            } => {
+                check_key_pair(public_key, secret_key)?;
+                Box::new(CurveClient::new(
+                    *public_key,
+                    secret_key.clone(),
+                    *server_key,
+                ))
+            }
+            MechanismConfig::CurveServer {
+                public_key,
+                secret_key,
+            } => {
+                check_key_pair(public_key, secret_key)?;
+                Box::new(CurveServer::new(*public_key, secret_key.clone()))
+            }
         })
+    }
+}
+
+/// A mismatched pair would fail every handshake with a confusing error on the peer's side.
+fn check_key_pair(public: &[u8; 32], secret: &CurveSecretKey) -> Result<(), Error> {
+    if secret.public_key() == *public {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(
+            "CURVE public key does not belong to the secret key",
+        ))
     }
 }
 

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use zmtp_codec::{AuthReply, Config, Connection, Error, Event};
 
+/// Rewrites bytes in transit.
+pub type Tamper = Box<dyn FnMut(&mut Vec<u8>)>;
+
 /// One side of the pair, with what it reported.
 pub struct Side {
     pub conn: Connection,
@@ -18,6 +21,9 @@ pub struct Side {
     pub auth: Option<AuthReply>,
     /// While true, this side's output is discarded (a silent peer).
     pub mute: bool,
+    /// Rewrites each batch of output in transit (after it is recorded in `sent`): an
+    /// attacker on the wire.
+    pub tamper: Option<Tamper>,
 }
 
 impl Side {
@@ -29,6 +35,7 @@ impl Side {
             sent: Vec::new(),
             auth: None,
             mute: false,
+            tamper: None,
         }
     }
 
@@ -61,10 +68,14 @@ impl Side {
         }
         self.sent.extend_from_slice(&out);
         if self.mute {
-            Vec::new()
-        } else {
-            out
+            return Vec::new();
         }
+        if let Some(tamper) = self.tamper.as_mut() {
+            if !out.is_empty() {
+                tamper(&mut out);
+            }
+        }
+        out
     }
 
     fn deliver(&mut self, now: Instant, bytes: &[u8]) {
