@@ -366,3 +366,117 @@ async fn heartbeats_over_tcp_on_the_multi_thread_runtime() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn push_waits_at_the_hwm_when_the_peer_does_not_read() {
+    within(async {
+        let mut opts = SocketOptions::default();
+        opts.sndhwm = 10;
+        opts.rcvhwm = 10;
+        let mut pull = PullSocket::with_options(opts.clone()).unwrap();
+        let bound = pull.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut push = PushSocket::with_options(opts).unwrap();
+        push.connect(&bound).await.unwrap();
+        push.send(Message::from("first")).await.unwrap();
+        assert_eq!(text(&pull.recv().await.unwrap()), ["first"]);
+        // PULL stops reading: its pipe fills, then the kernel buffers, then PUSH's pipe.
+        // A send then waits (WouldBlock for try_send) instead of dropping.
+        let body = Bytes::from(vec![7u8; 1024]);
+        let mut sent = 0usize;
+        loop {
+            match push.try_send(Message::from(body.clone())) {
+                Ok(()) => sent += 1,
+                Err(e) if e.is_would_block() => {
+                    // Let the connection tasks move what they can, then try again; once
+                    // everything is full, a send stays blocked.
+                    let blocked = tokio::time::timeout(
+                        Duration::from_millis(200),
+                        push.send(Message::from(body.clone())),
+                    )
+                    .await;
+                    match blocked {
+                        Ok(r) => {
+                            r.unwrap();
+                            sent += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+            assert!(sent < 1_000_000, "PUSH never blocked");
+        }
+        // Nothing was dropped: every message sent arrives once PULL reads again.
+        for _ in 0..sent {
+            assert_eq!(pull.recv().await.unwrap()[0], body);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pub_drops_at_the_hwm_and_never_blocks() {
+    within(async {
+        let mut opts = SocketOptions::default();
+        opts.sndhwm = 10;
+        opts.rcvhwm = 10;
+        let mut publisher = PubSocket::with_options(opts.clone()).unwrap();
+        let bound = publisher.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut sub = SubSocket::with_options(opts).unwrap();
+        sub.subscribe("").unwrap();
+        sub.connect(&bound).await.unwrap();
+        loop {
+            publisher.send(Message::from("sync")).await.unwrap();
+            if tokio::time::timeout(Duration::from_millis(20), sub.recv())
+                .await
+                .is_ok()
+            {
+                break;
+            }
+        }
+        // The SUB does not read; the PUB keeps sending without ever waiting.
+        let total = 20_000;
+        for i in 0..total {
+            publisher
+                .send(Message::from(format!("{i:08}").repeat(16)))
+                .await
+                .unwrap();
+        }
+        publisher.send(Message::from("end")).await.unwrap();
+        // Reading now finds a gap: what did not fit was dropped, and order is kept.
+        let mut last = None;
+        let mut received = 0usize;
+        while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), sub.recv()).await {
+            let t = text(&m).remove(0);
+            if t == "end" || t == "sync" {
+                continue;
+            }
+            let n: usize = t[..8].parse().unwrap();
+            assert!(last.is_none_or(|l| n > l), "out of order");
+            last = Some(n);
+            received += 1;
+        }
+        assert!(received < total, "nothing was dropped: {received}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn linger_delivers_queued_messages_after_drop() {
+    within(async {
+        let mut pull = PullSocket::new();
+        let bound = pull.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut push = PushSocket::new();
+        push.connect(&bound).await.unwrap();
+        for i in 0..1000 {
+            push.send(Message::from(format!("{i}"))).await.unwrap();
+        }
+        // Dropped at once, with everything still queued: linger (forever by default)
+        // keeps the connection until the queue is written.
+        drop(push);
+        for i in 0..1000 {
+            assert_eq!(text(&pull.recv().await.unwrap()), [format!("{i}")]);
+        }
+    })
+    .await;
+}

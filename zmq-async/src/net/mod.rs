@@ -217,8 +217,12 @@ async fn connect_loop(
     let stream_opts = stream_options(&options);
     let base = options.reconnect_ivl;
     let mut ivl = base.unwrap_or_default();
+    // After the socket is dropped, keep connecting while its queue for this peer still
+    // holds messages: linger delivers them (and its timer discards them, which ends this).
+    let lingering =
+        |pipes: &Option<PeerPipes>| pipes.as_ref().is_some_and(|p| !p.outbound.is_finished());
     loop {
-        if socket_closed.is_cancelled() {
+        if socket_closed.is_cancelled() && !lingering(&pipes) {
             break;
         }
         let connected = tokio::select! {
@@ -262,7 +266,8 @@ async fn connect_loop(
         tokio::select! {
             _ = tokio::time::sleep(ivl) => {}
             _ = cancel.cancelled() => break,
-            _ = socket_closed.cancelled() => break,
+            // Woken early by the socket's drop, to re-check whether anything lingers.
+            _ = socket_closed.cancelled(), if !socket_closed.is_cancelled() => {}
         }
         if let Some(max) = options.reconnect_ivl_max.filter(|m| *m > base) {
             ivl = (ivl * 2).min(max);

@@ -80,6 +80,7 @@ where
         backlog: 0,
         sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
         eof: false,
+        decoded_all: false,
         outbound_done: false,
         ended: None,
     };
@@ -99,6 +100,8 @@ struct Session<'a, S> {
     backlog: usize,
     sleep: Pin<Box<Sleep>>,
     eof: bool,
+    /// The codec had no more events at the last look (its buffer holds no whole message).
+    decoded_all: bool,
     outbound_done: bool,
     /// Set when the session must end once the output is flushed.
     ended: Option<Outcome>,
@@ -127,7 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         progress |= self.poll_read(cx)?;
         progress |= self.poll_outbound(cx)?;
         progress |= self.poll_write(cx)?;
-        if self.eof && self.inbox.is_empty() {
+        if self.eof && self.inbox.is_empty() && self.decoded_all {
             return Err(Outcome::PeerClosed);
         }
         if self.outbound_done && self.chunks.is_empty() {
@@ -156,9 +159,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     /// Decodes events and moves messages into the inbound pipe while it has room.
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let mut progress = self.flush_inbox(cx)?;
+        self.decoded_all = false;
         while self.inbox.len() < BATCH {
             match self.conn.poll_event() {
-                Ok(None) => break,
+                Ok(None) => {
+                    self.decoded_all = true;
+                    break;
+                }
                 Ok(Some(event)) => {
                     progress = true;
                     self.handle_event(event)?;
@@ -179,10 +186,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Event::HandshakeSucceeded(info) => {
                 let info = convert::peer_info(self.link.handle.socket_type(), info);
                 match self.link.pipes.as_ref() {
-                    Some(pipes) => pipes
-                        .link
-                        .handshake(info)
-                        .map_err(|_| Outcome::SocketClosed)?,
+                    // Failing means the socket is gone: a lingering connection still
+                    // delivers what its outbound pipe holds.
+                    Some(pipes) => {
+                        let _ = pipes.link.handshake(info);
+                    }
                     None => {
                         let pipes = self
                             .link
@@ -219,7 +227,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         };
         match pipes.inbound.poll_ready(cx) {
             Poll::Pending => Ok(false),
-            Poll::Ready(Err(_)) => Err(Outcome::SocketClosed),
+            Poll::Ready(Err(_)) if self.outbound_done => Err(Outcome::SocketClosed),
+            Poll::Ready(Err(_)) => {
+                // The socket stopped reading but may still be lingering on its sends:
+                // what arrives now has nowhere to go.
+                self.inbox.clear();
+                Ok(true)
+            }
             Poll::Ready(Ok(())) => {
                 // Subscriptions are never dropped nor held back by the HWM (as libzmq).
                 // On PUB/XPUB every one-frame 0x00/0x01 message came from a (un)subscription.
@@ -242,8 +256,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
-        if self.eof || !self.inbox.is_empty() {
-            // Full inbound pipe: leave the bytes in the kernel (back-pressure).
+        if self.eof || !self.inbox.is_empty() || !self.decoded_all {
+            // Whole messages are still waiting (for the pipe, or to be decoded): leave
+            // further bytes in the kernel, so a fast peer meets back-pressure, not an
+            // ever-growing buffer.
             return Ok(false);
         }
         match poll_read_buf(Pin::new(&mut self.stream), cx, self.conn.read_buf()) {
