@@ -541,7 +541,7 @@ impl Connection {
             self.out_queue.push_back(header);
             self.out_queue.push_back(body.clone());
         } else {
-            if !self.out_queue.is_empty() {
+            if !self.out_queue.is_empty() && !self.out.is_empty() {
                 // Keep order: small frames after a queued large one go behind it.
                 self.out_queue.push_back(self.out.split().freeze());
             }
@@ -587,6 +587,11 @@ impl Connection {
                     }
                 }
                 Phase::Handshake => {
+                    if self.awaiting_auth {
+                        // The peer's next commands wait in the buffer until the
+                        // authenticator answers (`handle_auth_reply` resumes here).
+                        return Ok(());
+                    }
                     let Some(f) =
                         frame::decode(&mut self.inbuf, Framing::V3, Some(MAX_HANDSHAKE_FRAME))?
                     else {
@@ -603,9 +608,6 @@ impl Connection {
                             }
                             _ => Error::MalformedCommand("ERROR"),
                         });
-                    }
-                    if self.awaiting_auth {
-                        return Err(Error::UnexpectedCommand(name));
                     }
                     let step = self.mechanism.handle_command(
                         &name,

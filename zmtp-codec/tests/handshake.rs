@@ -692,3 +692,50 @@ fn caller_errors_do_not_kill_the_connection() {
     )
     .is_err());
 }
+
+#[test]
+fn no_empty_transmit_chunks_around_large_frames() {
+    let mut p = Pair::new(cfg(SocketType::Push), cfg(SocketType::Pull));
+    p.drive();
+    let big = Bytes::from(vec![1u8; zmtp_codec::ZERO_COPY_THRESHOLD]);
+    let msgs: Vec<Message> = vec![
+        Message::from(big.clone()),
+        Message::from(big.clone()),
+        Message::from("small"),
+        Message::from("small again"),
+    ];
+    for m in &msgs {
+        p.a.conn.send(m).unwrap();
+    }
+    let mut chunks = Vec::new();
+    while let Some(c) = p.a.conn.poll_transmit() {
+        assert!(!c.is_empty(), "empty chunk after {chunks:?}");
+        chunks.push(c.len());
+    }
+    // The large bodies went out as their own chunks, not copied.
+    assert!(chunks.contains(&big.len()));
+}
+
+#[test]
+fn commands_wait_while_the_authenticator_decides() {
+    // A NULL server asking a (slow) authenticator: the client's READY arrives first and
+    // must wait in the buffer, not be refused.
+    let mut server = cfg(SocketType::Rep);
+    server.authenticate_null = true;
+    let mut p = Pair::new(cfg(SocketType::Req), server);
+    p.drive();
+    assert!(p.b.handshake_done().is_none() && p.b.error.is_none());
+    assert!(matches!(p.b.events[0], Event::AuthRequest(_)));
+    let now = p.now;
+    p.b.conn
+        .handle_auth_reply(now, AuthReply::accept("late"))
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.b.handshake_done().unwrap().user_id.as_deref(),
+        Some(&b"late"[..])
+    );
+    assert!(p.a.handshake_done().is_some());
+    p.send_a(Message::from("after auth"));
+    assert_eq!(p.b.messages(), vec![Message::from("after auth")]);
+}
