@@ -71,6 +71,14 @@ fn lookup_or_wait(
     }
 }
 
+/// True if a live socket is bound to `name` now (never waits, queues nothing).
+pub(crate) fn is_bound(name: &str) -> bool {
+    registry()
+        .get(name)
+        .and_then(|e| e.binder.as_ref())
+        .is_some_and(|b| !b.is_closed())
+}
+
 // ---- linking ---------------------------------------------------------------
 
 fn info_of(shared: &Shared, opts: &SocketOptions) -> PeerInfo {

@@ -39,9 +39,10 @@ mod proto;
 mod slab;
 mod socket;
 mod trie;
+pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
-pub use options::SocketOptions;
+pub use options::{Mechanism, SocketOptions};
 pub use peer::{PeerId, PeerInfo, PeerLink, PeerPipes, SocketHandle, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use zmtp_codec::Message;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use zmtp_codec::{CurveKeyPair, CurveSecretKey};
 
 /// Every socket option, named as in libzmq (`ZMQ_SNDHWM` → `sndhwm`) with
 /// libzmq's defaults. Durations are [`Duration`]s; "disabled" is `None`.
@@ -18,7 +19,25 @@ use bytes::Bytes;
 /// assert_eq!(opts.linger, None); // forever
 /// opts.linger = Some(Duration::ZERO);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// # Security
+///
+/// The mechanism follows from the security options as in libzmq: `plain_server` or
+/// `plain_username` select PLAIN, `curve_server` or `curve_serverkey` select CURVE, and
+/// NULL applies otherwise ([`SocketOptions::mechanism`]). Options that contradict each
+/// other (PLAIN and CURVE both selected, or both roles of one mechanism) and a CURVE
+/// socket without its own key pair make tcp/ipc `bind` and `connect` fail with
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument). inproc ignores security,
+/// as in libzmq.
+///
+/// ```
+/// use zmq_async::{Mechanism, SocketOptions};
+/// let mut opts = SocketOptions::default();
+/// opts.set_curve_serverkey("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7").unwrap();
+/// assert_eq!(opts.mechanism(), Mechanism::CurveClient);
+/// assert!(opts.set_curve_publickey("too short").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SocketOptions {
     /// `ZMQ_SNDHWM`: outbound queue limit per peer, in messages; `0` = unlimited.
@@ -76,6 +95,88 @@ pub struct SocketOptions {
     pub tcp_keepalive_intvl: Option<Duration>,
     /// `ZMQ_IPV6`: allow IPv6 on tcp endpoints.
     pub ipv6: bool,
+    /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (selects PLAIN).
+    pub plain_server: bool,
+    /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this name (1–255 bytes; selects PLAIN).
+    pub plain_username: Option<Bytes>,
+    /// `ZMQ_PLAIN_PASSWORD`: the PLAIN client's password (at most 255 bytes; `None` = empty).
+    pub plain_password: Option<Bytes>,
+    /// `ZMQ_CURVE_SERVER`: act as CURVE server (selects CURVE); needs our key pair.
+    pub curve_server: bool,
+    /// `ZMQ_CURVE_PUBLICKEY`: our long-term public key. Set with
+    /// [`set_curve_publickey`](Self::set_curve_publickey) (32 bytes or 40 Z85 characters).
+    pub curve_publickey: Option<[u8; 32]>,
+    /// `ZMQ_CURVE_SECRETKEY`: our long-term secret key (redacted in `Debug`).
+    pub curve_secretkey: Option<CurveSecretKey>,
+    /// `ZMQ_CURVE_SERVERKEY`: the server's public key; makes this socket a CURVE client.
+    pub curve_serverkey: Option<[u8; 32]>,
+    /// `ZMQ_ZAP_DOMAIN`: the domain sent to the ZAP handler (at most 255 bytes). With NULL
+    /// the handler is asked only when a domain is set; PLAIN and CURVE servers always ask.
+    pub zap_domain: Option<String>,
+}
+
+/// The security mechanism a socket's options select, and its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mechanism {
+    /// No security (the default).
+    Null,
+    /// PLAIN client (`plain_username`).
+    PlainClient,
+    /// PLAIN server (`plain_server`).
+    PlainServer,
+    /// CURVE client (`curve_serverkey`).
+    CurveClient,
+    /// CURVE server (`curve_server`).
+    CurveServer,
+}
+
+impl std::fmt::Debug for SocketOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = |k: &Option<[u8; 32]>| k.as_ref().map(zmtp_codec::z85::encode_key);
+        f.debug_struct("SocketOptions")
+            .field("sndhwm", &self.sndhwm)
+            .field("rcvhwm", &self.rcvhwm)
+            .field("linger", &self.linger)
+            .field("reconnect_ivl", &self.reconnect_ivl)
+            .field("reconnect_ivl_max", &self.reconnect_ivl_max)
+            .field("handshake_ivl", &self.handshake_ivl)
+            .field("heartbeat_ivl", &self.heartbeat_ivl)
+            .field("heartbeat_ttl", &self.heartbeat_ttl)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("maxmsgsize", &self.maxmsgsize)
+            .field("routing_id", &self.routing_id)
+            .field("connect_routing_id", &self.connect_routing_id)
+            .field("router_mandatory", &self.router_mandatory)
+            .field("router_handover", &self.router_handover)
+            .field("xpub_verbose", &self.xpub_verbose)
+            .field("xpub_welcome_msg", &self.xpub_welcome_msg)
+            .field("conflate", &self.conflate)
+            .field("immediate", &self.immediate)
+            .field("probe_router", &self.probe_router)
+            .field("req_correlate", &self.req_correlate)
+            .field("req_relaxed", &self.req_relaxed)
+            .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("tcp_keepalive_cnt", &self.tcp_keepalive_cnt)
+            .field("tcp_keepalive_idle", &self.tcp_keepalive_idle)
+            .field("tcp_keepalive_intvl", &self.tcp_keepalive_intvl)
+            .field("ipv6", &self.ipv6)
+            .field("plain_server", &self.plain_server)
+            .field("plain_username", &self.plain_username)
+            .field(
+                "plain_password",
+                &self.plain_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("curve_server", &self.curve_server)
+            .field("curve_publickey", &key(&self.curve_publickey))
+            .field(
+                "curve_secretkey",
+                &self.curve_secretkey.as_ref().map(|_| "<redacted>"),
+            )
+            .field("curve_serverkey", &key(&self.curve_serverkey))
+            .field("zap_domain", &self.zap_domain)
+            .finish()
+    }
 }
 
 impl Default for SocketOptions {
@@ -107,6 +208,14 @@ impl Default for SocketOptions {
             tcp_keepalive_idle: None,
             tcp_keepalive_intvl: None,
             ipv6: false,
+            plain_server: false,
+            plain_username: None,
+            plain_password: None,
+            curve_server: false,
+            curve_publickey: None,
+            curve_secretkey: None,
+            curve_serverkey: None,
+            zap_domain: None,
         }
     }
 }
@@ -129,6 +238,125 @@ impl SocketOptions {
                 "routing id must not start with a zero byte",
             ));
         }
+        if self
+            .plain_username
+            .as_ref()
+            .is_some_and(|u| u.is_empty() || u.len() > 255)
+        {
+            return Err(crate::Error::InvalidArgument(
+                "plain_username must be 1..=255 bytes",
+            ));
+        }
+        if self.plain_password.as_ref().is_some_and(|p| p.len() > 255) {
+            return Err(crate::Error::InvalidArgument(
+                "plain_password must be at most 255 bytes",
+            ));
+        }
+        if self.zap_domain.as_ref().is_some_and(|d| d.len() > 255) {
+            return Err(crate::Error::InvalidArgument(
+                "zap_domain must be at most 255 bytes",
+            ));
+        }
         Ok(())
+    }
+
+    /// The mechanism these options select (libzmq's `ZMQ_MECHANISM` plus the role), or
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when options contradict
+    /// each other or a CURVE socket lacks its key pair. `bind` and `connect` on tcp and
+    /// ipc check this.
+    pub fn security(&self) -> crate::Result<Mechanism> {
+        use crate::Error::InvalidArgument;
+        let plain = self.plain_server || self.plain_username.is_some();
+        let curve = self.curve_server || self.curve_serverkey.is_some();
+        if plain && curve {
+            return Err(InvalidArgument(
+                "both PLAIN (plain_server/plain_username) and CURVE \
+                 (curve_server/curve_serverkey) options are set",
+            ));
+        }
+        if self.plain_server && self.plain_username.is_some() {
+            return Err(InvalidArgument(
+                "plain_server and plain_username are both set: a socket is PLAIN server or client",
+            ));
+        }
+        if self.curve_server && self.curve_serverkey.is_some() {
+            return Err(InvalidArgument(
+                "curve_server and curve_serverkey are both set: a socket is CURVE server or client",
+            ));
+        }
+        if curve {
+            let (Some(public), Some(secret)) = (&self.curve_publickey, &self.curve_secretkey)
+            else {
+                return Err(InvalidArgument(
+                    "CURVE needs our key pair: set curve_publickey and curve_secretkey",
+                ));
+            };
+            if secret.public_key() != *public {
+                return Err(InvalidArgument(
+                    "curve_publickey does not belong to curve_secretkey",
+                ));
+            }
+        }
+        Ok(match (plain, curve) {
+            (true, _) if self.plain_server => Mechanism::PlainServer,
+            (true, _) => Mechanism::PlainClient,
+            (_, true) if self.curve_server => Mechanism::CurveServer,
+            (_, true) => Mechanism::CurveClient,
+            _ => Mechanism::Null,
+        })
+    }
+
+    /// The mechanism these options select, without the consistency checks of
+    /// [`security`](Self::security): CURVE wins over PLAIN, the server role over the client's.
+    pub fn mechanism(&self) -> Mechanism {
+        if self.curve_server {
+            Mechanism::CurveServer
+        } else if self.curve_serverkey.is_some() {
+            Mechanism::CurveClient
+        } else if self.plain_server {
+            Mechanism::PlainServer
+        } else if self.plain_username.is_some() {
+            Mechanism::PlainClient
+        } else {
+            Mechanism::Null
+        }
+    }
+
+    /// `ZMQ_CURVE_PUBLICKEY` from 32 bytes or 40 Z85 characters (41 with a trailing NUL,
+    /// as libzmq accepts).
+    pub fn set_curve_publickey(&mut self, key: impl AsRef<[u8]>) -> crate::Result<()> {
+        self.curve_publickey = Some(parse_key(key.as_ref())?);
+        Ok(())
+    }
+
+    /// `ZMQ_CURVE_SECRETKEY` from 32 bytes or 40 Z85 characters.
+    pub fn set_curve_secretkey(&mut self, key: impl AsRef<[u8]>) -> crate::Result<()> {
+        self.curve_secretkey = Some(CurveSecretKey::from_bytes(parse_key(key.as_ref())?));
+        Ok(())
+    }
+
+    /// `ZMQ_CURVE_SERVERKEY` from 32 bytes or 40 Z85 characters; makes this socket a
+    /// CURVE client.
+    pub fn set_curve_serverkey(&mut self, key: impl AsRef<[u8]>) -> crate::Result<()> {
+        self.curve_serverkey = Some(parse_key(key.as_ref())?);
+        Ok(())
+    }
+
+    /// Sets `curve_publickey` and `curve_secretkey` from a key pair.
+    pub fn set_curve_keypair(&mut self, pair: &CurveKeyPair) {
+        self.curve_publickey = Some(pair.public);
+        self.curve_secretkey = Some(pair.secret.clone());
+    }
+}
+
+/// A CURVE key option value: 32 raw bytes, or its Z85 form (40 characters, or 41 ending
+/// in NUL as C callers pass it).
+fn parse_key(value: &[u8]) -> crate::Result<[u8; 32]> {
+    let bad = crate::Error::InvalidArgument("CURVE key must be 32 bytes or 40 Z85 characters");
+    match value.len() {
+        32 => value.try_into().map_err(|_| bad),
+        41 if value[40] == 0 => zmtp_codec::z85::decode_key(&value[..40]).map_err(|_| bad),
+        40 => zmtp_codec::z85::decode_key(value).map_err(|_| bad),
+        _ => Err(bad),
     }
 }

@@ -280,6 +280,58 @@ impl<T: SocketKind> Socket<T> {
         set_tcp_keepalive(tcp_keepalive: Option<bool>);
         /// `ZMQ_IPV6`.
         set_ipv6(ipv6: bool);
+        /// `ZMQ_PLAIN_SERVER`: be a PLAIN server (tcp/ipc).
+        set_plain_server(plain_server: bool);
+        /// `ZMQ_PLAIN_USERNAME`: be a PLAIN client with this name (1–255 bytes).
+        set_plain_username(plain_username: Option<Bytes>);
+        /// `ZMQ_PLAIN_PASSWORD`: the PLAIN client's password (at most 255 bytes).
+        set_plain_password(plain_password: Option<Bytes>);
+        /// `ZMQ_CURVE_SERVER`: be a CURVE server (needs our key pair).
+        set_curve_server(curve_server: bool);
+        /// `ZMQ_ZAP_DOMAIN` (at most 255 bytes).
+        set_zap_domain(zap_domain: Option<String>);
+    }
+
+    /// `ZMQ_CURVE_PUBLICKEY`: 32 bytes or 40 Z85 characters.
+    pub fn set_curve_publickey(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut opts = self.engine.options.clone();
+        opts.set_curve_publickey(key)?;
+        self.set_options(opts)
+    }
+
+    /// `ZMQ_CURVE_SECRETKEY`: 32 bytes or 40 Z85 characters.
+    pub fn set_curve_secretkey(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut opts = self.engine.options.clone();
+        opts.set_curve_secretkey(key)?;
+        self.set_options(opts)
+    }
+
+    /// `ZMQ_CURVE_SERVERKEY`: 32 bytes or 40 Z85 characters; makes this socket a CURVE client.
+    pub fn set_curve_serverkey(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut opts = self.engine.options.clone();
+        opts.set_curve_serverkey(key)?;
+        self.set_options(opts)
+    }
+
+    /// Sets `curve_publickey` and `curve_secretkey` from a key pair.
+    pub fn set_curve_keypair(&mut self, pair: &zmtp_codec::CurveKeyPair) -> Result<()> {
+        let mut opts = self.engine.options.clone();
+        opts.set_curve_keypair(pair);
+        self.set_options(opts)
+    }
+
+    /// What each connected peer said at its handshake, with what the ZAP handler added
+    /// (`User-Id` and the reply's metadata, in [`PeerInfo::metadata`](crate::PeerInfo)).
+    /// Messages do not say which peer sent them; with one peer (or a ROUTER's routing
+    /// ids) this is how to learn who is on the other side.
+    pub fn peer_infos(&mut self) -> Vec<crate::PeerInfo> {
+        self.pump();
+        self.engine
+            .peers
+            .iter()
+            .filter(|(_, p)| p.connected)
+            .filter_map(|(_, p)| p.info.clone())
+            .collect()
     }
 
     /// A handle for transports to attach peers (see [`SocketHandle`]).

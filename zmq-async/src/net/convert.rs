@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use zmtp_codec::{Config, Connection};
+use zmtp_codec::{Config, Connection, MechanismConfig};
 
-use crate::options::SocketOptions;
+use crate::options::{Mechanism, SocketOptions};
 use crate::peer::{PeerInfo, SocketType};
 
 /// The type an unversioned ZMTP 1.0 peer (which never says its type) is taken to be.
@@ -24,8 +24,16 @@ fn counterpart(t: SocketType) -> SocketType {
 }
 
 /// The socket layer's view of a handshake result; the authenticator's user id and
-/// metadata join the peer's own properties.
-pub(crate) fn peer_info(ours: SocketType, info: zmtp_codec::PeerInfo) -> PeerInfo {
+/// metadata join the peer's own properties. `authenticated` is false when no ZAP handler
+/// was asked (then there is no `User-Id`, as in libzmq).
+pub(crate) fn peer_info(
+    ours: SocketType,
+    mut info: zmtp_codec::PeerInfo,
+    authenticated: bool,
+) -> PeerInfo {
+    if !authenticated {
+        info.user_id = None;
+    }
     let mut metadata: Vec<(String, bytes::Bytes)> = info
         .metadata
         .iter()
@@ -42,12 +50,50 @@ pub(crate) fn peer_info(ours: SocketType, info: zmtp_codec::PeerInfo) -> PeerInf
     }
 }
 
+/// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
+pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
+    let keys = || match (&o.curve_publickey, &o.curve_secretkey) {
+        (Some(public), Some(secret)) => Ok((*public, secret.clone())),
+        _ => Err(crate::Error::InvalidArgument(
+            "CURVE needs our key pair: set curve_publickey and curve_secretkey",
+        )),
+    };
+    Ok(match o.security()? {
+        Mechanism::PlainClient => MechanismConfig::PlainClient {
+            username: o.plain_username.clone().unwrap_or_default(),
+            password: o.plain_password.clone().unwrap_or_default(),
+        },
+        Mechanism::PlainServer => MechanismConfig::PlainServer,
+        Mechanism::CurveClient => {
+            let (public_key, secret_key) = keys()?;
+            MechanismConfig::CurveClient {
+                public_key,
+                secret_key,
+                server_key: o.curve_serverkey.unwrap_or_default(),
+            }
+        }
+        Mechanism::CurveServer => {
+            let (public_key, secret_key) = keys()?;
+            MechanismConfig::CurveServer {
+                public_key,
+                secret_key,
+            }
+        }
+        _ => MechanismConfig::Null,
+    })
+}
+
 /// A fresh codec connection for a socket of type `t`, starting now.
 pub(crate) fn connection(
     t: SocketType,
     o: &SocketOptions,
 ) -> Result<Connection, zmtp_codec::Error> {
     let mut c = Config::new(t);
+    // Checked at bind/connect already; options changed since then can still be wrong.
+    c.mechanism = mechanism(o)
+        .map_err(|_| zmtp_codec::Error::InvalidConfig("inconsistent security options"))?;
+    // libzmq asks ZAP about NULL peers only when a domain is set.
+    c.authenticate_null = o.zap_domain.as_ref().is_some_and(|d| !d.is_empty());
     if let Some(id) = &o.routing_id {
         c.routing_id = id.clone();
     }

@@ -7,6 +7,7 @@
 
 mod convert;
 mod session;
+mod zap;
 
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -90,6 +91,7 @@ pub(crate) async fn bind(
     endpoint: &Endpoint,
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
+    convert::mechanism(&handle.options())?;
     let listener = zmq_transports::bind(endpoint, &stream_options(&handle.options()))
         .await
         .map_err(transport_error)?;
@@ -148,6 +150,7 @@ async fn accept_loop(
                             handle: &handle,
                             pipes: &mut pipes,
                             alias: None,
+                            zap_address: zap::address(&addr),
                         };
                         tokio::select! {
                             outcome = session::run(stream, conn, link) => {
@@ -179,6 +182,7 @@ pub(crate) fn connect(
     alias: Option<Bytes>,
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
+    convert::mechanism(&handle.options())?;
     let pipes = if handle.options().immediate {
         None
     } else {
@@ -239,10 +243,15 @@ async fn connect_loop(
                         break;
                     }
                 };
+                let zap_address = stream
+                    .peer_addr()
+                    .map(|a| zap::address(&a))
+                    .unwrap_or_default();
                 let link = Link {
                     handle: &handle,
                     pipes: &mut pipes,
                     alias: alias.clone(),
+                    zap_address,
                 };
                 let outcome = tokio::select! {
                     o = session::run(stream, conn, link) => o,

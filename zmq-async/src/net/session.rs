@@ -21,7 +21,7 @@ use zmtp_codec::{AuthReply, Connection, Event, Message};
 
 use crate::peer::{PeerPipes, SocketHandle};
 
-use super::convert;
+use super::{convert, zap};
 
 /// Messages moved between the codec and a pipe per lock.
 const BATCH: usize = 256;
@@ -63,6 +63,8 @@ pub(crate) struct Link<'a> {
     pub(crate) pipes: &'a mut Option<PeerPipes>,
     /// ROUTER alias for this peer (`connect_routing_id`), used when attaching.
     pub(crate) alias: Option<Bytes>,
+    /// The peer's address for ZAP (IP without port; empty for ipc).
+    pub(crate) zap_address: String,
 }
 
 /// Runs one connection until it ends.
@@ -83,6 +85,8 @@ where
         decoded_all: false,
         outbound_done: false,
         ended: None,
+        zap: None,
+        authenticated: false,
     };
     std::future::poll_fn(|cx| session.poll(cx)).await
 }
@@ -105,6 +109,10 @@ struct Session<'a, S> {
     outbound_done: bool,
     /// Set when the session must end once the output is flushed.
     ended: Option<Outcome>,
+    /// The ZAP handler's answer, awaited while the codec waits for it.
+    zap: Option<zap::Pending>,
+    /// A ZAP handler was asked (and said 200): the peer gets a `User-Id`.
+    authenticated: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
@@ -126,6 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     /// One pass over every source; `Ok(true)` if anything moved.
     fn turn(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let mut progress = self.poll_timer(cx)?;
+        progress |= self.poll_zap(cx)?;
         progress |= self.poll_inbound(cx)?;
         progress |= self.poll_read(cx)?;
         progress |= self.poll_outbound(cx)?;
@@ -156,6 +165,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         Ok(true)
     }
 
+    /// Hands the ZAP handler's verdict to the codec once it arrives.
+    fn poll_zap(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        let Some(pending) = self.zap.as_mut() else {
+            return Ok(false);
+        };
+        let Poll::Ready(verdict) = pending.as_mut().poll(cx) else {
+            return Ok(false);
+        };
+        self.zap = None;
+        match verdict {
+            Ok(reply) => {
+                tracing::debug!(
+                    status = reply.status_code,
+                    text = %reply.status_text,
+                    "ZAP reply"
+                );
+                self.authenticated = true;
+                self.auth_reply(reply)?;
+                Ok(true)
+            }
+            Err(e) => {
+                // libzmq closes without an ERROR command on a broken ZAP exchange.
+                tracing::warn!(error = %e, "ZAP failed");
+                Err(Outcome::Protocol(zmtp_codec::Error::AuthenticationFailed {
+                    status_code: 500,
+                    status_text: e.to_string(),
+                }))
+            }
+        }
+    }
+
+    fn auth_reply(&mut self, reply: AuthReply) -> Result<(), Outcome> {
+        let _ = self.conn.handle_auth_reply(convert::now(), reply);
+        match self.conn.error() {
+            Some(e) => Err(Outcome::Protocol(e.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Decodes events and moves messages into the inbound pipe while it has room.
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let mut progress = self.flush_inbox(cx)?;
@@ -184,7 +232,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     fn handle_event(&mut self, event: Event) -> Result<(), Outcome> {
         match event {
             Event::HandshakeSucceeded(info) => {
-                let info = convert::peer_info(self.link.handle.socket_type(), info);
+                let info =
+                    convert::peer_info(self.link.handle.socket_type(), info, self.authenticated);
                 match self.link.pipes.as_ref() {
                     // Failing means the socket is gone: a lingering connection still
                     // delivers what its outbound pipe holds.
@@ -204,13 +253,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Event::Message(msg) => self.inbox.push_back(msg),
             Event::Subscribe(topic) => self.inbox.push_back(subscription(1, &topic)),
             Event::Cancel(topic) => self.inbox.push_back(subscription(0, &topic)),
-            Event::AuthRequest(_) => {
-                // No authenticator is installed: libzmq fails such handshakes without an
-                // ERROR, which a 300 reply reproduces.
-                let reply = AuthReply::deny(300, "no authenticator");
-                let _ = self.conn.handle_auth_reply(convert::now(), reply);
-                if let Some(e) = self.conn.error() {
-                    return Err(Outcome::Protocol(e.clone()));
+            Event::AuthRequest(request) => {
+                let options = self.link.handle.options();
+                let cx = zap::Context {
+                    options: &options,
+                    address: &self.link.zap_address,
+                };
+                match zap::start(request, cx) {
+                    zap::Start::Now(reply) => self.auth_reply(reply)?,
+                    zap::Start::Ask(pending) => self.zap = Some(pending),
                 }
             }
             _ => {}
