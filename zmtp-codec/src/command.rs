@@ -42,6 +42,15 @@ pub enum Command {
     },
 }
 
+/// Recognises the ERROR that libzmq 4.3's PLAIN server sends: its C literal `"\x05ERROR"`
+/// swallows the `E` into the hex escape, so the body reads `5E 'RROR' len reason`. Returns
+/// the reason, so the handshake can fail as "peer sent ERROR" rather than as malformed.
+pub fn libzmq_plain_error(body: &[u8]) -> Option<Bytes> {
+    let rest = body.strip_prefix(b"\x5eRROR")?;
+    let (&len, reason) = rest.split_first()?;
+    (usize::from(len) == reason.len()).then(|| Bytes::copy_from_slice(reason))
+}
+
 /// Splits a command body into name and data.
 pub fn split(body: &Bytes) -> Result<(Bytes, Bytes), Error> {
     let Some(&name_len) = body.first() else {
@@ -213,6 +222,17 @@ mod tests {
         for c in cmds {
             assert_eq!(decode_frame(&encoded(&c)), Ok(c));
         }
+    }
+
+    #[test]
+    fn libzmq_plain_error_quirk() {
+        // Captured from libzmq 4.3.4's PLAIN server refusing a password.
+        let body = b"\x5eRROR\x03400";
+        assert_eq!(libzmq_plain_error(body), Some(Bytes::from_static(b"400")));
+        assert_eq!(libzmq_plain_error(b"\x5eRROR\x04400"), None);
+        assert_eq!(libzmq_plain_error(b"\x05ERROR\x03400"), None);
+        // On its own it is still malformed.
+        assert!(Command::decode(&Bytes::from_static(body)).is_err());
     }
 
     #[test]

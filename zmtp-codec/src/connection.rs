@@ -600,6 +600,11 @@ impl Connection {
                     if !f.command {
                         return Err(Error::UnexpectedMessage);
                     }
+                    if let Some(reason) = command::libzmq_plain_error(&f.body) {
+                        return Err(Error::PeerError(
+                            String::from_utf8_lossy(&reason).into_owned(),
+                        ));
+                    }
                     let (name, data) = command::split(&f.body)?;
                     if &name[..] == b"ERROR" {
                         return Err(match Command::decode(&f.body)? {
