@@ -255,7 +255,14 @@ async fn plain_with_static_authenticator_right_password() {
         let (_zap, mut verdicts) = serve_recording(auth).await;
         let (mut pull, ep) = pull_bound(plain_server()).await;
         let _push = push_to(plain_client("admin", "secret"), &ep, "hello").await;
-        assert_eq!(text(&pull.recv().await.unwrap()), ["hello"]);
+        let got = pull.recv().await.unwrap();
+        assert_eq!(text(&got), ["hello"]);
+        // The message carries its sender's properties (libzmq's zmq_msg_gets).
+        assert_eq!(got.property("User-Id").map(|v| &v[..]), Some(&b"admin"[..]));
+        assert_eq!(
+            got.property("Socket-Type").map(|v| &v[..]),
+            Some(&b"PUSH"[..])
+        );
         let (request, reply) = verdicts.recv().await.unwrap();
         assert_eq!(&request.mechanism[..], b"PLAIN");
         assert_eq!(&request.address[..], b"127.0.0.1");

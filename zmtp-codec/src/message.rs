@@ -1,12 +1,20 @@
 //! Multipart messages: a sequence of [`Bytes`] frames.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use smallvec::SmallVec;
+
+use crate::Metadata;
 
 /// A ZeroMQ message: one or more frames, each a cheaply clonable [`Bytes`].
 ///
 /// A message with no frames is never sent on the wire; sockets refuse it.
 /// Cloning a `Message` clones the frame handles, not the frame bodies.
+///
+/// A received message may carry its sender's properties (libzmq's `zmq_msg_gets`): the
+/// peer's handshake metadata, the authenticator's metadata and `User-Id`. They are not
+/// part of the message's value: equality and hashing look at the frames only.
 ///
 /// ```
 /// use zmtp_codec::Message;
@@ -15,9 +23,24 @@ use smallvec::SmallVec;
 /// assert_eq!(msg.len(), 2);
 /// assert_eq!(&msg[0][..], b"hello");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default)]
 pub struct Message {
     frames: SmallVec<[Bytes; 2]>,
+    metadata: Option<Arc<Metadata>>,
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.frames == other.frames
+    }
+}
+
+impl Eq for Message {}
+
+impl std::hash::Hash for Message {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.frames.hash(state);
+    }
 }
 
 impl Message {
@@ -90,13 +113,33 @@ impl Message {
         self.frames.iter()
     }
 
-    /// Splits off and returns the frames from `at` on, leaving `0..at` in `self`.
+    /// Splits off and returns the frames from `at` on, leaving `0..at` in `self`. Both
+    /// parts keep the sender's properties.
     ///
     /// # Panics
     /// If `at > self.len()`.
     pub fn split_off(&mut self, at: usize) -> Message {
         let tail: SmallVec<[Bytes; 2]> = self.frames.drain(at..).collect();
-        Message { frames: tail }
+        Message {
+            frames: tail,
+            metadata: self.metadata.clone(),
+        }
+    }
+
+    /// The sender's properties, when the connection that delivered this message has any
+    /// to give (today: peers an authenticator accepted).
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.metadata.as_deref()
+    }
+
+    /// One of the sender's properties, such as `User-Id` (libzmq's `zmq_msg_gets`).
+    pub fn property(&self, name: &str) -> Option<&Bytes> {
+        self.metadata.as_deref()?.get(name)
+    }
+
+    /// Attaches the sender's properties (done by the socket layer on receipt).
+    pub fn set_metadata(&mut self, metadata: Option<Arc<Metadata>>) {
+        self.metadata = metadata;
     }
 
     /// Consumes the message and returns its frames.
@@ -138,6 +181,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
+            metadata: None,
         }
     }
 }
@@ -154,7 +198,7 @@ macro_rules! single_frame_from {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
                 frames.push(Bytes::from(frame));
-                Message { frames }
+                Message { frames, metadata: None }
             }
         }
     )*};
@@ -171,6 +215,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: SmallVec::from_vec(frames),
+            metadata: None,
         }
     }
 }
@@ -189,6 +234,22 @@ mod tests {
         let tail = msg.split_off(1);
         assert_eq!(msg.frames(), &[Bytes::from("a")]);
         assert_eq!(tail.into_frames(), vec![Bytes::from("b"), Bytes::from("c")]);
+    }
+
+    #[test]
+    fn properties_ride_along_but_do_not_change_equality() {
+        let mut meta = Metadata::new();
+        meta.insert("User-Id", "admin").unwrap();
+        let mut msg: Message = ["envelope", "", "body"].into_iter().collect();
+        msg.set_metadata(Some(Arc::new(meta)));
+        assert_eq!(msg.property("user-id").map(|v| &v[..]), Some(&b"admin"[..]));
+        let body = msg.split_off(2);
+        assert_eq!(
+            body.property("User-Id").map(|v| &v[..]),
+            Some(&b"admin"[..])
+        );
+        assert_eq!(body, Message::from("body"));
+        assert!(Message::from("x").metadata().is_none());
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub(crate) fn peer_info(
     }
 }
 
+/// A peer's properties as messages carry them: its handshake metadata, the
+/// authenticator's metadata and `User-Id`.
+pub(crate) fn properties(info: &PeerInfo) -> std::sync::Arc<zmtp_codec::Metadata> {
+    let mut m = zmtp_codec::Metadata::new();
+    for (name, value) in &info.metadata {
+        // Names were valid when they came off the wire or out of the ZAP reply.
+        let _ = m.insert(name, value.clone());
+    }
+    std::sync::Arc::new(m)
+}
+
 /// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
 pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
     let keys = || match (&o.curve_publickey, &o.curve_secretkey) {

@@ -11,13 +11,14 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
-use zmtp_codec::{AuthReply, Connection, Event, Message};
+use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata};
 
 use crate::peer::{PeerPipes, SocketHandle};
 
@@ -87,6 +88,7 @@ where
         ended: None,
         zap: None,
         authenticated: false,
+        properties: None,
     };
     std::future::poll_fn(|cx| session.poll(cx)).await
 }
@@ -113,6 +115,8 @@ struct Session<'a, S> {
     zap: Option<zap::Pending>,
     /// A ZAP handler was asked (and said 200): the peer gets a `User-Id`.
     authenticated: bool,
+    /// The peer's properties, attached to every message it sends (authenticated peers).
+    properties: Option<Arc<Metadata>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
@@ -234,6 +238,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Event::HandshakeSucceeded(info) => {
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), info, self.authenticated);
+                if self.authenticated {
+                    self.properties = Some(convert::properties(&info));
+                }
                 match self.link.pipes.as_ref() {
                     // Failing means the socket is gone: a lingering connection still
                     // delivers what its outbound pipe holds.
@@ -250,7 +257,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     }
                 }
             }
-            Event::Message(msg) => self.inbox.push_back(msg),
+            Event::Message(mut msg) => {
+                if self.properties.is_some() {
+                    msg.set_metadata(self.properties.clone());
+                }
+                self.inbox.push_back(msg);
+            }
             Event::Subscribe(topic) => self.inbox.push_back(subscription(1, &topic)),
             Event::Cancel(topic) => self.inbox.push_back(subscription(0, &topic)),
             Event::AuthRequest(request) => {
