@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+mod cases;
 mod matrix;
 mod side;
 

@@ -96,6 +96,19 @@ pub fn ctx() -> &'static zmq::Context {
     CTX.get_or_init(zmq::Context::new)
 }
 
+/// A libzmq context of one test's own, never terminated.
+///
+/// For sockets with a monitor: libzmq's I/O thread sends monitor events with a *blocking*
+/// send, so once the monitor's reader is gone, the next event (a disconnect, the close)
+/// blocks that thread for good — and with it every socket of the context. Such a context
+/// must not be the shared one, and must never be terminated (`zmq_ctx_term` would wait for
+/// the blocked thread): it is leaked.
+pub fn private_ctx() -> zmq::Context {
+    let ctx = zmq::Context::new();
+    std::mem::forget(ctx.clone());
+    ctx
+}
+
 /// One of our sockets, whatever its type.
 #[derive(Debug)]
 pub enum Ours {
@@ -224,7 +237,12 @@ impl std::fmt::Debug for Lib {
 impl Lib {
     /// A new libzmq socket with timeouts, `LINGER` 0 and `setup` applied.
     pub fn new(kind: Kind, setup: &Setup) -> Lib {
-        let s = libzmq_socket(ctx(), kind.libzmq());
+        Lib::new_in(ctx(), kind, setup)
+    }
+
+    /// Like [`Lib::new`], in context `ctx` (see [`private_ctx`]).
+    pub fn new_in(ctx: &zmq::Context, kind: Kind, setup: &Setup) -> Lib {
+        let s = libzmq_socket(ctx, kind.libzmq());
         if let Some(id) = setup.routing_id {
             s.set_identity(id).expect("ZMQ_ROUTING_ID");
         }
@@ -431,6 +449,68 @@ impl Side {
             Side::Lib(l) if on => l.raw().set_subscribe(topic).expect("ZMQ_SUBSCRIBE"),
             Side::Lib(l) => l.raw().set_unsubscribe(topic).expect("ZMQ_UNSUBSCRIBE"),
             other => panic!("{:?} cannot subscribe", other.kind()),
+        }
+    }
+}
+
+/// libzmq monitor events (zmq.h), the ones the tests wait for.
+pub mod event {
+    pub const ACCEPTED: u16 = 0x0020;
+    pub const DISCONNECTED: u16 = 0x0200;
+    pub const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
+    pub const ALL: i32 = 0xffff;
+}
+
+/// A libzmq socket monitor: the PAIR socket that reads `zmq_socket_monitor` events.
+pub struct Monitor {
+    pair: Option<zmq::Socket>,
+}
+
+impl Monitor {
+    /// Starts monitoring every event of `socket`, which must belong to `ctx`, a
+    /// [`private_ctx`].
+    pub fn new(ctx: &zmq::Context, socket: &zmq::Socket) -> Monitor {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let ep = format!(
+            "inproc://conformance-monitor-{}",
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        socket.monitor(&ep, event::ALL).expect("zmq_socket_monitor");
+        let pair = libzmq_socket(ctx, zmq::PAIR);
+        pair.connect(&ep).expect("connect monitor");
+        Monitor { pair: Some(pair) }
+    }
+
+    /// The next event (its number), waiting at most `d`; `None` if none came.
+    pub async fn next_for(&mut self, d: Duration) -> Option<u16> {
+        let pair = self.pair.take().expect("monitor is home");
+        let ms = i32::try_from(d.as_millis()).expect("fits");
+        let (pair, ev) = tokio::task::spawn_blocking(move || {
+            pair.set_rcvtimeo(ms).expect("RCVTIMEO");
+            let ev = match pair.recv_multipart(0) {
+                Ok(frames) => Some(u16::from_le_bytes([frames[0][0], frames[0][1]])),
+                Err(zmq::Error::EAGAIN) => None,
+                Err(e) => panic!("monitor recv: {e}"),
+            };
+            (pair, ev)
+        })
+        .await
+        .expect("monitor thread");
+        self.pair = Some(pair);
+        ev
+    }
+
+    /// Waits (hang guard: [`zmq_tests::IO_TIMEOUT`]) for event `want`, returning the events
+    /// seen before it.
+    pub async fn wait_for(&mut self, want: u16) -> Vec<u16> {
+        let mut before = Vec::new();
+        loop {
+            match self.next_for(zmq_tests::IO_TIMEOUT).await {
+                Some(e) if e == want => return before,
+                Some(e) => before.push(e),
+                None => panic!("monitor: no event {want:#x} (saw {before:x?})"),
+            }
         }
     }
 }
