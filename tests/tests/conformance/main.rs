@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod cases;
 mod matrix;
+mod old_peers;
 mod side;
 
 /// The hang guard of one test.
