@@ -16,6 +16,7 @@ mod cases;
 mod matrix;
 mod old_peers;
 mod side;
+mod spec;
 
 /// The hang guard of one test.
 pub const HANG_GUARD: Duration = Duration::from_secs(60);

@@ -216,7 +216,6 @@ impl Ours {
     }
 
     /// Number of attached peers (connected, or queued for a connect).
-    #[allow(dead_code)]
     pub fn peer_count(&mut self) -> usize {
         each!(self, s => s.peer_count())
     }
