@@ -137,7 +137,7 @@ if matrix:
 # --- everything else, by module ---------------------------------------------------------
 titles = {
     "cases": "Cases that break real programs (ours × libzmq 4.3.4)",
-    "old_peers": "Old peers: hand-written ZMTP 3.0 / 2.0 (RFC 15) / 1.0 (RFC 13) byte peers × our sockets",
+    "old_peers": "Old peers: hand-written ZMTP 2.0 (RFC 15) / 1.0 (RFC 13) byte peers × our sockets (ZMTP 3.0 peers: `cases::zmtp30_*`)",
     "spec": "libzmq's test_spec_* behaviours, over tcp and ipc (peers ours or libzmq)",
 }
 others = collections.defaultdict(list)
