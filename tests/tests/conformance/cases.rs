@@ -711,3 +711,49 @@ fn reconnect_sub_resubscribes_to_restarted_libzmq_pub_tcp() {
 fn reconnect_sub_resubscribes_to_restarted_libzmq_pub_ipc() {
     crate::block_on(sub_resubscribes_after_restart(Transport::Ipc));
 }
+
+/// libzmq 4.3.4 defect behind four ignored PLAIN cells of the matrix: a REQ that is the PLAIN
+/// server (its peer authenticated through ZAP) sends its request, but the reply never comes
+/// back to it, with libzmq on both ends. Without PLAIN the same exchange works. If libzmq
+/// fixes this, this test fails and the cells can run.
+#[test]
+fn libzmq_req_as_plain_server_drops_replies() {
+    crate::zap::ensure_handlers();
+    let exchange = |plain: bool, client: Kind| -> bool {
+        let mut server_setup = Setup::default();
+        let mut client_setup = Setup::default();
+        if plain {
+            server_setup.plain = Some(crate::side::Plain::Server);
+            client_setup.plain = Some(crate::side::Plain::Client {
+                username: format!("libzmq-req-defect-{client:?}"),
+                password: crate::zap::PASSWORD.to_owned(),
+            });
+        }
+        let server = Lib::new(Kind::Req, &server_setup);
+        let client = Lib::new(client, &client_setup);
+        let addr = zmq_tests::bind_loopback(server.raw());
+        client
+            .raw()
+            .connect(&format!("tcp://{addr}"))
+            .expect("connect");
+        server.raw().send("request", 0).expect("send");
+        let mut got = client.raw().recv_multipart(0).expect("request arrives");
+        let body = got.pop().expect("body");
+        assert_eq!(body, b"request");
+        got.push(b"reply".to_vec());
+        client.raw().send_multipart(got, 0).expect("reply");
+        // The hang guard bounds the wait (RCVTIMEO): EAGAIN means the reply was dropped.
+        match server.raw().recv_bytes(0) {
+            Ok(reply) => reply == b"reply",
+            Err(zmq::Error::EAGAIN) => false,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    for client in [Kind::Rep, Kind::Router] {
+        assert!(exchange(false, client), "NULL {client:?}");
+        assert!(
+            !exchange(true, client),
+            "PLAIN {client:?}: libzmq fixed the defect"
+        );
+    }
+}

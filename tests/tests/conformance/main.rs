@@ -17,6 +17,7 @@ mod matrix;
 mod old_peers;
 mod side;
 mod spec;
+mod zap;
 
 /// The hang guard of one test.
 pub const HANG_GUARD: Duration = Duration::from_secs(60);

@@ -39,6 +39,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// True for the types that send (all but SUB and PULL).
+    pub fn can_send(self) -> bool {
+        !matches!(self, Kind::Sub | Kind::Pull)
+    }
+
+    /// True for the types that receive (all but PUB and PUSH).
+    pub fn can_recv(self) -> bool {
+        !matches!(self, Kind::Pub | Kind::Push)
+    }
+
     fn libzmq(self) -> zmq::SocketType {
         match self {
             Kind::Pair => zmq::PAIR,
@@ -81,6 +91,14 @@ pub struct Setup {
     pub reconnect_ivl: Option<Duration>,
     pub sndhwm: Option<usize>,
     pub rcvhwm: Option<usize>,
+    pub plain: Option<Plain>,
+}
+
+/// A PLAIN role (the server asks the process's ZAP handler, see `crate::zap`).
+#[derive(Debug, Clone)]
+pub enum Plain {
+    Server,
+    Client { username: String, password: String },
 }
 
 /// A bound endpoint; keeps the ipc socket file's guard alive.
@@ -195,6 +213,14 @@ impl Ours {
         if let Some(h) = setup.rcvhwm {
             o.rcvhwm = h;
         }
+        match &setup.plain {
+            Some(Plain::Server) => o.plain_server = true,
+            Some(Plain::Client { username, password }) => {
+                o.plain_username = Some(Bytes::from(username.clone()));
+                o.plain_password = Some(Bytes::from(password.clone()));
+            }
+            None => {}
+        }
         macro_rules! make {
             ($v:ident, $t:ty) => {
                 Ours::$v(<$t>::with_options(o).expect("valid options"))
@@ -247,6 +273,16 @@ impl Lib {
         }
         if setup.probe_router {
             s.set_probe_router(true).expect("ZMQ_PROBE_ROUTER");
+        }
+        match &setup.plain {
+            Some(Plain::Server) => s.set_plain_server(true).expect("ZMQ_PLAIN_SERVER"),
+            Some(Plain::Client { username, password }) => {
+                s.set_plain_username(Some(username))
+                    .expect("ZMQ_PLAIN_USERNAME");
+                s.set_plain_password(Some(password))
+                    .expect("ZMQ_PLAIN_PASSWORD");
+            }
+            None => {}
         }
         let ms = |d: Duration| i32::try_from(d.as_millis()).expect("fits");
         if let Some(d) = setup.heartbeat_ivl {
@@ -382,6 +418,23 @@ impl Side {
                 .call(move |s| s.send_multipart(parts, 0))
                 .await
                 .expect("libzmq send"),
+        }
+    }
+
+    /// Sends one message if it can go at once (no peer, or a full queue: dropped).
+    pub async fn try_send(&mut self, parts: Frames) {
+        match self {
+            Side::Ours(o) => {
+                let msg: Message = parts.into_iter().map(Bytes::from).collect();
+                senders!(&mut **o, s => {
+                    let _ = s.try_send(msg);
+                })
+            }
+            Side::Lib(l) => {
+                let _ = l
+                    .call(move |s| s.send_multipart(parts, zmq::DONTWAIT))
+                    .await;
+            }
         }
     }
 
