@@ -138,7 +138,7 @@ impl Driver {
 
     fn handshake(&mut self) -> Result<zmtp_codec::PeerInfo, Stop> {
         self.wait_for(|e| match e {
-            Event::HandshakeSucceeded(p) => Some(p.clone()),
+            Event::HandshakeSucceeded(p) => Some((**p).clone()),
             _ => None,
         })
     }

@@ -118,8 +118,9 @@ pub struct PeerInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// The handshake completed; messages may flow.
-    HandshakeSucceeded(PeerInfo),
+    /// The handshake completed; messages may flow. (Boxed: it happens once, and keeps
+    /// `Event`, which every message travels in, small.)
+    HandshakeSucceeded(Box<PeerInfo>),
     /// A whole message arrived.
     Message(Message),
     /// The peer subscribed to a topic prefix (reported to PUB and XPUB only, whatever the
@@ -767,7 +768,8 @@ impl Connection {
             self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
         }
         self.peer = Some(info.clone());
-        self.events.push_back(Event::HandshakeSucceeded(info));
+        self.events
+            .push_back(Event::HandshakeSucceeded(Box::new(info)));
     }
 
     fn decode_active(&mut self) -> Result<Option<Event>, Error> {
@@ -785,11 +787,17 @@ impl Connection {
                 }
                 continue;
             }
-            self.partial.push_back(f.body);
             if f.more {
+                self.partial.push_back(f.body);
                 continue;
             }
-            let msg = std::mem::take(&mut self.partial);
+            // A one-frame message goes straight out; only multipart ones accumulate.
+            let msg = if self.partial.is_empty() {
+                Message::from(f.body)
+            } else {
+                self.partial.push_back(f.body);
+                std::mem::take(&mut self.partial)
+            };
             if self.socket_type.is_publisher() && msg.len() == 1 {
                 match msg[0].first() {
                     Some(1) => return Ok(Some(Event::Subscribe(msg[0].slice(1..)))),

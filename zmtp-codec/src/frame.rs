@@ -62,6 +62,7 @@ impl Header {
 ///
 /// Returns `Ok(None)` when more bytes are needed. `max` is `maxmsgsize` (per frame, as
 /// libzmq applies it).
+#[inline]
 pub fn peek_header(
     buf: &[u8],
     framing: Framing,
@@ -146,6 +147,7 @@ pub fn peek_header(
 /// Decodes one frame from the front of `buf`, splitting its body off without a copy.
 ///
 /// Returns `Ok(None)` (consuming nothing) when the frame is not complete yet.
+#[inline]
 pub fn decode(
     buf: &mut BytesMut,
     framing: Framing,

@@ -237,7 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         match event {
             Event::HandshakeSucceeded(info) => {
                 let info =
-                    convert::peer_info(self.link.handle.socket_type(), info, self.authenticated);
+                    convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
                 if self.authenticated {
                     self.properties = Some(convert::properties(&info));
                 }

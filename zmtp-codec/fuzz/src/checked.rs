@@ -244,7 +244,7 @@ impl Checked {
                 if let Some(t) = info.socket_type {
                     assert!(self.conn.socket_type().is_compatible(t));
                 }
-                assert_eq!(self.conn.peer(), Some(info));
+                assert_eq!(self.conn.peer(), Some(&**info));
                 self.handshake = true;
             }
             Event::Message(m) => {

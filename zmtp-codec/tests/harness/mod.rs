@@ -100,7 +100,7 @@ impl Side {
 
     pub fn handshake_done(&self) -> Option<&zmtp_codec::PeerInfo> {
         self.events.iter().find_map(|e| match e {
-            Event::HandshakeSucceeded(p) => Some(p),
+            Event::HandshakeSucceeded(p) => Some(&**p),
             _ => None,
         })
     }
