@@ -101,6 +101,11 @@ impl Rand {
     }
 }
 
+/// The code blocks of the workspace README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
