@@ -168,13 +168,8 @@ fn guide_programs_against_pyzmq() {
     request_reply("msgqueue", Py, &[Rust, Py]);
 }
 
-/// Our `wuserver` with our and pyzmq's `wuclient`. Ignored: a PUB that sends
-/// in a tight loop on a multi-thread runtime can lose a subscription that
-/// arrives meanwhile (zmq-async's PUB reads subscriptions only when a
-/// `readable` signal is set, and the signal can be taken before the new peer
-/// is attached), so the client waits forever in about one run out of ten.
+/// Our `wuserver` with our and pyzmq's `wuclient`.
 #[test]
-#[ignore = "zmq-async bug: a busy PUB can lose a new subscriber's SUBSCRIBE (see the doc comment)"]
 fn our_weather_server() {
     let _ports = lock_guide_ports();
     weather(Rust, Rust);

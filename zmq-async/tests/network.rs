@@ -480,3 +480,31 @@ async fn linger_delivers_queued_messages_after_drop() {
     })
     .await;
 }
+
+/// A PUB busy sending while a subscriber attaches on another thread must still see its
+/// subscription (a consumed wake-up signal once lost it for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_pub_never_loses_a_subscription() {
+    within(async {
+        for round in 0..300 {
+            let mut publisher = PubSocket::new();
+            let ep = publisher.bind("tcp://127.0.0.1:0").await.unwrap();
+            let sub = tokio::spawn(async move {
+                let mut sub = SubSocket::new();
+                sub.connect(&ep).await.unwrap();
+                sub.subscribe("A").unwrap();
+                sub.recv().await.unwrap();
+            });
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while !sub.is_finished() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "round {round}: subscription lost"
+                );
+                publisher.send(Message::from("A update")).await.unwrap();
+            }
+            sub.await.unwrap();
+        }
+    })
+    .await;
+}

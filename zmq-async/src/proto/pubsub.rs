@@ -20,6 +20,9 @@ pub(crate) struct XPub {
     pending: VecDeque<Message>,
     matched: Vec<Key>,
     xpub: bool,
+    /// A peer was attached since the last intake: its first subscriptions may have
+    /// signalled (and had the signal consumed) before it was attached, so scan anyway.
+    rescan: bool,
 }
 
 impl XPub {
@@ -30,12 +33,14 @@ impl XPub {
             pending: VecDeque::new(),
             matched: Vec::new(),
             xpub,
+            rescan: false,
         }
     }
 
     /// Reads every subscriber's inbound pipe (subscriptions travel as `0x01`/`0x00` + topic).
     fn intake(&mut self, eng: &mut Engine) {
-        if !eng.shared.readable.take_signal() {
+        let rescan = std::mem::take(&mut self.rescan);
+        if !eng.shared.readable.take_signal() && !rescan {
             return;
         }
         let verbose = eng.options.xpub_verbose;
@@ -87,6 +92,7 @@ impl XPub {
 impl Protocol for XPub {
     fn attached(&mut self, _eng: &mut Engine, key: Key) {
         self.peers.push(key);
+        self.rescan = true;
     }
     fn connected(&mut self, eng: &mut Engine, key: Key) {
         if let (Some(welcome), Some(peer)) = (&eng.options.xpub_welcome_msg, eng.peers.get(key)) {
