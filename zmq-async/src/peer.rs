@@ -78,6 +78,9 @@ pub(crate) struct Shared {
     pub(crate) writable: Arc<Notify>,
     next_peer: AtomicU64,
     options: Mutex<SocketOptions>,
+    /// Every tcp/ipc task of this socket (listeners, connectors, connections), so that
+    /// `Socket::close` can wait for queued messages to be written.
+    pub(crate) tasks: tokio_util::task::TaskTracker,
 }
 
 impl Shared {
@@ -90,6 +93,7 @@ impl Shared {
             writable: Arc::new(Notify::new()),
             next_peer: AtomicU64::new(1),
             options: Mutex::new(options),
+            tasks: tokio_util::task::TaskTracker::new(),
         })
     }
 
@@ -225,6 +229,16 @@ impl SocketHandle {
     /// A snapshot of the socket's options (routing id, HWMs, heartbeats, …).
     pub fn options(&self) -> SocketOptions {
         self.shared.options()
+    }
+
+    /// Spawns one of this socket's transport tasks, tracked for [`Socket::close`].
+    ///
+    /// [`Socket::close`]: crate::Socket::close
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.shared.tasks.spawn(task);
     }
 
     /// True once the socket was dropped; a transport should then stop.

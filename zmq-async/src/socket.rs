@@ -422,6 +422,26 @@ impl<T: SocketKind> Socket<T> {
         Ok(())
     }
 
+    /// Closes the socket and waits until what it queued for its tcp and ipc peers has been
+    /// written, or `linger` ran out: libzmq's `zmq_close` followed by `zmq_ctx_term`, for this
+    /// socket. Dropping the socket applies `linger` too, but a program that returns from
+    /// `main` right after would stop the runtime, and with it the writing; awaiting `close`
+    /// first delivers. With `linger` unset (forever), as in libzmq, this waits as long as a
+    /// peer with queued messages can still be reached. inproc peers read the queue directly
+    /// and are not waited for.
+    pub async fn close(self) {
+        let tasks = self.engine.shared.tasks.clone();
+        let linger = self.engine.options.linger;
+        drop(self);
+        tasks.close();
+        match linger {
+            None => tasks.wait().await,
+            Some(d) => {
+                let _ = tokio::time::timeout(d, tasks.wait()).await;
+            }
+        }
+    }
+
     /// Drops the peers created by `connect(endpoint)`.
     pub async fn disconnect(&mut self, endpoint: &str) -> Result<()> {
         let before = self.net.len();

@@ -508,3 +508,43 @@ async fn busy_pub_never_loses_a_subscription() {
     })
     .await;
 }
+
+/// `close().await` is `zmq_close` + `zmq_ctx_term` for one socket: queued messages are
+/// written before the runtime (and with it every connection task) is dropped.
+#[test]
+fn close_delivers_queued_messages_before_the_runtime_stops() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receiver = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut pull = PullSocket::new();
+            tx.send(pull.bind("tcp://127.0.0.1:0").await.unwrap())
+                .unwrap();
+            let mut got = Vec::new();
+            while got.len() < 1000 {
+                let m = within(pull.recv()).await.unwrap();
+                got.push(text(&m).remove(0));
+            }
+            got
+        })
+    });
+    let endpoint = rx.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut push = PushSocket::new(); // linger unset: forever
+        push.connect(&endpoint).await.unwrap();
+        for i in 0..1000 {
+            push.send(Message::from(format!("{i}"))).await.unwrap();
+        }
+        within(push.close()).await;
+    });
+    drop(rt);
+    let got = receiver.join().unwrap();
+    assert_eq!(got, (0..1000).map(|i| i.to_string()).collect::<Vec<_>>());
+}

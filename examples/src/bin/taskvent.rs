@@ -5,7 +5,6 @@
 //! workloads of 1–100 ms.
 
 use std::io::{BufRead, Write};
-use std::time::Duration;
 
 use zmq_async::{PushSocket, Result};
 use zmq_examples::Rand;
@@ -45,10 +44,9 @@ async fn main() -> Result<()> {
     }
     println!("Total expected cost: {total_msec} msec");
 
-    // Give the connections time to deliver what is queued before the runtime
-    // (and every connection task with it) goes away, as the guide's `sleep (1)`.
-    drop(sink);
-    drop(sender);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Deliver what is queued before the runtime (and every connection task with it) goes
+    // away: the guide's `sleep (1)`, done exactly.
+    sink.close().await;
+    sender.close().await;
     Ok(())
 }

@@ -99,7 +99,7 @@ pub(crate) async fn bind(
     let cancel = CancellationToken::new();
     let listener: SharedListener = Arc::new(Mutex::new(Some(listener)));
     let span = tracing::debug_span!("zmq.listen", endpoint = %resolved);
-    tokio::spawn(
+    handle.clone().spawn(
         accept_loop(handle, listener.clone(), cancel.clone(), socket_closed).instrument(span),
     );
     Ok(EndpointTask {
@@ -135,7 +135,7 @@ async fn accept_loop(
                 let span = tracing::debug_span!("zmq.peer", peer = %addr);
                 let handle = handle.clone();
                 let cancel = cancel.clone();
-                tokio::spawn(
+                handle.clone().spawn(
                     async move {
                         let options = handle.options();
                         let conn = match convert::connection(handle.socket_type(), &options) {
@@ -191,7 +191,7 @@ pub(crate) fn connect(
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
     let span = tracing::debug_span!("zmq.connect", endpoint = %text);
-    tokio::spawn(
+    handle.clone().spawn(
         connect_loop(
             handle,
             endpoint,
