@@ -79,7 +79,7 @@ pub(crate) struct Shared {
     next_peer: AtomicU64,
     options: Mutex<SocketOptions>,
     /// Every tcp/ipc task of this socket (listeners, connectors, connections), so that
-    /// `Socket::close` can wait for queued messages to be written.
+    /// `Socket::shutdown` can wait for queued messages to be written.
     pub(crate) tasks: tokio_util::task::TaskTracker,
 }
 
@@ -231,9 +231,9 @@ impl SocketHandle {
         self.shared.options()
     }
 
-    /// Spawns one of this socket's transport tasks, tracked for [`Socket::close`].
+    /// Spawns one of this socket's transport tasks, tracked for [`Socket::shutdown`].
     ///
-    /// [`Socket::close`]: crate::Socket::close
+    /// [`Socket::shutdown`]: crate::Socket::shutdown
     pub(crate) fn spawn<F>(&self, task: F)
     where
         F: std::future::Future<Output = ()> + Send + 'static,

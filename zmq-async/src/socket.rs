@@ -429,7 +429,10 @@ impl<T: SocketKind> Socket<T> {
     /// first delivers. With `linger` unset (forever), as in libzmq, this waits as long as a
     /// peer with queued messages can still be reached. inproc peers read the queue directly
     /// and are not waited for.
-    pub async fn close(self) {
+    ///
+    /// (Not to be confused with the `Sink` contract's `SinkExt::close`, which only ends
+    /// sending.)
+    pub async fn shutdown(self) {
         let tasks = self.engine.shared.tasks.clone();
         let linger = self.engine.options.linger;
         drop(self);

@@ -509,10 +509,10 @@ async fn busy_pub_never_loses_a_subscription() {
     .await;
 }
 
-/// `close().await` is `zmq_close` + `zmq_ctx_term` for one socket: queued messages are
+/// `shutdown().await` is `zmq_close` + `zmq_ctx_term` for one socket: queued messages are
 /// written before the runtime (and with it every connection task) is dropped.
 #[test]
-fn close_delivers_queued_messages_before_the_runtime_stops() {
+fn shutdown_delivers_queued_messages_before_the_runtime_stops() {
     let (tx, rx) = std::sync::mpsc::channel();
     let receiver = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -542,7 +542,7 @@ fn close_delivers_queued_messages_before_the_runtime_stops() {
         for i in 0..1000 {
             push.send(Message::from(format!("{i}"))).await.unwrap();
         }
-        within(push.close()).await;
+        within(push.shutdown()).await;
     });
     drop(rt);
     let got = receiver.join().unwrap();

@@ -46,7 +46,7 @@ async fn main() -> Result<()> {
 
     // Deliver what is queued before the runtime (and every connection task with it) goes
     // away: the guide's `sleep (1)`, done exactly.
-    sink.close().await;
-    sender.close().await;
+    sink.shutdown().await;
+    sender.shutdown().await;
     Ok(())
 }
