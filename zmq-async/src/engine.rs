@@ -183,14 +183,24 @@ impl Engine {
     }
 }
 
-/// Round robin over the peers whose outbound pipe has room (PUSH, DEALER, REQ, PAIR).
+/// A ring of peers served in turn: what load balancing and fair queueing share.
 #[derive(Debug, Default)]
-pub(crate) struct LoadBalancer {
+pub(crate) struct RoundRobin {
     keys: Vec<Key>,
     next: usize,
 }
 
-impl LoadBalancer {
+/// What a visit to one peer of a [`RoundRobin`] found.
+pub(crate) enum Visit<T> {
+    /// Serve this peer.
+    Take(T),
+    /// Not now; try the next one.
+    Skip,
+    /// The peer is gone: take it out of the ring.
+    Remove,
+}
+
+impl RoundRobin {
     pub(crate) fn attach(&mut self, key: Key) {
         if !self.keys.contains(&key) {
             self.keys.push(key);
@@ -210,8 +220,9 @@ impl LoadBalancer {
         &self.keys
     }
 
-    /// The next peer in turn that can take a message, as `(position, key)`.
-    pub(crate) fn ready_key(&mut self, eng: &mut Engine) -> Option<(usize, Key)> {
+    /// Visits the peers in turn, from the current one, for at most one round, until `visit`
+    /// takes one; returns its position and what `visit` took.
+    pub(crate) fn find<T>(&mut self, mut visit: impl FnMut(Key) -> Visit<T>) -> Option<(usize, T)> {
         let mut tries = self.keys.len();
         while tries > 0 && !self.keys.is_empty() {
             tries -= 1;
@@ -219,25 +230,58 @@ impl LoadBalancer {
                 self.next = 0;
             }
             let i = self.next;
-            let key = self.keys[i];
-            match eng.peers.get(key) {
-                None => {
+            match visit(self.keys[i]) {
+                Visit::Take(t) => return Some((i, t)),
+                Visit::Skip => self.next += 1,
+                Visit::Remove => {
                     self.keys.remove(i);
                 }
-                Some(peer) if peer.outbound.has_room() => return Some((i, key)),
-                Some(peer) if peer.outbound.is_closed() => {
-                    eng.note_dead(key);
-                    self.keys.remove(i);
-                }
-                Some(_) => self.next += 1,
             }
         }
         None
     }
 
+    /// The peer at `position` was served: the next turn starts after it.
+    pub(crate) fn served(&mut self, position: usize) {
+        self.next = position + 1;
+    }
+}
+
+/// Round robin over the peers whose outbound pipe has room (PUSH, DEALER, REQ, PAIR).
+#[derive(Debug, Default)]
+pub(crate) struct LoadBalancer {
+    ring: RoundRobin,
+}
+
+impl LoadBalancer {
+    pub(crate) fn attach(&mut self, key: Key) {
+        self.ring.attach(key);
+    }
+
+    pub(crate) fn detach(&mut self, key: Key) {
+        self.ring.detach(key);
+    }
+
+    pub(crate) fn keys(&self) -> &[Key] {
+        self.ring.keys()
+    }
+
+    /// The next peer in turn that can take a message, as `(position, key)`.
+    pub(crate) fn ready_key(&mut self, eng: &mut Engine) -> Option<(usize, Key)> {
+        self.ring.find(|key| match eng.peers.get(key) {
+            None => Visit::Remove,
+            Some(peer) if peer.outbound.has_room() => Visit::Take(key),
+            Some(peer) if peer.outbound.is_closed() => {
+                eng.note_dead(key);
+                Visit::Remove
+            }
+            Some(_) => Visit::Skip,
+        })
+    }
+
     /// Marks the peer at `position` as served; the next send goes to the one after it.
     pub(crate) fn sent(&mut self, position: usize) {
-        self.next = position + 1;
+        self.ring.served(position);
     }
 
     /// Ready when some peer can take a message (waker registered otherwise).
@@ -282,53 +326,35 @@ impl LoadBalancer {
 /// messages are read as 1,2,3,4,5,1,2,3,4,5 — not in arrival order.
 #[derive(Debug, Default)]
 pub(crate) struct FairQueue {
-    keys: Vec<Key>,
-    next: usize,
+    ring: RoundRobin,
 }
 
 impl FairQueue {
     pub(crate) fn attach(&mut self, key: Key) {
-        if !self.keys.contains(&key) {
-            self.keys.push(key);
-        }
+        self.ring.attach(key);
     }
 
     pub(crate) fn detach(&mut self, key: Key) {
-        if let Some(i) = self.keys.iter().position(|k| *k == key) {
-            self.keys.remove(i);
-            if i < self.next {
-                self.next -= 1;
-            }
-        }
+        self.ring.detach(key);
     }
 
     /// The next message in turn, with the peer it came from.
     pub(crate) fn try_recv(&mut self, eng: &mut Engine) -> Option<(Key, Message)> {
-        let mut tries = self.keys.len();
-        while tries > 0 && !self.keys.is_empty() {
-            tries -= 1;
-            if self.next >= self.keys.len() {
-                self.next = 0;
-            }
-            let i = self.next;
-            let key = self.keys[i];
+        let (i, msg) = self.ring.find(|key| {
             let Some(peer) = eng.peers.get(key) else {
-                self.keys.remove(i);
-                continue;
+                return Visit::Remove;
             };
             match peer.inbound.try_pop() {
-                TryPop::Message(msg) => {
-                    self.next = i + 1;
-                    return Some((key, msg));
-                }
-                TryPop::Empty => self.next += 1,
+                TryPop::Message(msg) => Visit::Take((key, msg)),
+                TryPop::Empty => Visit::Skip,
                 TryPop::Finished => {
                     eng.note_dead(key);
-                    self.keys.remove(i);
+                    Visit::Remove
                 }
             }
-        }
-        None
+        })?;
+        self.ring.served(i);
+        Some(msg)
     }
 
     /// Like [`FairQueue::try_recv`], registering the waker when nothing is queued.
