@@ -158,8 +158,10 @@ pub fn decode(
     };
     match header.frame_len() {
         Some(total) if buf.len() >= total => {
-            buf.advance(header.header_len);
-            let body = buf.split_to(total - header.header_len).freeze();
+            // Split off the whole frame, then step over its header in the frozen `Bytes`:
+            // cheaper than advancing the read buffer itself.
+            let mut body = buf.split_to(total).freeze();
+            body.advance(header.header_len);
             Ok(Some(Frame {
                 more: header.more,
                 command: header.command,
