@@ -497,12 +497,18 @@ fn curve_session() -> Vec<Seed> {
             w.u8(cs::OP_DELIVER_ALL);
         }),
         // Tampering during the handshake: a flipped HELLO, a dropped WELCOME.
+        // (Greetings first: signatures, then the rest; A's wire then holds the end of its
+        // greeting and HELLO.)
         script("flip-hello", 1, 0, &|w| {
+            w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | arg(7));
             w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
             w.u8(cs::OP_FLIP).u8(255).u16(100).u8(1);
             w.u8(cs::OP_DELIVER_ALL);
         }),
         script("drop-welcome", 1, 0, &|w| {
+            w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | arg(7));
             w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
             w.u8(cs::OP_DELIVER_FRAMES | arg(7));
             w.u8(cs::OP_DROP | side_b).u8(255);
