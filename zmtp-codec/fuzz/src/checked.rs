@@ -35,7 +35,8 @@ pub struct Checked {
 impl Checked {
     /// Builds the connection (the configuration must be valid).
     pub fn new(config: Config, now: Instant) -> Self {
-        let authenticates = config.mechanism == MechanismConfig::PlainServer
+        // PLAIN and CURVE servers always ask; NULL only when told to.
+        let authenticates = config.mechanism.as_server()
             || (config.mechanism == MechanismConfig::Null && config.authenticate_null);
         let publisher = config.socket_type.is_publisher();
         let max_msg_size = config.max_msg_size;

@@ -8,7 +8,10 @@
 
 pub mod checked;
 pub mod connection_null;
+pub mod curve;
+pub mod curve_session;
 pub mod frame_decoder;
+pub mod handshake_curve;
 pub mod handshake_plain;
 pub mod input;
 pub mod seeds;
@@ -22,4 +25,14 @@ pub mod handshake_plain_server {
 /// The PLAIN client target (re-exported under the name of its fuzz target).
 pub mod handshake_plain_client {
     pub use crate::handshake_plain::run_client as run;
+}
+
+/// The CURVE server target (re-exported under the name of its fuzz target).
+pub mod handshake_curve_server {
+    pub use crate::handshake_curve::run_server as run;
+}
+
+/// The CURVE client target (re-exported under the name of its fuzz target).
+pub mod handshake_curve_client {
+    pub use crate::handshake_curve::run_client as run;
 }

@@ -1,6 +1,10 @@
 //! Seed inputs for every target, made by running real connections against each other in
 //! memory and recording what each one sends. `tests/seeds.rs` writes them to `seeds/` (with
 //! `ZMTP_FUZZ_WRITE_SEEDS=1`) and otherwise checks that the committed files are current.
+//!
+//! CURVE handshakes draw keys and nonces from the operating system, so the recorded CURVE
+//! bytes differ from run to run (their lengths do not): the check compares only the bytes
+//! that two generations agree on.
 
 use std::time::Instant;
 
@@ -9,6 +13,9 @@ use zmtp_codec::frame::{self, Framing};
 use zmtp_codec::{AuthReply, Config, Connection, Event, MechanismConfig, Message, SocketType};
 
 use crate::connection_null as cn;
+use crate::curve;
+use crate::curve_session as cs;
+use crate::handshake_curve::LIVE_SHIFT;
 use crate::input::Writer;
 use crate::two_peers as tp;
 
@@ -22,6 +29,8 @@ pub fn all() -> Vec<Seed> {
     seeds.extend(connection_null());
     seeds.extend(handshake_plain());
     seeds.extend(two_peers());
+    seeds.extend(handshake_curve());
+    seeds.extend(curve_session());
     seeds
 }
 
@@ -316,4 +325,199 @@ fn two_peers() -> Vec<Seed> {
         }),
     ));
     seeds
+}
+
+/// Splits a stream after its 64-byte greeting into whole frames.
+fn frames(stream: &[u8]) -> Vec<Vec<u8>> {
+    let mut split = curve::Splitter::default();
+    split
+        .push(stream)
+        .into_iter()
+        .filter(|(greeting, _)| !greeting)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+fn handshake_curve() -> Vec<Seed> {
+    let now = Instant::now();
+    let mut seeds = Vec::new();
+    let pairs = [
+        (SocketType::Dealer, SocketType::Router),
+        (SocketType::Req, SocketType::Rep),
+        (SocketType::Sub, SocketType::Pub),
+    ];
+    let live = |l: u8| l << LIVE_SHIFT;
+    for (client_type, server_type) in pairs {
+        let mut client = Connection::new(curve::client_config(client_type), now).expect("valid");
+        let mut server = Connection::new(curve::server_config(server_type), now).expect("valid");
+        let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+        let mut record = |from_client: bool, b: &[u8]| {
+            if from_client {
+                to_server.extend_from_slice(b);
+            } else {
+                to_client.extend_from_slice(b);
+            }
+        };
+        shuttle(&mut client, &mut server, now, &mut record);
+        client.send(&"ping".into()).expect("active");
+        server.send(&"pong".into()).expect("active");
+        shuttle(&mut client, &mut server, now, &mut record);
+        let name = format!("{}-{}", client_type.name(), server_type.name());
+        // Client frames: HELLO, INITIATE, MESSAGE; server frames: WELCOME, READY, MESSAGE.
+        let (c, s) = (frames(&to_server), frames(&to_client));
+        assert_eq!((c.len(), s.len()), (3, 3), "{name}: unexpected handshake");
+        let cat = |fs: &[Vec<u8>]| fs.concat();
+        // No live peer: the recorded HELLO opens (it is self-contained), the recorded
+        // INITIATE does not (its cookie was sealed for another server).
+        for (reply, chunk) in [(0u8, 0u8), (2, 0), (0, 5)] {
+            let mut w = Writer::new();
+            w.u8(type_index(server_type)).u8(reply).u8(chunk).u8(0);
+            w.bytes(&cat(&c));
+            seeds.push((
+                "handshake_curve_server",
+                format!("{name}-r{reply}-c{chunk}"),
+                w.out,
+            ));
+        }
+        // A live client sent HELLO (and INITIATE): recorded later frames follow.
+        for (l, reply, from) in [(1u8, 0u8, 1usize), (2, 0, 2), (2, 2, 2)] {
+            let mut w = Writer::new();
+            w.u8(type_index(server_type)).u8(reply).u8(0).u8(live(l));
+            w.bytes(&cat(&c[from..]));
+            seeds.push((
+                "handshake_curve_server",
+                format!("{name}-live{l}-r{reply}"),
+                w.out,
+            ));
+        }
+        for chunk in [0u8, 3] {
+            let mut w = Writer::new();
+            w.u8(type_index(client_type)).u8(0).u8(chunk).u8(0);
+            w.bytes(&cat(&s));
+            seeds.push(("handshake_curve_client", format!("{name}-c{chunk}"), w.out));
+        }
+        for l in [1u8, 2] {
+            let mut w = Writer::new();
+            w.u8(type_index(client_type)).u8(0).u8(0).u8(live(l));
+            w.bytes(&cat(&s[usize::from(l)..]));
+            seeds.push(("handshake_curve_client", format!("{name}-live{l}"), w.out));
+        }
+    }
+    // A plaintext PING where a MESSAGE box belongs, and a refusing server.
+    let ping: &[u8] = b"\x04\x07\x04PING\x00\x00";
+    let mut w = Writer::new();
+    w.u8(type_index(SocketType::Router)).u8(0).u8(0).u8(live(2));
+    w.bytes(ping);
+    seeds.push((
+        "handshake_curve_server",
+        "live2-plain-ping".to_string(),
+        w.out,
+    ));
+    let mut w = Writer::new();
+    w.u8(type_index(SocketType::Dealer)).u8(0).u8(0).u8(0);
+    w.bytes(b"\x04\x0a\x05ERROR\x03400");
+    seeds.push(("handshake_curve_client", "error-400".to_string(), w.out));
+    let mut w = Writer::new();
+    w.u8(type_index(SocketType::Dealer)).u8(2).u8(0).u8(live(2));
+    seeds.push(("handshake_curve_client", "live2-denied".to_string(), w.out));
+    seeds
+}
+
+fn curve_session() -> Vec<Seed> {
+    let side_b = 1 << 4;
+    let arg = |a: u8| a << 5;
+    let script = |name: &str, pair: u8, opts: u8, ops: &dyn Fn(&mut Writer)| {
+        let mut w = Writer::new();
+        w.u8(pair).u8(opts);
+        ops(&mut w);
+        ("curve_session", name.to_string(), w.out)
+    };
+    vec![
+        // DEALER/ROUTER: a handshake frame by frame, then messages both ways.
+        script("dealer-router", 1, cs::OPT_ROUTING_IDS, &|w| {
+            for _ in 0..4 {
+                w.u8(cs::OP_DELIVER_FRAMES | arg(7));
+                w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            }
+            w.u8(cs::OP_SEND | arg(2)).u8(0).u8(7).u8(250);
+            w.u8(cs::OP_SEND | side_b).u8(252);
+            w.u8(cs::OP_DELIVER).u16(40);
+            w.u8(cs::OP_DELIVER | arg(1)).u16(1000);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        // SUB/PUB, the subscriber on 3.0 (subscriptions as messages) and on 3.1.
+        script("sub-pub-3.0", 2, cs::OPT_A_MINOR0, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_SUBSCRIBE).u8(2).bytes(b"ab");
+            w.u8(cs::OP_SUBSCRIBE | arg(1)).u8(0);
+            w.u8(cs::OP_SEND | side_b).u8(9);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        script("xsub-xpub", 3, 0, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_SUBSCRIBE).u8(1).bytes(b"x");
+            w.u8(cs::OP_SEND).u8(3);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        // Heartbeats: PING and PONG inside MESSAGE boxes, then a timeout.
+        script("heartbeat", 4, cs::OPT_HEARTBEAT, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_CLOCK).u8(11);
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_CLOCK).u8(11);
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_CLOCK).u8(30);
+        }),
+        // Tampering after the handshake: flip, drop a middle part, duplicate, swap.
+        script("flip-message", 0, 0, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_SEND).u8(20);
+            w.u8(cs::OP_FLIP).u8(0).u16(30).u8(0x10);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        script("drop-part", 5, 0, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_SEND | arg(2)).u8(1).u8(2).u8(3);
+            w.u8(cs::OP_SEND).u8(4);
+            w.u8(cs::OP_DROP).u8(2);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        script("dup", 11, 0, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_SEND | side_b).u8(5);
+            w.u8(cs::OP_SEND | side_b).u8(6);
+            w.u8(cs::OP_DUP | side_b).u8(0);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        script("swap", 8, 0, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_SEND).u8(5);
+            w.u8(cs::OP_SEND).u8(6);
+            w.u8(cs::OP_SWAP).u8(0);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        // Tampering during the handshake: a flipped HELLO, a dropped WELCOME.
+        // (Greetings first: signatures, then the rest; A's wire then holds the end of its
+        // greeting and HELLO.)
+        script("flip-hello", 1, 0, &|w| {
+            w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            w.u8(cs::OP_FLIP).u8(255).u16(100).u8(1);
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+        script("drop-welcome", 1, 0, &|w| {
+            w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | side_b | arg(7));
+            w.u8(cs::OP_DELIVER_FRAMES | arg(7));
+            w.u8(cs::OP_DROP | side_b).u8(255);
+            w.u8(cs::OP_DELIVER_ALL);
+            w.u8(cs::OP_CLOCK).u8(60);
+        }),
+        // The authenticator refuses (400: ERROR to the client).
+        script("deny-400", 1, 2 << cs::OPT_REPLY_SHIFT, &|w| {
+            w.u8(cs::OP_DELIVER_ALL);
+        }),
+    ]
 }
