@@ -132,6 +132,16 @@ pub enum Error {
         /// The last nonce accepted from the peer.
         last: u64,
     },
+    /// A CURVE MESSAGE nonce skipped ahead: frames were removed from the stream.
+    #[error("CURVE {command} nonce {nonce} skips ahead of {expected}: frames are missing")]
+    CurveNonceGap {
+        /// The command carrying the nonce.
+        command: &'static str,
+        /// The nonce received.
+        nonce: u64,
+        /// The nonce that had to come next.
+        expected: u64,
+    },
     /// The cookie in a CURVE INITIATE is not the one our WELCOME gave (altered, or from
     /// another handshake).
     #[error("CURVE INITIATE carries a cookie we did not issue")]

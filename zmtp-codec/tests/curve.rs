@@ -519,17 +519,18 @@ fn reordered_messages_kill_the_connection() {
         frames.push(f);
     }
     let now = Instant::now();
+    // The second message arrives first: its nonce skips one, so it is refused at once and
+    // nothing is delivered.
     s.handle_input(now, &frames[1]).unwrap();
-    assert_eq!(s.poll_event(), Ok(Some(Event::Message("second".into()))));
-    s.handle_input(now, &frames[0]).unwrap();
-    assert!(matches!(
+    assert_eq!(
         s.poll_event(),
-        Err(Error::CurveNonceReplay {
-            nonce: 3,
-            last: 4,
-            ..
+        Err(Error::CurveNonceGap {
+            command: "MESSAGE",
+            nonce: 4,
+            expected: 3
         })
-    ));
+    );
+    assert!(s.handle_input(now, &frames[0]).is_err());
 }
 
 #[test]
@@ -720,4 +721,69 @@ fn initiate_must_use_a_newer_nonce_than_hello() {
             last: 1
         })
     );
+}
+
+/// An attacker on the path drops one MESSAGE frame: the receiver must not splice the parts
+/// of two messages into one it was never sent. Nonces must follow each other exactly.
+#[test]
+fn dropped_message_frame_is_detected_not_spliced() {
+    use zmtp_codec::frame::{self, Framing};
+    let c = CurveKeyPair::from_secret_z85("D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs").unwrap();
+    let s = CurveKeyPair::from_secret_z85("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6").unwrap();
+    let now = Instant::now();
+    let mut client = Connection::new(
+        Config::new(SocketType::Dealer).mechanism(MechanismConfig::curve_client(&c, s.public)),
+        now,
+    )
+    .unwrap();
+    let mut server = Connection::new(
+        Config::new(SocketType::Router).mechanism(MechanismConfig::curve_server(&s)),
+        now,
+    )
+    .unwrap();
+    for _ in 0..8 {
+        while let Some(b) = client.poll_transmit() {
+            server.handle_input(now, &b).unwrap();
+        }
+        while let Ok(Some(ev)) = server.poll_event() {
+            if let Event::AuthRequest(_) = ev {
+                server
+                    .handle_auth_reply(now, AuthReply::accept(""))
+                    .unwrap();
+            }
+        }
+        while let Some(b) = server.poll_transmit() {
+            client.handle_input(now, &b).unwrap();
+        }
+        while let Ok(Some(_)) = client.poll_event() {}
+    }
+    assert!(client.is_active() && server.is_active());
+    let mut first = Message::from("a");
+    first.push_back("b");
+    client.send(&first).unwrap();
+    client.send(&"c".into()).unwrap();
+    let mut wire = bytes::BytesMut::new();
+    while let Some(b) = client.poll_transmit() {
+        wire.extend_from_slice(&b);
+    }
+    // Three MESSAGE frames: "a" (MORE), "b", "c". The second is dropped in transit.
+    let mut frames = Vec::new();
+    while !wire.is_empty() {
+        let h = frame::peek_header(&wire, Framing::V3, None)
+            .unwrap()
+            .unwrap();
+        frames.push(wire.split_to(h.frame_len().unwrap()));
+    }
+    assert_eq!(frames.len(), 3);
+    server.handle_input(now, &frames[0]).unwrap();
+    server.handle_input(now, &frames[2]).unwrap();
+    assert!(matches!(
+        server.poll_event(),
+        Err(Error::CurveNonceGap {
+            command: "MESSAGE",
+            ..
+        })
+    ));
+    // Sticky, and nothing was delivered.
+    assert!(server.poll_event().is_err());
 }
