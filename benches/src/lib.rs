@@ -1,59 +1,294 @@
-//! Benchmark support code.
+//! Benchmark support code: what the perf tools in `src/bin/` share.
 //!
-//! The codec benchmarks (`benches/codec.rs`) and the zero-copy tests (`tests/zero_copy.rs`)
-//! share these helpers: two [`Connection`]s handshaken against each other in memory, and
-//! the bytes a connection sends for a batch of messages.
+//! The tools follow libzmq's `perf/` programs: the same arguments, the same output lines,
+//! the same measurement (the throughput clock starts at the first message received; the
+//! latency is the whole run divided by twice the round trips). Ours are `local_thr`,
+//! `remote_thr`, `local_lat`, `remote_lat`, `inproc_thr`, `inproc_lat`; the same programs
+//! on libzmq (through the `zmq` crate) are prefixed `zmq_`; `raw_*` move the same bytes
+//! over a bare tcp or ipc socket, as the ceiling.
 //!
-//! Run the benchmarks pinned to one core:
-//!
-//! ```sh
-//! taskset -c 1 cargo bench -p zmq-benches --bench codec
+//! ```
+//! let out = zmq_benches::throughput_report(8, 1_000_000, std::time::Duration::from_millis(250));
+//! assert!(out.contains("mean throughput: 4000000 [msg/s]"));
+//! assert!(out.contains("mean throughput: 256.000 [Mb/s]"));
 //! ```
 
-use std::time::Instant;
+pub mod codec;
 
-use bytes::{Bytes, BytesMut};
-use zmtp_codec::{Config, Connection, Event, SocketType};
+pub use codec::{connected_pair, drain_transmit, encoded_batch};
 
-/// A PUSH and a PULL connection with their NULL handshake done and the
-/// `HandshakeSucceeded` events consumed: `pair.0` sends, `pair.1` receives.
-pub fn connected_pair(now: Instant) -> (Connection, Connection) {
-    let mut push = Connection::new(Config::new(SocketType::Push), now).expect("valid config");
-    let mut pull = Connection::new(Config::new(SocketType::Pull), now).expect("valid config");
-    for _ in 0..8 {
-        while let Some(b) = push.poll_transmit() {
-            pull.handle_input(now, &b).expect("clean handshake");
-        }
-        while let Some(b) = pull.poll_transmit() {
-            push.handle_input(now, &b).expect("clean handshake");
-        }
-    }
-    for conn in [&mut push, &mut pull] {
-        match conn.poll_event() {
-            Ok(Some(Event::HandshakeSucceeded(_))) => {}
-            other => panic!("expected HandshakeSucceeded, got {other:?}"),
-        }
-        assert!(conn.is_active());
-    }
-    (push, pull)
+use std::time::{Duration, Instant};
+
+/// Set (to anything but `0`) to run our tools on Tokio's multi-thread runtime.
+pub const MT_ENV: &str = "ZMQ_BENCH_MT";
+
+/// Command line of a perf tool: positional arguments, and whether `--mt` was given.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// The positional arguments, in order.
+    pub positional: Vec<String>,
+    /// Run on the multi-thread runtime (`--mt` or [`MT_ENV`]).
+    pub multi_thread: bool,
+    /// Every other `--flag` given.
+    pub flags: Vec<String>,
 }
 
-/// Drains `conn`'s output into one buffer.
-pub fn drain_transmit(conn: &mut Connection) -> BytesMut {
-    let mut out = BytesMut::new();
-    while let Some(chunk) = conn.poll_transmit() {
-        out.extend_from_slice(&chunk);
+impl Args {
+    /// Parses `std::env::args()`; prints `usage: <usage>` and exits with status 1 (as
+    /// libzmq's tools do) unless there are exactly `count` positional arguments.
+    pub fn parse(usage: &str, count: usize) -> Args {
+        let mut multi_thread = std::env::var(MT_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let mut positional = Vec::new();
+        let mut flags = Vec::new();
+        for arg in std::env::args().skip(1) {
+            if arg == "--mt" {
+                multi_thread = true;
+            } else if arg.starts_with("--") {
+                flags.push(arg);
+            } else {
+                positional.push(arg);
+            }
+        }
+        if positional.len() != count {
+            println!("usage: {usage}");
+            std::process::exit(1);
+        }
+        Args {
+            positional,
+            multi_thread,
+            flags,
+        }
     }
-    out
+
+    /// True if `--<name>` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags
+            .iter()
+            .any(|f| f.strip_prefix("--") == Some(name))
+    }
+
+    /// The positional argument at `i`.
+    pub fn str(&self, i: usize) -> &str {
+        &self.positional[i]
+    }
+
+    /// The positional argument at `i` as a number, exiting with a message if it is not one.
+    pub fn number(&self, i: usize) -> usize {
+        match self.positional[i].parse() {
+            Ok(n) => n,
+            Err(_) => fail(format!("not a number: {}", self.positional[i])),
+        }
+    }
 }
 
-/// The wire bytes of `count` single-frame messages with `body` each, as `sender` encodes
-/// them.
-pub fn encoded_batch(sender: &mut Connection, body: &Bytes, count: usize) -> Bytes {
-    for _ in 0..count {
-        sender
-            .send(&body.clone().into())
-            .expect("active connection");
+/// Prints `error in <what>: <error>` and exits with status 1.
+pub fn fail(msg: impl std::fmt::Display) -> ! {
+    println!("error in {msg}");
+    std::process::exit(1)
+}
+
+/// The Tokio runtime the tools run on: current-thread unless `multi_thread`.
+pub fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => fail(format_args!("runtime: {e}")),
     }
-    drain_transmit(sender).freeze()
+}
+
+/// Waits until every task spawned on the current runtime has finished, as `zmq_ctx_term`
+/// waits for lingering messages: after dropping a socket (linger forever), its connection
+/// tasks end once they have written everything queued.
+pub async fn wait_for_tasks() {
+    let handle = tokio::runtime::Handle::current();
+    while handle.metrics().num_alive_tasks() > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// With `--hold`, a remote tool keeps its connection open after sending (until killed)
+/// instead of closing: libzmq 4.3's PULL over ipc can lose the last messages when its peer
+/// closes while it is at its HWM (libzmq issue 4660), so `compare.sh` holds the sender of
+/// both implementations open and stops it once the receiver has everything.
+pub const HOLD_FLAG: &str = "hold";
+
+/// Sleeps forever when `--hold` was given (see [`HOLD_FLAG`]).
+pub fn hold_if_asked(args: &Args) {
+    if args.flag(HOLD_FLAG) {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+/// libzmq's `zmq_stopwatch`: whole microseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    /// Starts the clock.
+    pub fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
+    }
+
+    /// Elapsed time since start.
+    pub fn stop(self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+/// Microseconds as libzmq's stopwatch counts them (at least 1).
+fn micros(elapsed: Duration) -> f64 {
+    (elapsed.as_micros().max(1)) as f64
+}
+
+/// The lines `local_thr` prints: size, count, msg/s (truncated to an integer, as libzmq
+/// does) and Mb/s computed from that integer.
+pub fn throughput_report(size: usize, count: usize, elapsed: Duration) -> String {
+    let throughput = (count as f64 / micros(elapsed) * 1_000_000.0) as u64;
+    let megabits = (throughput as f64 * size as f64 * 8.0) / 1_000_000.0;
+    format!(
+        "message size: {size} [B]\nmessage count: {count}\nmean throughput: {throughput} [msg/s]\nmean throughput: {megabits:.3} [Mb/s]\n"
+    )
+}
+
+/// The lines `remote_lat` prints; the latency is one way: elapsed / (2 · round trips).
+pub fn latency_report(size: usize, roundtrips: usize, elapsed: Duration) -> String {
+    let latency = micros(elapsed) / (roundtrips as f64 * 2.0);
+    format!("message size: {size} [B]\nroundtrip count: {roundtrips}\naverage latency: {latency:.3} [us]\n")
+}
+
+/// A payload of `size` zero bytes in a fresh allocation, as `zmq_msg_init_size` gives
+/// libzmq's tools a fresh message each time.
+pub fn payload(size: usize) -> bytes::Bytes {
+    bytes::Bytes::from(vec![0u8; size])
+}
+
+/// Where a raw (non-ZeroMQ) tool listens or connects: a tcp address or an ipc path,
+/// written as a ZeroMQ endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawEndpoint {
+    /// `tcp://host:port`.
+    Tcp(String),
+    /// `ipc://path`.
+    Ipc(std::path::PathBuf),
+}
+
+impl RawEndpoint {
+    /// Parses `tcp://host:port` or `ipc://path`.
+    pub fn parse(s: &str) -> Option<RawEndpoint> {
+        if let Some(addr) = s.strip_prefix("tcp://") {
+            Some(RawEndpoint::Tcp(addr.to_owned()))
+        } else {
+            s.strip_prefix("ipc://").map(|p| RawEndpoint::Ipc(p.into()))
+        }
+    }
+}
+
+/// A connected raw byte stream (tcp with `TCP_NODELAY`, or a Unix stream socket).
+pub enum RawStream {
+    /// tcp.
+    Tcp(std::net::TcpStream),
+    /// Unix domain stream socket.
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl std::io::Read for RawStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            RawStream::Tcp(s) => s.read(buf),
+            RawStream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for RawStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            RawStream::Tcp(s) => s.write(buf),
+            RawStream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RawEndpoint {
+    /// Binds, accepts one peer and returns its stream (the ipc file is removed first and
+    /// after the accept).
+    pub fn accept_one(&self) -> std::io::Result<RawStream> {
+        match self {
+            RawEndpoint::Tcp(addr) => {
+                let l = std::net::TcpListener::bind(addr)?;
+                let (s, _) = l.accept()?;
+                s.set_nodelay(true)?;
+                Ok(RawStream::Tcp(s))
+            }
+            RawEndpoint::Ipc(path) => {
+                let _ = std::fs::remove_file(path);
+                let l = std::os::unix::net::UnixListener::bind(path)?;
+                let (s, _) = l.accept()?;
+                let _ = std::fs::remove_file(path);
+                Ok(RawStream::Unix(s))
+            }
+        }
+    }
+
+    /// Connects, retrying for up to ten seconds while the peer is not listening yet.
+    pub fn connect(&self) -> std::io::Result<RawStream> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = match self {
+                RawEndpoint::Tcp(addr) => std::net::TcpStream::connect(addr).and_then(|s| {
+                    s.set_nodelay(true)?;
+                    Ok(RawStream::Tcp(s))
+                }),
+                RawEndpoint::Ipc(path) => {
+                    std::os::unix::net::UnixStream::connect(path).map(RawStream::Unix)
+                }
+            };
+            match r {
+                Ok(s) => return Ok(s),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_match_libzmq_format() {
+        let t = throughput_report(64, 100, Duration::from_micros(50));
+        assert_eq!(
+            t,
+            "message size: 64 [B]\nmessage count: 100\nmean throughput: 2000000 [msg/s]\nmean throughput: 1024.000 [Mb/s]\n"
+        );
+        let l = latency_report(64, 1000, Duration::from_micros(40_000));
+        assert_eq!(
+            l,
+            "message size: 64 [B]\nroundtrip count: 1000\naverage latency: 20.000 [us]\n"
+        );
+    }
+
+    #[test]
+    fn raw_endpoints() {
+        assert_eq!(
+            RawEndpoint::parse("tcp://127.0.0.1:1"),
+            Some(RawEndpoint::Tcp("127.0.0.1:1".into()))
+        );
+        assert_eq!(
+            RawEndpoint::parse("ipc:///tmp/x"),
+            Some(RawEndpoint::Ipc("/tmp/x".into()))
+        );
+        assert_eq!(RawEndpoint::parse("inproc://x"), None);
+    }
 }

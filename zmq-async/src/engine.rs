@@ -9,7 +9,7 @@ use bytes::Bytes;
 use zmtp_codec::Message;
 
 use crate::peer::{Command, PeerId, PeerInfo, Shared};
-use crate::pipe::{PipeReader, PipeWriter, TryPop};
+use crate::pipe::{PipeReader, PipeWriter, PushError, TryPop};
 use crate::proto::Protocol;
 use crate::slab::{GenSlab, Key};
 use crate::SocketOptions;
@@ -62,8 +62,12 @@ impl Engine {
 
     /// Applies the mailbox, then forgets finished peers.
     pub(crate) fn pump(&mut self, proto: &mut dyn Protocol) {
+        self.shared.take_mail(&mut self.mail);
+        if self.mail.is_empty() {
+            self.reap(proto);
+            return;
+        }
         let mut mail = std::mem::take(&mut self.mail);
-        self.shared.take_mail(&mut mail);
         for cmd in mail.drain(..) {
             match cmd {
                 Command::Attach {
@@ -294,28 +298,57 @@ impl LoadBalancer {
     }
 
     /// Sends the message in `slot` to the next peer with room; leaves it there if none.
+    ///
+    /// Tries before registering the waker: a send that succeeds (the common case) costs
+    /// one pipe lock and no waker registration.
     pub(crate) fn poll_send(
         &mut self,
         eng: &mut Engine,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<()> {
+        if self.try_send(eng, slot) {
+            return Poll::Ready(());
+        }
+        // Nothing had room: register, then look again, so room that appeared in between is
+        // not missed.
         eng.shared.writable.register(cx.waker());
-        loop {
-            let Some((i, key)) = self.ready_key(eng) else {
-                return Poll::Pending;
+        if self.try_send(eng, slot) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Pushes the message in `slot` to the next peer in turn that takes it (one lock per
+    /// peer tried); `false`, with the message still in `slot`, when none had room.
+    fn try_send(&mut self, eng: &mut Engine, slot: &mut Option<Message>) -> bool {
+        let sent = self.ring.find(|key| {
+            let Some(peer) = eng.peers.get(key) else {
+                return Visit::Remove;
             };
-            let (Some(peer), Some(msg)) = (eng.peers.get(key), slot.take()) else {
-                return Poll::Ready(());
+            let Some(msg) = slot.take() else {
+                return Visit::Take(());
             };
             match peer.outbound.try_push(msg) {
-                Ok(()) => {
-                    self.sent(i);
-                    return Poll::Ready(());
+                Ok(()) => Visit::Take(()),
+                Err(PushError::Full(msg)) => {
+                    *slot = Some(msg);
+                    Visit::Skip
                 }
-                // The reader vanished between the check and the push: try the next peer.
-                Err(e) => *slot = Some(e.into_message()),
+                Err(PushError::Closed(msg)) => {
+                    *slot = Some(msg);
+                    eng.note_dead(key);
+                    Visit::Remove
+                }
             }
+        });
+        match sent {
+            Some((i, ())) => {
+                self.sent(i);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -363,6 +396,12 @@ impl FairQueue {
         eng: &mut Engine,
         cx: &mut Context<'_>,
     ) -> Poll<(Key, Message)> {
+        // Look before registering the waker: a message already queued (the common case
+        // under load) costs one pipe lock and no waker registration.
+        if let Some(x) = self.try_recv(eng) {
+            return Poll::Ready(x);
+        }
+        // Register, then look again, so a message that arrived in between is not missed.
         eng.shared.readable.register(cx.waker());
         match self.try_recv(eng) {
             Some(x) => Poll::Ready(x),

@@ -1,0 +1,104 @@
+//! `alloc_per_msg <message-count>`: heap allocations per message on the steady path of a
+//! busy PUSH/PULL pair (current-thread runtime, both ends in this process), counted by a
+//! global allocator wrapper, over inproc, tcp and ipc.
+//!
+//! The payload is one `Bytes` cloned for every message (a reference count, no allocation),
+//! so what is counted is the sockets' own work: pipes, codec, connection tasks. After a
+//! warm-up of one batch the counter is read around the next `message-count` messages.
+#![allow(unsafe_code)] // the counting allocator
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use zmq_async::{PullSocket, PushSocket};
+use zmq_benches::{fail, runtime, Args};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `realloc` is passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn main() {
+    let args = Args::parse("alloc_per_msg <message-count>", 1);
+    let count = args.number(0);
+    let rt = runtime(false);
+    for endpoint in [
+        "inproc://alloc-per-msg".to_owned(),
+        "tcp://127.0.0.1:0".to_owned(),
+        format!("ipc:///tmp/zmq-alloc-per-msg-{}.ipc", std::process::id()),
+    ] {
+        for size in [8usize, 64, 1024] {
+            let (allocs, bytes) = rt.block_on(measure(&endpoint, size, count));
+            println!(
+                "{:<7} {size:>5} B: {:.4} allocations/msg, {:.1} bytes allocated/msg ({allocs} in {count} messages)",
+                endpoint.split(':').next().unwrap_or("?"),
+                allocs as f64 / count as f64,
+                bytes as f64 / count as f64,
+            );
+        }
+    }
+}
+
+async fn measure(endpoint: &str, size: usize, count: usize) -> (u64, u64) {
+    let mut pull = PullSocket::new();
+    let ep = pull
+        .bind(endpoint)
+        .await
+        .unwrap_or_else(|e| fail(format_args!("zmq_bind: {e}")));
+    let mut push = PushSocket::new();
+    push.connect(&ep)
+        .await
+        .unwrap_or_else(|e| fail(format_args!("zmq_connect: {e}")));
+    let body = bytes::Bytes::from(vec![0u8; size]);
+    let sender = tokio::spawn(async move {
+        for _ in 0..2 * count {
+            if let Err(e) = push.send(body.clone()).await {
+                fail(format_args!("zmq_sendmsg: {e}"));
+            }
+        }
+        push
+    });
+    for _ in 0..count {
+        if let Err(e) = pull.recv().await {
+            fail(format_args!("zmq_recvmsg: {e}"));
+        }
+    }
+    let (a0, b0) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
+    for _ in 0..count {
+        if let Err(e) = pull.recv().await {
+            fail(format_args!("zmq_recvmsg: {e}"));
+        }
+    }
+    let (a1, b1) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
+    drop(sender.await);
+    (a1 - a0, b1 - b0)
+}
