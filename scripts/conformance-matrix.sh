@@ -32,33 +32,30 @@ for line in open(log_path, encoding="utf-8", errors="replace"):
 if not results:
     sys.exit("no test results found in the cargo output: did the suite compile?")
 
-def show(r):
+# Ignored tests are told apart by how their reason starts: (prefix, summary kind, cell label).
+IGNORED = [
+    ("pending", "pending", "pending"),
+    ("bug", "ignored (bug)", "**bug** (ignored)"),
+    ("libzmq bug", "ignored (libzmq bug)", "libzmq bug (ignored)"),
+]
+
+def classify(r):
+    """(summary kind, cell label) of one test result."""
     state, reason = r
     if state == "ok":
-        return "pass"
+        return "passed", "pass"
     if state == "FAILED":
-        return "**FAIL**"
-    if reason.startswith("pending"):
-        return "pending"
-    if reason.startswith("bug"):
-        return "**bug** (ignored)"
-    if reason.startswith("libzmq bug"):
-        return "libzmq bug (ignored)"
-    return "ignored"
+        return "failed", "**FAIL**"
+    for prefix, kind_, label in IGNORED:
+        if reason.startswith(prefix):
+            return kind_, label
+    return "ignored", "ignored"
+
+def show(r):
+    return classify(r)[1]
 
 def kind(r):
-    state, reason = r
-    if state == "ok":
-        return "passed"
-    if state == "FAILED":
-        return "failed"
-    if reason.startswith("pending"):
-        return "pending"
-    if reason.startswith("bug"):
-        return "ignored (bug)"
-    if reason.startswith("libzmq bug"):
-        return "ignored (libzmq bug)"
-    return "ignored"
+    return classify(r)[0]
 
 counts = collections.Counter(kind(r) for r in results.values())
 out = []
