@@ -42,6 +42,11 @@ impl EndpointTask {
     /// ipc file is released before this returns.
     pub(crate) fn stop(&self) {
         self.cancel.cancel();
+        self.release_listener();
+    }
+
+    /// Closes the listener now (its accept loop finds the slot empty and ends).
+    fn release_listener(&self) {
         if let Some(listener) = &self.listener {
             drop(lock(listener).take());
         }
@@ -50,9 +55,7 @@ impl EndpointTask {
 
 impl Drop for EndpointTask {
     fn drop(&mut self) {
-        if let Some(listener) = &self.listener {
-            drop(lock(listener).take());
-        }
+        self.release_listener();
     }
 }
 
