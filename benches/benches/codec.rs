@@ -3,11 +3,14 @@
 //! - encode: `send` a batch of messages, then drain `poll_transmit`;
 //! - decode: copy a prepared buffer holding the batch's wire bytes into `read_buf()` (in
 //!   reads of at most [`READ_SIZE`] bytes, as a socket read would), `handle_read`, and
-//!   drain `poll_event` after each read.
+//!   drain `poll_event` after each read;
+//! - decode-batch: the same, draining with `poll_messages` into a queue of up to [`BATCH`]
+//!   messages, as the socket driver does.
 //!
 //! Reported twice: in messages per second (`codec-msgs`) and bytes per second
 //! (`codec-bytes`). Run pinned to one core: `taskset -c 1 cargo bench -p zmq-benches --bench codec`.
 
+use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,9 @@ const SIZES: [(usize, &str); 4] = [(8, "8B"), (64, "64B"), (1024, "1KiB"), (6553
 
 /// The most bytes one simulated socket read delivers.
 const READ_SIZE: usize = 64 * 1024;
+
+/// The most messages `decode-batch` takes per `poll_messages` (as the socket driver).
+const BATCH: usize = 256;
 
 /// Messages per iteration: enough that per-iteration overhead vanishes, few enough that
 /// a 64 KiB batch stays within a few MiB.
@@ -59,6 +65,26 @@ fn decode(receiver: &mut Connection, wire: &[u8], now: Instant) -> usize {
     msgs
 }
 
+fn decode_batch(receiver: &mut Connection, wire: &[u8], now: Instant) -> usize {
+    let mut msgs = 0;
+    let mut queue = VecDeque::with_capacity(BATCH);
+    for read in wire.chunks(READ_SIZE) {
+        receiver.read_buf().extend_from_slice(read);
+        receiver.handle_read(now).expect("clean stream");
+        while receiver
+            .poll_messages(&mut queue, BATCH)
+            .expect("clean stream")
+            > 0
+        {
+            msgs += queue.len();
+            for m in queue.drain(..) {
+                black_box(m);
+            }
+        }
+    }
+    msgs
+}
+
 fn bench(c: &mut Criterion, group_name: &str, bytes: bool) {
     let mut group = c.benchmark_group(group_name);
     group.measurement_time(Duration::from_secs(4));
@@ -84,6 +110,14 @@ fn bench(c: &mut Criterion, group_name: &str, bytes: bool) {
         group.bench_function(BenchmarkId::new("decode", label), |b| {
             b.iter(|| {
                 let got = decode(&mut receiver, &wire, now);
+                debug_assert_eq!(got, n);
+                got
+            });
+        });
+        assert_eq!(decode_batch(&mut receiver, &wire, now), n);
+        group.bench_function(BenchmarkId::new("decode-batch", label), |b| {
+            b.iter(|| {
+                let got = decode_batch(&mut receiver, &wire, now);
                 debug_assert_eq!(got, n);
                 got
             });

@@ -6,11 +6,12 @@
 //! Time is always an argument; the connection never reads a clock.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::frame::{self, Framing};
+use crate::frame::{self, Frame, Framing};
 use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
@@ -181,6 +182,9 @@ pub struct Connection {
     error: Option<Error>,
     mechanism: Box<dyn Mechanism>,
     wraps_frames: bool,
+    /// A final data frame with no parts before it is a whole message as it is: frames are
+    /// not wrapped, and we are not a publisher (whose messages may be subscriptions).
+    direct: bool,
     awaiting_auth: bool,
     framing: Framing,
     version: (u8, u8),
@@ -192,6 +196,8 @@ pub struct Connection {
     auth_metadata: Metadata,
 
     inbuf: BytesMut,
+    /// Whole frames split off `inbuf` (after the handshake), waiting to be decoded.
+    framed: Bytes,
     partial: Message,
     out: BytesMut,
     out_queue: VecDeque<Bytes>,
@@ -253,6 +259,7 @@ impl Connection {
             error: None,
             mechanism,
             wraps_frames: false,
+            direct: false,
             awaiting_auth: false,
             framing: Framing::V3,
             version: (3, config.zmtp_minor),
@@ -263,6 +270,7 @@ impl Connection {
             user_id: None,
             auth_metadata: Metadata::new(),
             inbuf: BytesMut::with_capacity(MIN_READ_SPACE),
+            framed: Bytes::new(),
             partial: Message::new(),
             out,
             out_queue: VecDeque::new(),
@@ -458,7 +466,45 @@ impl Connection {
                 None => Ok(None),
             };
         }
-        self.decode_active().map_err(|e| self.fail(e))
+        match self.next_message() {
+            Ok(Some(msg)) => Ok(Some(Event::Message(msg))),
+            Ok(None) => Ok(self.events.pop_front()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Decodes up to `max` messages into `out`, the fast way to drain a read: it saves
+    /// [`poll_event`](Self::poll_event)'s per-call checks and the wrapping of every message
+    /// in an [`Event`].
+    ///
+    /// Returns how many messages it appended. Fewer than `max` means that the read buffer
+    /// holds no further whole message, or that another event is ready: call `poll_event`
+    /// until it returns `None` before relying on the former (it also delivers the
+    /// handshake's events, which this never does). Messages appended before an `Err` are
+    /// valid and came before the failure.
+    pub fn poll_messages(
+        &mut self,
+        out: &mut VecDeque<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        if self.phase != Phase::Active || !self.events.is_empty() {
+            return match &self.error {
+                Some(e) => Err(e.clone()),
+                None => Ok(0),
+            };
+        }
+        let mut n = 0;
+        while n < max {
+            match self.next_message() {
+                Ok(Some(msg)) => {
+                    out.push_back(msg);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        Ok(n)
     }
 
     /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout) must be called.
@@ -763,6 +809,7 @@ impl Connection {
 
     fn complete(&mut self, now: Instant, info: PeerInfo) {
         self.phase = Phase::Active;
+        self.direct = !self.wraps_frames && !self.socket_type.is_publisher();
         self.handshake_deadline = None;
         if self.framing == Framing::V3 {
             self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
@@ -772,41 +819,75 @@ impl Connection {
             .push_back(Event::HandshakeSucceeded(Box::new(info)));
     }
 
-    fn decode_active(&mut self) -> Result<Option<Event>, Error> {
+    /// Decodes frames until a whole message is ready. When a command (or a subscription
+    /// message to a publisher) makes an event, the event is queued in `events` and decoding
+    /// stops there, so events keep their order with messages.
+    #[inline(always)]
+    fn next_message(&mut self) -> Result<Option<Message>, Error> {
         loop {
-            let Some(mut f) = frame::decode(&mut self.inbuf, self.framing, self.max_msg_size)?
-            else {
+            let Some(f) = frame::take(&mut self.framed, self.framing, self.max_msg_size)? else {
+                if self.frame_input()? {
+                    continue;
+                }
                 return Ok(None);
             };
-            if self.wraps_frames {
-                f = self.mechanism.decode_frame(f)?;
+            // The common case, kept short: a one-frame message with nothing to unwrap.
+            if self.direct && !f.more && !f.command && self.partial.is_empty() {
+                return Ok(Some(Message::from(f.body)));
             }
-            if f.command {
-                if let Some(ev) = self.handle_active_command(&f.body)? {
-                    return Ok(Some(ev));
-                }
-                continue;
+            if let ControlFlow::Break(msg) = self.handle_frame(f)? {
+                return Ok(msg);
             }
-            if f.more {
-                self.partial.push_back(f.body);
-                continue;
-            }
-            // A one-frame message goes straight out; only multipart ones accumulate.
-            let msg = if self.partial.is_empty() {
-                Message::from(f.body)
-            } else {
-                self.partial.push_back(f.body);
-                std::mem::take(&mut self.partial)
-            };
-            if self.socket_type.is_publisher() && msg.len() == 1 {
-                match msg[0].first() {
-                    Some(1) => return Ok(Some(Event::Subscribe(msg[0].slice(1..)))),
-                    Some(0) => return Ok(Some(Event::Cancel(msg[0].slice(1..)))),
-                    _ => {}
-                }
-            }
-            return Ok(Some(Event::Message(msg)));
         }
+    }
+
+    /// Moves the whole frames at the front of the read buffer to `framed`, in one split;
+    /// false when there are none.
+    #[inline(never)]
+    fn frame_input(&mut self) -> Result<bool, Error> {
+        if !self.framed.is_empty() {
+            // Unreachable: `take` refuses only what `whole_frames_len` did not vouch for.
+            return Ok(false);
+        }
+        let len = frame::whole_frames_len(&self.inbuf, self.framing, self.max_msg_size)?;
+        if len == 0 {
+            return Ok(false);
+        }
+        self.framed = self.inbuf.split_to(len).freeze();
+        Ok(true)
+    }
+
+    /// Every other frame: unwrapped by the mechanism, then a command, a part of a multipart
+    /// message, or a message to inspect. `Break(None)` when an event was queued.
+    #[inline(never)]
+    fn handle_frame(&mut self, mut f: Frame) -> Result<ControlFlow<Option<Message>>, Error> {
+        if self.wraps_frames {
+            f = self.mechanism.decode_frame(f)?;
+        }
+        if f.command {
+            return Ok(match self.handle_active_command(&f.body)? {
+                Some(ev) => {
+                    self.events.push_back(ev);
+                    ControlFlow::Break(None)
+                }
+                None => ControlFlow::Continue(()),
+            });
+        }
+        self.partial.push_back(f.body);
+        if f.more {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let msg = std::mem::take(&mut self.partial);
+        if self.socket_type.is_publisher() && msg.len() == 1 {
+            let ev = match msg[0].first() {
+                Some(1) => Event::Subscribe(msg[0].slice(1..)),
+                Some(0) => Event::Cancel(msg[0].slice(1..)),
+                _ => return Ok(ControlFlow::Break(Some(msg))),
+            };
+            self.events.push_back(ev);
+            return Ok(ControlFlow::Break(None));
+        }
+        Ok(ControlFlow::Break(Some(msg)))
     }
 
     fn handle_active_command(&mut self, body: &Bytes) -> Result<Option<Event>, Error> {

@@ -144,6 +144,25 @@ pub fn peek_header(
     Ok(Some(header))
 }
 
+/// The header of the frame at the front of `buf` and the frame's whole length, once all of
+/// it is there.
+#[inline]
+fn whole_frame(
+    buf: &[u8],
+    framing: Framing,
+    max: Option<u64>,
+) -> Result<Option<(Header, usize)>, Error> {
+    let Some(header) = peek_header(buf, framing, max)? else {
+        return Ok(None);
+    };
+    // A size beyond usize can never complete; it waits for bytes that cannot arrive, and
+    // maxmsgsize is the guard against such peers.
+    Ok(header
+        .frame_len()
+        .filter(|&total| buf.len() >= total)
+        .map(|total| (header, total)))
+}
+
 /// Decodes one frame from the front of `buf`, splitting its body off without a copy.
 ///
 /// Returns `Ok(None)` (consuming nothing) when the frame is not complete yet.
@@ -153,25 +172,52 @@ pub fn decode(
     framing: Framing,
     max: Option<u64>,
 ) -> Result<Option<Frame>, Error> {
-    let Some(header) = peek_header(buf, framing, max)? else {
+    let Some((header, total)) = whole_frame(buf, framing, max)? else {
         return Ok(None);
     };
-    match header.frame_len() {
-        Some(total) if buf.len() >= total => {
-            // Split off the whole frame, then step over its header in the frozen `Bytes`:
-            // cheaper than advancing the read buffer itself.
-            let mut body = buf.split_to(total).freeze();
-            body.advance(header.header_len);
-            Ok(Some(Frame {
-                more: header.more,
-                command: header.command,
-                body,
-            }))
+    // Split off the whole frame, then step over its header in the frozen `Bytes`: cheaper
+    // than advancing the read buffer itself.
+    let mut body = buf.split_to(total).freeze();
+    body.advance(header.header_len);
+    Ok(Some(Frame {
+        more: header.more,
+        command: header.command,
+        body,
+    }))
+}
+
+/// How many bytes at the front of `buf` are whole frames, so that a run of them can be
+/// split off the read buffer at once and [`take`]n one by one. A frame with a bad header
+/// ends the run; it is the error only when it comes first, so the frames before it are
+/// delivered before the failure.
+pub fn whole_frames_len(buf: &[u8], framing: Framing, max: Option<u64>) -> Result<usize, Error> {
+    let mut at = 0;
+    loop {
+        match whole_frame(&buf[at..], framing, max) {
+            Ok(Some((_, total))) => at += total,
+            Ok(None) => return Ok(at),
+            Err(e) if at == 0 => return Err(e),
+            Err(_) => return Ok(at),
         }
-        // Incomplete (a size beyond usize can never complete; it waits for bytes that
-        // cannot arrive, and maxmsgsize is the guard against such peers).
-        _ => Ok(None),
     }
+}
+
+/// Takes the frame at the front of `buf`, slicing its body off without a copy: one
+/// reference count per frame, where [`decode`] also splits the read buffer.
+///
+/// Returns `Ok(None)` (consuming nothing) when the frame is not complete.
+#[inline]
+pub fn take(buf: &mut Bytes, framing: Framing, max: Option<u64>) -> Result<Option<Frame>, Error> {
+    let Some((header, total)) = whole_frame(buf, framing, max)? else {
+        return Ok(None);
+    };
+    let body = buf.slice(header.header_len..total);
+    buf.advance(total);
+    Ok(Some(Frame {
+        more: header.more,
+        command: header.command,
+        body,
+    }))
 }
 
 /// Writes a frame header for a body of `len` bytes.

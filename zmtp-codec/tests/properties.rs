@@ -4,6 +4,7 @@
 
 mod harness;
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -41,17 +42,34 @@ fn dealer_transcript(msgs: &[Message]) -> (Vec<u8>, Vec<u8>) {
 
 /// Feeds `input` to a fresh ROUTER in the given chunks; returns its events.
 fn feed_router(input: &[u8], cuts: &[usize]) -> Vec<Event> {
+    feed(Config::new(SocketType::Router), input, cuts, None)
+}
+
+/// Feeds `input` to a fresh connection in the given chunks and drains it after each one:
+/// with `poll_event` alone, or (`batch: Some(max)`) as the socket driver does, with
+/// `poll_messages` taking up to `max` messages between calls of `poll_event`. Returns the
+/// events, messages from `poll_messages` as `Event::Message`.
+fn feed(config: Config, input: &[u8], cuts: &[usize], batch: Option<usize>) -> Vec<Event> {
     let now = Instant::now();
-    let mut c = Connection::new(Config::new(SocketType::Router), now).unwrap();
+    let mut c = Connection::new(config, now).unwrap();
     let mut events = Vec::new();
+    let mut queue = VecDeque::new();
     let mut at = 0;
     for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
         let cut = cut.clamp(at, input.len());
         if cut > at {
             c.handle_input(now, &input[at..cut]).unwrap();
         }
-        while let Some(ev) = c.poll_event().unwrap() {
-            events.push(ev);
+        loop {
+            if let Some(max) = batch {
+                let n = c.poll_messages(&mut queue, max).unwrap();
+                assert!(n <= max && n == queue.len());
+                events.extend(queue.drain(..).map(Event::Message));
+            }
+            match c.poll_event().unwrap() {
+                Some(ev) => events.push(ev),
+                None => break,
+            }
         }
         at = cut;
     }
@@ -76,6 +94,76 @@ fn every_single_split_point_gives_the_same_events() {
     assert_eq!(feed_router(&input, &every), whole);
 }
 
+/// An XSUB's stream to an XPUB, in 3.1 (subscriptions as commands) or 3.0 (as messages),
+/// with a PING from the peer among them: `poll_messages` stops at each event, which comes
+/// in order.
+#[test]
+fn batches_stop_at_events() {
+    for minor in [0, 1] {
+        let mut xsub = Config::new(SocketType::XSub);
+        xsub.zmtp_minor = minor;
+        let mut p = Pair::new(xsub, Config::new(SocketType::XPub));
+        p.drive();
+        let a = &mut p.a.conn;
+        a.send(&Message::from("m1")).unwrap();
+        a.send_subscribe(b"t1").unwrap();
+        a.send(&["m2", "m3"].into_iter().collect()).unwrap();
+        a.send(&Message::from("m4")).unwrap();
+        a.send_cancel(b"t1").unwrap();
+        p.drive();
+        let mut input = BytesMut::from(&p.a.sent[..]);
+        Command::Ping {
+            ttl_deciseconds: 0,
+            context: Bytes::from_static(b"c"),
+        }
+        .encode(&mut input);
+        input.extend_from_slice(&[0, 2, b'm', b'5']);
+
+        let whole = feed(Config::new(SocketType::XPub), &input, &[], None);
+        let messages = |events: &[Event]| {
+            events
+                .iter()
+                .filter(|e| matches!(e, Event::Message(_)))
+                .count()
+        };
+        assert_eq!(messages(&whole), 4, "3.{minor}: {whole:?}");
+        assert_eq!(
+            whole
+                .iter()
+                .filter(|e| matches!(e, Event::Subscribe(_) | Event::Cancel(_)))
+                .count(),
+            2
+        );
+        for max in [1, 2, 256] {
+            assert_eq!(
+                feed(Config::new(SocketType::XPub), &input, &[], Some(max)),
+                whole
+            );
+        }
+    }
+}
+
+/// Messages decoded before a malformed frame are delivered, then the error.
+#[test]
+fn batch_delivers_messages_before_an_error() {
+    let msgs = vec![Message::from("a"), Message::from("b")];
+    let (mut input, _) = dealer_transcript(&msgs);
+    input.push(0x80); // reserved flag bit
+    input.push(0);
+    let now = Instant::now();
+    let mut c = Connection::new(Config::new(SocketType::Router), now).unwrap();
+    c.handle_input(now, &input).unwrap();
+    assert!(matches!(
+        c.poll_event(),
+        Ok(Some(Event::HandshakeSucceeded(_)))
+    ));
+    let mut queue = VecDeque::new();
+    assert!(c.poll_messages(&mut queue, 256).is_err());
+    assert_eq!(queue.into_iter().collect::<Vec<_>>(), msgs);
+    assert!(c.poll_event().is_err(), "the error is sticky");
+    assert!(c.poll_messages(&mut VecDeque::new(), 1).is_err());
+}
+
 proptest! {
     #[test]
     fn messages_round_trip(msgs in prop::collection::vec(message(), 1..20)) {
@@ -95,6 +183,22 @@ proptest! {
     }
 
     #[test]
+    fn batches_give_the_same_events(
+        msgs in prop::collection::vec(message(), 1..10),
+        mut cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        max in 0usize..4,
+    ) {
+        let (input, _) = dealer_transcript(&msgs);
+        let mut points: Vec<usize> = cuts.drain(..).map(|i| i.index(input.len() + 1)).collect();
+        points.sort_unstable();
+        let router = || Config::new(SocketType::Router);
+        prop_assert_eq!(
+            feed(router(), &input, &points, Some(max)),
+            feed(router(), &input, &[], None)
+        );
+    }
+
+    #[test]
     fn frames_round_trip(
         body in prop::collection::vec(any::<u8>(), 0..600),
         more: bool,
@@ -107,6 +211,14 @@ proptest! {
         let encoded = buf.clone();
         let f = frame::decode(&mut buf, framing, None).unwrap().unwrap();
         prop_assert!(buf.is_empty());
+        // `take` from a run that `whole_frames_len` measured gives the same frame; one byte
+        // short, the run is empty.
+        prop_assert_eq!(frame::whole_frames_len(&encoded, framing, None).unwrap(), encoded.len());
+        let short = &encoded[..encoded.len() - 1];
+        prop_assert_eq!(frame::whole_frames_len(short, framing, None).unwrap(), 0);
+        let mut run = encoded.clone().freeze();
+        prop_assert_eq!(frame::take(&mut run, framing, None).unwrap(), Some(f.clone()));
+        prop_assert!(run.is_empty());
         prop_assert_eq!(f.more, more);
         prop_assert_eq!(f.command, command);
         prop_assert_eq!(&f.body[..], &body[..]);

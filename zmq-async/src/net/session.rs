@@ -213,6 +213,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let mut progress = self.flush_inbox(cx)?;
         self.decoded_all = false;
         while self.inbox.len() < BATCH {
+            // Messages the fast way, then the next event (or the news that the read
+            // buffer is drained).
+            let before = self.inbox.len();
+            let decoded = self.conn.poll_messages(&mut self.inbox, BATCH - before);
+            if self.inbox.len() > before {
+                progress = true;
+                self.stamp(before);
+            }
+            if let Err(e) = decoded {
+                self.flush_inbox(cx)?;
+                return Err(Outcome::Protocol(e));
+            }
+            if self.inbox.len() >= BATCH {
+                break;
+            }
             match self.conn.poll_event() {
                 Ok(None) => {
                     self.decoded_all = true;
@@ -257,11 +272,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     }
                 }
             }
-            Event::Message(mut msg) => {
-                if self.properties.is_some() {
-                    msg.set_metadata(self.properties.clone());
-                }
+            Event::Message(msg) => {
                 self.inbox.push_back(msg);
+                self.stamp(self.inbox.len() - 1);
             }
             Event::Subscribe(topic) => self.inbox.push_back(subscription(1, &topic)),
             Event::Cancel(topic) => self.inbox.push_back(subscription(0, &topic)),
@@ -279,6 +292,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Attaches the peer's properties to the messages in the inbox from `from` on.
+    fn stamp(&mut self, from: usize) {
+        if let Some(properties) = &self.properties {
+            for msg in self.inbox.range_mut(from..) {
+                msg.set_metadata(Some(properties.clone()));
+            }
+        }
     }
 
     fn flush_inbox(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
