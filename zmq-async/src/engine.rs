@@ -374,7 +374,7 @@ impl FairQueue {
     /// The next message in turn, with the peer it came from.
     pub(crate) fn try_recv(&mut self, eng: &mut Engine) -> Option<(Key, Message)> {
         let (i, msg) = self.ring.find(|key| {
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = eng.peers.get_mut(key) else {
                 return Visit::Remove;
             };
             match peer.inbound.try_pop() {

@@ -6,6 +6,12 @@
 //! pipe after draining what was queued, the writer gets [`PipeClosed`] at once.
 //! Dropping an end closes it.
 //!
+//! The reader takes the whole shared queue at once, under one lock, into a cache of its
+//! own (the two buffers trade places: no message moves), and pops from the cache without
+//! locking. Messages in the cache still count against the HWM until the reader tells the
+//! writer it read them, every half HWM (as libzmq's low-water mark) and when the cache
+//! runs empty; the writer never sees more room than the reader has freed.
+//!
 //! Each end can be waited on in two ways: the `poll_*` methods register the
 //! caller's waker (what a connection task uses), and a socket-level
 //! [`Notify`] installed on the end is woken as well, so a socket waiting on
@@ -91,9 +97,15 @@ impl Notify {
     }
 }
 
+/// The most messages the reader reads from its cache before telling the writer.
+const RELEASE_EVERY: usize = 256;
+
 #[derive(Debug)]
 struct State {
     queue: VecDeque<Message>,
+    /// Messages the reader moved into its cache; they count against the HWM until the
+    /// cache is empty.
+    cached: usize,
     hwm: usize,
     conflate: bool,
     writer_closed: bool,
@@ -106,14 +118,25 @@ struct State {
 
 impl State {
     fn is_full(&self) -> bool {
-        !self.conflate && self.hwm != 0 && self.queue.len() >= self.hwm
+        !self.conflate && self.hwm != 0 && self.queue.len() + self.cached >= self.hwm
     }
 
     fn room(&self) -> usize {
         if self.conflate || self.hwm == 0 {
             usize::MAX
         } else {
-            self.hwm.saturating_sub(self.queue.len())
+            self.hwm.saturating_sub(self.queue.len() + self.cached)
+        }
+    }
+
+    /// After how many messages read from its cache the reader tells the writer: half the
+    /// HWM (libzmq's low-water mark), so a writer at the HWM gets room while the reader
+    /// works through a batch.
+    fn release_every(&self) -> usize {
+        if self.conflate || self.hwm == 0 {
+            RELEASE_EVERY
+        } else {
+            (self.hwm / 2).clamp(1, RELEASE_EVERY)
         }
     }
 
@@ -182,6 +205,7 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             queue: VecDeque::new(),
+            cached: 0,
             hwm: config.hwm,
             conflate: config.conflate,
             writer_closed: false,
@@ -196,7 +220,12 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
         PipeWriter {
             shared: shared.clone(),
         },
-        PipeReader { shared },
+        PipeReader {
+            shared,
+            cache: VecDeque::new(),
+            unreleased: 0,
+            release_every: 1,
+        },
     )
 }
 
@@ -299,6 +328,9 @@ impl PipeWriter {
                 st.queue.clear();
                 st.queue.push_back(last);
             }
+        } else if st.queue.is_empty() && n == msgs.len() {
+            // The reader keeps up: trade buffers rather than move the messages.
+            std::mem::swap(&mut st.queue, msgs);
         } else {
             st.queue.extend(msgs.drain(..n));
         }
@@ -421,59 +453,97 @@ impl LingerHandle {
 #[derive(Debug)]
 pub struct PipeReader {
     shared: Arc<Shared>,
+    /// Messages taken from the queue in one batch, popped without locking.
+    cache: VecDeque<Message>,
+    /// Messages read from the cache that the writer was not told about yet.
+    unreleased: usize,
+    /// How many to read before telling the writer ([`State::release_every`]).
+    release_every: usize,
 }
 
 impl PipeReader {
     /// The next message; `Ready(None)` once the writer closed and the queue is drained.
-    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        let mut st = self.shared.lock();
-        if let Some((msg, wakeup)) = Self::dequeue(&mut st) {
-            drop(st);
-            wakeup.wake();
-            return Poll::Ready(Some(msg));
+    pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        match self.next(Some(cx)) {
+            TryPop::Message(msg) => Poll::Ready(Some(msg)),
+            TryPop::Finished => Poll::Ready(None),
+            TryPop::Empty => Poll::Pending,
         }
-        if st.writer_closed {
-            return Poll::Ready(None);
-        }
-        if !st
-            .reader_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            st.reader_waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
     }
 
     /// Waits for the next message; `None` at the end of the pipe. Cancel-safe.
-    pub async fn pop(&self) -> Option<Message> {
+    pub async fn pop(&mut self) -> Option<Message> {
         std::future::poll_fn(|cx| self.poll_pop(cx)).await
     }
 
     /// The next message, if one is queued.
-    pub fn try_pop(&self) -> TryPop {
-        let mut st = self.shared.lock();
-        if let Some((msg, wakeup)) = Self::dequeue(&mut st) {
-            drop(st);
-            wakeup.wake();
-            return TryPop::Message(msg);
-        }
-        if st.writer_closed {
-            TryPop::Finished
-        } else {
-            TryPop::Empty
-        }
+    pub fn try_pop(&mut self) -> TryPop {
+        self.next(None)
     }
 
-    fn dequeue(st: &mut State) -> Option<(Message, Wakeup)> {
+    /// The next message: from the cache, else from a new batch out of the queue. With
+    /// `cx`, registers its waker when there is none.
+    #[inline]
+    fn next(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
+        if let Some(msg) = self.cache.pop_front() {
+            self.unreleased += 1;
+            if self.unreleased >= self.release_every || self.cache.is_empty() {
+                self.release();
+            }
+            return TryPop::Message(msg);
+        }
+        self.take_queue(cx)
+    }
+
+    /// The cache is empty: takes the whole queue into it (trading buffers, so no message
+    /// moves), and pops the first.
+    fn take_queue(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
+        let mut st = self.shared.lock();
         let was_full = st.is_full();
-        let msg = st.queue.pop_front()?;
+        std::mem::swap(&mut self.cache, &mut st.queue);
+        let popped = self.cache.pop_front();
+        st.cached = self.cache.len();
+        self.release_every = st.release_every();
         let wakeup = if was_full && !st.is_full() {
             st.writer_wakeup()
         } else {
             Wakeup::none()
         };
-        Some((msg, wakeup))
+        let result = match popped {
+            Some(msg) => TryPop::Message(msg),
+            None if st.writer_closed => TryPop::Finished,
+            None => {
+                if let Some(cx) = cx {
+                    if !st
+                        .reader_waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                    {
+                        st.reader_waker = Some(cx.waker().clone());
+                    }
+                }
+                TryPop::Empty
+            }
+        };
+        drop(st);
+        wakeup.wake();
+        result
+    }
+
+    /// Tells the writer about the messages read from the cache since the last time: they
+    /// no longer count against the HWM.
+    fn release(&mut self) {
+        let mut st = self.shared.lock();
+        let was_full = st.is_full();
+        st.cached = st.cached.saturating_sub(self.unreleased);
+        self.unreleased = 0;
+        let wakeup = if was_full && !st.is_full() {
+            st.writer_wakeup()
+        } else {
+            Wakeup::none()
+        };
+        drop(st);
+        wakeup.wake();
     }
 
     /// Moves up to `max` queued messages into `out` under one lock.
@@ -481,11 +551,18 @@ impl PipeReader {
     /// `Ready(n)` with `n > 0` when messages were moved, `Ready(0)` at the end
     /// of the pipe, `Pending` (waker registered) when empty.
     pub fn poll_pop_batch(
-        &self,
+        &mut self,
         cx: &mut Context<'_>,
         out: &mut Vec<Message>,
         max: usize,
     ) -> Poll<usize> {
+        if !self.cache.is_empty() {
+            let n = max.min(self.cache.len());
+            out.extend(self.cache.drain(..n));
+            self.unreleased += n;
+            self.release();
+            return Poll::Ready(n);
+        }
         let mut st = self.shared.lock();
         let was_full = st.is_full();
         let n = max.min(st.queue.len());
@@ -516,12 +593,12 @@ impl PipeReader {
     /// True when the writer closed and everything queued has been read.
     pub fn is_finished(&self) -> bool {
         let st = self.shared.lock();
-        st.writer_closed && st.queue.is_empty()
+        self.cache.is_empty() && st.writer_closed && st.queue.is_empty()
     }
 
     /// Messages queued and not yet read.
     pub fn len(&self) -> usize {
-        self.shared.lock().queue.len()
+        self.cache.len() + self.shared.lock().queue.len()
     }
 
     /// True when nothing is queued.
@@ -530,13 +607,16 @@ impl PipeReader {
     }
 
     /// Closes this end: queued messages are discarded and the writer gets [`PipeClosed`].
-    pub fn close(&self) {
+    pub fn close(&mut self) {
+        self.cache.clear();
         let mut st = self.shared.lock();
         if st.reader_closed {
             return;
         }
         st.reader_closed = true;
         st.queue.clear();
+        st.cached = 0;
+        self.unreleased = 0;
         let wakeup = st.writer_wakeup();
         drop(st);
         wakeup.wake();
@@ -578,7 +658,7 @@ mod tests {
 
     #[test]
     fn hwm_counts_messages() {
-        let (w, r) = pipe(2);
+        let (w, mut r) = pipe(2);
         assert!(w.try_push(Message::from("a")).is_ok());
         assert!(w.try_push(Message::from("b")).is_ok());
         assert!(matches!(
@@ -592,6 +672,41 @@ mod tests {
     }
 
     #[test]
+    fn the_reader_cache_counts_against_the_hwm() {
+        let (w, mut r) = pipe(4);
+        let wn = Arc::new(Notify::new());
+        w.set_notify(wn.clone());
+        for i in 0..4u8 {
+            assert!(w.try_push(Message::from(vec![i])).is_ok());
+        }
+        assert!(!w.has_room());
+        wn.take_signal();
+        // The reader takes the whole queue; one is read, three wait in its cache and still
+        // count: room for exactly one.
+        assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![0u8])));
+        assert!(wn.take_signal(), "the writer is woken when room appears");
+        assert_eq!(r.len(), 3);
+        assert!(w.try_push(Message::from(vec![4u8])).is_ok());
+        assert!(!w.has_room());
+        // Reads from the cache reach the writer every half HWM (two here).
+        assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![1u8])));
+        assert!(!w.has_room());
+        assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![2u8])));
+        assert!(wn.take_signal());
+        assert!(w.try_push(Message::from(vec![5u8])).is_ok());
+        assert!(w.try_push(Message::from(vec![6u8])).is_ok());
+        assert!(!w.has_room());
+        drop(w);
+        let mut rest = Vec::new();
+        while let TryPop::Message(m) = r.try_pop() {
+            rest.push(m[0][0]);
+        }
+        assert_eq!(rest, [3, 4, 5, 6], "order is kept across batches");
+        assert!(r.is_finished());
+        assert_eq!(r.try_pop(), TryPop::Finished);
+    }
+
+    #[test]
     fn zero_hwm_is_unlimited() {
         let (w, r) = pipe(0);
         for i in 0..10_000u32 {
@@ -602,7 +717,7 @@ mod tests {
 
     #[test]
     fn writer_close_is_seen_after_drain() {
-        let (w, r) = pipe(0);
+        let (w, mut r) = pipe(0);
         assert!(w.try_push(Message::from("x")).is_ok());
         drop(w);
         assert!(!r.is_finished());
@@ -626,7 +741,7 @@ mod tests {
 
     #[test]
     fn batches_respect_hwm() {
-        let (w, r) = pipe(3);
+        let (w, mut r) = pipe(3);
         let mut burst: VecDeque<Message> = (0..5u8).map(|i| Message::from(vec![i])).collect();
         assert_eq!(w.push_batch(&mut burst), Ok(3));
         assert_eq!(burst.len(), 2);
@@ -647,7 +762,7 @@ mod tests {
 
     #[test]
     fn conflate_keeps_last() {
-        let (w, r) = pipe_with(PipeConfig {
+        let (w, mut r) = pipe_with(PipeConfig {
             hwm: 1,
             conflate: true,
         });
@@ -660,7 +775,7 @@ mod tests {
 
     #[test]
     fn notify_is_woken_by_either_end() {
-        let (w, r) = pipe(1);
+        let (w, mut r) = pipe(1);
         let rn = Arc::new(Notify::new());
         let wn = Arc::new(Notify::new());
         r.set_notify(rn.clone());
@@ -678,7 +793,7 @@ mod tests {
 
     #[tokio::test]
     async fn async_push_pop_across_tasks() {
-        let (w, r) = pipe(4);
+        let (w, mut r) = pipe(4);
         let producer = tokio::spawn(async move {
             for i in 0..1000u32 {
                 w.push(Message::from(i.to_be_bytes().to_vec()))

@@ -11,7 +11,7 @@ async fn connection_task_lifecycle() {
     within(async {
         let mut dealer = DealerSocket::new();
         // connect(): pipes before any connection; messages queue meanwhile.
-        let pipes = dealer.handle().attach(None, None).unwrap();
+        let mut pipes = dealer.handle().attach(None, None).unwrap();
         dealer.send(msg(&["queued"])).await.unwrap();
         pipes
             .link
@@ -46,14 +46,14 @@ async fn router_learns_identity_at_handshake_and_refuses_bad_types() {
         let handle = router.handle();
         let mut info = PeerInfo::new(SocketType::Dealer);
         info.routing_id = Some(Bytes::from("wire-peer"));
-        let pipes = handle.attach(Some(info), None).unwrap();
+        let mut pipes = handle.attach(Some(info), None).unwrap();
         pipes.inbound.push(msg(&["hello"])).await.unwrap();
         assert_eq!(strs(&router.recv().await.unwrap()), ["wire-peer", "hello"]);
         router.send(msg(&["wire-peer", "back"])).await.unwrap();
         assert_eq!(strs(&pipes.outbound.pop().await.unwrap()), ["back"]);
 
         let mut pull = PullSocket::new();
-        let bad = pull
+        let mut bad = pull
             .handle()
             .attach(Some(PeerInfo::new(SocketType::Pub)), None)
             .unwrap();

@@ -45,13 +45,20 @@ async fn linger_zero_discards_on_drop() {
 
 #[tokio::test(start_paused = true)]
 async fn linger_period_then_discard() {
-    let (mut push, mut pull) = push_pull("linger-50").await;
+    // Within the linger period what was sent is still delivered...
+    let (mut push, mut pull) = push_pull("linger-50a").await;
+    push.set_linger(Some(Duration::from_millis(50))).unwrap();
+    push.send(msg(&["a"])).await.unwrap();
+    drop(push);
+    tokio::time::sleep(Duration::from_millis(20)).await; // virtual time
+    assert_eq!(strs(&pull.recv().await.unwrap()), ["a"]);
+
+    // ...after it, what the receiver has not taken in is gone.
+    let (mut push, mut pull) = push_pull("linger-50b").await;
     push.set_linger(Some(Duration::from_millis(50))).unwrap();
     push.send(msg(&["a"])).await.unwrap();
     push.send(msg(&["b"])).await.unwrap();
     drop(push);
-    assert_eq!(strs(&pull.recv().await.unwrap()), ["a"]);
-    // Virtual time: the linger period runs out.
     tokio::time::sleep(Duration::from_millis(100)).await;
     tokio::task::yield_now().await;
     assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));

@@ -367,7 +367,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if !self.conn.is_active() || self.outbound_done || self.backlog >= WRITE_BACKLOG {
             return Ok(false);
         }
-        let Some(pipes) = self.link.pipes.as_ref() else {
+        let Some(pipes) = self.link.pipes.as_mut() else {
             return Ok(false);
         };
         match pipes.outbound.poll_pop_batch(cx, &mut self.batch, BATCH) {

@@ -46,7 +46,7 @@ impl XPub {
         let verbose = eng.options.xpub_verbose;
         for i in 0..self.peers.len() {
             let key = self.peers[i];
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = eng.peers.get_mut(key) else {
                 continue;
             };
             loop {
@@ -133,7 +133,7 @@ impl Protocol for XPub {
         let last = self.matched.len();
         let mut msg = Some(msg);
         for (i, &key) in self.matched.iter().enumerate() {
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = eng.peers.get_mut(key) else {
                 continue;
             };
             // The last recipient gets the message itself, the others a cheap clone.

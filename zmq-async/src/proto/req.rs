@@ -40,7 +40,7 @@ impl Req {
     /// Drops everything peers sent so far: a stale reply must not answer the next request.
     fn discard_pending(&mut self, eng: &mut Engine) {
         for &key in self.lb.keys() {
-            if let Some(peer) = eng.peers.get(key) {
+            if let Some(peer) = eng.peers.get_mut(key) {
                 while let TryPop::Message(_) = peer.inbound.try_pop() {}
             }
         }
@@ -128,7 +128,7 @@ impl Protocol for Req {
         loop {
             // If the peer is gone the reply never comes (as libzmq); with
             // `req_relaxed` the user may send a new request instead.
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = eng.peers.get_mut(key) else {
                 return Poll::Pending;
             };
             match peer.inbound.try_pop() {
