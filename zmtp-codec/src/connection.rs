@@ -481,13 +481,16 @@ impl Connection {
     /// holds no further whole message, or that another event is ready: call `poll_event`
     /// until it returns `None` before relying on the former (it also delivers the
     /// handshake's events, which this never does). Messages appended before an `Err` are
-    /// valid and came before the failure.
+    /// valid and came before the failure; the error comes only once no event is queued.
     pub fn poll_messages(
         &mut self,
         out: &mut VecDeque<Message>,
         max: usize,
     ) -> Result<usize, Error> {
-        if self.phase != Phase::Active || !self.events.is_empty() {
+        if !self.events.is_empty() {
+            return Ok(0);
+        }
+        if self.phase != Phase::Active {
             return match &self.error {
                 Some(e) => Err(e.clone()),
                 None => Ok(0),

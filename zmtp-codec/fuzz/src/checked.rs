@@ -12,6 +12,7 @@
 //! - a connection that authenticates never completes its handshake without an accepting
 //!   `AuthReply`.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -162,6 +163,51 @@ impl Checked {
         }
         self.check_state();
         r
+    }
+
+    /// `poll_messages` into a fresh queue, with the event checks on every message.
+    pub fn poll_messages(&mut self, max: usize) -> Result<usize, Error> {
+        let mut queue = VecDeque::new();
+        let r = self.conn.poll_messages(&mut queue, max);
+        assert!(queue.len() <= max, "poll_messages took more than asked");
+        for m in queue.drain(..) {
+            assert!(!self.poll_failed, "a message after polling failed");
+            self.check_event(&Event::Message(m));
+        }
+        match &r {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(
+                    !e.is_caller_error(),
+                    "poll_messages returned a caller error {e:?}"
+                );
+                assert_eq!(
+                    self.conn.error(),
+                    Some(e),
+                    "poll_messages error is not error()"
+                );
+                // Only once no event is queued: poll_event has nothing more either.
+                assert!(self.conn.poll_event().is_err(), "an event after the error");
+                self.failed = true;
+                self.poll_failed = true;
+            }
+        }
+        self.check_state();
+        r
+    }
+
+    /// Drains as the socket driver does: `poll_messages` (up to `max` at a time) between
+    /// calls of `poll_event`, up to `limit` rounds.
+    pub fn drain_batches(&mut self, limit: usize, max: usize) {
+        for _ in 0..limit {
+            if self.poll_messages(max).is_err() {
+                return;
+            }
+            match self.poll_event() {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
     }
 
     /// Polls up to `limit` events (stops at `Ok(None)` or an error).

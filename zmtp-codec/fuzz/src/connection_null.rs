@@ -30,7 +30,8 @@ pub const OPT_NO_HANDSHAKE_IVL: u8 = 0x20;
 pub const OP_FEED: u8 = 0;
 /// Op: advance the clock by `(b*b*10)` ms for the next byte `b` and call `handle_timeout`.
 pub const OP_TIMEOUT: u8 = 1;
-/// Op: poll up to 16 events.
+/// Op: poll up to 16 events; argument bit 0: as the socket driver does, with
+/// `poll_messages` taking up to `(arg >> 1) % 8` messages between events.
 pub const OP_POLL_EVENT: u8 = 2;
 /// Op: drain `poll_transmit`.
 pub const OP_POLL_TRANSMIT: u8 = 3;
@@ -128,6 +129,7 @@ pub fn run(data: &[u8]) {
                 now += Duration::from_millis(b * b * 10);
                 let _ = conn.handle_timeout(now);
             }
+            OP_POLL_EVENT if arg & 1 == 1 => conn.drain_batches(16, usize::from(arg >> 1) % 8),
             OP_POLL_EVENT => conn.drain_events(16, |_| {}),
             OP_POLL_TRANSMIT => while conn.poll_transmit().is_some() {},
             OP_SEND => {
