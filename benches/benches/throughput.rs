@@ -21,45 +21,14 @@
 #![allow(missing_docs)]
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use zmq_async::{PullSocket, PushSocket};
-use zmq_benches::payload;
+use zmq_benches::{payload, Transport};
 
 const SIZES: [usize; 4] = [8, 64, 1024, 65536];
-
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Ipc,
-    Inproc,
-}
-
-impl Transport {
-    fn name(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Ipc => "ipc",
-            Transport::Inproc => "inproc",
-        }
-    }
-
-    /// A fresh endpoint to bind (tcp: port 0, resolved by the bind).
-    fn endpoint(self, libzmq: bool) -> String {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        match self {
-            Transport::Tcp if libzmq => "tcp://127.0.0.1:*".into(),
-            Transport::Tcp => "tcp://127.0.0.1:0".into(),
-            Transport::Ipc => format!("ipc:///tmp/zmq-bench-{pid}-{n}.ipc"),
-            Transport::Inproc => format!("inproc://bench-{n}"),
-        }
-    }
-}
 
 fn batch(size: usize) -> usize {
     match size {
