@@ -20,6 +20,7 @@
 // criterion_group!/criterion_main! generate undocumented functions.
 #![allow(missing_docs)]
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -93,34 +94,55 @@ fn ours_ct(transport: Transport, size: usize) -> Pair {
     pair
 }
 
-/// Ours with both ends as tasks of one multi-thread runtime.
-fn ours_mt(transport: Transport, size: usize) -> Pair {
-    let rt = zmq_benches::runtime(true);
-    let mut pull = Some(PullSocket::new());
-    let ep = rt
-        .block_on(
-            pull.as_mut()
-                .expect("socket")
-                .bind(&transport.endpoint(false)),
-        )
-        .expect("bind");
+/// A PUSH end, as each crate spells it.
+trait Push: Send + 'static {
+    /// Sends one message of `size` bytes, a fresh allocation each time (as libzmq's
+    /// `zmq_msg_init_size`).
+    fn push(&mut self, size: usize) -> impl Future<Output = ()> + Send;
+}
+
+/// A PULL end, as each crate spells it.
+trait Pull: Send + 'static {
+    /// Takes one message.
+    fn pull(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+impl Push for PushSocket {
+    async fn push(&mut self, size: usize) {
+        self.send(payload(size)).await.expect("send");
+    }
+}
+
+impl Pull for PullSocket {
+    async fn pull(&mut self) {
+        self.recv().await.expect("recv");
+    }
+}
+
+/// Both ends as tasks of one multi-thread runtime, `push` connected to `pull`; the bench
+/// thread waits for the receiving task.
+fn multi_thread(
+    rt: tokio::runtime::Runtime,
+    mut push: impl Push,
+    pull: impl Pull,
+    size: usize,
+) -> Pair {
     let (demand, mut orders) = tokio::sync::mpsc::unbounded_channel::<usize>();
     rt.spawn(async move {
-        let mut push = PushSocket::new();
-        push.connect(&ep).await.expect("connect");
         while let Some(n) = orders.recv().await {
             for _ in 0..n {
-                push.send(payload(size)).await.expect("send");
+                push.push(size).await;
             }
         }
     });
+    let mut pull = Some(pull);
     let mut pair = Pair {
         demand: Box::new(move |n| demand.send(n).expect("sender alive")),
         receive: Box::new(move |n| {
             let mut socket = pull.take().expect("socket");
             let task = rt.spawn(async move {
                 for _ in 0..n {
-                    socket.recv().await.expect("recv");
+                    socket.pull().await;
                 }
                 socket
             });
@@ -129,6 +151,44 @@ fn ours_mt(transport: Transport, size: usize) -> Pair {
     };
     pair.run(1, 1);
     pair
+}
+
+/// The sender on its own thread calling `send_one` on demand, the receiver on the bench
+/// thread calling `recv_one`: blocking APIs with their own I/O threads.
+fn threads(
+    mut send_one: impl FnMut() + Send + 'static,
+    mut recv_one: impl FnMut() + 'static,
+) -> Pair {
+    let (demand, orders) = mpsc::channel::<usize>();
+    std::thread::spawn(move || {
+        while let Ok(n) = orders.recv() {
+            for _ in 0..n {
+                send_one();
+            }
+        }
+    });
+    let mut pair = Pair {
+        demand: Box::new(move |n| demand.send(n).expect("sender alive")),
+        receive: Box::new(move |n| {
+            for _ in 0..n {
+                recv_one();
+            }
+        }),
+    };
+    pair.run(1, 1);
+    pair
+}
+
+/// Ours with both ends as tasks of one multi-thread runtime.
+fn ours_mt(transport: Transport, size: usize) -> Pair {
+    let rt = zmq_benches::runtime(true);
+    let mut pull = PullSocket::new();
+    let ep = rt
+        .block_on(pull.bind(&transport.endpoint(false)))
+        .expect("bind");
+    let mut push = PushSocket::new();
+    rt.block_on(push.connect(&ep)).expect("connect");
+    multi_thread(rt, push, pull, size)
 }
 
 /// libzmq through the `zmq` crate.
@@ -140,28 +200,13 @@ fn libzmq(transport: Transport, size: usize) -> Pair {
         .get_last_endpoint()
         .expect("endpoint")
         .expect("utf-8 endpoint");
-    let (demand, orders) = mpsc::channel::<usize>();
-    let sender_ctx = ctx.clone();
-    std::thread::spawn(move || {
-        let push = sender_ctx.socket(zmq::PUSH).expect("socket");
-        push.connect(&ep).expect("connect");
-        while let Ok(n) = orders.recv() {
-            for _ in 0..n {
-                push.send(zmq::Message::with_size(size), 0).expect("send");
-            }
-        }
-    });
+    let push = ctx.socket(zmq::PUSH).expect("socket");
+    push.connect(&ep).expect("connect");
     let mut msg = zmq::Message::new();
-    let mut pair = Pair {
-        demand: Box::new(move |n| demand.send(n).expect("sender alive")),
-        receive: Box::new(move |n| {
-            for _ in 0..n {
-                pull.recv(&mut msg, 0).expect("recv");
-            }
-        }),
-    };
-    pair.run(1, 1);
-    pair
+    threads(
+        move || push.send(zmq::Message::with_size(size), 0).expect("send"),
+        move || pull.recv(&mut msg, 0).expect("recv"),
+    )
 }
 
 /// The same bytes over a bare socket, no framing: the ceiling.
