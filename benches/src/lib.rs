@@ -17,6 +17,7 @@ pub mod codec;
 
 pub use codec::{connected_pair, drain_transmit, encoded_batch};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Set (to anything but `0`) to run our tools on Tokio's multi-thread runtime.
@@ -166,6 +167,41 @@ pub fn latency_report(size: usize, roundtrips: usize, elapsed: Duration) -> Stri
 /// libzmq's tools a fresh message each time.
 pub fn payload(size: usize) -> bytes::Bytes {
     bytes::Bytes::from(vec![0u8; size])
+}
+
+/// The transport of a criterion bench (`throughput`, `latency`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `tcp://` on the loopback.
+    Tcp,
+    /// `ipc://` under `/tmp`.
+    Ipc,
+    /// `inproc://`.
+    Inproc,
+}
+
+impl Transport {
+    /// The name used in the bench ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ipc => "ipc",
+            Transport::Inproc => "inproc",
+        }
+    }
+
+    /// A fresh endpoint to bind (tcp: port 0, or `*` for libzmq, resolved by the bind).
+    pub fn endpoint(self, libzmq: bool) -> String {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        match self {
+            Transport::Tcp if libzmq => "tcp://127.0.0.1:*".into(),
+            Transport::Tcp => "tcp://127.0.0.1:0".into(),
+            Transport::Ipc => format!("ipc:///tmp/zmq-bench-{pid}-{n}.ipc"),
+            Transport::Inproc => format!("inproc://bench-{n}"),
+        }
+    }
 }
 
 /// Where a raw (non-ZeroMQ) tool listens or connects: a tcp address or an ipc path,
