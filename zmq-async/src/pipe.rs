@@ -9,8 +9,8 @@
 //! The reader takes the whole shared queue at once, under one lock, into a cache of its
 //! own (the two buffers trade places: no message moves), and pops from the cache without
 //! locking. Messages in the cache still count against the HWM until the reader tells the
-//! writer it read them, every half HWM (as libzmq's low-water mark) and when the cache
-//! runs empty; the writer never sees more room than the reader has freed.
+//! writer it read them: every half HWM (as libzmq's low-water mark), and when it next takes
+//! the queue; the writer never sees more room than the reader has freed.
 //!
 //! Each end can be waited on in two ways: the `poll_*` methods register the
 //! caller's waker (what a connection task uses), and a socket-level
@@ -487,7 +487,7 @@ impl PipeReader {
     fn next(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
         if let Some(msg) = self.cache.pop_front() {
             self.unreleased += 1;
-            if self.unreleased >= self.release_every || self.cache.is_empty() {
+            if self.unreleased >= self.release_every {
                 self.release();
             }
             return TryPop::Message(msg);
@@ -495,14 +495,15 @@ impl PipeReader {
         self.take_queue(cx)
     }
 
-    /// The cache is empty: takes the whole queue into it (trading buffers, so no message
-    /// moves), and pops the first.
+    /// The cache is empty, so everything it held was read: takes the whole queue into it
+    /// (trading buffers, so no message moves), and pops the first.
     fn take_queue(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
         let mut st = self.shared.lock();
         let was_full = st.is_full();
         std::mem::swap(&mut self.cache, &mut st.queue);
         let popped = self.cache.pop_front();
         st.cached = self.cache.len();
+        self.unreleased = 0;
         self.release_every = st.release_every();
         let wakeup = if was_full && !st.is_full() {
             st.writer_wakeup()
@@ -544,50 +545,6 @@ impl PipeReader {
         };
         drop(st);
         wakeup.wake();
-    }
-
-    /// Moves up to `max` queued messages into `out` under one lock.
-    ///
-    /// `Ready(n)` with `n > 0` when messages were moved, `Ready(0)` at the end
-    /// of the pipe, `Pending` (waker registered) when empty.
-    pub fn poll_pop_batch(
-        &mut self,
-        cx: &mut Context<'_>,
-        out: &mut Vec<Message>,
-        max: usize,
-    ) -> Poll<usize> {
-        if !self.cache.is_empty() {
-            let n = max.min(self.cache.len());
-            out.extend(self.cache.drain(..n));
-            self.unreleased += n;
-            self.release();
-            return Poll::Ready(n);
-        }
-        let mut st = self.shared.lock();
-        let was_full = st.is_full();
-        let n = max.min(st.queue.len());
-        if n > 0 {
-            out.extend(st.queue.drain(..n));
-            let wakeup = if was_full && !st.is_full() {
-                st.writer_wakeup()
-            } else {
-                Wakeup::none()
-            };
-            drop(st);
-            wakeup.wake();
-            return Poll::Ready(n);
-        }
-        if st.writer_closed {
-            return Poll::Ready(0);
-        }
-        if !st
-            .reader_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            st.reader_waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
     }
 
     /// True when the writer closed and everything queued has been read.
@@ -746,14 +703,17 @@ mod tests {
         assert_eq!(w.push_batch(&mut burst), Ok(3));
         assert_eq!(burst.len(), 2);
         let mut out = Vec::new();
-        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 10), Poll::Ready(3));
+        while let TryPop::Message(m) = r.try_pop() {
+            out.push(m);
+        }
         assert_eq!(out.len(), 3);
         assert_eq!(w.push_batch(&mut burst), Ok(2));
         drop(w);
         out.clear();
-        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 1), Poll::Ready(1));
-        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 10), Poll::Ready(1));
-        assert_eq!(r.poll_pop_batch(&mut cx(), &mut out, 10), Poll::Ready(0));
+        while let TryPop::Message(m) = r.try_pop() {
+            out.push(m);
+        }
+        assert_eq!(r.try_pop(), TryPop::Finished);
         assert_eq!(
             out,
             vec![Message::from(vec![3u8]), Message::from(vec![4u8])]

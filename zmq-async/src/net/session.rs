@@ -78,7 +78,6 @@ where
         conn,
         link,
         inbox: VecDeque::new(),
-        batch: Vec::with_capacity(BATCH),
         chunks: VecDeque::new(),
         backlog: 0,
         sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
@@ -99,8 +98,6 @@ struct Session<'a, S> {
     link: Link<'a>,
     /// Decoded messages waiting for room in the inbound pipe.
     inbox: VecDeque<Message>,
-    /// Messages popped from the outbound pipe.
-    batch: Vec<Message>,
     /// Encoded bytes waiting to be written.
     chunks: VecDeque<Bytes>,
     backlog: usize,
@@ -370,24 +367,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let Some(pipes) = self.link.pipes.as_mut() else {
             return Ok(false);
         };
-        match pipes.outbound.poll_pop_batch(cx, &mut self.batch, BATCH) {
-            Poll::Pending => Ok(false),
-            Poll::Ready(0) => {
-                self.outbound_done = true;
-                Ok(true)
-            }
-            Poll::Ready(_) => {
-                for msg in self.batch.drain(..) {
-                    match self.conn.send(&msg) {
-                        Ok(()) => {}
-                        // An empty message is the caller's mistake; it is not sent.
-                        Err(e) if e.is_caller_error() => {}
-                        Err(e) => return Err(Outcome::Protocol(e)),
-                    }
+        // The pipe's reader takes its queue in one batch and pops the rest without locking.
+        for n in 0..BATCH {
+            match pipes.outbound.poll_pop(cx) {
+                Poll::Pending => return Ok(n > 0),
+                Poll::Ready(None) => {
+                    self.outbound_done = true;
+                    return Ok(true);
                 }
-                Ok(true)
+                Poll::Ready(Some(msg)) => match self.conn.send(&msg) {
+                    Ok(()) => {}
+                    // An empty message is the caller's mistake; it is not sent.
+                    Err(e) if e.is_caller_error() => {}
+                    Err(e) => return Err(Outcome::Protocol(e)),
+                },
             }
         }
+        Ok(true)
     }
 
     fn collect_output(&mut self) {
