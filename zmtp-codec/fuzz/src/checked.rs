@@ -147,22 +147,18 @@ impl Checked {
                 assert!(!self.poll_failed, "an event after poll_event failed");
                 self.check_event(ev);
             }
-            Err(e) => {
-                assert!(
-                    !e.is_caller_error(),
-                    "poll_event returned a caller error {e:?}"
-                );
-                assert_eq!(
-                    self.conn.error(),
-                    Some(e),
-                    "poll_event error is not error()"
-                );
-                self.failed = true;
-                self.poll_failed = true;
-            }
+            Err(e) => self.polling_failed("poll_event", e),
         }
         self.check_state();
         r
+    }
+
+    /// A poll returned `e`: the sticky error, never the caller's.
+    fn polling_failed(&mut self, what: &str, e: &Error) {
+        assert!(!e.is_caller_error(), "{what} returned a caller error {e:?}");
+        assert_eq!(self.conn.error(), Some(e), "{what} error is not error()");
+        self.failed = true;
+        self.poll_failed = true;
     }
 
     /// `poll_messages` into a fresh queue, with the event checks on every message.
@@ -174,23 +170,10 @@ impl Checked {
             assert!(!self.poll_failed, "a message after polling failed");
             self.check_event(&Event::Message(m));
         }
-        match &r {
-            Ok(_) => {}
-            Err(e) => {
-                assert!(
-                    !e.is_caller_error(),
-                    "poll_messages returned a caller error {e:?}"
-                );
-                assert_eq!(
-                    self.conn.error(),
-                    Some(e),
-                    "poll_messages error is not error()"
-                );
-                // Only once no event is queued: poll_event has nothing more either.
-                assert!(self.conn.poll_event().is_err(), "an event after the error");
-                self.failed = true;
-                self.poll_failed = true;
-            }
+        if let Err(e) = &r {
+            self.polling_failed("poll_messages", e);
+            // Only once no event is queued: poll_event has nothing more either.
+            assert!(self.conn.poll_event().is_err(), "an event after the error");
         }
         self.check_state();
         r
