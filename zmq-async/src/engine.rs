@@ -226,6 +226,7 @@ impl RoundRobin {
 
     /// Visits the peers in turn, from the current one, for at most one round, until `visit`
     /// takes one; returns its position and what `visit` took.
+    #[inline]
     pub(crate) fn find<T>(&mut self, mut visit: impl FnMut(Key) -> Visit<T>) -> Option<(usize, T)> {
         let mut tries = self.keys.len();
         while tries > 0 && !self.keys.is_empty() {
@@ -372,6 +373,7 @@ impl FairQueue {
     }
 
     /// The next message in turn, with the peer it came from.
+    #[inline]
     pub(crate) fn try_recv(&mut self, eng: &mut Engine) -> Option<(Key, Message)> {
         let (i, msg) = self.ring.find(|key| {
             let Some(peer) = eng.peers.get_mut(key) else {

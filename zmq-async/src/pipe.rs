@@ -477,6 +477,7 @@ impl PipeReader {
     }
 
     /// The next message, if one is queued.
+    #[inline]
     pub fn try_pop(&mut self) -> TryPop {
         self.next(None)
     }
@@ -497,6 +498,7 @@ impl PipeReader {
 
     /// The cache is empty, so everything it held was read: takes the whole queue into it
     /// (trading buffers, so no message moves), and pops the first.
+    #[inline(never)]
     fn take_queue(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
         let mut st = self.shared.lock();
         let was_full = st.is_full();
@@ -533,6 +535,7 @@ impl PipeReader {
 
     /// Tells the writer about the messages read from the cache since the last time: they
     /// no longer count against the HWM.
+    #[inline(never)]
     fn release(&mut self) {
         let mut st = self.shared.lock();
         let was_full = st.is_full();
