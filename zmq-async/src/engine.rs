@@ -61,12 +61,18 @@ impl Engine {
     }
 
     /// Applies the mailbox, then forgets finished peers.
+    #[inline]
     pub(crate) fn pump(&mut self, proto: &mut dyn Protocol) {
         self.shared.take_mail(&mut self.mail);
         if self.mail.is_empty() {
             self.reap(proto);
             return;
         }
+        self.apply_mail(proto);
+    }
+
+    #[inline(never)]
+    fn apply_mail(&mut self, proto: &mut dyn Protocol) {
         let mut mail = std::mem::take(&mut self.mail);
         for cmd in mail.drain(..) {
             match cmd {
@@ -140,7 +146,15 @@ impl Engine {
     }
 
     /// Forgets peers that are gone and fully read.
+    #[inline]
     pub(crate) fn reap(&mut self, proto: &mut dyn Protocol) {
+        if !self.dead.is_empty() {
+            self.reap_dead(proto);
+        }
+    }
+
+    #[inline(never)]
+    fn reap_dead(&mut self, proto: &mut dyn Protocol) {
         while let Some(key) = self.dead.pop() {
             if self.peers.get(key).is_some_and(Peer::is_finished) {
                 self.drop_peer(proto, key);

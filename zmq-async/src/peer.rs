@@ -129,6 +129,7 @@ impl Shared {
 
     /// Takes all pending commands. Called at every socket operation: a plain load first
     /// keeps the empty case (nearly always) free of atomic read-modify-writes.
+    #[inline]
     pub(crate) fn take_mail(&self, out: &mut Vec<Command>) {
         if self.has_mail.load(Ordering::Acquire) && self.has_mail.swap(false, Ordering::AcqRel) {
             out.append(&mut self.mailbox().commands);

@@ -1,7 +1,7 @@
 //! The user-facing socket: `Socket<T>` for each socket type `T`.
 
 use std::collections::HashMap;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -526,9 +526,9 @@ impl<T: CanSend> Socket<T> {
     /// Cancel-safe: if the future is dropped before it completes, the message
     /// was not sent (not even in part); once it completes, the whole message
     /// is queued for its peer.
-    pub async fn send(&mut self, msg: impl Into<Message>) -> Result<()> {
+    pub fn send(&mut self, msg: impl Into<Message>) -> impl Future<Output = Result<()>> + '_ {
         let mut slot = Some(msg.into());
-        poll_fn(|cx| self.poll_send_msg(cx, &mut slot)).await
+        poll_fn(move |cx| self.poll_send_msg(cx, &mut slot))
     }
 
     /// Sends without waiting; [`Error::WouldBlock`] (with the message handed
@@ -552,8 +552,8 @@ impl<T: CanRecv> Socket<T> {
     ///
     /// Cancel-safe: a message is taken off its pipe only in the poll that
     /// returns it, so a dropped future loses nothing.
-    pub async fn recv(&mut self) -> Result<Message> {
-        poll_fn(|cx| self.poll_recv_msg(cx)).await
+    pub fn recv(&mut self) -> impl Future<Output = Result<Message>> + '_ {
+        poll_fn(move |cx| self.poll_recv_msg(cx))
     }
 
     /// Receives without waiting; [`Error::WouldBlock`] when nothing is queued.
