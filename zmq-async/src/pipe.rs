@@ -103,8 +103,8 @@ const RELEASE_EVERY: usize = 256;
 #[derive(Debug)]
 struct State {
     queue: VecDeque<Message>,
-    /// Messages the reader moved into its cache; they count against the HWM until the
-    /// cache is empty.
+    /// Messages the reader moved into its cache and has not told the writer it read; they
+    /// count against the HWM.
     cached: usize,
     hwm: usize,
     conflate: bool,
