@@ -9,7 +9,9 @@
 //! - `Ok(None)` consumes nothing;
 //! - decoding the stream at once or fed in chunks gives the same frames and the same error;
 //! - with a limit, the frames are a prefix of those without, and the only new outcome is
-//!   `MessageTooLarge` for a frame that is larger than the limit.
+//!   `MessageTooLarge` for a frame that is larger than the limit;
+//! - splitting off runs of whole frames (`whole_frames_len`) and taking frames from them
+//!   (`take`), as `Connection` does, gives the same frames, error and leftover.
 
 use bytes::BytesMut;
 use zmtp_codec::frame::{self, Frame, Framing};
@@ -33,9 +35,11 @@ pub fn run(data: &[u8]) {
     let stream = input.rest();
     for framing in [Framing::V1, Framing::V2, Framing::V3] {
         let unlimited = decode_all(stream, framing, None);
+        assert_eq!(unlimited, decode_runs(stream, framing, None));
         assert_eq!(unlimited, decode_chunked(stream, framing, None, chunk));
         assert_eq!(unlimited, decode_chunked(stream, framing, None, 1));
         let limited = decode_all(stream, framing, Some(max));
+        assert_eq!(limited, decode_runs(stream, framing, Some(max)));
         assert_eq!(limited, decode_chunked(stream, framing, Some(max), chunk));
         assert!(limited.frames.iter().all(|f| f.body.len() as u64 <= max));
         assert_eq!(
@@ -63,6 +67,35 @@ fn decode_all(stream: &[u8], framing: Framing, max: Option<u64>) -> Outcome {
     let mut buf = BytesMut::from(stream);
     let mut frames = Vec::new();
     let error = decode_available(&mut buf, stream, framing, max, &mut frames).err();
+    Outcome {
+        frames,
+        error,
+        leftover: buf.len(),
+    }
+}
+
+/// The same stream decoded as `Connection` does after the handshake: runs of whole frames
+/// split off at once, each frame taken from its run.
+fn decode_runs(stream: &[u8], framing: Framing, max: Option<u64>) -> Outcome {
+    let mut buf = BytesMut::from(stream);
+    let mut frames = Vec::new();
+    let mut error = None;
+    loop {
+        match frame::whole_frames_len(&buf, framing, max) {
+            Ok(0) => break,
+            Ok(n) => {
+                let mut run = buf.split_to(n).freeze();
+                while let Some(f) = frame::take(&mut run, framing, max).expect("a measured run") {
+                    frames.push(f);
+                }
+                assert!(run.is_empty(), "a run left bytes behind");
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
     Outcome {
         frames,
         error,
