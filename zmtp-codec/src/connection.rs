@@ -197,7 +197,7 @@ pub struct Connection {
 
     inbuf: BytesMut,
     /// Whole frames split off `inbuf` (after the handshake), waiting to be decoded.
-    framed: Bytes,
+    run: frame::Run,
     partial: Message,
     out: BytesMut,
     out_queue: VecDeque<Bytes>,
@@ -270,7 +270,7 @@ impl Connection {
             user_id: None,
             auth_metadata: Metadata::new(),
             inbuf: BytesMut::with_capacity(MIN_READ_SPACE),
-            framed: Bytes::new(),
+            run: frame::Run::default(),
             partial: Message::new(),
             out,
             out_queue: VecDeque::new(),
@@ -828,8 +828,11 @@ impl Connection {
     #[inline(always)]
     fn next_message(&mut self) -> Result<Option<Message>, Error> {
         loop {
-            let Some(f) = frame::take(&mut self.framed, self.framing, self.max_msg_size)? else {
-                if self.frame_input()? {
+            let Some(f) = self.run.next_frame() else {
+                if self
+                    .run
+                    .refill(&mut self.inbuf, self.framing, self.max_msg_size)?
+                {
                     continue;
                 }
                 return Ok(None);
@@ -842,22 +845,6 @@ impl Connection {
                 return Ok(msg);
             }
         }
-    }
-
-    /// Moves the whole frames at the front of the read buffer to `framed`, in one split;
-    /// false when there are none.
-    #[inline(never)]
-    fn frame_input(&mut self) -> Result<bool, Error> {
-        if !self.framed.is_empty() {
-            // Unreachable: `take` refuses only what `whole_frames_len` did not vouch for.
-            return Ok(false);
-        }
-        let len = frame::whole_frames_len(&self.inbuf, self.framing, self.max_msg_size)?;
-        if len == 0 {
-            return Ok(false);
-        }
-        self.framed = self.inbuf.split_to(len).freeze();
-        Ok(true)
     }
 
     /// Every other frame: unwrapped by the mechanism, then a command, a part of a multipart

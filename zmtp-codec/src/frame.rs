@@ -186,38 +186,80 @@ pub fn decode(
     }))
 }
 
-/// How many bytes at the front of `buf` are whole frames, so that a run of them can be
-/// split off the read buffer at once and [`take`]n one by one. A frame with a bad header
-/// ends the run; it is the error only when it comes first, so the frames before it are
-/// delivered before the failure.
-pub fn whole_frames_len(buf: &[u8], framing: Framing, max: Option<u64>) -> Result<usize, Error> {
-    let mut at = 0;
-    loop {
-        match whole_frame(&buf[at..], framing, max) {
-            Ok(Some((_, total))) => at += total,
-            Ok(None) => return Ok(at),
-            Err(e) if at == 0 => return Err(e),
-            Err(_) => return Ok(at),
-        }
-    }
+/// The most frames in one [`Run`]: bounds the memory its list of headers takes (2 KiB)
+/// whatever a peer sends, while one split of the read buffer still serves many frames.
+pub const MAX_RUN: usize = 128;
+
+/// Whole frames split off the front of a read buffer at once, then taken one by one: one
+/// split of the buffer per run, one reference count per frame, and each header parsed once.
+/// What `Connection` decodes from after the handshake.
+#[derive(Debug, Default)]
+pub struct Run {
+    bytes: Bytes,
+    frames: Vec<Measured>,
+    next: usize,
 }
 
-/// Takes the frame at the front of `buf`, slicing its body off without a copy: one
-/// reference count per frame, where [`decode`] also splits the read buffer.
-///
-/// Returns `Ok(None)` (consuming nothing) when the frame is not complete.
-#[inline]
-pub fn take(buf: &mut Bytes, framing: Framing, max: Option<u64>) -> Result<Option<Frame>, Error> {
-    let Some((header, total)) = whole_frame(buf, framing, max)? else {
-        return Ok(None);
-    };
-    let body = buf.slice(header.header_len..total);
-    buf.advance(total);
-    Ok(Some(Frame {
-        more: header.more,
-        command: header.command,
-        body,
-    }))
+/// What [`Run`] keeps of a frame's header.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    total: usize,
+    header_len: u8,
+    more: bool,
+    command: bool,
+}
+
+impl Run {
+    /// When the run is used up, splits off the whole frames at the front of `buf` (at most
+    /// [`MAX_RUN`]) as the next one; returns whether it holds a frame. A frame with a bad
+    /// header ends a run; it is the error only when it comes first, so the frames before it
+    /// are taken first.
+    pub fn refill(
+        &mut self,
+        buf: &mut BytesMut,
+        framing: Framing,
+        max: Option<u64>,
+    ) -> Result<bool, Error> {
+        if self.next < self.frames.len() {
+            return Ok(true);
+        }
+        self.frames.clear();
+        self.next = 0;
+        let mut at = 0;
+        while self.frames.len() < MAX_RUN {
+            match whole_frame(&buf[at..], framing, max) {
+                Ok(Some((header, total))) => {
+                    self.frames.push(Measured {
+                        total,
+                        // A header is 2 to 10 bytes long.
+                        header_len: header.header_len as u8,
+                        more: header.more,
+                        command: header.command,
+                    });
+                    at += total;
+                }
+                Ok(None) => break,
+                Err(e) if at == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        self.bytes = buf.split_to(at).freeze();
+        Ok(at > 0)
+    }
+
+    /// The next frame of the run, its body sliced off without a copy.
+    #[inline]
+    pub fn next_frame(&mut self) -> Option<Frame> {
+        let frame = *self.frames.get(self.next)?;
+        self.next += 1;
+        let body = self.bytes.slice(usize::from(frame.header_len)..frame.total);
+        self.bytes.advance(frame.total);
+        Some(Frame {
+            more: frame.more,
+            command: frame.command,
+            body,
+        })
+    }
 }
 
 /// Writes a frame header for a body of `len` bytes.
@@ -354,5 +396,47 @@ mod tests {
         let start = buf.as_ptr() as usize;
         let f = decode(&mut buf, Framing::V3, None).unwrap().unwrap();
         assert_eq!(f.body.as_ptr() as usize, start + 9);
+    }
+
+    #[test]
+    fn runs_take_every_frame_in_order_and_stop_before_a_bad_one() {
+        let mut buf = BytesMut::new();
+        let n = 2 * MAX_RUN + 7;
+        for i in 0..n {
+            encode(
+                &mut buf,
+                Framing::V3,
+                i % 3 == 0,
+                false,
+                &(i as u32).to_be_bytes(),
+            );
+        }
+        encode(&mut buf, Framing::V3, false, false, &[7u8; 300]);
+        buf.put_slice(&[0x80, 1, 0]); // reserved flag bit
+        let mut run = Run::default();
+        let mut got = Vec::new();
+        let error = loop {
+            match run.refill(&mut buf, Framing::V3, None) {
+                Ok(true) => {
+                    while let Some(f) = run.next_frame() {
+                        got.push(f);
+                    }
+                }
+                Ok(false) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        assert_eq!(
+            got.len(),
+            n + 1,
+            "every whole frame, across runs of at most MAX_RUN"
+        );
+        for (i, f) in got[..n].iter().enumerate() {
+            assert_eq!(&f.body[..], &(i as u32).to_be_bytes());
+            assert_eq!(f.more, i % 3 == 0);
+        }
+        assert_eq!(got[n].body.len(), 300);
+        assert_eq!(error, Some(Error::ReservedFlags(0x80)));
+        assert_eq!(&buf[..], &[0x80, 1, 0], "the bad frame stays in the buffer");
     }
 }

@@ -211,14 +211,16 @@ proptest! {
         let encoded = buf.clone();
         let f = frame::decode(&mut buf, framing, None).unwrap().unwrap();
         prop_assert!(buf.is_empty());
-        // `take` from a run that `whole_frames_len` measured gives the same frame; one byte
-        // short, the run is empty.
-        prop_assert_eq!(frame::whole_frames_len(&encoded, framing, None).unwrap(), encoded.len());
-        let short = &encoded[..encoded.len() - 1];
-        prop_assert_eq!(frame::whole_frames_len(short, framing, None).unwrap(), 0);
-        let mut run = encoded.clone().freeze();
-        prop_assert_eq!(frame::take(&mut run, framing, None).unwrap(), Some(f.clone()));
-        prop_assert!(run.is_empty());
+        // A run split off the same bytes gives the same frame; one byte short, none.
+        let mut run = frame::Run::default();
+        let mut short = BytesMut::from(&encoded[..encoded.len() - 1]);
+        prop_assert!(!run.refill(&mut short, framing, None).unwrap());
+        prop_assert_eq!(short.len(), encoded.len() - 1, "an incomplete frame stays put");
+        let mut whole = encoded.clone();
+        prop_assert!(run.refill(&mut whole, framing, None).unwrap());
+        prop_assert!(whole.is_empty());
+        prop_assert_eq!(run.next_frame(), Some(f.clone()));
+        prop_assert_eq!(run.next_frame(), None);
         prop_assert_eq!(f.more, more);
         prop_assert_eq!(f.command, command);
         prop_assert_eq!(&f.body[..], &body[..]);

@@ -10,8 +10,8 @@
 //! - decoding the stream at once or fed in chunks gives the same frames and the same error;
 //! - with a limit, the frames are a prefix of those without, and the only new outcome is
 //!   `MessageTooLarge` for a frame that is larger than the limit;
-//! - splitting off runs of whole frames (`whole_frames_len`) and taking frames from them
-//!   (`take`), as `Connection` does, gives the same frames, error and leftover.
+//! - splitting off runs of whole frames and taking frames from them (`frame::Run`), as
+//!   `Connection` does, gives the same frames, error and leftover.
 
 use bytes::BytesMut;
 use zmtp_codec::frame::{self, Frame, Framing};
@@ -78,24 +78,19 @@ fn decode_all(stream: &[u8], framing: Framing, max: Option<u64>) -> Outcome {
 /// split off at once, each frame taken from its run.
 fn decode_runs(stream: &[u8], framing: Framing, max: Option<u64>) -> Outcome {
     let mut buf = BytesMut::from(stream);
+    let mut run = frame::Run::default();
     let mut frames = Vec::new();
-    let mut error = None;
-    loop {
-        match frame::whole_frames_len(&buf, framing, max) {
-            Ok(0) => break,
-            Ok(n) => {
-                let mut run = buf.split_to(n).freeze();
-                while let Some(f) = frame::take(&mut run, framing, max).expect("a measured run") {
+    let error = loop {
+        match run.refill(&mut buf, framing, max) {
+            Ok(true) => {
+                while let Some(f) = run.next_frame() {
                     frames.push(f);
                 }
-                assert!(run.is_empty(), "a run left bytes behind");
             }
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
+            Ok(false) => break None,
+            Err(e) => break Some(e),
         }
-    }
+    };
     Outcome {
         frames,
         error,
