@@ -243,7 +243,12 @@ impl Run {
                 Err(_) => break,
             }
         }
-        self.bytes = buf.split_to(at).freeze();
+        // No empty split: it would share the read buffer, which then could not grow in place.
+        self.bytes = if at > 0 {
+            buf.split_to(at).freeze()
+        } else {
+            Bytes::new()
+        };
         Ok(at > 0)
     }
 
