@@ -475,6 +475,16 @@ impl<T: SocketKind> Socket<T> {
         Ok(())
     }
 
+    /// Messages from peers held inside the socket: every inbound pipe (reader cache
+    /// included) and the socket type's own queue. Applies the mailbox first (so new peers
+    /// count) but does no protocol work, so it reads nothing from the pipes.
+    #[cfg(test)]
+    pub(crate) fn held_inbound(&mut self) -> usize {
+        self.engine.pump(&mut *self.proto);
+        let piped: usize = self.engine.peers.iter().map(|(_, p)| p.inbound.len()).sum();
+        piped + self.proto.held()
+    }
+
     /// Applies the mailbox and per-poll protocol work.
     fn pump(&mut self) {
         self.engine.pump(&mut *self.proto);

@@ -46,6 +46,12 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
     fn poll_recv(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<Message>> {
         Poll::Ready(Err(Error::NotSupported("this socket type cannot receive")))
     }
+    /// Messages from peers the socket type holds outside the pipes (XPUB: subscriptions
+    /// waiting for the user).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        0
+    }
     /// SUB: subscribe (`on`) or unsubscribe.
     fn subscribe(&mut self, _eng: &mut Engine, _topic: &[u8], _on: bool) -> Result<()> {
         Err(Error::NotSupported("only SUB sockets subscribe"))
