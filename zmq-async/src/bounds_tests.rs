@@ -372,3 +372,72 @@ async fn pub_holds_a_subscription_flood_to_its_hwm_and_loses_none() {
     })
     .await;
 }
+
+/// Raw PUSH peers connect one after the other, each sending one message and leaving, to
+/// a PULL whose user is idle: each leaves its pipe and message in the socket's mailbox,
+/// so the listener stops accepting at `backlog` of them (one more may be in its
+/// handshake); once the user reads, every message arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_socket_takes_backlog_peers_that_come_and_go() {
+    const BACKLOG: usize = 5;
+    const PEERS: usize = 30;
+    within(async {
+        let mut pull = crate::PullSocket::with_options(SocketOptions {
+            backlog: BACKLOG as u32,
+            ..SocketOptions::default()
+        })
+        .unwrap();
+        let endpoint = pull.bind("tcp://127.0.0.1:0").await.unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let churner = tokio::spawn({
+            let done = done.clone();
+            async move {
+                for i in 0..PEERS {
+                    let mut peer = RawPeer::connect(&endpoint, "PUSH").await;
+                    let mut out = BytesMut::new();
+                    put_frame(&mut out, 0, format!("peer {i}").as_bytes());
+                    peer.write.write_all(&out).await.expect("send");
+                    peer.write.shutdown().await.expect("close");
+                    // Our side closes too once it has read the message and the end.
+                    while peer
+                        .reader
+                        .read
+                        .read_buf(&mut peer.reader.buf)
+                        .await
+                        .expect("read")
+                        > 0
+                    {}
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        let bound = BACKLOG + 1;
+        loop {
+            let waiting = pull.waiting_peers();
+            assert!(
+                waiting <= bound,
+                "{waiting} peers wait for the socket, bound {bound}"
+            );
+            if done.load(std::sync::atomic::Ordering::SeqCst) >= BACKLOG {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let mut got = Vec::new();
+        while got.len() < PEERS {
+            let waiting = pull.waiting_peers();
+            assert!(
+                waiting <= bound,
+                "{waiting} peers wait for the socket, bound {bound}"
+            );
+            let msg = pull.recv().await.unwrap();
+            got.push(String::from_utf8(msg[0].to_vec()).unwrap());
+        }
+        got.sort();
+        let mut want: Vec<String> = (0..PEERS).map(|i| format!("peer {i}")).collect();
+        want.sort();
+        assert_eq!(got, want, "every peer's message arrives");
+        churner.await.unwrap();
+    })
+    .await;
+}
