@@ -12,7 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use crate::{Message, PubSocket, Socket, SocketKind, SocketOptions, SubSocket, XPubSocket};
+use crate::{
+    Message, PeerInfo, PubSocket, Socket, SocketKind, SocketOptions, SocketType, SubSocket,
+    XPubSocket,
+};
 
 /// Guards against hangs; never used to synchronise.
 async fn within<F: std::future::Future>(f: F) -> F::Output {
@@ -70,6 +73,11 @@ impl RawPeer {
     async fn connect(endpoint: &str, socket_type: &str) -> RawPeer {
         let addr = endpoint.trim_start_matches("tcp://");
         let stream = TcpStream::connect(addr).await.expect("connect");
+        RawPeer::handshake(stream, socket_type).await
+    }
+
+    /// Completes a NULL handshake as `socket_type` over `stream`.
+    async fn handshake(stream: TcpStream, socket_type: &str) -> RawPeer {
         let (read, write) = stream.into_split();
         let mut peer = RawPeer {
             reader: RawReader {
@@ -440,4 +448,87 @@ async fn an_idle_socket_takes_backlog_peers_that_come_and_go() {
         churner.await.unwrap();
     })
     .await;
+}
+
+/// A raw PUB that accepts our SUB, completes the handshake and drops the connection, over
+/// and over, while the SUB's user is idle: the SUB's mailbox keeps at most a connect, a
+/// disconnect and a connect for it, not one or two commands per round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_peer_leaves_a_bounded_mailbox() {
+    const ROUNDS: usize = 50;
+    within(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("tcp://{}", listener.local_addr().unwrap());
+        let mut sub = SubSocket::with_options(SocketOptions {
+            reconnect_ivl: Some(Duration::from_millis(1)),
+            ..SocketOptions::default()
+        })
+        .unwrap();
+        sub.subscribe("news").unwrap();
+        sub.connect(&endpoint).await.unwrap();
+        assert_eq!(sub.mail_len(), 0, "connect took its own attach");
+        for round in 0..ROUNDS {
+            // Each round ends with a disconnect posted before the SUB reconnects.
+            let (stream, _) = listener.accept().await.unwrap();
+            drop(RawPeer::handshake(stream, "PUB").await);
+            let mail = sub.mail_len();
+            assert!(
+                mail <= 3,
+                "{mail} commands in the mailbox after {round} rounds"
+            );
+        }
+        // The SUB still works once its user comes back (a pending recv takes the mail):
+        // it subscribes on the next connection.
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut peer = RawPeer::handshake(stream, "PUB").await;
+        tokio::select! {
+            frame = peer.reader.frame() => match frame {
+                Frame::Command(body) => assert_eq!(&body[..], b"\x09SUBSCRIBEnews"),
+                other => panic!("expected SUBSCRIBE, got {other:?}"),
+            },
+            r = sub.recv() => panic!("nothing was published: {r:?}"),
+        }
+    })
+    .await;
+}
+
+/// A peer that reconnects over and over (through the transport API, no bytes read from
+/// the pipe) makes the SUB resend its subscriptions each time; what the old connection
+/// did not take is dropped first, so the pipe holds one set, not one per reconnect.
+#[test]
+fn resubscribing_after_a_hiccup_replaces_what_was_queued() {
+    const TOPICS: usize = 100;
+    let mut sub = SubSocket::new();
+    for i in 0..TOPICS {
+        sub.subscribe(topic(i)).unwrap();
+    }
+    let pipes = sub.handle().attach(None, None).unwrap();
+    sub.peer_count();
+    assert_eq!(
+        pipes.outbound.len(),
+        TOPICS,
+        "attach sends every subscription"
+    );
+    for round in 0..10 {
+        pipes
+            .link
+            .handshake(PeerInfo::new(SocketType::Pub))
+            .unwrap();
+        sub.peer_count();
+        pipes.link.disconnected();
+        sub.peer_count();
+        assert_eq!(pipes.outbound.len(), TOPICS, "round {round}");
+    }
+    pipes
+        .link
+        .handshake(PeerInfo::new(SocketType::Pub))
+        .unwrap();
+    sub.peer_count();
+    let mut outbound = pipes.outbound;
+    let mut got = Vec::new();
+    while let crate::pipe::TryPop::Message(m) = outbound.try_pop() {
+        got.push(m[0][1..].to_vec());
+    }
+    let want: Vec<Vec<u8>> = (0..TOPICS).map(topic).collect();
+    assert_eq!(got, want, "every subscription, once");
 }

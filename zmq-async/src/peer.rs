@@ -125,8 +125,25 @@ impl Shared {
             if mb.closed {
                 return Err(Error::Closed);
             }
-            if matches!(cmd, Command::Attach { .. }) {
-                self.waiting.fetch_add(1, Ordering::Relaxed);
+            match &cmd {
+                Command::Attach { .. } => {
+                    self.waiting.fetch_add(1, Ordering::Relaxed);
+                }
+                Command::Disconnected { id } => {
+                    // A peer that reconnects and drops again while the socket is idle: the
+                    // socket still has to hear of a disconnect, and of no connection made
+                    // since. So the mailbox holds at most Attach, Connected, Disconnected,
+                    // Connected, Detach per peer, however often it flaps.
+                    let id = *id;
+                    let seen =
+                        |c: &Command| matches!(c, Command::Disconnected { id: d } if *d == id);
+                    if mb.commands.iter().any(seen) {
+                        mb.commands
+                            .retain(|c| !matches!(c, Command::Connected { id: d, .. } if *d == id));
+                        return Ok(());
+                    }
+                }
+                _ => {}
             }
             mb.commands.push(cmd);
             self.has_mail.store(true, Ordering::Release);
@@ -176,6 +193,12 @@ impl Shared {
             }
             taken.await;
         }
+    }
+
+    /// Commands in the mailbox.
+    #[cfg(test)]
+    pub(crate) fn mail_len(&self) -> usize {
+        self.mailbox().commands.len()
     }
 
     /// Peers waiting for the socket to take them in (attach commands in the mailbox).

@@ -487,6 +487,12 @@ impl<T: SocketKind> Socket<T> {
         piped + self.proto.held()
     }
 
+    /// Commands in the socket's mailbox (takes none).
+    #[cfg(test)]
+    pub(crate) fn mail_len(&self) -> usize {
+        self.engine.shared.mail_len()
+    }
+
     /// Peers waiting in the mailbox for the socket to take them in (reads nothing).
     #[cfg(test)]
     pub(crate) fn waiting_peers(&self) -> usize {

@@ -59,6 +59,10 @@ impl XPub {
         }
         let verbose = eng.options.xpub_verbose;
         let limit = if self.xpub { eng.options.rcvhwm } else { 0 };
+        if limit != 0 && self.pending.len() >= limit {
+            self.rescan = true;
+            return;
+        }
         let n = self.peers.len();
         for step in 0..n {
             let i = (self.next + step) % n;
@@ -68,18 +72,21 @@ impl XPub {
             };
             let mut budget = INTAKE_BUDGET;
             loop {
-                if limit != 0 && self.pending.len() >= limit {
-                    self.next = i + 1;
-                    self.rescan = true;
-                    return;
-                }
                 if budget == 0 {
                     self.rescan = true;
                     break;
                 }
                 budget -= 1;
                 match peer.inbound.try_pop() {
-                    TryPop::Message(msg) => self.handle(key, msg, verbose),
+                    TryPop::Message(msg) => {
+                        self.handle(key, msg, verbose);
+                        if limit != 0 && self.pending.len() >= limit {
+                            // The next intake starts with the next subscriber.
+                            self.next = i + 1;
+                            self.rescan = true;
+                            return;
+                        }
+                    }
                     TryPop::Empty => break,
                     TryPop::Finished => {
                         eng.note_dead(key);
