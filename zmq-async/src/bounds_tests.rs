@@ -532,3 +532,35 @@ fn resubscribing_after_a_hiccup_replaces_what_was_queued() {
     let want: Vec<Vec<u8>> = (0..TOPICS).map(topic).collect();
     assert_eq!(got, want, "every subscription, once");
 }
+
+/// Raw PULL peers send to a PUSH (which never reads its peers) and leave: the PUSH forgets
+/// each, with what it sent, instead of keeping its pipe for a read that never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_forgets_peers_that_sent_to_it_and_left() {
+    const PEERS: usize = 20;
+    within(async {
+        let mut push = crate::PushSocket::new();
+        let endpoint = push.bind("tcp://127.0.0.1:0").await.unwrap();
+        for i in 0..PEERS {
+            let mut peer = RawPeer::connect(&endpoint, "PULL").await;
+            let mut out = BytesMut::new();
+            put_frame(&mut out, 0, format!("unwanted {i}").as_bytes());
+            peer.write.write_all(&out).await.expect("send");
+            peer.write.shutdown().await.expect("close");
+            while peer
+                .reader
+                .read
+                .read_buf(&mut peer.reader.buf)
+                .await
+                .expect("read")
+                > 0
+            {}
+        }
+        // Each detach follows its connection's close closely: wait for the last.
+        while push.peer_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(push.held_inbound(), 0);
+    })
+    .await;
+}

@@ -566,6 +566,11 @@ impl PipeReader {
         wakeup.wake();
     }
 
+    /// True when the writer closed, whether or not messages are still queued.
+    pub(crate) fn is_writer_closed(&self) -> bool {
+        self.shared.lock().writer_closed
+    }
+
     /// True when the writer closed and everything queued has been read.
     pub fn is_finished(&self) -> bool {
         let st = self.shared.lock();

@@ -27,6 +27,11 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
     fn disconnected(&mut self, _eng: &mut Engine, _key: Key) {}
     /// The peer is gone (already removed from `eng.peers`).
     fn detached(&mut self, eng: &mut Engine, key: Key);
+    /// Whether the user can still receive what `key` sent. A peer whose messages will
+    /// never be read is forgotten, with them, as soon as it is gone.
+    fn reads_from(&self, _key: Key) -> bool {
+        true
+    }
     /// Work done at every poll (PUB/XPUB: read subscriptions).
     fn housekeeping(&mut self, _eng: &mut Engine) {}
     /// Ready when a send would not have to wait (the `Sink::poll_ready` part).
