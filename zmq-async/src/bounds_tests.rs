@@ -71,13 +71,18 @@ impl RawPeer {
     /// Connects to `endpoint` (`tcp://host:port`) and completes a NULL handshake as
     /// `socket_type`.
     async fn connect(endpoint: &str, socket_type: &str) -> RawPeer {
+        RawPeer::connect_as(endpoint, socket_type, None).await
+    }
+
+    /// [`RawPeer::connect`] announcing an `Identity` (a routing id) too.
+    async fn connect_as(endpoint: &str, socket_type: &str, identity: Option<&[u8]>) -> RawPeer {
         let addr = endpoint.trim_start_matches("tcp://");
         let stream = TcpStream::connect(addr).await.expect("connect");
-        RawPeer::handshake(stream, socket_type).await
+        RawPeer::handshake(stream, socket_type, identity).await
     }
 
     /// Completes a NULL handshake as `socket_type` over `stream`.
-    async fn handshake(stream: TcpStream, socket_type: &str) -> RawPeer {
+    async fn handshake(stream: TcpStream, socket_type: &str, identity: Option<&[u8]>) -> RawPeer {
         let (read, write) = stream.into_split();
         let mut peer = RawPeer {
             reader: RawReader {
@@ -100,6 +105,12 @@ impl RawPeer {
         ready.extend_from_slice(b"Socket-Type");
         ready.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
         ready.extend_from_slice(socket_type.as_bytes());
+        if let Some(id) = identity {
+            ready.push(8);
+            ready.extend_from_slice(b"Identity");
+            ready.extend_from_slice(&(id.len() as u32).to_be_bytes());
+            ready.extend_from_slice(id);
+        }
         put_command(&mut out, b"READY", &ready);
         peer.write.write_all(&out).await.expect("handshake out");
         let reader = &mut peer.reader;
@@ -470,7 +481,7 @@ async fn a_flapping_peer_leaves_a_bounded_mailbox() {
         for round in 0..ROUNDS {
             // Each round ends with a disconnect posted before the SUB reconnects.
             let (stream, _) = listener.accept().await.unwrap();
-            drop(RawPeer::handshake(stream, "PUB").await);
+            drop(RawPeer::handshake(stream, "PUB", None).await);
             let mail = sub.mail_len();
             assert!(
                 mail <= 3,
@@ -480,7 +491,7 @@ async fn a_flapping_peer_leaves_a_bounded_mailbox() {
         // The SUB still works once its user comes back (a pending recv takes the mail):
         // it subscribes on the next connection.
         let (stream, _) = listener.accept().await.unwrap();
-        let mut peer = RawPeer::handshake(stream, "PUB").await;
+        let mut peer = RawPeer::handshake(stream, "PUB", None).await;
         tokio::select! {
             frame = peer.reader.frame() => match frame {
                 Frame::Command(body) => assert_eq!(&body[..], b"\x09SUBSCRIBEnews"),
@@ -561,6 +572,52 @@ async fn a_push_forgets_peers_that_sent_to_it_and_left() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         assert_eq!(push.held_inbound(), 0);
+    })
+    .await;
+}
+
+/// A raw DEALER takes a routing id already in use: the ROUTER ignores it (as libzmq) and
+/// never reads it, so when it leaves after sending, it is forgotten with what it sent,
+/// while the first holder of the id is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_forgets_an_ignored_duplicate_that_sent_and_left() {
+    within(async {
+        let mut router = crate::RouterSocket::new();
+        let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut first = RawPeer::connect_as(&endpoint, "DEALER", Some(b"dup")).await;
+        while router.peer_count() < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let mut dup = RawPeer::connect_as(&endpoint, "DEALER", Some(b"dup")).await;
+        let mut out = BytesMut::new();
+        put_frame(&mut out, 0, b"from the duplicate");
+        dup.write.write_all(&out).await.unwrap();
+        dup.write.shutdown().await.unwrap();
+        while dup.reader.read.read_buf(&mut dup.reader.buf).await.unwrap() > 0 {}
+        // The duplicate was attached (its message reached its pipe) and is gone again.
+        while router.peer_count() != 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(router.held_inbound(), 0, "nothing kept from the duplicate");
+        // The first holder of the id still talks both ways.
+        let mut out = BytesMut::new();
+        put_frame(&mut out, 0, b"from the first");
+        first.write.write_all(&out).await.unwrap();
+        let got = router.recv().await.unwrap();
+        assert_eq!(&got[0][..], b"dup");
+        assert_eq!(&got[1][..], b"from the first");
+        router
+            .send(
+                [b"dup".to_vec(), b"back".to_vec()]
+                    .into_iter()
+                    .collect::<Message>(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            first.reader.frame().await,
+            Frame::Message(Bytes::from_static(b"back"))
+        );
     })
     .await;
 }
