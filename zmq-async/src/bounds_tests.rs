@@ -19,7 +19,7 @@ use crate::{
 
 /// Guards against hangs; never used to synchronise.
 async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(120), f)
+    tokio::time::timeout(Duration::from_secs(300), f)
         .await
         .expect("test timed out")
 }
