@@ -31,9 +31,17 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// The peer is gone and everything it sent has been read.
-    fn is_finished(&self) -> bool {
-        self.inbound.is_finished() && self.outbound.is_closed()
+    /// The peer is gone and everything it sent has been read, or will never be: a socket
+    /// type that does not read this peer (PUSH; REQ but for the reply it waits for; a
+    /// ROUTER peer ignored for its duplicate routing id) forgets it, and what it sent, as
+    /// soon as it is gone, so peers that send and leave cannot pile up.
+    fn is_finished(&self, reads: bool) -> bool {
+        self.outbound.is_closed()
+            && if reads {
+                self.inbound.is_finished()
+            } else {
+                self.inbound.is_writer_closed()
+            }
     }
 }
 
@@ -156,7 +164,8 @@ impl Engine {
     #[inline(never)]
     fn reap_dead(&mut self, proto: &mut dyn Protocol) {
         while let Some(key) = self.dead.pop() {
-            if self.peers.get(key).is_some_and(Peer::is_finished) {
+            let reads = proto.reads_from(key);
+            if self.peers.get(key).is_some_and(|p| p.is_finished(reads)) {
                 self.drop_peer(proto, key);
             }
         }
@@ -168,7 +177,10 @@ impl Engine {
             .ids
             .values()
             .copied()
-            .filter(|k| self.peers.get(*k).is_some_and(Peer::is_finished))
+            .filter(|k| {
+                let reads = proto.reads_from(*k);
+                self.peers.get(*k).is_some_and(|p| p.is_finished(reads))
+            })
             .collect();
         self.dead.extend(finished);
         self.reap(proto);

@@ -28,6 +28,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod bounds_tests;
 mod engine;
 mod error;
 mod inproc;

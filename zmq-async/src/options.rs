@@ -95,6 +95,11 @@ pub struct SocketOptions {
     pub tcp_keepalive_intvl: Option<Duration>,
     /// `ZMQ_IPV6`: allow IPv6 on tcp endpoints.
     pub ipv6: bool,
+    /// `ZMQ_BACKLOG`: the tcp listen queue length (100), and how many handshaken peers may
+    /// wait for the socket to take them in: at that many, a listener stops accepting until
+    /// the socket is next used (sent on, received from, or polled). libzmq has no such
+    /// limit; `0` = none.
+    pub backlog: u32,
     /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (selects PLAIN).
     pub plain_server: bool,
     /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this name (1–255 bytes; selects PLAIN).
@@ -161,6 +166,7 @@ impl std::fmt::Debug for SocketOptions {
             .field("tcp_keepalive_idle", &self.tcp_keepalive_idle)
             .field("tcp_keepalive_intvl", &self.tcp_keepalive_intvl)
             .field("ipv6", &self.ipv6)
+            .field("backlog", &self.backlog)
             .field("plain_server", &self.plain_server)
             .field("plain_username", &self.plain_username)
             .field(
@@ -208,6 +214,7 @@ impl Default for SocketOptions {
             tcp_keepalive_idle: None,
             tcp_keepalive_intvl: None,
             ipv6: false,
+            backlog: 100,
             plain_server: false,
             plain_username: None,
             plain_password: None,

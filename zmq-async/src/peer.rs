@@ -5,7 +5,7 @@
 //! completing, a connection dropping — arrives as a [`Command`] in the
 //! socket's mailbox, which the socket drains at every poll.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -72,6 +72,10 @@ pub(crate) struct Shared {
     pub(crate) socket_type: SocketType,
     mailbox: Mutex<Mailbox>,
     has_mail: AtomicBool,
+    /// Attach commands in the mailbox: peers waiting for the socket to take them in.
+    waiting: AtomicUsize,
+    /// Woken when the socket takes attach commands out of its mailbox.
+    taken: tokio::sync::Notify,
     /// Woken when an inbound pipe becomes readable or ends, or mail arrives.
     pub(crate) readable: Arc<Notify>,
     /// Woken when an outbound pipe gets room or closes, or mail arrives.
@@ -89,6 +93,8 @@ impl Shared {
             socket_type,
             mailbox: Mutex::new(Mailbox::default()),
             has_mail: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            taken: tokio::sync::Notify::new(),
             readable: Arc::new(Notify::new()),
             writable: Arc::new(Notify::new()),
             next_peer: AtomicU64::new(1),
@@ -119,6 +125,26 @@ impl Shared {
             if mb.closed {
                 return Err(Error::Closed);
             }
+            match &cmd {
+                Command::Attach { .. } => {
+                    self.waiting.fetch_add(1, Ordering::Relaxed);
+                }
+                Command::Disconnected { id } => {
+                    // A peer that reconnects and drops again while the socket is idle: the
+                    // socket still has to hear of a disconnect, and of no connection made
+                    // since. So the mailbox holds at most Attach, Connected, Disconnected,
+                    // Connected, Detach per peer, however often it flaps.
+                    let id = *id;
+                    let seen =
+                        |c: &Command| matches!(c, Command::Disconnected { id: d } if *d == id);
+                    if mb.commands.iter().any(seen) {
+                        mb.commands
+                            .retain(|c| !matches!(c, Command::Connected { id: d, .. } if *d == id));
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
             mb.commands.push(cmd);
             self.has_mail.store(true, Ordering::Release);
         }
@@ -132,15 +158,64 @@ impl Shared {
     #[inline]
     pub(crate) fn take_mail(&self, out: &mut Vec<Command>) {
         if self.has_mail.load(Ordering::Acquire) && self.has_mail.swap(false, Ordering::AcqRel) {
+            let from = out.len();
             out.append(&mut self.mailbox().commands);
+            self.taken_in(&out[from..]);
         }
+    }
+
+    /// Counts the attach commands taken and wakes listeners waiting for room.
+    fn taken_in(&self, commands: &[Command]) {
+        let attaches = commands
+            .iter()
+            .filter(|c| matches!(c, Command::Attach { .. }))
+            .count();
+        if attaches > 0 {
+            self.waiting.fetch_sub(attaches, Ordering::Relaxed);
+            self.taken.notify_waiters();
+        }
+    }
+
+    /// Returns once fewer than `limit` peers wait for the socket to take them in (`0`: at
+    /// once), or the socket is closed: a listener calls this before each accept, so an
+    /// idle socket's mailbox holds at most `limit` peers from it plus those still in
+    /// their handshake.
+    pub(crate) async fn room_for_peers(&self, limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        loop {
+            let taken = self.taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            if self.waiting.load(Ordering::Relaxed) < limit || self.is_closed() {
+                return;
+            }
+            taken.await;
+        }
+    }
+
+    /// Commands in the mailbox.
+    #[cfg(test)]
+    pub(crate) fn mail_len(&self) -> usize {
+        self.mailbox().commands.len()
+    }
+
+    /// Peers waiting for the socket to take them in (attach commands in the mailbox).
+    #[cfg(test)]
+    pub(crate) fn waiting_peers(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Marks the socket closed; later posts fail. Returns what was still queued.
     pub(crate) fn close(&self) -> Vec<Command> {
         let mut mb = self.mailbox();
         mb.closed = true;
-        std::mem::take(&mut mb.commands)
+        let commands = std::mem::take(&mut mb.commands);
+        drop(mb);
+        self.taken_in(&commands);
+        self.taken.notify_waiters();
+        commands
     }
 
     pub(crate) fn is_closed(&self) -> bool {

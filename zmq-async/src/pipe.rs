@@ -405,6 +405,22 @@ impl PipeWriter {
         wakeup.wake();
     }
 
+    /// Discards what is queued and not yet taken by the reader, keeping the pipe open
+    /// (libzmq's hiccup: a SUB resends its subscriptions on a new connection, so the
+    /// ones still queued for the old one would only pile up).
+    pub(crate) fn discard_queued(&self) {
+        let mut st = self.shared.lock();
+        let was_full = st.is_full();
+        st.queue.clear();
+        let wakeup = if was_full && !st.is_full() {
+            st.writer_wakeup()
+        } else {
+            Wakeup::none()
+        };
+        drop(st);
+        wakeup.wake();
+    }
+
     /// Closes gracefully and returns a handle that can discard what is still
     /// queued later (when a linger period runs out).
     pub(crate) fn close_lingering(self) -> LingerHandle {
@@ -548,6 +564,11 @@ impl PipeReader {
         };
         drop(st);
         wakeup.wake();
+    }
+
+    /// True when the writer closed, whether or not messages are still queued.
+    pub(crate) fn is_writer_closed(&self) -> bool {
+        self.shared.lock().writer_closed
     }
 
     /// True when the writer closed and everything queued has been read.

@@ -254,6 +254,8 @@ impl<T: SocketKind> Socket<T> {
         set_heartbeat_timeout(heartbeat_timeout: Option<Duration>);
         /// `ZMQ_MAXMSGSIZE`.
         set_maxmsgsize(maxmsgsize: Option<u64>);
+        /// `ZMQ_BACKLOG` (listen queue; handshaken peers waiting for the socket; 0 = no limit).
+        set_backlog(backlog: u32);
         /// `ZMQ_ROUTING_ID` (1–255 bytes, not starting with 0).
         set_routing_id(routing_id: Option<Bytes>);
         /// `ZMQ_CONNECT_ROUTING_ID` (consumed by the next `connect`).
@@ -473,6 +475,28 @@ impl<T: SocketKind> Socket<T> {
             }
         }
         Ok(())
+    }
+
+    /// Messages from peers held inside the socket: every inbound pipe (reader cache
+    /// included) and the socket type's own queue. Applies the mailbox first (so new peers
+    /// count) but does no protocol work, so it reads nothing from the pipes.
+    #[cfg(test)]
+    pub(crate) fn held_inbound(&mut self) -> usize {
+        self.engine.pump(&mut *self.proto);
+        let piped: usize = self.engine.peers.iter().map(|(_, p)| p.inbound.len()).sum();
+        piped + self.proto.held()
+    }
+
+    /// Commands in the socket's mailbox (takes none).
+    #[cfg(test)]
+    pub(crate) fn mail_len(&self) -> usize {
+        self.engine.shared.mail_len()
+    }
+
+    /// Peers waiting in the mailbox for the socket to take them in (reads nothing).
+    #[cfg(test)]
+    pub(crate) fn waiting_peers(&self) -> usize {
+        self.engine.shared.waiting_peers()
     }
 
     /// Applies the mailbox and per-poll protocol work.

@@ -70,6 +70,9 @@ fn stream_options(o: &SocketOptions) -> StreamOptions {
     tcp.keepalive_idle = o.tcp_keepalive_idle;
     tcp.keepalive_cnt = o.tcp_keepalive_cnt;
     tcp.keepalive_intvl = o.tcp_keepalive_intvl;
+    if o.backlog > 0 {
+        tcp.backlog = o.backlog;
+    }
     let mut s = StreamOptions::default();
     s.tcp = tcp;
     s
@@ -124,7 +127,16 @@ async fn accept_loop(
             Some(l) => l.poll_accept(cx).map(Some),
         })
     };
+    let backlog = usize::try_from(handle.options().backlog).unwrap_or(usize::MAX);
     loop {
+        // Peers that connect and leave again each leave their pipes (and what they sent)
+        // in the socket's mailbox until the socket next runs: an idle socket takes no
+        // more than `backlog` of them; the rest wait in the kernel's listen queue.
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = socket_closed.cancelled() => return,
+            _ = handle.shared.room_for_peers(backlog) => {}
+        }
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
             _ = socket_closed.cancelled() => return,

@@ -317,17 +317,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 Ok(true)
             }
             Poll::Ready(Ok(())) => {
-                // Subscriptions are never dropped nor held back by the HWM (as libzmq).
-                // On PUB/XPUB every one-frame 0x00/0x01 message came from a (un)subscription.
-                let publisher = self.link.handle.socket_type().is_publisher();
-                while publisher && self.inbox.front().is_some_and(is_subscription) {
-                    if let Some(sub) = self.inbox.pop_front() {
-                        pipes
-                            .inbound
-                            .push_force(sub)
-                            .map_err(|_| Outcome::SocketClosed)?;
-                    }
-                }
+                // Subscriptions (on PUB/XPUB) count against the HWM like messages: never
+                // dropped, but held back here, and the peer's further bytes in the kernel,
+                // while the socket has not read them (as libzmq's session).
                 pipes
                     .inbound
                     .push_batch(&mut self.inbox)
@@ -458,8 +450,4 @@ fn subscription(flag: u8, topic: &[u8]) -> Message {
     body.put_u8(flag);
     body.put_slice(topic);
     Message::from(body.freeze())
-}
-
-fn is_subscription(msg: &Message) -> bool {
-    msg.len() == 1 && matches!(msg[0].first(), Some(0 | 1))
 }

@@ -27,6 +27,11 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
     fn disconnected(&mut self, _eng: &mut Engine, _key: Key) {}
     /// The peer is gone (already removed from `eng.peers`).
     fn detached(&mut self, eng: &mut Engine, key: Key);
+    /// Whether the user can still receive what `key` sent. A peer whose messages will
+    /// never be read is forgotten, with them, as soon as it is gone.
+    fn reads_from(&self, _key: Key) -> bool {
+        true
+    }
     /// Work done at every poll (PUB/XPUB: read subscriptions).
     fn housekeeping(&mut self, _eng: &mut Engine) {}
     /// Ready when a send would not have to wait (the `Sink::poll_ready` part).
@@ -45,6 +50,12 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
     /// Receives the next message.
     fn poll_recv(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<Message>> {
         Poll::Ready(Err(Error::NotSupported("this socket type cannot receive")))
+    }
+    /// Messages from peers the socket type holds outside the pipes (XPUB: subscriptions
+    /// waiting for the user).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        0
     }
     /// SUB: subscribe (`on`) or unsubscribe.
     fn subscribe(&mut self, _eng: &mut Engine, _topic: &[u8], _on: bool) -> Result<()> {

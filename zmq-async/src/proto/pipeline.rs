@@ -21,6 +21,9 @@ impl Protocol for Push {
     fn detached(&mut self, _eng: &mut Engine, key: Key) {
         self.lb.detach(key);
     }
+    fn reads_from(&self, _key: Key) -> bool {
+        false
+    }
     fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.lb.poll_ready(eng, cx).map(Ok)
     }

@@ -12,17 +12,26 @@ use crate::slab::Key;
 use crate::trie::MTrie;
 use crate::Result;
 
+/// Messages read from one subscriber's pipe per intake before the next subscriber's turn,
+/// so a peer that floods subscriptions cannot hold the socket in one intake.
+const INTAKE_BUDGET: usize = 1024;
+
 #[derive(Debug)]
 pub(crate) struct XPub {
     peers: Vec<Key>,
     trie: MTrie,
-    /// Subscriptions (and upstream messages) waiting for the XPUB user.
+    /// Subscriptions (and upstream messages) waiting for the XPUB user; the intake stops
+    /// while it holds `rcvhwm` of them.
     pending: VecDeque<Message>,
     matched: Vec<Key>,
     xpub: bool,
-    /// A peer was attached since the last intake: its first subscriptions may have
-    /// signalled (and had the signal consumed) before it was attached, so scan anyway.
+    /// Scan at the next intake even without a signal: a peer was attached since the last
+    /// one (its first subscriptions may have signalled before it was), or the last intake
+    /// stopped early (budget, or `pending` at the HWM) with messages left in the pipes.
     rescan: bool,
+    /// The subscriber the next intake starts with (an index into `peers`, taken modulo),
+    /// so an intake cut short serves the others first next time.
+    next: usize,
 }
 
 impl XPub {
@@ -34,24 +43,50 @@ impl XPub {
             matched: Vec::new(),
             xpub,
             rescan: false,
+            next: 0,
         }
     }
 
-    /// Reads every subscriber's inbound pipe (subscriptions travel as `0x01`/`0x00` + topic).
+    /// Reads the subscribers' inbound pipes (subscriptions travel as `0x01`/`0x00` + topic),
+    /// each in turn, up to [`INTAKE_BUDGET`] messages apiece. XPUB stops while `rcvhwm`
+    /// messages wait for its user, leaving the rest in the pipes: they fill to their own
+    /// HWM and their sessions stop reading, so the peers meet back-pressure and nothing
+    /// is dropped.
     fn intake(&mut self, eng: &mut Engine) {
         let rescan = std::mem::take(&mut self.rescan);
         if !eng.shared.readable.take_signal() && !rescan {
             return;
         }
         let verbose = eng.options.xpub_verbose;
-        for i in 0..self.peers.len() {
+        let limit = if self.xpub { eng.options.rcvhwm } else { 0 };
+        if limit != 0 && self.pending.len() >= limit {
+            self.rescan = true;
+            return;
+        }
+        let n = self.peers.len();
+        for step in 0..n {
+            let i = (self.next + step) % n;
             let key = self.peers[i];
             let Some(peer) = eng.peers.get_mut(key) else {
                 continue;
             };
+            let mut budget = INTAKE_BUDGET;
             loop {
+                if budget == 0 {
+                    self.rescan = true;
+                    break;
+                }
+                budget -= 1;
                 match peer.inbound.try_pop() {
-                    TryPop::Message(msg) => self.handle(key, msg, verbose),
+                    TryPop::Message(msg) => {
+                        self.handle(key, msg, verbose);
+                        if limit != 0 && self.pending.len() >= limit {
+                            // The next intake starts with the next subscriber.
+                            self.next = i + 1;
+                            self.rescan = true;
+                            return;
+                        }
+                    }
                     TryPop::Empty => break,
                     TryPop::Finished => {
                         eng.note_dead(key);
@@ -59,6 +94,9 @@ impl XPub {
                     }
                 }
             }
+        }
+        if n > 0 {
+            self.next = (self.next + 1) % n;
         }
     }
 
@@ -114,6 +152,10 @@ impl Protocol for XPub {
     fn housekeeping(&mut self, eng: &mut Engine) {
         self.intake(eng);
     }
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.pending.len()
+    }
     fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Ok(()))
     }
@@ -160,7 +202,15 @@ impl Protocol for XPub {
         self.intake(eng);
         match self.pending.pop_front() {
             Some(m) => Poll::Ready(Ok(m)),
-            None => Poll::Pending,
+            None => {
+                if self.rescan {
+                    // The intake stopped at its budget with nothing for the user yet
+                    // (repeats, or PUB-only traffic): come back rather than wait for a
+                    // signal that may not come.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 }

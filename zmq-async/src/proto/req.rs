@@ -70,6 +70,9 @@ impl Protocol for Req {
     fn detached(&mut self, _eng: &mut Engine, key: Key) {
         self.lb.detach(key);
     }
+    fn reads_from(&self, key: Key) -> bool {
+        self.awaiting.is_some_and(|(k, _)| k == key)
+    }
     fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.check_can_send(eng)?;
         self.lb.poll_ready(eng, cx).map(Ok)

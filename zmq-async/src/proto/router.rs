@@ -87,6 +87,11 @@ impl Router {
         self.fq.attach(key);
     }
 
+    /// Whether `key` is routed to (has a routing id): an ignored duplicate is never read.
+    pub(crate) fn reads_from(&self, key: Key) -> bool {
+        self.ids.contains_key(&key)
+    }
+
     pub(crate) fn detached(&mut self, key: Key) {
         self.fq.detach(key);
         if let Some(id) = self.ids.remove(&key) {
@@ -187,6 +192,9 @@ impl Protocol for RouterSocket {
     fn detached(&mut self, _eng: &mut Engine, key: Key) {
         self.router.detached(key);
     }
+    fn reads_from(&self, key: Key) -> bool {
+        self.router.reads_from(key)
+    }
     fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         // As libzmq: ROUTER is always writable; whether a message can go depends on its target.
         Poll::Ready(Ok(()))
@@ -230,6 +238,9 @@ impl Protocol for Rep {
     }
     fn detached(&mut self, _eng: &mut Engine, key: Key) {
         self.router.detached(key);
+    }
+    fn reads_from(&self, key: Key) -> bool {
+        self.router.reads_from(key)
     }
     fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(match self.reply_to {

@@ -97,6 +97,13 @@ impl Protocol for XSub {
     fn connected(&mut self, eng: &mut Engine, key: Key) {
         if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
             self.hiccuped.swap_remove(i);
+            // As libzmq's hiccup (a fresh pipe): what the old connection did not take is
+            // dropped, and every subscription goes again. Otherwise a publisher that
+            // keeps dropping the connection before reading would grow this pipe by the
+            // whole subscription set each time.
+            if let Some(peer) = eng.peers.get(key) {
+                peer.outbound.discard_queued();
+            }
             self.send_all(eng, key);
         }
     }
