@@ -45,8 +45,10 @@ pub struct ReceiverConfig {
     pub peer_expiry: Duration,
     /// Most sources tracked at once; packets of further sources are dropped.
     pub max_sources: usize,
-    /// Most events queued for [`Receiver::poll_event`]; in-order data beyond it waits in the
-    /// window (and is lost if the window must move on before the events are drained).
+    /// Most data events queued for [`Receiver::poll_event`]; in-order data beyond it waits in
+    /// the window (and is lost if the window must move on before the events are drained).
+    /// Loss and end events come on top; the whole queue stays under twice this (the end of
+    /// a session beyond that is dropped with a warning).
     pub max_events: usize,
     /// Seed of the back-off generator.
     pub seed: u64,
@@ -141,6 +143,9 @@ struct Session {
     slots: VecDeque<Slot>,
     last_heard: Instant,
     spmr_at: Option<Instant>,
+    /// A run of lost numbers not yet queued as an event (queued before the next data, or
+    /// when the event queue has room).
+    unreported: Option<(u32, u32)>,
 }
 
 /// The receiving side of PGM: a receive window per source ([`Tsi`]), gap detection from data
@@ -180,6 +185,11 @@ impl Receiver {
         self.capacity
     }
 
+    /// Events waiting for [`poll_event`](Self::poll_event).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// Sources currently tracked.
     pub fn sources(&self) -> impl Iterator<Item = Tsi> + '_ {
         self.sessions.keys().copied()
@@ -201,9 +211,13 @@ impl Receiver {
             Body::Spm(spm) => {
                 let fin = packet.options.has(OPT_FIN);
                 self.with_session(now, tsi, |r, s| r.on_spm(now, s, spm));
-                if fin && self.sessions.remove(&tsi).is_some() {
-                    tracing::debug!(?tsi, "PGM source ended its session");
-                    self.events.push_back(Event::End { tsi });
+                if fin {
+                    if let Some(mut s) = self.sessions.remove(&tsi) {
+                        // The source will repair nothing more: what is missing is lost.
+                        self.close_session(&mut s);
+                        tracing::debug!(?tsi, "PGM source ended its session");
+                        self.push_capped(Event::End { tsi });
+                    }
                 }
             }
             Body::Odata(d) | Body::Rdata(d) => {
@@ -253,6 +267,7 @@ impl Receiver {
                 slots: VecDeque::new(),
                 last_heard: now,
                 spmr_at: None,
+                unreported: None,
             },
             None => {
                 tracing::warn!(
@@ -366,21 +381,63 @@ impl Receiver {
         }
     }
 
-    /// Moves the window on by `n` sequence numbers whatever their state.
+    /// Moves the window on by `n` sequence numbers whatever their state (work bounded by the
+    /// window, however large `n`).
     fn advance(&mut self, s: &mut Session, n: u32) {
-        for _ in 0..n {
-            let Some(next) = s.next else { return };
-            match s.slots.pop_front() {
-                Some(Slot::Have(tsdu)) if self.events.len() < self.config.max_events => {
+        let Some(mut next) = s.next else { return };
+        let mut left = n;
+        while left > 0 {
+            let Some(slot) = s.slots.pop_front() else {
+                break;
+            };
+            match slot {
+                Slot::Have(tsdu) if self.events.len() < self.config.max_events => {
+                    self.flush_loss(s);
                     self.events.push_back(Event::Data {
                         tsi: s.tsi,
                         sqn: next,
                         tsdu,
                     });
                 }
-                _ => self.report_loss(s.tsi, next),
+                _ => Self::report_loss(s, next, 1),
             }
-            s.next = Some(next.wrapping_add(1));
+            next = next.wrapping_add(1);
+            left -= 1;
+        }
+        // Numbers the window never held (a jump ahead): lost as one run.
+        if left > 0 {
+            Self::report_loss(s, next, left);
+            next = next.wrapping_add(left);
+        }
+        s.next = Some(next);
+        if self.events.len() < self.config.max_events {
+            self.flush_loss(s);
+        }
+    }
+
+    /// Empties a session's window for good: data is delivered (within the event bound),
+    /// everything else reported lost.
+    fn close_session(&mut self, s: &mut Session) {
+        let n = s.slots.len() as u32;
+        self.advance(s, n);
+        if let Some((first, count)) = s.unreported.take() {
+            tracing::warn!(tsi = ?s.tsi, first, count, "PGM data lost: source gone");
+            self.push_capped(Event::Loss {
+                tsi: s.tsi,
+                first,
+                count,
+            });
+        }
+    }
+
+    /// Queues an event of a session that is going away, unless the queue already holds
+    /// twice [`ReceiverConfig::max_events`] (a peer ending and restarting sessions faster
+    /// than the application drains could otherwise grow it without bound).
+    fn push_capped(&mut self, event: Event) {
+        if self.events.len() < 2 * self.config.max_events {
+            self.events.push_back(event);
+        } else {
+            tracing::warn!(?event, "PGM event dropped: event queue full");
         }
     }
 
@@ -388,42 +445,49 @@ impl Receiver {
     fn deliver(&mut self, s: &mut Session) {
         while let (Some(front), Some(next)) = (s.slots.front(), s.next) {
             match front {
-                Slot::Missing { .. } => return,
-                Slot::Have(_) if self.events.len() >= self.config.max_events => return,
+                Slot::Missing { .. } => break,
+                Slot::Have(_) if self.events.len() >= self.config.max_events => break,
                 Slot::Have(tsdu) => {
                     let tsdu = tsdu.clone();
+                    self.flush_loss(s);
                     self.events.push_back(Event::Data {
                         tsi: s.tsi,
                         sqn: next,
                         tsdu,
                     });
                 }
-                Slot::Lost => self.report_loss(s.tsi, next),
+                Slot::Lost => Self::report_loss(s, next, 1),
             }
             s.slots.pop_front();
             s.next = Some(next.wrapping_add(1));
         }
+        if self.events.len() < self.config.max_events {
+            self.flush_loss(s);
+        }
     }
 
-    fn report_loss(&mut self, tsi: Tsi, sqn: u32) {
-        if let Some(Event::Loss {
-            tsi: t,
-            first,
-            count,
-        }) = self.events.back_mut()
-        {
-            if *t == tsi && first.wrapping_add(*count) == sqn {
-                *count += 1;
-                return;
+    /// Adds `n` lost numbers from `sqn` to the session's unreported run (numbers only ever
+    /// increase, and a run is queued before any later data, so runs are contiguous).
+    fn report_loss(s: &mut Session, sqn: u32, n: u32) {
+        match &mut s.unreported {
+            Some((first, count)) if first.wrapping_add(*count) == sqn => {
+                *count = count.saturating_add(n);
             }
+            _ => s.unreported = Some((sqn, n)),
         }
-        tracing::warn!(?tsi, sqn, "PGM data lost: not repaired in time");
-        // A loss is always reported, even over `max_events`: it is one event per run.
-        self.events.push_back(Event::Loss {
-            tsi,
-            first: sqn,
-            count: 1,
-        });
+    }
+
+    /// Queues the session's unreported loss as an event. At most one per data event queued
+    /// under the limit, plus one per session: the queue stays below twice its bound.
+    fn flush_loss(&mut self, s: &mut Session) {
+        if let Some((first, count)) = s.unreported.take() {
+            tracing::warn!(tsi = ?s.tsi, first, count, "PGM data lost: not repaired in time");
+            self.events.push_back(Event::Loss {
+                tsi: s.tsi,
+                first,
+                count,
+            });
+        }
     }
 
     /// Timers fired: NAKs whose back-off ended, retries, give-ups, SPMRs, silent sources.
@@ -435,6 +499,7 @@ impl Receiver {
             };
             if now.saturating_duration_since(s.last_heard) >= self.config.peer_expiry {
                 tracing::debug!(?tsi, "PGM source expired");
+                self.close_session(&mut s);
                 continue;
             }
             if s.spmr_at.is_some_and(|t| t <= now) {
