@@ -150,3 +150,18 @@ fn undrained_events_stay_bounded() {
     assert_eq!(next, 3 * cap, "every number delivered or reported lost");
     assert!(data >= 10 + cap && lost > 0, "data {data}, lost {lost}");
 }
+
+#[test]
+fn a_silent_source_expires_with_an_end_event() {
+    let now = Instant::now();
+    let mut rx = receiver(now);
+    rx.handle_datagram(now, SRC, &odata(0)).expect("valid");
+    assert_eq!(events(&mut rx).len(), 1);
+    let later = now + Duration::from_secs(300);
+    assert!(rx.poll_timeout().expect("expiry timer") <= later);
+    rx.handle_timeout(later);
+    assert_eq!(events(&mut rx), vec![Event::End { tsi: TSI }]);
+    // The same TSI again is a new session, starting where it is joined.
+    rx.handle_datagram(later, SRC, &odata(0)).expect("valid");
+    assert!(matches!(&events(&mut rx)[..], [Event::Data { sqn: 0, .. }]));
+}

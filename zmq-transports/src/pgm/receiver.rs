@@ -100,7 +100,9 @@ pub enum Event {
         /// How many.
         count: u32,
     },
-    /// The source ended its session (an SPM with OPT_FIN); it is forgotten.
+    /// The source ended its session (an SPM with OPT_FIN) or was silent for
+    /// [`ReceiverConfig::peer_expiry`]; it is forgotten, and a later packet from the same
+    /// [`Tsi`] starts a new session.
     End {
         /// The source.
         tsi: Tsi,
@@ -500,6 +502,7 @@ impl Receiver {
             if now.saturating_duration_since(s.last_heard) >= self.config.peer_expiry {
                 tracing::debug!(?tsi, "PGM source expired");
                 self.close_session(&mut s);
+                self.push_capped(Event::End { tsi });
                 continue;
             }
             if s.spmr_at.is_some_and(|t| t <= now) {
