@@ -12,6 +12,15 @@
 //! - [`framing`]: libzmq's TSDU payload (a 16-bit offset of the first message, then ZMTP 1.0
 //!   frames), both directions, resynchronising at the next message boundary after a loss.
 //!
+//! Wire facts (captured from libzmq 4.3.4) are in `docs/LIBZMQ-WIRE.md`, "PGM / EPGM"; the
+//! tests in `zmq-transports/tests/pgm_captures.rs` hold the captured packets.
+//!
+//! Not implemented: reassembly of OPT_FRAGMENT APDUs (libzmq never fragments: it packs its
+//! own TSDUs of at most `PGM_MSS` bytes; a fragmented APDU from another OpenPGM sender is
+//! delivered fragment by fragment, which the libzmq framing cannot read), parity
+//! (FEC), OPT_JOIN, POLL/POLR, congestion control. Our receiver does not repeat a NAK list
+//! as a single NAK the way OpenPGM does, and our source sends RDATA as soon as it is polled.
+//!
 //! Method taxonomy, as `zmtp-codec`'s `Connection`: `handle_*` for inputs (a datagram
 //! arrived, a timer fired, the application sends), `poll_*` for outputs (datagrams to send,
 //! events, the next deadline). Time is always an argument. Every queue has a documented
