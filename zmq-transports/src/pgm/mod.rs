@@ -64,8 +64,8 @@
 
 pub mod framing;
 pub mod packet;
-mod receiver;
-mod source;
+pub mod receiver;
+pub mod source;
 
 use std::time::Duration;
 
