@@ -187,7 +187,8 @@ pub struct PgmOption {
     /// The two bytes after the length: OPX/F bits and the U bit (reserved for most options).
     /// OpenPGM leaves the first one uninitialised in NCFs carrying a NAK list.
     pub flags: [u8; 2],
-    /// The option's value after those bytes.
+    /// The option's value after those bytes (at most 251 bytes: the length byte counts the
+    /// four header bytes too).
     pub body: Bytes,
 }
 
