@@ -60,6 +60,7 @@ pub mod endpoint;
 mod error;
 pub mod inproc;
 pub mod ipc;
+pub mod pgm;
 pub mod stream;
 pub mod tcp;
 
