@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 use crate::slab::Key;
 
 /// The longest run of bytes one node holds. Longer topics become a chain of nodes.
-const RUN_MAX: usize = 1024;
+const RUN_MAX: usize = 4096;
 
 /// Below this many free slots the arena is never compacted.
 const COMPACT_MIN_FREE: usize = 64;
@@ -260,10 +260,12 @@ impl<V: Subscribers> Trie<V> {
                 value: V::default(),
             });
             match last {
-                Some(prev) => self.nodes[prev].children.push(Child {
-                    byte: chunk[0],
-                    node: n,
-                }),
+                Some(prev) => {
+                    self.nodes[prev].children = vec![Child {
+                        byte: chunk[0],
+                        node: n,
+                    }]
+                }
                 None => head = Some(n),
             }
             last = Some(n);
