@@ -56,12 +56,123 @@ struct Child {
     node: usize,
 }
 
+/// From this many children on, a node also indexes them by first byte (256 slots), so
+/// that matching takes one load per level instead of a binary search.
+const DENSE: usize = 32;
+
+/// No child in a [`Children::table`] slot (node indices never reach it).
+const NO_CHILD: usize = usize::MAX;
+
+/// A node's children: sorted by `byte`, which is unique (their runs start with
+/// different bytes); with [`DENSE`] or more, also a table from byte to node.
+#[derive(Debug, Default)]
+struct Children {
+    list: Vec<Child>,
+    table: Option<Box<[usize; 256]>>,
+}
+
+impl std::ops::Deref for Children {
+    type Target = [Child];
+    fn deref(&self) -> &[Child] {
+        &self.list
+    }
+}
+
+impl Children {
+    fn one(child: Child) -> Children {
+        Children {
+            list: vec![child],
+            table: None,
+        }
+    }
+
+    /// Where `byte` is (or would go) in the list.
+    fn pos(&self, byte: u8) -> Result<usize, usize> {
+        self.list.binary_search_by_key(&byte, |c| c.byte)
+    }
+
+    /// The child whose run starts with `byte`.
+    fn get(&self, byte: u8) -> Option<usize> {
+        match &self.table {
+            Some(table) => Some(table[usize::from(byte)]).filter(|&n| n != NO_CHILD),
+            // A few children (the common case): a scan beats a binary search.
+            None if self.list.len() <= 8 => {
+                self.list.iter().find(|c| c.byte == byte).map(|c| c.node)
+            }
+            None => self.pos(byte).ok().map(|pos| self.list[pos].node),
+        }
+    }
+
+    fn insert(&mut self, pos: usize, child: Child) {
+        self.list.insert(pos, child);
+        match &mut self.table {
+            Some(table) => table[usize::from(child.byte)] = child.node,
+            None if self.list.len() >= DENSE => self.reindex(),
+            None => {}
+        }
+    }
+
+    fn remove(&mut self, pos: usize) {
+        let child = self.list.remove(pos);
+        if let Some(table) = &mut self.table {
+            table[usize::from(child.byte)] = NO_CHILD;
+        }
+        self.shrink();
+    }
+
+    fn set_node(&mut self, pos: usize, node: usize) {
+        self.list[pos].node = node;
+        if let Some(table) = &mut self.table {
+            table[usize::from(self.list[pos].byte)] = node;
+        }
+    }
+
+    /// Keeps the children for which `keep` is true.
+    fn retain(&mut self, keep: impl FnMut(&Child) -> bool) {
+        let before = self.list.len();
+        self.list.retain(keep);
+        if self.list.len() < before {
+            self.shrink();
+            self.reindex();
+        }
+    }
+
+    /// Renumbers every child with `f`.
+    fn renumber(&mut self, mut f: impl FnMut(usize) -> usize) {
+        for c in &mut self.list {
+            c.node = f(c.node);
+        }
+        self.reindex();
+    }
+
+    /// Gives memory back after removals; drops the table below half of [`DENSE`].
+    fn shrink(&mut self) {
+        if self.list.len() <= self.list.capacity() / 4 {
+            self.list.shrink_to_fit();
+        }
+        if self.list.len() < DENSE / 2 {
+            self.table = None;
+        }
+    }
+
+    /// Rebuilds the table (if there is or should be one) from the list.
+    fn reindex(&mut self) {
+        if self.table.is_none() && self.list.len() < DENSE {
+            return;
+        }
+        let table = self.table.get_or_insert_with(|| Box::new([NO_CHILD; 256]));
+        table.fill(NO_CHILD);
+        for c in &self.list {
+            table[usize::from(c.byte)] = c.node;
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Node<V> {
     /// The bytes on the edge into this node: empty only for the root (and free slots).
     run: SmallVec<[u8; 16]>,
-    /// Sorted by `byte`, which is unique (children's runs start with different bytes).
-    children: Vec<Child>,
+    children: Children,
     value: V,
 }
 
@@ -126,16 +237,16 @@ impl<V: Subscribers> Trie<V> {
                 let tail_byte = run[common];
                 let m = self.alloc(Node {
                     run: head,
-                    children: vec![Child {
+                    children: Children::one(Child {
                         byte: tail_byte,
                         node: c,
-                    }],
+                    }),
                     value: V::default(),
                 });
                 let run = &mut self.nodes[c].run;
                 run.drain(..common);
                 run.shrink_to_fit();
-                self.nodes[n].children[pos].node = m;
+                self.nodes[n].children.set_node(pos, m);
                 // `c`'s run got shorter, and so did `n`'s only child if `n` is a chain link.
                 let _ = self.try_merge(c);
                 if !self.try_merge(n) {
@@ -230,9 +341,7 @@ impl<V: Subscribers> Trie<V> {
 
     /// Where `byte` is (or would go) among `n`'s children.
     fn child_pos(&self, n: usize, byte: u8) -> Result<usize, usize> {
-        self.nodes[n]
-            .children
-            .binary_search_by_key(&byte, |c| c.byte)
+        self.nodes[n].children.pos(byte)
     }
 
     /// The nodes from the root to `topic`'s node, if it has one.
@@ -241,8 +350,7 @@ impl<V: Subscribers> Trie<V> {
         let mut n = ROOT;
         let mut rest = topic;
         while let Some(&byte) = rest.first() {
-            let pos = self.child_pos(n, byte).ok()?;
-            n = self.nodes[n].children[pos].node;
+            n = self.nodes[n].children.get(byte)?;
             rest = rest.strip_prefix(&self.nodes[n].run[..])?;
             path.push(n);
         }
@@ -256,15 +364,15 @@ impl<V: Subscribers> Trie<V> {
         for chunk in bytes.chunks(self.run_max) {
             let n = self.alloc(Node {
                 run: SmallVec::from_slice(chunk),
-                children: Vec::new(),
+                children: Children::default(),
                 value: V::default(),
             });
             match last {
                 Some(prev) => {
-                    self.nodes[prev].children = vec![Child {
+                    self.nodes[prev].children = Children::one(Child {
                         byte: chunk[0],
                         node: n,
-                    }]
+                    })
                 }
                 None => head = Some(n),
             }
@@ -299,11 +407,7 @@ impl<V: Subscribers> Trie<V> {
             return;
         };
         if let Ok(pos) = self.child_pos(parent, byte) {
-            let children = &mut self.nodes[parent].children;
-            children.remove(pos);
-            if children.len() <= children.capacity() / 4 {
-                children.shrink_to_fit();
-            }
+            self.nodes[parent].children.remove(pos);
         }
         self.release(c);
     }
@@ -311,7 +415,6 @@ impl<V: Subscribers> Trie<V> {
     /// Drops `n`'s vacant children, then merges `n` with its only child if it can.
     fn tidy(&mut self, n: usize) {
         let mut children = std::mem::take(&mut self.nodes[n].children);
-        let before = children.len();
         let (nodes, free) = (&mut self.nodes, &mut self.free);
         children.retain(|c| {
             let vacant = nodes[c.node].is_vacant();
@@ -321,9 +424,6 @@ impl<V: Subscribers> Trie<V> {
             }
             !vacant
         });
-        if children.len() < before && children.len() <= children.capacity() / 4 {
-            children.shrink_to_fit();
-        }
         self.nodes[n].children = children;
         let _ = self.try_merge(n);
     }
@@ -359,11 +459,10 @@ impl<V: Subscribers> Trie<V> {
         let mut i = 0;
         while i < nodes.len() {
             let mut children = std::mem::take(&mut nodes[i].children);
-            for c in &mut children {
-                let moved = std::mem::take(&mut old[c.node]);
-                c.node = nodes.len();
-                nodes.push(moved);
-            }
+            children.renumber(|c| {
+                nodes.push(std::mem::take(&mut old[c]));
+                nodes.len() - 1
+            });
             nodes[i].children = children;
             i += 1;
         }
@@ -387,8 +486,7 @@ impl<'a, V: Subscribers> Iterator for Prefixes<'a, V> {
         let trie = self.trie;
         let n = self.node.take()?;
         if let Some(&byte) = self.data.first() {
-            if let Ok(pos) = trie.child_pos(n, byte) {
-                let c = trie.nodes[n].children[pos].node;
+            if let Some(c) = trie.nodes[n].children.get(byte) {
                 if let Some(rest) = self.data.strip_prefix(&trie.nodes[c].run[..]) {
                     self.data = rest;
                     self.node = Some(c);
@@ -467,14 +565,24 @@ impl MTrie {
     /// Appends every peer subscribed to a prefix of `data` to `out` (deduplicated).
     pub(crate) fn matching(&self, data: &[u8], out: &mut Vec<Key>) {
         let start = out.len();
+        let mut sources = 0;
         for peers in self.0.prefixes(data) {
-            out.extend_from_slice(peers);
+            if !peers.is_empty() {
+                out.extend_from_slice(peers);
+                sources += 1;
+            }
         }
-        if out.len() - start > 1 {
+        // One topic's peers are distinct already; several topics may share peers.
+        if sources > 1 {
             out[start..].sort_unstable();
-            let mut tail = out.split_off(start);
-            tail.dedup();
-            out.extend(tail);
+            let mut kept = start + 1;
+            for i in start + 1..out.len() {
+                if out[i] != out[kept - 1] {
+                    out[kept] = out[i];
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
         }
     }
 }

@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
 
 use proptest::prelude::*;
 
@@ -29,9 +30,17 @@ fn check<V: Subscribers>(t: &Trie<V>) -> usize {
         for w in node.children.windows(2) {
             assert!(w[0].byte < w[1].byte, "children sorted, bytes unique");
         }
-        for c in &node.children {
+        for c in node.children.iter() {
             assert_eq!(t.nodes[c.node].run.first(), Some(&c.byte));
+            assert_eq!(node.children.get(c.byte), Some(c.node));
             stack.push(c.node);
+        }
+        if let Some(table) = &node.children.table {
+            assert!(node.children.len() >= DENSE / 2);
+            let indexed = table.iter().filter(|&&n| n != NO_CHILD).count();
+            assert_eq!(indexed, node.children.len(), "table and list agree");
+        } else {
+            assert!(node.children.len() < DENSE);
         }
     }
     for &f in &t.free {
@@ -185,6 +194,36 @@ fn topics_in_byte_order_and_orphans_reported_once() {
     assert_eq!(check(&t.0), 2);
 }
 
+#[test]
+fn many_children_are_indexed_by_byte() {
+    let [p] = peers(1)[..] else { unreachable!() };
+    let mut t = MTrie::default();
+    for b in 0..=255u8 {
+        t.add(&[b, b'x'], p);
+    }
+    check(&t.0);
+    assert!(t.0.nodes[ROOT].children.table.is_some());
+    for b in 0..=255u8 {
+        let mut out = Vec::new();
+        t.matching(&[b, b'x', b'y'], &mut out);
+        assert_eq!(out, vec![p], "byte {b}");
+        out.clear();
+        t.matching(&[b, b'y'], &mut out);
+        assert!(out.is_empty());
+    }
+    for b in 0..250u8 {
+        assert!(t.rm(&[b, b'x'], p));
+        check(&t.0);
+    }
+    assert!(
+        t.0.nodes[ROOT].children.table.is_none(),
+        "dropped below DENSE / 2"
+    );
+    let mut out = Vec::new();
+    t.matching(b"\xffx", &mut out);
+    assert_eq!(out, vec![p]);
+}
+
 /// Adds, matches, removes, rm_peer's, lists and drops `topics` on a thread with a
 /// 64 KiB stack: nothing may recurse per byte or per topic.
 fn on_small_stack(topics: Vec<Vec<u8>>) {
@@ -259,7 +298,9 @@ fn heap_bytes<V: Subscribers>(t: &Trie<V>, value_heap: impl Fn(&V) -> usize) -> 
         if node.run.spilled() {
             bytes += node.run.capacity();
         }
-        bytes += node.children.capacity() * std::mem::size_of::<Child>() + value_heap(&node.value);
+        bytes += node.children.list.capacity() * std::mem::size_of::<Child>()
+            + node.children.table.as_ref().map_or(0, |_| 256 * 8)
+            + value_heap(&node.value);
     }
     bytes
 }
@@ -312,6 +353,93 @@ fn bytes_per_subscription() {
     );
 }
 
+/// Time per `MTrie::matching` call, as the PUB send path makes it:
+/// `cargo test -p zmq-async --release --lib trie::tests::matching_speed -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a test"]
+fn matching_speed() {
+    let mut slab = GenSlab::default();
+    let keys: Vec<_> = (0..8).map(|_| slab.insert(())).collect();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // (name, topics, message)
+    type Case = (&'static str, Vec<Vec<u8>>, Vec<u8>);
+    let cases: Vec<Case> = vec![
+        (
+            "empty topic, 1 peer",
+            vec![b"".to_vec()],
+            b"news: hello world 0123456789".to_vec(),
+        ),
+        (
+            "1 topic hit",
+            vec![b"news".to_vec()],
+            b"news: hello world 0123456789".to_vec(),
+        ),
+        (
+            "1 topic miss",
+            vec![b"news".to_vec()],
+            b"weather: hello world 01234567".to_vec(),
+        ),
+        (
+            "10 topics hit",
+            (0..10).map(|i| format!("topic-{i}").into_bytes()).collect(),
+            b"topic-7 hello world".to_vec(),
+        ),
+        (
+            "10 topics miss",
+            (0..10).map(|i| format!("topic-{i}").into_bytes()).collect(),
+            b"topiX-7 hello world".to_vec(),
+        ),
+        (
+            "1000 random 16B, hit",
+            (0..1000)
+                .map(|i| {
+                    let mut t = next().to_le_bytes().to_vec();
+                    t.extend(next().to_le_bytes());
+                    if i == 500 {
+                        t = b"0123456789abcdef".to_vec()
+                    }
+                    t
+                })
+                .collect(),
+            b"0123456789abcdef and payload".to_vec(),
+        ),
+        (
+            "1000 random 16B, miss",
+            (0..1000)
+                .map(|_| {
+                    let mut t = next().to_le_bytes().to_vec();
+                    t.extend(next().to_le_bytes());
+                    t
+                })
+                .collect(),
+            b"0123456789abcdef and payload".to_vec(),
+        ),
+    ];
+    for (name, topics, msg) in cases {
+        let mut t = MTrie::default();
+        for (i, topic) in topics.iter().enumerate() {
+            t.add(topic, keys[i % keys.len()]);
+        }
+        let mut out = Vec::new();
+        let n = 5_000_000;
+        let start = Instant::now();
+        let mut total = 0;
+        for _ in 0..n {
+            out.clear();
+            t.matching(std::hint::black_box(&msg), &mut out);
+            total += out.len();
+        }
+        let ns = start.elapsed().as_nanos() as f64 / n as f64;
+        println!("{name:<24} {ns:6.1} ns/match ({total})");
+    }
+}
+
 /// One step of the model test.
 #[derive(Debug, Clone)]
 enum Op {
@@ -321,10 +449,18 @@ enum Op {
     Match(Vec<u8>),
 }
 
-/// Topics over a two-letter alphabet so that prefixes collide, sometimes longer than a
-/// node's run (run_max is 3 in the model test).
+/// Topics over a two-letter alphabet so that prefixes collide, often longer than a
+/// node's run (run_max is 1..=4 in the model tests); a third of them start with one of 64
+/// bytes instead, so that the root's children cross [`DENSE`] both ways.
 fn topic() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(prop::sample::select(vec![b'a', b'b']), 0..9)
+    let narrow = prop::collection::vec(prop::sample::select(vec![b'a', b'b']), 0..9);
+    prop_oneof![
+        2 => narrow.clone(),
+        1 => (0..64u8, narrow).prop_map(|(first, mut rest)| {
+            rest.insert(0, first);
+            rest
+        }),
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -340,7 +476,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn mtrie_agrees_with_a_map(ops in prop::collection::vec(op(), 1..80), run_max in 1..5usize) {
+    fn mtrie_agrees_with_a_map(ops in prop::collection::vec(op(), 1..200), run_max in 1..5usize) {
         let keys = peers(3);
         let mut t = MTrie(small(run_max));
         let mut model: HashMap<Vec<u8>, BTreeSet<usize>> = HashMap::new();
@@ -396,7 +532,7 @@ proptest! {
     }
 
     #[test]
-    fn subtrie_agrees_with_a_map(ops in prop::collection::vec(op(), 1..80), run_max in 1..5usize) {
+    fn subtrie_agrees_with_a_map(ops in prop::collection::vec(op(), 1..200), run_max in 1..5usize) {
         let mut t = SubTrie(Trie { run_max, ..Trie::default() });
         let mut model: HashMap<Vec<u8>, usize> = HashMap::new();
         for op in ops {
