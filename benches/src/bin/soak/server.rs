@@ -226,7 +226,10 @@ impl Books {
             return;
         };
         let seq = msg.get(1).and_then(|f| tally::seq_of(f));
-        let (inc, track) = self.ids.entry(id.clone()).or_insert_with(|| {
+        // A copy: the routing id the ROUTER hands out can be a slice of the buffer the
+        // handshake was read into, and keeping that slice would keep the whole buffer.
+        let key = Bytes::copy_from_slice(&id);
+        let (inc, track) = self.ids.entry(key).or_insert_with(|| {
             (
                 tally::routing_inc(&id).unwrap_or(u64::MAX),
                 SeqTrack::from_zero(),
