@@ -4,6 +4,7 @@
 //! ```text
 //! soak [--secs 600] [--peers 100] [--procs 10] [--kill-every 3] [--seed 1]
 //!      [--req-rate 20] [--pub-rate 200] [--topics 4] [--size 64] [--sample 10]
+//!      [--libzmq-procs 0]
 //! ```
 //!
 //! This process is the server: a ROUTER and a PUB of ours, bound on `127.0.0.1:0`. It runs
@@ -11,7 +12,8 @@
 //! peers of ours: half DEALERs connected to the ROUTER, half SUBs connected to the PUB.
 //! Every `--kill-every` seconds one peer process (a tenth of the peers with the defaults),
 //! chosen at random from `--seed`, is killed with SIGKILL and started again. Every socket
-//! has heartbeats on: PING every 1 s, TTL 3 s, timeout 3 s.
+//! has heartbeats on: PING every 1 s, TTL 3 s, timeout 3 s. The first `--libzmq-procs`
+//! peer processes use libzmq's sockets (through the `zmq` crate) instead of ours.
 //!
 //! Each DEALER sends numbered requests (`--req-rate` per second, `--size` bytes) and the
 //! ROUTER answers each at once; the PUB publishes numbered messages round-robin on
@@ -38,6 +40,7 @@
 mod peer;
 mod server;
 mod tally;
+mod zmq_peer;
 
 use std::time::Duration;
 
@@ -70,6 +73,8 @@ pub struct Config {
     pub size: usize,
     /// Seconds between samples.
     pub sample: u64,
+    /// Peer processes (the first ones) with libzmq's sockets.
+    pub libzmq_procs: usize,
 }
 
 impl Config {
@@ -147,7 +152,8 @@ fn usage(msg: &str) -> ! {
     eprintln!("soak: {msg}");
     eprintln!(
         "usage: soak [--secs 600] [--peers 100] [--procs 10] [--kill-every 3] [--seed 1] \
-         [--req-rate 20] [--pub-rate 200] [--topics 4] [--size 64] [--sample 10]"
+         [--req-rate 20] [--pub-rate 200] [--topics 4] [--size 64] [--sample 10] \
+         [--libzmq-procs 0]"
     );
     std::process::exit(2)
 }
@@ -170,6 +176,7 @@ fn main() {
         topics: f.take("topics", 4),
         size: f.take("size", 64),
         sample: f.take("sample", 10),
+        libzmq_procs: f.take("libzmq-procs", 0),
     };
     cfg.dealers = f.take("dealers", cfg.dealers);
     cfg.subs = f.take("subs", cfg.subs);
@@ -179,7 +186,8 @@ fn main() {
             .unwrap_or_else(|_| usage("--peer-inc: not a number"));
         let router = f.take_str("router").unwrap_or_else(|| usage("--router"));
         let publisher = f.take_str("pub").unwrap_or_else(|| usage("--pub"));
-        (inc, router, publisher)
+        let libzmq = f.take_str("libzmq").is_some_and(|v| v == "1");
+        (inc, router, publisher, libzmq)
     });
     f.finish();
     if cfg.procs == 0 || cfg.dealers + cfg.subs == 0 {
@@ -192,7 +200,8 @@ fn main() {
         usage("--sample must be at least 1");
     }
     match peer_mode {
-        Some((inc, router, publisher)) => peer::run(&cfg, inc, &router, &publisher),
+        Some((inc, router, publisher, false)) => peer::run(&cfg, inc, &router, &publisher),
+        Some((inc, router, publisher, true)) => zmq_peer::run(&cfg, inc, &router, &publisher),
         None => std::process::exit(server::run(&cfg)),
     }
 }

@@ -16,15 +16,15 @@ use crate::Config;
 
 /// How long, after the stop, the DEALERs wait for their outstanding replies and the SUBs for
 /// the last publications.
-const DRAIN: Duration = Duration::from_secs(15);
+pub const DRAIN: Duration = Duration::from_secs(15);
 /// How often the peer reports. A kill loses what happened since the last report (those
 /// requests count as in flight at kill), so this is short.
-const REPORT_EVERY: Duration = Duration::from_millis(100);
+pub const REPORT_EVERY: Duration = Duration::from_millis(100);
 
-/// What the peer's sockets have seen, shared by its tasks (one thread, no await while
-/// borrowed).
+/// What the peer's sockets have seen, shared by its tasks (ours: one thread, no await
+/// while borrowed; libzmq's: a thread per socket, behind a mutex).
 #[derive(Default)]
-struct Seen {
+pub struct Seen {
     /// Requests queued, per DEALER.
     sent: Vec<u64>,
     /// Replies, per DEALER.
@@ -34,7 +34,64 @@ struct Seen {
 }
 
 impl Seen {
-    fn report(&self, inc: u64, finals: Option<&[u64]>) -> Report {
+    /// Nothing seen yet by `cfg.dealers` DEALERs and `cfg.subs` SUBs.
+    pub fn new(cfg: &Config) -> Seen {
+        Seen {
+            sent: vec![0; cfg.dealers],
+            replies: vec![SeqTrack::from_zero(); cfg.dealers],
+            subs: (0..cfg.subs)
+                .map(|k| {
+                    sub_topics(k, cfg.topics)
+                        .into_iter()
+                        .map(|t| (t, SeqTrack::joining()))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// DEALER `k` has queued `count` requests.
+    pub fn queued(&mut self, k: usize, count: u64) {
+        self.sent[k] = count;
+    }
+
+    /// True when DEALER `k` has had (or skipped over) the reply to each of its `count`
+    /// requests.
+    pub fn settled(&self, k: usize, count: u64) -> bool {
+        self.replies[k].next >= count
+    }
+
+    /// DEALER `k` got a reply whose first frame is `first`.
+    pub fn reply(&mut self, k: usize, first: Option<&[u8]>) {
+        match first.and_then(tally::seq_of) {
+            Some(n) => self.replies[k].observe(n),
+            // Not ours: count it as out of order, which fails the run.
+            None => self.replies[k].dups += 1,
+        }
+    }
+
+    /// SUB `k` got a publication with these topic and sequence frames.
+    pub fn publication(&mut self, k: usize, topic: Option<&[u8]>, seq: Option<&[u8]>) {
+        let topic = topic.and_then(tally::topic_index);
+        let stream = topic.and_then(|t| self.subs[k].iter_mut().find(|(x, _)| *x == t));
+        match (stream, seq.and_then(tally::seq_of)) {
+            (Some((_, track)), Some(n)) => track.observe(n),
+            // A topic we did not subscribe to, or garbage: fails the run.
+            _ => self.subs[k][0].1.dups += 1,
+        }
+    }
+
+    /// True once SUB `k` has the last publication of each of its topics, given the number
+    /// published on each (`finals`).
+    pub fn sub_done(&self, k: usize, finals: &[u64]) -> bool {
+        self.subs[k].iter().all(|(t, track)| {
+            let published = finals.get(*t).copied().unwrap_or(0);
+            published == 0 || (track.first.is_some() && track.next >= published)
+        })
+    }
+
+    /// The report of incarnation `inc`; the final one once the run's `finals` are known.
+    pub fn report(&self, inc: u64, finals: Option<&[u64]>) -> Report {
         let mut r = Report {
             inc,
             sent: self.sent.iter().sum(),
@@ -67,31 +124,27 @@ impl Seen {
 type Shared = Rc<RefCell<Seen>>;
 type Stop = watch::Receiver<Option<Vec<u64>>>;
 
-/// Runs the peer process `inc` and exits.
-pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
-    let (stop_tx, stop_rx) = watch::channel(None);
+/// Reads the server's lines on stdin: `on_stop` gets the stop line's counts; the end of
+/// stdin (the server is gone, killed or finished) ends this process.
+pub fn watch_stdin(on_stop: impl Fn(Vec<u64>) + Send + 'static) {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             if let Some(counts) = tally::parse_stop(&line) {
-                let _ = stop_tx.send(Some(counts));
+                on_stop(counts);
             }
         }
-        // The server is gone (killed or finished): so are we.
         std::process::exit(2);
     });
-    let seen = Rc::new(RefCell::new(Seen {
-        sent: vec![0; cfg.dealers],
-        replies: vec![SeqTrack::from_zero(); cfg.dealers],
-        subs: (0..cfg.subs)
-            .map(|k| {
-                sub_topics(k, cfg.topics)
-                    .into_iter()
-                    .map(|t| (t, SeqTrack::joining()))
-                    .collect()
-            })
-            .collect(),
-    }));
+}
+
+/// Runs the peer process `inc` (our sockets) and exits.
+pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
+    let (stop_tx, stop_rx) = watch::channel(None);
+    watch_stdin(move |counts| {
+        let _ = stop_tx.send(Some(counts));
+    });
+    let seen = Rc::new(RefCell::new(Seen::new(cfg)));
     let rt = zmq_benches::runtime(false);
     let local = tokio::task::LocalSet::new();
     let code = local.block_on(&rt, async {
@@ -142,7 +195,7 @@ pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
 }
 
 /// Prints a report line; a server that stopped reading is gone, and so are we.
-fn say(r: &Report) {
+pub fn say(r: &Report) {
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{}", r.line())
         .and_then(|()| out.flush())
@@ -182,7 +235,7 @@ async fn dealer(
     let mut seq = 0u64;
     let mut deadline: Option<Instant> = None;
     loop {
-        if deadline.is_some() && seen.borrow().replies[k].next >= seq {
+        if deadline.is_some() && seen.borrow().settled(k, seq) {
             return Ok(());
         }
         tokio::select! {
@@ -191,7 +244,7 @@ async fn dealer(
                 match s.try_send(msg) {
                     Ok(()) => {
                         seq += 1;
-                        seen.borrow_mut().sent[k] = seq;
+                        seen.borrow_mut().queued(k, seq);
                     }
                     // No connection yet, or the pipe is full: the same number goes next tick.
                     Err(e) if e.is_would_block() => {}
@@ -200,12 +253,7 @@ async fn dealer(
             }
             r = s.recv() => {
                 let reply = r?;
-                let mut seen = seen.borrow_mut();
-                match reply.first().and_then(|f| tally::seq_of(f)) {
-                    Some(n) => seen.replies[k].observe(n),
-                    // Not ours: count it as out of order, which fails the run.
-                    None => seen.replies[k].dups += 1,
-                }
+                seen.borrow_mut().reply(k, reply.first().map(|f| &f[..]));
             }
             r = stop.changed(), if deadline.is_none() => {
                 if r.is_ok() {
@@ -235,26 +283,15 @@ async fn sub(
     loop {
         if deadline.is_some() {
             let finals = stop.borrow().clone().unwrap_or_default();
-            let done = seen.borrow().subs[k].iter().all(|(t, track)| {
-                let published = finals.get(*t).copied().unwrap_or(0);
-                published == 0 || (track.first.is_some() && track.next >= published)
-            });
-            if done {
+            if seen.borrow().sub_done(k, &finals) {
                 return Ok(());
             }
         }
         tokio::select! {
             r = s.recv() => {
                 let msg = r?;
-                let topic = msg.first().and_then(|f| tally::topic_index(f));
-                let seq = msg.get(1).and_then(|f| tally::seq_of(f));
-                let mut seen = seen.borrow_mut();
-                let stream = topic.and_then(|t| seen.subs[k].iter_mut().find(|(x, _)| *x == t));
-                match (stream, seq) {
-                    (Some((_, track)), Some(n)) => track.observe(n),
-                    // A topic we did not subscribe to, or garbage: fails the run.
-                    _ => seen.subs[k][0].1.dups += 1,
-                }
+                let (topic, seq) = (msg.get(0).map(|f| &f[..]), msg.get(1).map(|f| &f[..]));
+                seen.borrow_mut().publication(k, topic, seq);
             }
             r = stop.changed(), if deadline.is_none() => {
                 if r.is_ok() {

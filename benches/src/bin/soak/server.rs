@@ -39,6 +39,8 @@ struct Proc {
 struct Fleet {
     exe: std::path::PathBuf,
     args: Vec<String>,
+    /// Slots below this run libzmq peers.
+    libzmq_slots: usize,
     slots: Vec<Option<Proc>>,
     events: mpsc::UnboundedSender<Event>,
     next_inc: u64,
@@ -52,6 +54,7 @@ impl Fleet {
         let mut child = Command::new(&self.exe)
             .args(&self.args)
             .args(["--peer-inc", &inc.to_string()])
+            .args(["--libzmq", if slot < self.libzmq_slots { "1" } else { "0" }])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -405,7 +408,8 @@ async fn serve(cfg: &Config) -> i32 {
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(format_args!("current_exe: {e}")));
     println!(
         "soak: {} s, {} processes x ({} DEALER + {} SUB), kill one every {} s (seed {}), \
-         {} req/s per DEALER, {} pub/s on {} topics, {} B, heartbeat 1 s / ttl 3 s / timeout 3 s",
+         {} req/s per DEALER, {} pub/s on {} topics, {} B, heartbeat 1 s / ttl 3 s / timeout 3 s, \
+         {} processes with libzmq peers",
         cfg.secs,
         cfg.procs,
         cfg.dealers,
@@ -415,7 +419,8 @@ async fn serve(cfg: &Config) -> i32 {
         cfg.req_rate,
         cfg.pub_rate,
         cfg.topics,
-        cfg.size
+        cfg.size,
+        cfg.libzmq_procs.min(cfg.procs)
     );
     println!("ROUTER {router_ep}, PUB {pub_ep}");
     let fds_before = open_fds();
@@ -427,6 +432,7 @@ async fn serve(cfg: &Config) -> i32 {
     let mut fleet = Fleet {
         exe,
         args,
+        libzmq_slots: cfg.libzmq_procs,
         slots: (0..cfg.procs).map(|_| None).collect(),
         events: tx,
         next_inc: 0,
@@ -604,19 +610,24 @@ fn print_summary(
         SETTLE.as_secs()
     );
     println!(
-        "| peers | {} over tcp: {} DEALER + {} SUB, in {} processes |",
+        "| peers | {} over tcp: {} DEALER + {} SUB, in {} processes ({} of them libzmq's) |",
         cfg.procs * (cfg.dealers + cfg.subs),
         cfg.procs * cfg.dealers,
         cfg.procs * cfg.subs,
-        cfg.procs
+        cfg.procs,
+        cfg.libzmq_procs.min(cfg.procs)
     );
-    println!(
-        "| kills | {} processes SIGKILLed and restarted ({} peers each), one every {} s; {} incarnations in all |",
-        books.kills,
-        cfg.dealers + cfg.subs,
-        cfg.kill_every,
-        t.incs
-    );
+    if cfg.kill_every > 0.0 {
+        println!(
+            "| kills | {} processes SIGKILLed and restarted ({} peers each), one every {} s; {} incarnations in all |",
+            books.kills,
+            cfg.dealers + cfg.subs,
+            cfg.kill_every,
+            t.incs
+        );
+    } else {
+        println!("| kills | none |");
+    }
     println!("| heartbeats | PING every 1 s, TTL 3 s, timeout 3 s |");
     println!(
         "| requests sent / answered | {} / {} ({} req/s per DEALER, {} B) |",
