@@ -2,7 +2,6 @@
 //! stop (or the server's death: end of stdin) on stdin.
 
 use std::cell::RefCell;
-use std::io::{BufRead, Write};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -11,132 +10,10 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use zmq_async::{DealerSocket, Message, SubSocket};
 
-use crate::tally::{self, Report, SeqTrack};
-use crate::Config;
-
-/// How long, after the stop, the DEALERs wait for their outstanding replies and the SUBs for
-/// the last publications.
-pub const DRAIN: Duration = Duration::from_secs(15);
-/// How often the peer reports. A kill loses what happened since the last report (those
-/// requests count as in flight at kill), so this is short.
-pub const REPORT_EVERY: Duration = Duration::from_millis(100);
-
-/// What the peer's sockets have seen, shared by its tasks (ours: one thread, no await
-/// while borrowed; libzmq's: a thread per socket, behind a mutex).
-#[derive(Default)]
-pub struct Seen {
-    /// Requests queued, per DEALER.
-    sent: Vec<u64>,
-    /// Replies, per DEALER.
-    replies: Vec<SeqTrack>,
-    /// Per SUB, per subscribed topic: (topic, stream).
-    subs: Vec<Vec<(usize, SeqTrack)>>,
-}
-
-impl Seen {
-    /// Nothing seen yet by `cfg.dealers` DEALERs and `cfg.subs` SUBs.
-    pub fn new(cfg: &Config) -> Seen {
-        Seen {
-            sent: vec![0; cfg.dealers],
-            replies: vec![SeqTrack::from_zero(); cfg.dealers],
-            subs: (0..cfg.subs)
-                .map(|k| {
-                    sub_topics(k, cfg.topics)
-                        .into_iter()
-                        .map(|t| (t, SeqTrack::joining()))
-                        .collect()
-                })
-                .collect(),
-        }
-    }
-
-    /// DEALER `k` has queued `count` requests.
-    pub fn queued(&mut self, k: usize, count: u64) {
-        self.sent[k] = count;
-    }
-
-    /// True when DEALER `k` has had (or skipped over) the reply to each of its `count`
-    /// requests.
-    pub fn settled(&self, k: usize, count: u64) -> bool {
-        self.replies[k].next >= count
-    }
-
-    /// DEALER `k` got a reply whose first frame is `first`.
-    pub fn reply(&mut self, k: usize, first: Option<&[u8]>) {
-        match first.and_then(tally::seq_of) {
-            Some(n) => self.replies[k].observe(n),
-            // Not ours: count it as out of order, which fails the run.
-            None => self.replies[k].dups += 1,
-        }
-    }
-
-    /// SUB `k` got a publication with these topic and sequence frames.
-    pub fn publication(&mut self, k: usize, topic: Option<&[u8]>, seq: Option<&[u8]>) {
-        let topic = topic.and_then(tally::topic_index);
-        let stream = topic.and_then(|t| self.subs[k].iter_mut().find(|(x, _)| *x == t));
-        match (stream, seq.and_then(tally::seq_of)) {
-            (Some((_, track)), Some(n)) => track.observe(n),
-            // A topic we did not subscribe to, or garbage: fails the run.
-            _ => self.subs[k][0].1.dups += 1,
-        }
-    }
-
-    /// True once SUB `k` has the last publication of each of its topics, given the number
-    /// published on each (`finals`).
-    pub fn sub_done(&self, k: usize, finals: &[u64]) -> bool {
-        self.subs[k].iter().all(|(t, track)| {
-            let published = finals.get(*t).copied().unwrap_or(0);
-            published == 0 || (track.first.is_some() && track.next >= published)
-        })
-    }
-
-    /// The report of incarnation `inc`; the final one once the run's `finals` are known.
-    pub fn report(&self, inc: u64, finals: Option<&[u64]>) -> Report {
-        let mut r = Report {
-            inc,
-            sent: self.sent.iter().sum(),
-            fin: finals.is_some(),
-            ..Report::default()
-        };
-        for t in &self.replies {
-            r.replied += t.received;
-            r.reply_gaps += t.gaps;
-            r.reply_dups += t.dups;
-        }
-        for (topic, t) in self.subs.iter().flatten() {
-            r.delivered += t.received;
-            r.span += t.span();
-            r.sub_gaps += t.gaps;
-            r.sub_dups += t.dups;
-            if let Some(finals) = finals {
-                let published = finals.get(*topic).copied().unwrap_or(0);
-                if t.first.is_none() {
-                    r.silent_topics += u64::from(published > 0);
-                } else {
-                    r.tail_missing += published.saturating_sub(t.next);
-                }
-            }
-        }
-        r
-    }
-}
+use zmq_benches::soak::{say, sub_topics, tally, watch_stdin, Config, Seen, DRAIN, REPORT_EVERY};
 
 type Shared = Rc<RefCell<Seen>>;
 type Stop = watch::Receiver<Option<Vec<u64>>>;
-
-/// Reads the server's lines on stdin: `on_stop` gets the stop line's counts; the end of
-/// stdin (the server is gone, killed or finished) ends this process.
-pub fn watch_stdin(on_stop: impl Fn(Vec<u64>) + Send + 'static) {
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if let Some(counts) = tally::parse_stop(&line) {
-                on_stop(counts);
-            }
-        }
-        std::process::exit(2);
-    });
-}
 
 /// Runs the peer process `inc` (our sockets) and exits.
 pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
@@ -194,31 +71,10 @@ pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
     std::process::exit(code)
 }
 
-/// Prints a report line; a server that stopped reading is gone, and so are we.
-pub fn say(r: &Report) {
-    let mut out = std::io::stdout().lock();
-    if writeln!(out, "{}", r.line())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        std::process::exit(2);
-    }
-}
-
-/// The topics SUB `k` subscribes to: two neighbours, so every topic has subscribers and
-/// each subscriber filters.
-pub fn sub_topics(k: usize, topics: usize) -> Vec<usize> {
-    let mut v = vec![k % topics];
-    if topics > 1 {
-        v.push((k + 1) % topics);
-    }
-    v
-}
-
 /// DEALER `k`: a numbered request at a steady rate, each reply checked against the order;
 /// after the stop, no more requests, and a wait (bounded) for the outstanding replies.
 async fn dealer(
-    cfg: &crate::Config,
+    cfg: &Config,
     inc: u64,
     k: usize,
     endpoint: &str,
@@ -268,7 +124,7 @@ async fn dealer(
 /// SUB `k`: numbered publications on its topics, checked for gaps, duplicates and order;
 /// after the stop, a wait (bounded) for the last publication of each topic.
 async fn sub(
-    cfg: &crate::Config,
+    cfg: &Config,
     k: usize,
     endpoint: &str,
     seen: Shared,

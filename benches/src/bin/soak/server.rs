@@ -10,9 +10,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use zmq_async::{Error, Message, PubSocket, RouterSocket};
 use zmq_benches::fail;
-
-use crate::tally::{self, Report, SeqTrack};
-use crate::Config;
+use zmq_benches::soak::tally::{self, Report, SeqTrack};
+use zmq_benches::soak::Config;
 
 /// After the run, publishing goes on this long with no more kills, so the last peers started
 /// have joined before the final counts are taken.
@@ -37,7 +36,11 @@ struct Proc {
 
 /// The peer processes, one slot each; kills what is left when dropped.
 struct Fleet {
+    /// This program, run again in peer mode.
     exe: std::path::PathBuf,
+    /// `soak_libzmq_peer`, next to it (a program of its own, so that libzmq is not loaded
+    /// into the server whose memory is measured).
+    libzmq_exe: std::path::PathBuf,
     args: Vec<String>,
     /// Slots below this run libzmq peers.
     libzmq_slots: usize,
@@ -51,10 +54,14 @@ impl Fleet {
     fn spawn(&mut self, slot: usize) -> std::io::Result<u64> {
         let inc = self.next_inc;
         self.next_inc += 1;
-        let mut child = Command::new(&self.exe)
+        let exe = if slot < self.libzmq_slots {
+            &self.libzmq_exe
+        } else {
+            &self.exe
+        };
+        let mut child = Command::new(exe)
             .args(&self.args)
             .args(["--peer-inc", &inc.to_string()])
-            .args(["--libzmq", if slot < self.libzmq_slots { "1" } else { "0" }])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -406,6 +413,14 @@ async fn serve(cfg: &Config) -> i32 {
         .await
         .unwrap_or_else(|e| fail(format_args!("PUB bind: {e}")));
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(format_args!("current_exe: {e}")));
+    let libzmq_exe = exe.with_file_name("soak_libzmq_peer");
+    if cfg.libzmq_procs > 0 && !libzmq_exe.exists() {
+        fail(format_args!(
+            "--libzmq-procs: {} is missing; build it with \
+             cargo build --release -p zmq-benches --bin soak_libzmq_peer",
+            libzmq_exe.display()
+        ));
+    }
     println!(
         "soak: {} s, {} processes x ({} DEALER + {} SUB), kill one every {} s (seed {}), \
          {} req/s per DEALER, {} pub/s on {} topics, {} B, heartbeat 1 s / ttl 3 s / timeout 3 s, \
@@ -431,6 +446,7 @@ async fn serve(cfg: &Config) -> i32 {
     args.extend(["--router".into(), router_ep, "--pub".into(), pub_ep]);
     let mut fleet = Fleet {
         exe,
+        libzmq_exe,
         args,
         libzmq_slots: cfg.libzmq_procs,
         slots: (0..cfg.procs).map(|_| None).collect(),

@@ -1,12 +1,15 @@
-//! Peer mode with libzmq's sockets (through the `zmq` crate): the same DEALERs and SUBs, the
-//! same accounting, a thread per socket.
+//! `soak_libzmq_peer`: a peer process of the `soak` benchmark with libzmq's sockets
+//! (through the `zmq` crate) instead of ours: the same DEALERs and SUBs, the same
+//! accounting, a thread per socket. The server runs it for its first `--libzmq-procs`
+//! processes; it is a program of its own so that libzmq is not loaded into the server.
+//! Build it next to `soak`: `cargo build --release -p zmq-benches --bins`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::peer::{self, Seen, DRAIN, REPORT_EVERY};
-use crate::tally;
-use crate::Config;
+use zmq_benches::soak::{
+    say, sub_topics, tally, usage, watch_stdin, Config, Flags, Seen, DRAIN, REPORT_EVERY,
+};
 
 type Shared = Arc<Mutex<Seen>>;
 type Stop = Arc<Mutex<Option<Vec<u64>>>>;
@@ -24,11 +27,24 @@ fn options(s: &zmq::Socket) -> zmq::Result<()> {
     s.set_linger(0)
 }
 
+fn main() {
+    let mut f = Flags::parse();
+    let cfg = Config::from_flags(&mut f);
+    let inc: u64 = f
+        .take_str("peer-inc")
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_else(|| usage("--peer-inc: a number is needed"));
+    let router = f.take_str("router").unwrap_or_else(|| usage("--router"));
+    let publisher = f.take_str("pub").unwrap_or_else(|| usage("--pub"));
+    f.finish();
+    run(&cfg, inc, &router, &publisher)
+}
+
 /// Runs the peer process `inc` with libzmq sockets and exits.
-pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
+fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
     let stop: Stop = Arc::new(Mutex::new(None));
     let on_stop = stop.clone();
-    peer::watch_stdin(move |counts| *lock(&on_stop) = Some(counts));
+    watch_stdin(move |counts| *lock(&on_stop) = Some(counts));
     let seen: Shared = Arc::new(Mutex::new(Seen::new(cfg)));
     let ctx = zmq::Context::new();
     let mut threads = Vec::new();
@@ -47,7 +63,7 @@ pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
         }));
     }
     while !threads.iter().all(|t| t.is_finished()) {
-        peer::say(&lock(&seen).report(inc, None));
+        say(&lock(&seen).report(inc, None));
         std::thread::sleep(REPORT_EVERY);
     }
     let mut code = 0;
@@ -65,7 +81,7 @@ pub fn run(cfg: &Config, inc: u64, router: &str, publisher: &str) -> ! {
         }
     }
     let finals = lock(&stop).clone().unwrap_or_default();
-    peer::say(&lock(&seen).report(inc, Some(&finals)));
+    say(&lock(&seen).report(inc, Some(&finals)));
     std::process::exit(code)
 }
 
@@ -85,7 +101,7 @@ fn wait_ms(until: Instant) -> i64 {
         .as_millis() as i64
 }
 
-/// DEALER `k`, as `peer::dealer`.
+/// DEALER `k`, as the `soak` peer's: numbered requests at a steady rate, then the drain.
 fn dealer(
     ctx: &zmq::Context,
     cfg: &Config,
@@ -133,7 +149,7 @@ fn dealer(
     }
 }
 
-/// SUB `k`, as `peer::sub`.
+/// SUB `k`, as the `soak` peer's: numbered publications checked, then the drain.
 fn sub(
     ctx: &zmq::Context,
     cfg: &Config,
@@ -145,7 +161,7 @@ fn sub(
     let s = ctx.socket(zmq::SUB)?;
     options(&s)?;
     s.connect(endpoint)?;
-    for t in peer::sub_topics(k, cfg.topics) {
+    for t in sub_topics(k, cfg.topics) {
         s.set_subscribe(tally::topic(t).as_bytes())?;
     }
     let mut deadline = None;
