@@ -19,7 +19,7 @@ use zmq_async::SocketOptions;
 
 use tally::{Report, SeqTrack};
 
-/// The run's parameters (both modes).
+/// The run's parameters, as the server and its peer processes read them from the command line.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Length of the run before the drain, in seconds.
