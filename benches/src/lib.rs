@@ -14,6 +14,7 @@
 //! ```
 
 pub mod codec;
+pub mod soak;
 
 pub use codec::{connected_pair, drain_transmit, encoded_batch};
 
