@@ -118,7 +118,8 @@ fn hostile_dealer(addr: SocketAddr, our_ready: &[u8]) -> (BytePeer, TcpStream) {
 
 /// Reads until `pattern` has arrived; returns how many bytes that took.
 fn read_until(stream: &mut TcpStream, pattern: &[u8], what: &str) -> usize {
-    let deadline = Instant::now() + 4 * IO_TIMEOUT;
+    // Generous: megabytes of answers may wait in the kernel, on a loaded machine.
+    let deadline = Instant::now() + 12 * IO_TIMEOUT;
     let mut seen = Vec::new();
     let mut total = 0;
     let mut buf = vec![0u8; 64 * 1024];
@@ -138,7 +139,11 @@ fn read_until(stream: &mut TcpStream, pattern: &[u8], what: &str) -> usize {
                 let keep = seen.len().saturating_sub(pattern.len());
                 seen.drain(..keep);
             }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) => {}
             Err(e) => panic!("{what}: {e}"),
         }
     }
@@ -150,13 +155,13 @@ fn ping_flood_without_reading_is_answered_by_one_pong() {
         let what = format!("{target:?}");
         let echo = Echo::start(target, None);
         let (_peer, mut raw) = hostile_dealer(echo.addr, &ready(b"DEALER", &[]));
-        // 20 MB of PINGs with a 16-byte context each (25 bytes a PING, 23 a PONG); none of
+        // 40 MB of PINGs with a 16-byte context each (25 bytes a PING, 23 a PONG); none of
         // the answers is read while they are sent.
         let one = ping(0, b"0123456789abcdef");
         let batch = one.repeat(40_000);
-        for i in 0..20 {
+        for i in 0..40 {
             raw.write_all(&batch).unwrap();
-            if i == 10 {
+            if i == 20 {
                 echo.assert_serves_a_dealer(&format!("{what}, during the flood"));
             }
         }
@@ -164,11 +169,13 @@ fn ping_flood_without_reading_is_answered_by_one_pong() {
         // coalesced) by then.
         raw.write_all(&ping(0, b"END-OF-THE-FLOOD")).unwrap();
         let answered = read_until(&mut raw, b"\x04PONGEND-OF-THE-FLOOD", &what);
-        // One PONG a PING would be 18.4 MB; what was answered is what the kernel's socket
-        // buffers took while we did not read, plus one coalesced PONG.
+        eprintln!("{what}: {answered} bytes answered to 40 MB of PINGs");
+        // One PONG a PING would be 36.8 MB; what was answered is at most what the kernel's
+        // socket buffers took while the peer did not read (libzmq: about 7 MB here), plus
+        // one coalesced PONG.
         assert!(
-            answered < 8 << 20,
-            "{what}: {answered} bytes of PONGs for 20 MB of PINGs"
+            answered < 16 << 20,
+            "{what}: {answered} bytes of PONGs for 40 MB of PINGs"
         );
         echo.assert_serves_a_dealer(&format!("{what}, after the flood"));
     }
