@@ -337,3 +337,31 @@ fn the_sizes_docs_architecture_counts() {
     assert_eq!(FRAME_OVERHEAD, 32);
     assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 80);
 }
+
+#[test]
+fn bytes_piled_up_while_the_authenticator_decides_are_capped() {
+    let now = Instant::now();
+    let mut config = Config::new(SocketType::Router);
+    config.authenticate_null = true;
+    let mut c = Connection::new(config, now).unwrap();
+    c.handle_input(now, &greeting()).unwrap();
+    c.handle_input(now, &ready("DEALER", &[])).unwrap();
+    assert!(matches!(c.poll_event(), Ok(Some(Event::AuthRequest(_)))));
+    // A real peer waits now; this one keeps sending messages.
+    let mut flood = BytesMut::new();
+    while (flood.len() as u64) < MAX_HANDSHAKE_FRAME + 64 * 1024 {
+        zmtp_codec::frame::encode(
+            &mut flood,
+            zmtp_codec::frame::Framing::V3,
+            false,
+            false,
+            &[0u8; 1000],
+        );
+    }
+    let (err, _) = feed(&mut c, now, &flood, 64 * 1024);
+    assert!(
+        matches!(err, Some(Error::HandshakeOverrun { buffered, max })
+            if buffered > max && max == MAX_HANDSHAKE_FRAME + 9),
+        "{err:?}"
+    );
+}
