@@ -183,6 +183,16 @@ if failed:
         w(f"- `{n}`")
     w("")
 
+# Hand-written sections below this marker are kept as they are.
+MARKER = "<!-- Hand-written below this line: scripts/conformance-matrix.sh keeps it. -->"
+try:
+    previous = open(out_path, encoding="utf-8").read()
+except FileNotFoundError:
+    previous = ""
+if MARKER in previous:
+    out.append(MARKER + previous.split(MARKER, 1)[1].rstrip("\n"))
+    out.append("")
+
 open(out_path, "w", encoding="utf-8").write("\n".join(out))
 print(f"wrote {out_path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 PY

@@ -9,7 +9,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::frame::{self, Framing};
 use crate::{Error, Metadata};
 
-/// The largest PING context a peer may send (RFC 37) and that PONG echoes.
+/// The largest PING context RFC 37 allows, and the most that PONG echoes. A longer
+/// context is accepted and cut to this length, as libzmq does.
 pub const MAX_PING_CONTEXT: usize = 16;
 
 /// A decoded command.
@@ -24,7 +25,8 @@ pub enum Command {
     Subscribe(Bytes),
     /// CANCEL (ZMTP 3.1) with a topic prefix.
     Cancel(Bytes),
-    /// PING with the sender's TTL in deciseconds and up to 16 bytes of context.
+    /// PING with the sender's TTL in deciseconds and up to 16 bytes of context (a longer
+    /// context is cut to its first 16 bytes when decoded, as libzmq does).
     Ping {
         /// Time-to-live in tenths of a second (0 = none).
         ttl_deciseconds: u16,
@@ -91,21 +93,15 @@ impl Command {
                 if data.len() < 2 {
                     return Err(Error::MalformedCommand("PING shorter than its TTL"));
                 }
-                let context = data.slice(2..);
-                if context.len() > MAX_PING_CONTEXT {
-                    return Err(Error::MalformedCommand("PING context longer than 16 bytes"));
-                }
+                // libzmq answers a longer context with its first 16 bytes.
+                let context = data.slice(2..data.len().min(2 + MAX_PING_CONTEXT));
                 Command::Ping {
                     ttl_deciseconds: u16::from_be_bytes([data[0], data[1]]),
                     context,
                 }
             }
-            b"PONG" => {
-                if data.len() > MAX_PING_CONTEXT {
-                    return Err(Error::MalformedCommand("PONG context longer than 16 bytes"));
-                }
-                Command::Pong(data)
-            }
+            // libzmq reads nothing of a PONG: any context is accepted, cut to 16 bytes.
+            b"PONG" => Command::Pong(data.slice(..data.len().min(MAX_PING_CONTEXT))),
             _ => Command::Other { name, data },
         })
     }
@@ -237,7 +233,7 @@ mod tests {
 
     #[test]
     fn malformed_commands() {
-        let bad: [(&[u8], &str); 7] = [
+        let bad: [(&[u8], &str); 6] = [
             (b"", "empty command frame"),
             (b"\x00", "empty command name"),
             (b"\x05REA", "command name runs past the end of the frame"),
@@ -247,10 +243,6 @@ mod tests {
                 "ERROR reason length does not match the frame",
             ),
             (b"\x04PING\x00", "PING shorter than its TTL"),
-            (
-                b"\x04PONG01234567890123456",
-                "PONG context longer than 16 bytes",
-            ),
         ];
         for (body, why) in bad {
             assert_eq!(
@@ -259,8 +251,20 @@ mod tests {
                 "{why}"
             );
         }
-        let long_ping = Bytes::from_static(b"\x04PING\x00\x0101234567890123456");
-        assert!(Command::decode(&long_ping).is_err());
+        // Longer contexts than RFC 37 allows are cut to 16 bytes, as libzmq does.
+        let long_ping = Bytes::from_static(b"\x04PING\x00\x0101234567890123456789");
+        assert_eq!(
+            Command::decode(&long_ping),
+            Ok(Command::Ping {
+                ttl_deciseconds: 1,
+                context: Bytes::from_static(b"0123456789012345")
+            })
+        );
+        let long_pong = Bytes::from_static(b"\x04PONG01234567890123456");
+        assert_eq!(
+            Command::decode(&long_pong),
+            Ok(Command::Pong(Bytes::from_static(b"0123456789012345")))
+        );
         let bad_ready = Bytes::from_static(b"\x05READY\x01");
         assert!(matches!(
             Command::decode(&bad_ready),

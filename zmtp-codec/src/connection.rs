@@ -22,13 +22,24 @@ use crate::{command, Command, Error, Message, Metadata, SocketType};
 pub const ZERO_COPY_THRESHOLD: usize = 8 * 1024;
 
 /// The largest frame accepted during the security handshake, whatever `maxmsgsize` says:
-/// an unauthenticated peer must not make us buffer more than this.
-pub const MAX_HANDSHAKE_FRAME: u64 = 1024 * 1024;
+/// an unauthenticated peer must not make us buffer more than this. (libzmq has no such cap:
+/// it applies `maxmsgsize`, unlimited by default, to handshake commands too. Real peers'
+/// metadata, `ZMQ_METADATA`, has no length limit, so the cap is generous.)
+pub const MAX_HANDSHAKE_FRAME: u64 = 16 * 1024 * 1024;
 
-/// The smallest free space [`Connection::read_buf`] offers.
-const MIN_READ_SPACE: usize = 16 * 1024;
-/// The most [`Connection::read_buf`] reserves ahead for one large frame.
-const MAX_READ_RESERVE: usize = 4 * 1024 * 1024;
+/// What one frame of a multipart message under assembly costs beyond its body: its
+/// [`Bytes`] handle in the message's frame list. Counted against `maxmsgsize` for every
+/// frame after the first, so an endless multipart message cannot grow memory past it.
+pub const FRAME_OVERHEAD: u64 = std::mem::size_of::<Bytes>() as u64;
+
+/// The smallest free space [`Connection::read_buf`] offers once the handshake is done.
+pub const MIN_READ_SPACE: usize = 16 * 1024;
+/// The most [`Connection::read_buf`] reserves ahead for one large frame; a frame declaring
+/// more is first checked with a fallible allocation of its whole size.
+pub const MAX_READ_RESERVE: usize = 4 * 1024 * 1024;
+/// What [`Connection::read_buf`] offers during the handshake when no frame header says
+/// more: enough for a greeting or a usual handshake command.
+const HANDSHAKE_READ_SPACE: usize = 64;
 
 /// How a [`Connection`] behaves. Built with [`Config::new`] and adjusted field by field.
 #[derive(Debug, Clone)]
@@ -42,8 +53,10 @@ pub struct Config {
     pub mechanism: MechanismConfig,
     /// Extra properties for our READY/INITIATE (libzmq's `ZMQ_METADATA`).
     pub metadata: Metadata,
-    /// Largest inbound frame accepted once the handshake is done (`maxmsgsize`); `None` is
-    /// unlimited. Handshake frames are capped at [`MAX_HANDSHAKE_FRAME`] instead.
+    /// Largest inbound message accepted once the handshake is done (`maxmsgsize`); `None` is
+    /// unlimited. A one-frame message may be this large (as in libzmq); a multipart message
+    /// may be this large in total, counting [`FRAME_OVERHEAD`] for every frame after the
+    /// first. Handshake frames are capped at [`MAX_HANDSHAKE_FRAME`] instead.
     pub max_msg_size: Option<u64>,
     /// The handshake must complete within this time (`handshake_ivl`); `None` waits forever.
     pub handshake_ivl: Option<Duration>,
@@ -199,7 +212,16 @@ pub struct Connection {
     /// Whole frames split off `inbuf` (after the handshake), waiting to be decoded.
     run: frame::Run,
     partial: Message,
+    /// What `partial` costs against `maxmsgsize`: its bodies plus [`FRAME_OVERHEAD`] for
+    /// every frame after the first.
+    partial_cost: u64,
     out: BytesMut,
+    /// The PONG owed to the peer's latest PING (its context, at most 16 bytes, copied):
+    /// PINGs coalesce into one PONG, encoded when output is next taken, so a peer that
+    /// pings without reading makes us hold one PONG, not one per PING (as libzmq).
+    pong: Option<Bytes>,
+    /// Our own PING is due and not yet encoded (at most one waits).
+    ping_due: bool,
     out_queue: VecDeque<Bytes>,
     events: VecDeque<Event>,
 
@@ -244,7 +266,9 @@ impl Connection {
         }
         let authenticates = config.authenticates();
         let mechanism = config.mechanism.build(authenticates)?;
-        let mut out = BytesMut::with_capacity(MIN_READ_SPACE);
+        // Nothing big is reserved before the handshake completes (a stalled peer costs
+        // little); `complete` gives both buffers their working size.
+        let mut out = BytesMut::new();
         out.put_slice(&greeting::signature(config.routing_id.len()));
         Ok(Connection {
             socket_type: config.socket_type,
@@ -269,10 +293,13 @@ impl Connection {
             peer: None,
             user_id: None,
             auth_metadata: Metadata::new(),
-            inbuf: BytesMut::with_capacity(MIN_READ_SPACE),
+            inbuf: BytesMut::new(),
             run: frame::Run::default(),
             partial: Message::new(),
+            partial_cost: 0,
             out,
+            pong: None,
+            ping_due: false,
             out_queue: VecDeque::new(),
             events: VecDeque::new(),
             handshake_deadline: config.handshake_ivl.map(|d| now + d),
@@ -312,7 +339,18 @@ impl Connection {
 
     /// True when output is waiting for [`poll_transmit`](Self::poll_transmit).
     pub fn has_transmit(&self) -> bool {
-        !self.out.is_empty() || !self.out_queue.is_empty()
+        !self.out.is_empty() || !self.out_queue.is_empty() || self.pong.is_some() || self.ping_due
+    }
+
+    /// Bytes of output held for [`poll_transmit`](Self::poll_transmit), counting a pending
+    /// PONG or PING as its encoded size. What a peer alone can make this hold is bounded:
+    /// one PONG and one PING; the rest is what the caller sent.
+    pub fn pending_output(&self) -> usize {
+        const PING_LEN: usize = 2 + 1 + 4 + 2;
+        self.out.len()
+            + self.out_queue.iter().map(Bytes::len).sum::<usize>()
+            + self.pong.as_ref().map_or(0, |c| 2 + 1 + 4 + c.len())
+            + if self.ping_due { PING_LEN } else { 0 }
     }
 
     // ---- inputs --------------------------------------------------------------------
@@ -322,16 +360,42 @@ impl Connection {
     ///
     /// Reading straight into this buffer lets message bodies reach the socket without a
     /// copy: when a large frame's header has arrived, room for the whole frame is reserved.
+    ///
+    /// Before the handshake completes it offers only what the next step needs (the rest
+    /// of the greeting, or the handshake frame its header declares), so a stalled peer
+    /// costs little.
     pub fn read_buf(&mut self) -> &mut BytesMut {
-        let mut want = MIN_READ_SPACE;
-        if self.phase == Phase::Active {
-            if let Ok(Some(h)) = frame::peek_header(&self.inbuf, self.framing, self.max_msg_size) {
-                if let Some(total) = h.frame_len() {
-                    want = want.max(total.saturating_sub(self.inbuf.len()).min(MAX_READ_RESERVE));
+        let want = match self.phase {
+            Phase::Active => {
+                let mut want = MIN_READ_SPACE;
+                if let Ok(Some(h)) =
+                    frame::peek_header(&self.inbuf, self.framing, self.max_msg_size)
+                {
+                    if let Some(total) = h.frame_len() {
+                        want =
+                            want.max(total.saturating_sub(self.inbuf.len()).min(MAX_READ_RESERVE));
+                    }
+                }
+                want
+            }
+            Phase::Greeting => greeting::GREETING_LEN.saturating_sub(self.inbuf.len()),
+            Phase::LegacyIdentity | Phase::Handshake => {
+                let framing = if self.phase == Phase::Handshake {
+                    Framing::V3
+                } else {
+                    self.framing
+                };
+                match frame::peek_header(&self.inbuf, framing, Some(MAX_HANDSHAKE_FRAME)) {
+                    Ok(Some(h)) => h
+                        .frame_len()
+                        .map_or(0, |total| total.saturating_sub(self.inbuf.len())),
+                    _ => 0,
                 }
             }
-        }
-        self.inbuf.reserve(want);
+            Phase::Failed => 0,
+        };
+        // Always some room: a read into a full buffer would look like the end of the stream.
+        self.inbuf.reserve(want.max(HANDSHAKE_READ_SPACE));
         &mut self.inbuf
     }
 
@@ -346,11 +410,19 @@ impl Connection {
     ///
     /// Greeting and handshake are processed at once; messages are decoded as
     /// [`poll_event`](Self::poll_event) is called.
+    ///
+    /// A frame header is checked as soon as it arrives, before its body is buffered: a
+    /// size that cannot be allocated fails the connection with
+    /// [`Error::FrameTooLargeToAllocate`], whatever `maxmsgsize` says, and a frame that
+    /// would take the message under assembly past `maxmsgsize` fails it with
+    /// [`Error::MessageTooLarge`].
     pub fn handle_read(&mut self, now: Instant) -> Result<(), Error> {
         self.check_alive()?;
         self.last_rx = now;
         self.pong_deadline = None;
-        self.advance(now).map_err(|e| self.fail(e))
+        self.advance(now)
+            .and_then(|()| self.check_front_frame())
+            .map_err(|e| self.fail(e))
     }
 
     /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed.
@@ -370,10 +442,8 @@ impl Connection {
         }
         if let (Some(ivl), Some(at)) = (self.heartbeat_ivl, self.next_ping) {
             if now >= at {
-                self.encode_command(&Command::Ping {
-                    ttl_deciseconds: self.heartbeat_ttl_ds,
-                    context: Bytes::new(),
-                });
+                // Encoded when output is next taken; a PING still waiting is not doubled.
+                self.ping_due = true;
                 self.next_ping = Some(now + ivl);
                 if self.pong_deadline.is_none() {
                     self.pong_deadline = Some(now + self.heartbeat_timeout.unwrap_or(ivl));
@@ -443,6 +513,9 @@ impl Connection {
     /// The next bytes to write to the peer, in order; `None` when there are none.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.ping_due || self.pong.is_some() {
+            self.encode_heartbeats();
+        }
         if let Some(chunk) = self.out_queue.pop_front() {
             return Some(chunk);
         }
@@ -540,8 +613,82 @@ impl Connection {
         if self.error.is_none() {
             self.phase = Phase::Failed;
             self.error = Some(err.clone());
+            // A dead connection answers no PING and sends none.
+            self.pong = None;
+            self.ping_due = false;
         }
         err
+    }
+
+    /// Encodes the coalesced PONG and our due PING behind everything already queued.
+    #[cold]
+    fn encode_heartbeats(&mut self) {
+        if std::mem::take(&mut self.ping_due) {
+            self.encode_command(&Command::Ping {
+                ttl_deciseconds: self.heartbeat_ttl_ds,
+                context: Bytes::new(),
+            });
+        }
+        if let Some(context) = self.pong.take() {
+            self.encode_command(&Command::Pong(context));
+        }
+    }
+
+    /// Checks the header of the first frame not yet decoded while its body is still
+    /// arriving (after the handshake, or a ZMTP 1.0/2.0 identity frame): its size must be
+    /// allocatable and fit what is left of `maxmsgsize` for the message under assembly.
+    /// While the authenticator decides, the peer may not pile up more than one handshake
+    /// frame's worth of bytes.
+    fn check_front_frame(&self) -> Result<(), Error> {
+        match self.phase {
+            Phase::Active | Phase::LegacyIdentity => {}
+            Phase::Handshake if self.awaiting_auth => {
+                let max = MAX_HANDSHAKE_FRAME + 9;
+                if self.inbuf.len() as u64 > max {
+                    return Err(Error::HandshakeOverrun {
+                        buffered: self.inbuf.len() as u64,
+                        max,
+                    });
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        }
+        // Only once everything before this frame was decoded, so that an error comes after
+        // the messages before it (the socket driver reads only then anyway).
+        if !self.run.is_drained() || !self.events.is_empty() {
+            return Ok(());
+        }
+        // A malformed header, or a whole frame, is left for decoding to report in order.
+        let Ok(Some(h)) = frame::peek_header(&self.inbuf, self.framing, None) else {
+            return Ok(());
+        };
+        if h.frame_len().is_some_and(|total| total <= self.inbuf.len()) {
+            return Ok(());
+        }
+        if let Some(max) = self.max_msg_size {
+            if h.body_len > max {
+                return Err(Error::MessageTooLarge {
+                    size: h.body_len,
+                    max,
+                });
+            }
+        }
+        if h.body_len > MAX_READ_RESERVE as u64 && !allocatable(h.body_len) {
+            return Err(Error::FrameTooLargeToAllocate { size: h.body_len });
+        }
+        if let Some(max) = self.max_msg_size {
+            if !self.partial.is_empty() {
+                let cost = self
+                    .partial_cost
+                    .saturating_add(FRAME_OVERHEAD)
+                    .saturating_add(h.body_len);
+                if cost > max {
+                    return Err(Error::MessageTooLarge { size: cost, max });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn commands_for_subscriptions(&self) -> bool {
@@ -812,6 +959,13 @@ impl Connection {
 
     fn complete(&mut self, now: Instant, info: PeerInfo) {
         self.phase = Phase::Active;
+        // The working buffers, sized now rather than at connect time. (A fresh BytesMut
+        // also remembers this capacity as the size of its later allocations.)
+        for buf in [&mut self.inbuf, &mut self.out] {
+            let mut fresh = BytesMut::with_capacity(MIN_READ_SPACE.max(buf.len()));
+            fresh.put_slice(buf);
+            *buf = fresh;
+        }
         self.direct = !self.wraps_frames && !self.socket_type.is_publisher();
         self.handshake_deadline = None;
         if self.framing == Framing::V3 {
@@ -863,10 +1017,25 @@ impl Connection {
                 None => ControlFlow::Continue(()),
             });
         }
-        self.partial.push_back(f.body);
+        let len = f.body.len() as u64;
+        let cost = if self.partial.is_empty() {
+            len
+        } else {
+            self.partial_cost.saturating_add(FRAME_OVERHEAD + len)
+        };
+        if let Some(max) = self.max_msg_size {
+            if cost > max {
+                return Err(Error::MessageTooLarge { size: cost, max });
+            }
+        }
+        // An empty frame keeps no share of the read buffer alive.
+        self.partial
+            .push_back(if len == 0 { Bytes::new() } else { f.body });
         if f.more {
+            self.partial_cost = cost;
             return Ok(ControlFlow::Continue(()));
         }
+        self.partial_cost = 0;
         let msg = std::mem::take(&mut self.partial);
         if self.socket_type.is_publisher() && msg.len() == 1 {
             let ev = match msg[0].first() {
@@ -888,7 +1057,10 @@ impl Connection {
             } => {
                 self.peer_ttl = (ttl_deciseconds > 0)
                     .then(|| Duration::from_millis(u64::from(ttl_deciseconds) * 100));
-                self.encode_command(&Command::Pong(context));
+                // Copied: a slice would keep the whole read buffer alive.
+                self.pong = Some(Bytes::copy_from_slice(
+                    &context[..context.len().min(command::MAX_PING_CONTEXT)],
+                ));
                 Ok(None)
             }
             Command::Error(reason) => Err(Error::PeerError(
@@ -905,4 +1077,11 @@ impl Connection {
             _ => Ok(None),
         }
     }
+}
+
+/// Whether a frame body of `size` bytes could be allocated now: a fallible allocation
+/// probe, released at once (libzmq allocates the whole message when the header arrives and
+/// closes the connection when that fails).
+fn allocatable(size: u64) -> bool {
+    usize::try_from(size).is_ok_and(|n| Vec::<u8>::new().try_reserve_exact(n).is_ok())
 }

@@ -30,13 +30,24 @@ pub enum Error {
     /// A ZMTP 1.0 frame declared a length of zero (the length includes the flags byte).
     #[error("malformed frame: ZMTP 1.0 frame with zero length")]
     ZeroLengthV1Frame,
-    /// A frame is larger than `maxmsgsize` (checked from the header, before any allocation).
-    #[error("frame of {size} bytes exceeds maxmsgsize {max}")]
+    /// A frame, or a multipart message as it accumulates, is larger than `maxmsgsize`
+    /// (checked from each frame header, before the body is buffered). A multipart message
+    /// counts its bodies plus [`FRAME_OVERHEAD`](crate::FRAME_OVERHEAD) for every frame
+    /// after the first.
+    #[error("message of {size} bytes exceeds maxmsgsize {max}")]
     MessageTooLarge {
-        /// The size declared by the frame header.
+        /// The size declared by the frame header, or the cost of the message so far.
         size: u64,
         /// The configured maximum.
         max: u64,
+    },
+    /// A frame header declares a size that cannot be allocated (beyond the address space,
+    /// or refused by the allocator), whatever `maxmsgsize` says. libzmq fails the same way
+    /// when it cannot allocate the message.
+    #[error("frame of {size} bytes cannot be allocated")]
+    FrameTooLargeToAllocate {
+        /// The size declared by the frame header.
+        size: u64,
     },
     /// A command frame is empty or its name length runs past the end of the frame.
     #[error("malformed command: {0}")]
@@ -108,6 +119,15 @@ pub enum Error {
     /// A ZMTP 1.0/2.0 peer connected while authentication is required (they cannot authenticate).
     #[error("ZMTP {0}.0 peer refused: authentication is required")]
     LegacyPeerRefused(u8),
+    /// While the authenticator decided, the peer sent more than one handshake frame's
+    /// worth of bytes (a real peer waits for our answer).
+    #[error("peer sent {buffered} bytes while its handshake waited (at most {max})")]
+    HandshakeOverrun {
+        /// Bytes buffered.
+        buffered: u64,
+        /// The most allowed.
+        max: u64,
+    },
     /// The handshake did not complete within `handshake_ivl`.
     #[error("handshake timed out")]
     HandshakeTimeout,

@@ -252,6 +252,11 @@ impl Run {
         Ok(at > 0)
     }
 
+    /// True when every frame of the run has been taken.
+    pub fn is_drained(&self) -> bool {
+        self.next >= self.frames.len()
+    }
+
     /// The next frame of the run, its body sliced off without a copy.
     #[inline]
     pub fn next_frame(&mut self) -> Option<Frame> {

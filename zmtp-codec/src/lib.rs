@@ -36,7 +36,8 @@ pub mod z85;
 
 pub use command::Command;
 pub use connection::{
-    Config, Connection, Event, PeerInfo, MAX_HANDSHAKE_FRAME, ZERO_COPY_THRESHOLD,
+    Config, Connection, Event, PeerInfo, FRAME_OVERHEAD, MAX_HANDSHAKE_FRAME, MAX_READ_RESERVE,
+    MIN_READ_SPACE, ZERO_COPY_THRESHOLD,
 };
 pub use error::Error;
 pub use mechanism::curve::{CurveKeyPair, CurveSecretKey};

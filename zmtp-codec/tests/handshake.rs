@@ -646,12 +646,13 @@ fn malformed_frames_and_commands() {
         ),
     ];
     // The header alone is refused, before any of the body arrives.
-    let mut huge = b"\x06\x00\x00\x00\x00\x00\x10\x00\x01".to_vec();
+    let mut huge = vec![0x06];
+    huge.extend_from_slice(&(zmtp_codec::MAX_HANDSHAKE_FRAME + 1).to_be_bytes());
     huge.extend_from_slice(b"\x05READY");
     assert_eq!(
         after_greeting(pull(), "NULL", &huge),
         Err(Error::MessageTooLarge {
-            size: 0x10_0001,
+            size: zmtp_codec::MAX_HANDSHAKE_FRAME + 1,
             max: zmtp_codec::MAX_HANDSHAKE_FRAME
         })
     );

@@ -26,7 +26,9 @@ use super::{convert, zap};
 
 /// Messages moved between the codec and a pipe per lock.
 const BATCH: usize = 256;
-/// Stop popping outbound messages while this many bytes wait to be written.
+/// Stop popping outbound messages, and taking the codec's output, while this many bytes
+/// wait to be written. What the peer makes us send (PONGs) coalesces in the codec
+/// meanwhile, so a peer that never reads cannot grow our output.
 const WRITE_BACKLOG: usize = 256 * 1024;
 /// Slices per vectored write.
 const MAX_IOV: usize = 64;
@@ -125,7 +127,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             match self.turn(cx) {
                 Ok(true) => continue,
                 Ok(false) => return Poll::Pending,
-                Err(outcome) => self.ended = Some(outcome),
+                Err(outcome) => {
+                    note_size_failure(&outcome);
+                    self.ended = Some(outcome);
+                }
             }
         }
         cx.waker().wake_by_ref();
@@ -143,7 +148,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.eof && self.inbox.is_empty() && self.decoded_all {
             return Err(Outcome::PeerClosed);
         }
-        if self.outbound_done && self.chunks.is_empty() {
+        if self.outbound_done && self.chunks.is_empty() && !self.conn.has_transmit() {
             return Err(Outcome::SocketClosed);
         }
         Ok(progress)
@@ -378,8 +383,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         Ok(true)
     }
 
+    /// Takes the codec's output until [`WRITE_BACKLOG`] bytes wait; the rest stays in the
+    /// codec, where replies to the peer's commands coalesce.
     fn collect_output(&mut self) {
-        while let Some(chunk) = self.conn.poll_transmit() {
+        while self.backlog < WRITE_BACKLOG {
+            let Some(chunk) = self.conn.poll_transmit() else {
+                break;
+            };
             self.backlog += chunk.len();
             self.chunks.push_back(chunk);
         }
@@ -387,9 +397,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     /// Writes as much queued output as the transport takes.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
-        self.collect_output();
         let mut progress = false;
-        while !self.chunks.is_empty() {
+        loop {
+            self.collect_output();
+            if self.chunks.is_empty() {
+                break;
+            }
             let slices: Vec<IoSlice<'_>> = self
                 .chunks
                 .iter()
@@ -428,7 +441,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
         match self.poll_write(cx) {
             Err(e) => return Poll::Ready(e),
-            Ok(_) if !self.chunks.is_empty() => {
+            Ok(_) if !self.chunks.is_empty() || self.conn.has_transmit() => {
                 self.ended = Some(outcome);
                 return Poll::Pending;
             }
@@ -441,6 +454,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             }
             Poll::Ready(_) => Poll::Ready(outcome),
         }
+    }
+}
+
+/// Says why a connection closes when a peer's sizes were refused: a frame that cannot be
+/// allocated, or a message past `maxmsgsize`.
+fn note_size_failure(outcome: &Outcome) {
+    match outcome {
+        Outcome::Protocol(zmtp_codec::Error::FrameTooLargeToAllocate { size }) => {
+            tracing::warn!(
+                size,
+                "closing: the peer announced a frame that cannot be allocated"
+            );
+        }
+        Outcome::Protocol(zmtp_codec::Error::MessageTooLarge { size, max }) => {
+            tracing::info!(size, max, "closing: the peer's message exceeds maxmsgsize");
+        }
+        _ => {}
     }
 }
 
