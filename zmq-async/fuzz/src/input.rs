@@ -3,6 +3,18 @@
 /// Longest topic a script can build (bounds memory: a trie node per byte).
 pub const MAX_TOPIC: usize = 256 * 1024;
 
+/// The longest topic scripts build in this process: [`MAX_TOPIC`], or less with
+/// `ZMQ_FUZZ_MAX_TOPIC=<bytes>` (to fuzz for other bugs while a deep-trie crash is known).
+pub fn max_topic() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("ZMQ_FUZZ_MAX_TOPIC")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(MAX_TOPIC, |n: usize| n.min(MAX_TOPIC))
+    })
+}
+
 /// How many topics a script remembers for reuse (nested and repeated topics).
 const POOL: usize = 16;
 
@@ -74,7 +86,7 @@ impl<'a> Input<'a> {
     /// | `40..=5f` | an earlier topic (next byte picks it; empty if none) |
     /// | `60..=7f` | an earlier topic extended by `k & 0x1f` new bytes (nested topics) |
     /// | `80..=9f` | a prefix of an earlier topic (next two bytes: its length) |
-    /// | `a0..=ff` | an earlier topic extended by a byte (the next) repeated `(k - 0x9f) × 1024` times: 1 KiB to 96 KiB per step, so long topics grow quickly to [`MAX_TOPIC`] |
+    /// | `a0..=ff` | an earlier topic extended by a byte (the next) repeated `(k - 0x9f) × 1024` times: 1 KiB to 96 KiB per step, so long topics grow quickly to [`max_topic`] |
     ///
     /// Every topic built joins the pool of earlier topics.
     pub fn topic(&mut self) -> Vec<u8> {
@@ -100,7 +112,7 @@ impl<'a> Input<'a> {
                 t
             }
         };
-        topic.truncate(MAX_TOPIC);
+        topic.truncate(max_topic());
         if self.pool.len() == POOL {
             self.pool.remove(0);
         }
