@@ -123,8 +123,18 @@ for entry in "${targets[@]}"; do
     fi
     echo
     echo "=================== FUZZ FAILURE: $crate/fuzz target '$target' ==================="
-    echo "--- last 60 lines of the libFuzzer log ($dir/log):"
-    tail -n 60 "$dir/log" || true
+    # The report starts at the panic or sanitizer error (a stack overflow's backtrace has
+    # thousands of frames: its first 40 lines say where).
+    start=$(grep -n -m1 -E 'panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer|deadly signal|fatal runtime error' "$dir/log" | cut -d: -f1 || true)
+    if [[ -n $start ]]; then
+        echo "--- libFuzzer's report (from line $start of $dir/log):"
+        tail -n +"$start" "$dir/log" | head -n 40
+        echo "..."
+        grep -E '^SUMMARY|Test unit written' "$dir/log" || true
+    else
+        echo "--- last 60 lines of the libFuzzer log ($dir/log):"
+        tail -n 60 "$dir/log" || true
+    fi
     for input in "$dir"/artifacts/*; do
         [[ -f $input ]] || continue
         size=$(wc -c <"$input")

@@ -269,7 +269,7 @@ fn user_send(
             assert!(matches!(e.error(), Error::WouldBlock), "try_send: {e}");
             assert!(got.is_empty(), "a refused message reached {got:?}");
             assert_eq!(e.into_message(), msg, "the refused message is handed back");
-            model.lb.find(|m| {
+            model.lb.poll_find(|m| {
                 assert_ne!(
                     room(m),
                     Some(Room::Surely),
@@ -284,7 +284,7 @@ fn user_send(
 fn user_recv(socket: &mut Socket<kind::Dealer>, model: &mut Model) {
     // The first peer in turn with something queued; detached peers with nothing left leave.
     let (inbound, gone) = (&model.inbound, &model.gone);
-    let expected = model.fq.find(|n| {
+    let expected = model.fq.poll_find(|n| {
         if !inbound[usize::from(n)].is_empty() {
             Visit::Take
         } else if gone[usize::from(n)] {

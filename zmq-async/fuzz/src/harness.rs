@@ -194,6 +194,12 @@ impl<T: Copy + PartialEq> Ring<T> {
         None
     }
 
+    /// What the socket's `poll_recv`/`poll_send` do: [`Ring::find`], and when nothing was
+    /// taken, a second round (after registering the waker), which moves the turn on again.
+    pub fn poll_find(&mut self, mut visit: impl FnMut(T) -> Visit) -> Option<T> {
+        self.find(&mut visit).or_else(|| self.find(&mut visit))
+    }
+
     /// `m` was served: the next turn is the member after it.
     pub fn served(&mut self, m: T) {
         if let Some(i) = self.members.iter().position(|x| *x == m) {

@@ -11,6 +11,7 @@
 //! - [`pubsub`]: a PUB or XPUB socket and SUB peers: subscribe, cancel, detach, publish.
 //! - [`router`]: a ROUTER socket and peers with routing ids (given, duplicate, automatic).
 //! - [`dealer`]: a DEALER socket: the load balancer and the fair queue, under HWM.
+//! - [`sub`]: a SUB or XSUB socket and PUB peers: subscriptions upstream, filtering.
 //!
 //! The socket targets attach peers with `SocketHandle::attach`, as the transports do, and
 //! act as those peers on the pipe ends it returns; every socket call is a `try_*` call,
@@ -22,4 +23,5 @@ pub mod input;
 pub mod pubsub;
 pub mod router;
 pub mod seeds;
+pub mod sub;
 pub mod trie;

@@ -487,14 +487,14 @@ fn user_recv(socket: &mut Socket<kind::Router>, model: &mut Model) {
     model.pump();
     crate::trace!(
         "  recv: ring {:?}, ids {:?}, queued {:?}",
-        model.fq.members,
+        model.fq,
         model.ids,
         model.pending.iter().map(VecDeque::len).collect::<Vec<_>>()
     );
     // The fair queue: the first peer in turn with a message; peers without an id lose theirs.
     let expected = loop {
         let (pending, held, dead) = (&model.pending, &model.held, &mut model.dead);
-        let taken = model.fq.find(|n| {
+        let taken = model.fq.poll_find(|n| {
             if !pending[n].is_empty() {
                 Visit::Take
             } else if !held[n] {

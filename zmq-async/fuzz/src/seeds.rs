@@ -21,6 +21,9 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     for (name, w) in dealer() {
         all.push(("dealer", name, w.out));
     }
+    for (name, w) in sub() {
+        all.push(("sub", name, w.out));
+    }
     all
 }
 
@@ -416,4 +419,67 @@ fn dealer() -> Vec<(&'static str, Writer)> {
         .u8(0)
         .u8(0x17);
     vec![("round-robin", rr), ("detach-refuse", detach)]
+}
+
+fn sub() -> Vec<(&'static str, Writer)> {
+    let mut subscriber = Writer::new();
+    subscriber.u8(0).u8(0).u8(2); // SUB, HWM in 2
+    subscriber
+        .u8(0x09)
+        .topic(b"a")
+        .u8(0x00)
+        .u8(0)
+        .u8(0x11)
+        .u8(1); // subscribe, then two peers
+    subscriber
+        .u8(0x09)
+        .extended(0, b"b")
+        .u8(0x09)
+        .earlier(0)
+        .u8(0x0b)
+        .earlier(0);
+    subscriber
+        .u8(0x05)
+        .topic(b"abc")
+        .u8(0x15)
+        .topic(b"zzz")
+        .u8(0x05)
+        .topic(b"a");
+    subscriber.u8(0x0d).u8(0x0d).u8(0x0d).u8(0x07).u8(0x17);
+    subscriber
+        .u8(0x13)
+        .u8(0)
+        .u8(0x0b)
+        .earlier(0)
+        .u8(0x0d)
+        .u8(0x17)
+        .u8(0x07);
+    subscriber.u8(0x14).u8(0x20).u8(3).u8(0x0d).u8(0x27);
+    let mut xsub = Writer::new();
+    xsub.u8(1).u8(1).u8(0); // XSUB, HWM out 1
+    xsub.u8(0x00)
+        .u8(1)
+        .u8(0x0a)
+        .topic(b"")
+        .u8(0x0c)
+        .u8(0)
+        .u8(0x0c)
+        .u8(2);
+    xsub.u8(0x08)
+        .u8(0)
+        .u8(0x07)
+        .u8(0x05)
+        .topic(b"x")
+        .u8(0x06)
+        .topic(b"y")
+        .u8(0x04);
+    xsub.u8(0x0d)
+        .u8(0x0d)
+        .u8(0x0d)
+        .u8(0x10)
+        .u8(0)
+        .u8(0x1b)
+        .earlier(0)
+        .u8(0x17);
+    vec![("sub", subscriber), ("xsub", xsub)]
 }

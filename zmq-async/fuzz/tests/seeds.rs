@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use zmq_async_fuzz::{dealer, pubsub, router, seeds, trie};
+use zmq_async_fuzz::{dealer, pubsub, router, seeds, sub, trie};
 
 fn run(target: &str, data: &[u8]) {
     match target {
@@ -13,6 +13,7 @@ fn run(target: &str, data: &[u8]) {
         "pubsub" => pubsub::run(data),
         "router" => router::run(data),
         "dealer" => dealer::run(data),
+        "sub" => sub::run(data),
         _ => panic!("unknown target {target}"),
     }
 }
@@ -57,9 +58,14 @@ fn regressions() {
     }
 }
 
-/// Random scripts: a quick check of the targets' models without libFuzzer.
+/// Random scripts: a quick check of the targets' models without libFuzzer
+/// (`ZMQ_FUZZ_RANDOM=<n>` scripts per target; 300 by default).
 #[test]
 fn random_scripts() {
+    let n: usize = std::env::var("ZMQ_FUZZ_RANDOM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
         state ^= state << 13;
@@ -67,8 +73,8 @@ fn random_scripts() {
         state ^= state << 17;
         state
     };
-    for target in ["pubsub", "router", "dealer", "trie"] {
-        for _ in 0..300 {
+    for target in ["pubsub", "router", "dealer", "sub", "trie"] {
+        for _ in 0..n {
             let len = (next() % 200) as usize;
             let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             // Keep topics short (no kind a0..ff): long ones are the fuzzer's business.
