@@ -363,6 +363,7 @@ fn script(data: &[u8]) {
                 model.pump();
                 model.sweep();
                 let expected = model.in_engine.iter().filter(|x| **x).count();
+                crate::trace!("  peer_count {count}");
                 assert_eq!(count, expected, "peer_count");
             }
         }
