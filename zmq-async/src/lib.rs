@@ -32,6 +32,9 @@
 mod bounds_tests;
 mod engine;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod inproc;
 mod net;
 mod options;
