@@ -2,8 +2,10 @@
 //! through pipes, with no encoding and no task.
 //!
 //! The rendezvous (which socket is bound to which name, and connects waiting
-//! for a bind) is a process-wide map behind [`register`] / [`lookup_or_wait`];
-//! it is meant to be replaced by `zmq-transports`' registry. Connect-before-bind
+//! for a bind) is a process-wide map behind [`register`] / [`lookup_or_wait`].
+//! It lives here, beside the sockets, as libzmq keeps it in the context: linking
+//! needs both sockets' options (the pipe's HWM is the sender's SNDHWM plus the
+//! receiver's RCVHWM) and whether the binder is still alive. Connect-before-bind
 //! works: without `immediate`, the connecting socket gets its pipes at once and
 //! messages queue until the bind.
 //!
