@@ -18,7 +18,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use zmq_async::zap::{self, Authenticator, StaticAuthenticator, ZapReply, ZapRequest};
 use zmq_async::{
-    Error, Mechanism, Message, PullSocket, PushSocket, RepSocket, ReqSocket, SocketOptions,
+    Error, Mechanism, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket,
+    SocketOptions,
 };
 use zmtp_codec::{Config, Connection, CurveKeyPair, Event, MechanismConfig, Metadata, SocketType};
 
@@ -419,6 +420,185 @@ async fn dropping_the_zap_handle_unbinds() {
         ));
         drop(first);
         let _second = zap::serve(StaticAuthenticator::new()).await.unwrap();
+    })
+    .await;
+}
+
+// ---- the ZAP pipes: handler types, handlers that leave, many handshakes ----------------
+
+/// A PLAIN server with no handshake deadline: only the ZAP exchange can end a handshake.
+fn plain_server_without_deadline() -> SocketOptions {
+    let mut o = plain_server();
+    o.handshake_ivl = None;
+    o
+}
+
+/// A reply as a REP handler sends it.
+fn rep_reply(request_id: &Bytes, status: &'static str, user: &'static str) -> Message {
+    [
+        Bytes::from_static(b"1.0"),
+        request_id.clone(),
+        Bytes::from_static(status.as_bytes()),
+        Bytes::from_static(b"text"),
+        Bytes::from_static(user.as_bytes()),
+        Bytes::new(),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[tokio::test]
+async fn a_router_handler_answers_many_concurrent_handshakes() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        const N: usize = 24;
+        // libzmq users bind ROUTER handlers too: requests arrive behind a routing id.
+        let mut handler = RouterSocket::new();
+        handler.bind(zap::ENDPOINT).await.unwrap();
+        let (_pull, ep) = pull_bound(plain_server()).await;
+        let clients: Vec<_> = (0..N)
+            .map(|i| {
+                let ep = ep.clone();
+                let password = if i % 2 == 0 { "secret" } else { "wrong" };
+                tokio::spawn(async move { raw_handshake(&ep, raw_plain("admin", password)).await })
+            })
+            .collect();
+        // Every handshake waits for its verdict: N requests in flight at once, each over a
+        // pipe pair of its own, which the handler sees as a peer.
+        let mut requests = Vec::new();
+        for _ in 0..N {
+            requests.push(handler.recv().await.unwrap());
+        }
+        assert_eq!(handler.peer_count(), N);
+        for request in requests {
+            assert_eq!(
+                text(&request)[1..8],
+                ["", "1.0", "1", "", "127.0.0.1", "", "PLAIN"]
+            );
+            let (status, user) = if &request[9][..] == b"secret" {
+                ("200", "admin")
+            } else {
+                ("400", "")
+            };
+            let mut reply = rep_reply(&request[3], status, user);
+            reply.push_front(Bytes::new());
+            reply.push_front(request[0].clone());
+            handler.send(reply).await.unwrap();
+        }
+        for (i, client) in clients.into_iter().enumerate() {
+            let expected = if i % 2 == 0 {
+                Raw::Succeeded
+            } else {
+                Raw::Error("400".into())
+            };
+            assert_eq!(client.await.unwrap(), expected, "client {i}");
+        }
+        // Each exchange let go of its pipes when its verdict arrived: nothing piles up.
+        assert_eq!(handler.peer_count(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_closed_mid_request_fails_the_handshake_at_once() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        let mut handler = RepSocket::new();
+        handler.bind(zap::ENDPOINT).await.unwrap();
+        let (mut pull, ep) = pull_bound(plain_server_without_deadline()).await;
+        let raw = tokio::spawn({
+            let ep = ep.clone();
+            async move { raw_handshake(&ep, raw_plain("admin", "secret")).await }
+        });
+        let request = handler.recv().await.unwrap();
+        assert_eq!(&request[5][..], b"PLAIN");
+        drop(handler);
+        // Without a handshake deadline, only the closed pipe can end this.
+        assert_eq!(raw.await.unwrap(), Raw::Closed);
+        assert!(pull.peer_infos().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_the_zap_handle_fails_handshakes_it_was_deciding() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        // An authenticator that reports each request and never decides.
+        let (asked, mut requests) = mpsc::unbounded_channel();
+        let undecided = move |request: &ZapRequest| -> BoxFuture<'static, ZapReply> {
+            let _ = asked.send(request.clone());
+            Box::pin(futures::future::pending())
+        };
+        struct Undecided<F>(F);
+        impl<F> Authenticator for Undecided<F>
+        where
+            F: Fn(&ZapRequest) -> BoxFuture<'static, ZapReply> + Send + Sync + 'static,
+        {
+            fn authenticate<'a>(&'a self, request: &'a ZapRequest) -> BoxFuture<'a, ZapReply> {
+                (self.0)(request)
+            }
+        }
+        let zap = zap::serve(Undecided(undecided)).await.unwrap();
+        let (_pull, ep) = pull_bound(plain_server_without_deadline()).await;
+        let raw = tokio::spawn({
+            let ep = ep.clone();
+            async move { raw_handshake(&ep, raw_plain("admin", "secret")).await }
+        });
+        assert_eq!(requests.recv().await.unwrap().credentials[0], "admin");
+        drop(zap);
+        assert_eq!(raw.await.unwrap(), Raw::Closed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_that_unbinds_still_answers_what_it_was_asked() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        let mut handler = RepSocket::new();
+        handler.bind(zap::ENDPOINT).await.unwrap();
+        let (mut pull, ep) = pull_bound(plain_server_without_deadline()).await;
+        let raw = tokio::spawn({
+            let ep = ep.clone();
+            async move { raw_handshake(&ep, raw_plain("admin", "secret")).await }
+        });
+        let request = handler.recv().await.unwrap();
+        // As libzmq: unbinding stops new requests, not the pipes already linked.
+        handler.unbind(zap::ENDPOINT).await.unwrap();
+        handler
+            .send(rep_reply(&request[1], "200", "admin"))
+            .await
+            .unwrap();
+        assert_eq!(raw.await.unwrap(), Raw::Succeeded);
+        // The next PLAIN peer finds no handler: refused without ERROR.
+        assert_eq!(
+            raw_handshake(&ep, raw_plain("admin", "secret")).await,
+            Raw::Closed
+        );
+        assert!(matches!(handler.try_recv(), Err(Error::WouldBlock)));
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_of_the_wrong_type_fails_the_handshake() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        // libzmq asserts on this; we refuse the request's pipes, which ends the exchange.
+        let mut handler = PullSocket::new();
+        handler.bind(zap::ENDPOINT).await.unwrap();
+        let serving = tokio::spawn(async move {
+            let got = handler.recv().await;
+            (handler, got)
+        });
+        let (_pull, ep) = pull_bound(plain_server_without_deadline()).await;
+        assert_eq!(
+            raw_handshake(&ep, raw_plain("admin", "secret")).await,
+            Raw::Closed
+        );
+        serving.abort();
     })
     .await;
 }
