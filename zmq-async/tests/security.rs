@@ -63,6 +63,16 @@ impl<A: Authenticator> Authenticator for Recording<A> {
     }
 }
 
+/// An authenticator that reports each request on a channel and never decides.
+struct Undecided(mpsc::UnboundedSender<ZapRequest>);
+
+impl Authenticator for Undecided {
+    fn authenticate<'a>(&'a self, request: &'a ZapRequest) -> BoxFuture<'a, ZapReply> {
+        let _ = self.0.send(request.clone());
+        Box::pin(futures::future::pending())
+    }
+}
+
 async fn serve_recording(
     inner: impl Authenticator,
 ) -> (
@@ -153,6 +163,12 @@ async fn raw_handshake(ep: &str, mechanism: MechanismConfig) -> Raw {
             Err(e) => panic!("unexpected codec error {e}"),
         }
     }
+}
+
+/// [`raw_handshake`] in a task of its own.
+fn spawn_raw_handshake(ep: &str, mechanism: MechanismConfig) -> tokio::task::JoinHandle<Raw> {
+    let ep = ep.to_owned();
+    tokio::spawn(async move { raw_handshake(&ep, mechanism).await })
 }
 
 fn raw_plain(user: &str, password: &str) -> MechanismConfig {
@@ -391,10 +407,7 @@ async fn malformed_zap_reply_closes_without_error() {
         let mut server_opts = SocketOptions::default();
         server_opts.zap_domain = Some("global".into());
         let (mut pull, ep) = pull_bound(server_opts).await;
-        let raw = tokio::spawn({
-            let ep = ep.clone();
-            async move { raw_handshake(&ep, MechanismConfig::Null).await }
-        });
+        let raw = spawn_raw_handshake(&ep, MechanismConfig::Null);
         let request = handler.recv().await.unwrap();
         // Six frames are right for REP, but the status code is not a ZAP status code.
         let reply: Message = ["1.0", "1", "201", "OK", "", ""]
@@ -447,6 +460,32 @@ fn rep_reply(request_id: &Bytes, status: &'static str, user: &'static str) -> Me
     .collect()
 }
 
+/// A REP handler at the ZAP endpoint that has received the request of a raw PLAIN peer
+/// (admin/secret) connecting to a PLAIN server without handshake deadline.
+struct Asked {
+    handler: RepSocket,
+    pull: PullSocket,
+    ep: String,
+    raw: tokio::task::JoinHandle<Raw>,
+    request: Message,
+}
+
+async fn asked_by_plain_peer() -> Asked {
+    let mut handler = RepSocket::new();
+    handler.bind(zap::ENDPOINT).await.unwrap();
+    let (pull, ep) = pull_bound(plain_server_without_deadline()).await;
+    let raw = spawn_raw_handshake(&ep, raw_plain("admin", "secret"));
+    let request = handler.recv().await.unwrap();
+    assert_eq!(text(&request)[5..], ["PLAIN", "admin", "secret"]);
+    Asked {
+        handler,
+        pull,
+        ep,
+        raw,
+        request,
+    }
+}
+
 #[tokio::test]
 async fn a_router_handler_answers_many_concurrent_handshakes() {
     let _lock = LOCK.lock().await;
@@ -458,9 +497,8 @@ async fn a_router_handler_answers_many_concurrent_handshakes() {
         let (_pull, ep) = pull_bound(plain_server()).await;
         let clients: Vec<_> = (0..N)
             .map(|i| {
-                let ep = ep.clone();
                 let password = if i % 2 == 0 { "secret" } else { "wrong" };
-                tokio::spawn(async move { raw_handshake(&ep, raw_plain("admin", password)).await })
+                spawn_raw_handshake(&ep, raw_plain("admin", password))
             })
             .collect();
         // Every handshake waits for its verdict: N requests in flight at once, each over a
@@ -503,19 +541,11 @@ async fn a_router_handler_answers_many_concurrent_handshakes() {
 async fn a_handler_closed_mid_request_fails_the_handshake_at_once() {
     let _lock = LOCK.lock().await;
     within(async {
-        let mut handler = RepSocket::new();
-        handler.bind(zap::ENDPOINT).await.unwrap();
-        let (mut pull, ep) = pull_bound(plain_server_without_deadline()).await;
-        let raw = tokio::spawn({
-            let ep = ep.clone();
-            async move { raw_handshake(&ep, raw_plain("admin", "secret")).await }
-        });
-        let request = handler.recv().await.unwrap();
-        assert_eq!(&request[5][..], b"PLAIN");
-        drop(handler);
+        let mut asked = asked_by_plain_peer().await;
+        drop(asked.handler);
         // Without a handshake deadline, only the closed pipe can end this.
-        assert_eq!(raw.await.unwrap(), Raw::Closed);
-        assert!(pull.peer_infos().is_empty());
+        assert_eq!(asked.raw.await.unwrap(), Raw::Closed);
+        assert!(asked.pull.peer_infos().is_empty());
     })
     .await;
 }
@@ -524,27 +554,10 @@ async fn a_handler_closed_mid_request_fails_the_handshake_at_once() {
 async fn dropping_the_zap_handle_fails_handshakes_it_was_deciding() {
     let _lock = LOCK.lock().await;
     within(async {
-        // An authenticator that reports each request and never decides.
         let (asked, mut requests) = mpsc::unbounded_channel();
-        let undecided = move |request: &ZapRequest| -> BoxFuture<'static, ZapReply> {
-            let _ = asked.send(request.clone());
-            Box::pin(futures::future::pending())
-        };
-        struct Undecided<F>(F);
-        impl<F> Authenticator for Undecided<F>
-        where
-            F: Fn(&ZapRequest) -> BoxFuture<'static, ZapReply> + Send + Sync + 'static,
-        {
-            fn authenticate<'a>(&'a self, request: &'a ZapRequest) -> BoxFuture<'a, ZapReply> {
-                (self.0)(request)
-            }
-        }
-        let zap = zap::serve(Undecided(undecided)).await.unwrap();
+        let zap = zap::serve(Undecided(asked)).await.unwrap();
         let (_pull, ep) = pull_bound(plain_server_without_deadline()).await;
-        let raw = tokio::spawn({
-            let ep = ep.clone();
-            async move { raw_handshake(&ep, raw_plain("admin", "secret")).await }
-        });
+        let raw = spawn_raw_handshake(&ep, raw_plain("admin", "secret"));
         assert_eq!(requests.recv().await.unwrap().credentials[0], "admin");
         drop(zap);
         assert_eq!(raw.await.unwrap(), Raw::Closed);
@@ -556,14 +569,13 @@ async fn dropping_the_zap_handle_fails_handshakes_it_was_deciding() {
 async fn a_handler_that_unbinds_still_answers_what_it_was_asked() {
     let _lock = LOCK.lock().await;
     within(async {
-        let mut handler = RepSocket::new();
-        handler.bind(zap::ENDPOINT).await.unwrap();
-        let (mut pull, ep) = pull_bound(plain_server_without_deadline()).await;
-        let raw = tokio::spawn({
-            let ep = ep.clone();
-            async move { raw_handshake(&ep, raw_plain("admin", "secret")).await }
-        });
-        let request = handler.recv().await.unwrap();
+        let Asked {
+            mut handler,
+            mut pull,
+            ep,
+            raw,
+            request,
+        } = asked_by_plain_peer().await;
         // As libzmq: unbinding stops new requests, not the pipes already linked.
         handler.unbind(zap::ENDPOINT).await.unwrap();
         handler

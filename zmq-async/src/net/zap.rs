@@ -49,7 +49,7 @@ impl Pending {
         match futures::ready!(self.pipes.inbound.poll_pop(cx)) {
             Some(reply) => Poll::Ready(Ok(zap::parse_reply(&reply, REQUEST_ID)?)),
             None => Poll::Ready(Err(Failure::Unreachable(
-                "the handler closed before replying",
+                "it closed the pipe before replying (gone, or not a REP or ROUTER)",
             ))),
         }
     }
