@@ -29,16 +29,17 @@ const REQUEST_ID: &[u8] = b"1";
 #[derive(Debug)]
 pub(crate) struct Pending {
     pipes: BarePipes,
+    /// The request pipe refused the request.
+    refused: bool,
 }
 
 impl Pending {
     /// Sends `request` (with its delimiter) into the handler's pipe.
     fn send(pipes: BarePipes, request: Message) -> Self {
-        // One message on a fresh pipe: within any HWM. It fails only if the handler closed
-        // since the pipes were linked; then its end of the reply pipe is closed too, and the
-        // first poll reports it.
-        let _ = pipes.outbound.push_force(request);
-        Pending { pipes }
+        // A fresh pipe has room for one message under any HWM: this fails only if the
+        // handler closed since the pipes were linked.
+        let refused = pipes.outbound.try_push(request).is_err();
+        Pending { pipes, refused }
     }
 
     /// The handler's verdict once its reply arrives.
@@ -46,6 +47,9 @@ impl Pending {
         &mut self,
         cx: &mut task::Context<'_>,
     ) -> Poll<Result<AuthReply, Failure>> {
+        if self.refused {
+            return Poll::Ready(Err(Failure::Unreachable("it refused the request")));
+        }
         match futures::ready!(self.pipes.inbound.poll_pop(cx)) {
             Some(reply) => Poll::Ready(Ok(zap::parse_reply(&reply, REQUEST_ID)?)),
             None => Poll::Ready(Err(Failure::Unreachable(
@@ -159,7 +163,15 @@ mod tests {
         handler.send(got).await.unwrap();
         assert_eq!(handler.peer_count(), 0);
 
+        // The handler closes between the link and the request: a failure, not a wait.
+        let pipes = inproc::attach_bare(name, info()).unwrap();
         drop(handler);
+        let mut asked = Pending::send(pipes, request());
+        let mut cx = task::Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(
+            asked.poll_reply(&mut cx),
+            Poll::Ready(Err(Failure::Unreachable(_)))
+        ));
         assert!(inproc::attach_bare(name, info()).is_none());
     }
 }
