@@ -71,9 +71,17 @@ pub(crate) struct Link<'a> {
 }
 
 /// Runs one connection until it ends.
-pub(crate) async fn run<S>(stream: S, conn: Connection, link: Link<'_>) -> Outcome
+///
+/// Not an `async fn`: its future would hold `stream`, `conn` and `link` twice, as its
+/// arguments and again inside the session, and every connection pays for its future's
+/// size while it lives.
+pub(crate) fn run<'a, S>(
+    stream: S,
+    conn: Connection,
+    link: Link<'a>,
+) -> impl Future<Output = Outcome> + Send + 'a
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
 {
     let mut session = Session {
         stream,
@@ -91,7 +99,7 @@ where
         authenticated: false,
         properties: None,
     };
-    std::future::poll_fn(|cx| session.poll(cx)).await
+    std::future::poll_fn(move |cx| session.poll(cx))
 }
 
 struct Session<'a, S> {
