@@ -90,7 +90,7 @@ where
         inbox: VecDeque::new(),
         chunks: VecDeque::new(),
         backlog: 0,
-        sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+        sleep: None,
         eof: false,
         decoded_all: false,
         outbound_done: false,
@@ -111,7 +111,9 @@ struct Session<'a, S> {
     /// Encoded bytes waiting to be written.
     chunks: VecDeque<Bytes>,
     backlog: usize,
-    sleep: Pin<Box<Sleep>>,
+    /// The codec's next deadline; none while it has none (no heartbeats once the handshake
+    /// is done), so that such a connection holds no timer.
+    sleep: Option<Pin<Box<Sleep>>>,
     eof: bool,
     /// The codec had no more events at the last look (its buffer holds no whole message).
     decoded_all: bool,
@@ -164,13 +166,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let Some(deadline) = self.conn.poll_timeout() else {
+            self.sleep = None;
             return Ok(false);
         };
         let deadline = Instant::from_std(deadline);
-        if self.sleep.deadline() != deadline {
-            self.sleep.as_mut().reset(deadline);
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
         }
-        if self.sleep.as_mut().poll(cx).is_pending() {
+        if sleep.as_mut().poll(cx).is_pending() {
             return Ok(false);
         }
         self.conn
