@@ -495,3 +495,32 @@ fn subscription(flag: u8, topic: &[u8]) -> Message {
     body.put_slice(topic);
     Message::from(body.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's future is its session and nothing beside it (as an `async fn`, it
+    /// held its arguments again next to the session): every stalled handshake pays for
+    /// this size.
+    #[tokio::test]
+    async fn a_connection_future_holds_its_session_once() {
+        let socket = crate::RouterSocket::new();
+        let handle = socket.handle();
+        let conn = convert::connection(handle.socket_type(), &handle.options())
+            .unwrap_or_else(|e| panic!("connection: {e}"));
+        let (stream, _peer) = tokio::io::duplex(64);
+        let mut pipes = None;
+        let link = Link {
+            handle: &handle,
+            pipes: &mut pipes,
+            alias: None,
+            zap_address: String::new(),
+        };
+        let future = run(stream, conn, link);
+        assert_eq!(
+            std::mem::size_of_val(&future),
+            std::mem::size_of::<Session<'_, tokio::io::DuplexStream>>()
+        );
+    }
+}
