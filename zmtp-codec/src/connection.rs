@@ -204,7 +204,8 @@ pub struct Connection {
     sent_major: bool,
     sent_rest: bool,
     legacy_peer_type: Option<SocketType>,
-    peer: Option<PeerInfo>,
+    /// Boxed: a connection still in its handshake should not carry it inline.
+    peer: Option<Box<PeerInfo>>,
     user_id: Option<Bytes>,
     auth_metadata: Metadata,
 
@@ -256,7 +257,10 @@ impl Connection {
         if config.zmtp_minor > 1 {
             return Err(Error::InvalidConfig("zmtp_minor is 0 or 1"));
         }
-        let mut our_metadata = Metadata::new();
+        // Sized exactly: it is held for the whole handshake.
+        let mut our_metadata = Metadata::with_capacity(
+            1 + usize::from(config.socket_type.sends_identity()) + config.metadata.len(),
+        );
         our_metadata.insert(SOCKET_TYPE, config.socket_type.name())?;
         if config.socket_type.sends_identity() {
             our_metadata.insert(IDENTITY, config.routing_id.clone())?;
@@ -329,7 +333,7 @@ impl Connection {
 
     /// The peer, once the handshake completed.
     pub fn peer(&self) -> Option<&PeerInfo> {
-        self.peer.as_ref()
+        self.peer.as_deref()
     }
 
     /// Our socket type.
@@ -971,7 +975,9 @@ impl Connection {
         if self.framing == Framing::V3 {
             self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
         }
-        self.peer = Some(info.clone());
+        // Only the handshake sends our properties.
+        self.our_metadata = Metadata::new();
+        self.peer = Some(Box::new(info.clone()));
         self.events
             .push_back(Event::HandshakeSucceeded(Box::new(info)));
     }

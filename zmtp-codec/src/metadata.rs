@@ -26,6 +26,13 @@ impl Metadata {
         Self::default()
     }
 
+    /// No properties, with room for `n` without reallocating.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Metadata {
+            properties: Vec::with_capacity(n),
+        }
+    }
+
     /// Adds a property. Fails if the name is not a valid property name.
     pub fn insert(&mut self, name: &str, value: impl Into<Bytes>) -> Result<(), Error> {
         if !valid_name(name.as_bytes()) {

@@ -148,24 +148,27 @@ async fn accept_loop(
         match accepted {
             Ok((stream, addr)) => {
                 let span = tracing::debug_span!("zmq.peer", peer = %addr);
+                let zap_address = zap::address(&addr);
                 let handle = handle.clone();
                 let cancel = cancel.clone();
+                // The task keeps only what the connection needs (not the peer's address
+                // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
                     async move {
-                        let options = handle.options();
-                        let conn = match convert::connection(handle.socket_type(), &options) {
-                            Ok(c) => c,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "cannot start connection");
-                                return;
-                            }
-                        };
+                        let conn =
+                            match convert::connection(handle.socket_type(), &handle.options()) {
+                                Ok(c) => c,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot start connection");
+                                    return;
+                                }
+                            };
                         let mut pipes: Option<PeerPipes> = None;
                         let link = Link {
                             handle: &handle,
                             pipes: &mut pipes,
                             alias: None,
-                            zap_address: zap::address(&addr),
+                            zap_address,
                         };
                         tokio::select! {
                             outcome = session::run(stream, conn, link) => {

@@ -71,9 +71,17 @@ pub(crate) struct Link<'a> {
 }
 
 /// Runs one connection until it ends.
-pub(crate) async fn run<S>(stream: S, conn: Connection, link: Link<'_>) -> Outcome
+///
+/// Not an `async fn`: its future would hold `stream`, `conn` and `link` twice, as its
+/// arguments and again inside the session, and every connection pays for its future's
+/// size while it lives.
+pub(crate) fn run<'a, S>(
+    stream: S,
+    conn: Connection,
+    link: Link<'a>,
+) -> impl Future<Output = Outcome> + Send + 'a
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
 {
     let mut session = Session {
         stream,
@@ -82,7 +90,7 @@ where
         inbox: VecDeque::new(),
         chunks: VecDeque::new(),
         backlog: 0,
-        sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+        sleep: None,
         eof: false,
         decoded_all: false,
         outbound_done: false,
@@ -91,7 +99,7 @@ where
         authenticated: false,
         properties: None,
     };
-    std::future::poll_fn(|cx| session.poll(cx)).await
+    std::future::poll_fn(move |cx| session.poll(cx))
 }
 
 struct Session<'a, S> {
@@ -103,7 +111,9 @@ struct Session<'a, S> {
     /// Encoded bytes waiting to be written.
     chunks: VecDeque<Bytes>,
     backlog: usize,
-    sleep: Pin<Box<Sleep>>,
+    /// The codec's next deadline; none while it has none (no heartbeats once the handshake
+    /// is done), so that such a connection holds no timer.
+    sleep: Option<Pin<Box<Sleep>>>,
     eof: bool,
     /// The codec had no more events at the last look (its buffer holds no whole message).
     decoded_all: bool,
@@ -156,13 +166,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let Some(deadline) = self.conn.poll_timeout() else {
+            self.sleep = None;
             return Ok(false);
         };
         let deadline = Instant::from_std(deadline);
-        if self.sleep.deadline() != deadline {
-            self.sleep.as_mut().reset(deadline);
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
         }
-        if self.sleep.as_mut().poll(cx).is_pending() {
+        if sleep.as_mut().poll(cx).is_pending() {
             return Ok(false);
         }
         self.conn
@@ -480,4 +494,33 @@ fn subscription(flag: u8, topic: &[u8]) -> Message {
     body.put_u8(flag);
     body.put_slice(topic);
     Message::from(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's future is its session and nothing beside it (as an `async fn`, it
+    /// held its arguments again next to the session): every stalled handshake pays for
+    /// this size.
+    #[tokio::test]
+    async fn a_connection_future_holds_its_session_once() {
+        let socket = crate::RouterSocket::new();
+        let handle = socket.handle();
+        let conn = convert::connection(handle.socket_type(), &handle.options())
+            .unwrap_or_else(|e| panic!("connection: {e}"));
+        let (stream, _peer) = tokio::io::duplex(64);
+        let mut pipes = None;
+        let link = Link {
+            handle: &handle,
+            pipes: &mut pipes,
+            alias: None,
+            zap_address: String::new(),
+        };
+        let future = run(stream, conn, link);
+        assert_eq!(
+            std::mem::size_of_val(&future),
+            std::mem::size_of::<Session<'_, tokio::io::DuplexStream>>()
+        );
+    }
 }
