@@ -9,17 +9,17 @@
 //! |---|---|---|
 //! | [`ByteStream`](TransportKind::ByteStream) | `tcp://`, `ipc://` | a [`Stream`] (`AsyncRead + AsyncWrite`) from [`connect`] or [`Listener::accept`]; the engine runs a ZMTP connection over it |
 //! | [`Inproc`](TransportKind::Inproc) | `inproc://` | a value of its own choosing (a pair of message pipes) handed over by the [`inproc`] registry; no bytes, no codec |
-//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | parsed into [`PgmEndpoint`] today; no transport yet |
+//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | whole messages from a [`multicast::PgmReceiver`], to a [`multicast::PgmSender`]; the [`pgm`] core underneath |
 //!
 //! - [`endpoint`]: [`Endpoint`] and its parts; strict parsing, a [`Display`](std::fmt::Display)
 //!   that round-trips.
 //! - [`tcp`], [`ipc`]: one module per byte-stream transport, each with `bind` and `connect`.
 //!   [`stream`] unifies them ([`Stream`], [`Listener`], [`bind`], [`connect`]).
 //! - [`inproc`]: the in-process rendezvous, where connect-before-bind works.
-//! - Datagram transports go in a module of their own, beside `tcp` and `ipc` (a future `pgm`
-//!   module for PGM over UDP multicast, `epgm`). They are not byte streams: a datagram
-//!   transport yields whole packets, and its engine frames ZMTP messages into them instead of
-//!   reading a stream; so it gets its own entry point rather than a [`Stream`] variant, and
+//! - [`pgm`]: the sans-IO PGM core (packets, source, receiver, libzmq's TSDU framing);
+//!   [`multicast`]: its Tokio driver over UDP (`epgm`) or raw IP (`pgm`). Datagram
+//!   transports are not byte streams: the driver frames whole messages into packets itself,
+//!   so it has its own entry points rather than a [`Stream`] variant, and
 //!   [`bind`]/[`connect`] answer [`Error::Unsupported`] for those endpoints.
 //!
 //! Errors: [`ParseError`] for a malformed endpoint string, [`Error`] for everything else
@@ -60,6 +60,7 @@ pub mod endpoint;
 mod error;
 pub mod inproc;
 pub mod ipc;
+pub mod multicast;
 pub mod pgm;
 pub mod stream;
 pub mod tcp;

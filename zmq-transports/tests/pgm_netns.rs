@@ -1,0 +1,333 @@
+//! The PGM driver over real sockets, in network namespaces the tests make (see `netns/`):
+//! `epgm://` and `pgm://` on a namespace's loopback, and `epgm://` across a veth pair with
+//! `nft` dropping packets at random in both directions. Every message must arrive once and
+//! in order, with no loss reported. Needs root, `ip` and `nft`; skipped (with a message)
+//! without root.
+//!
+//! ```sh
+//! cargo test -p zmq-transports --test pgm_netns -- --nocapture
+//! ```
+
+#![allow(clippy::unwrap_used)]
+
+mod netns;
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+use zmq_transports::multicast::{Delivery, PgmOptions, PgmReceiver, PgmSender};
+use zmq_transports::pgm::Rng;
+use zmq_transports::{Endpoint, Error};
+use zmtp_codec::Message;
+
+use netns::{loopback_ns, TestBed, ADDR_B, DEV_A};
+
+/// Guards against hangs only: the tests end on events.
+const GUARD: Duration = Duration::from_secs(120);
+
+/// Message `i` of a run: its number, then (for most) a body of a size drawn from the seed,
+/// up to 3000 bytes (so messages span TSDUs and TSDUs hold several messages).
+fn message(seed: u64, i: usize) -> Message {
+    let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut m = Message::from(i.to_string());
+    match rng.next_u64() % 4 {
+        0 => {}
+        1 => m.push_back(vec![b'b'; (rng.next_u64() % 40) as usize]),
+        _ => m.push_back(vec![(i % 251) as u8; (rng.next_u64() % 3000) as usize]),
+    }
+    m
+}
+
+fn options() -> PgmOptions {
+    let mut o = PgmOptions::default();
+    o.rate_kbit = 20_000;
+    o
+}
+
+/// Reads deliveries until message `last` (or a guard timeout); returns the message numbers
+/// in arrival order, checking each body against [`message`], and anything else delivered.
+async fn collect(
+    receiver: &mut PgmReceiver,
+    seed: u64,
+    last: usize,
+) -> (Vec<usize>, Vec<Delivery>) {
+    let mut numbers = Vec::new();
+    let mut other = Vec::new();
+    while numbers.last() != Some(&last) {
+        let d = timeout(GUARD, receiver.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no delivery in {GUARD:?}; got {} messages", numbers.len()))
+            .unwrap();
+        match d {
+            Delivery::Message { message: m, .. } => {
+                let i: usize = std::str::from_utf8(&m[0]).unwrap().parse().unwrap();
+                assert_eq!(m, message(seed, i), "message {i} corrupted");
+                numbers.push(i);
+            }
+            d => other.push(d),
+        }
+    }
+    (numbers, other)
+}
+
+async fn send_range(sender: &PgmSender, seed: u64, range: std::ops::Range<usize>) {
+    for i in range {
+        timeout(GUARD, sender.send(message(seed, i)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[test]
+fn epgm_on_loopback_one_sender_two_receivers() {
+    epgm_or_pgm_on_loopback("epgm_on_loopback_one_sender_two_receivers", "epgm", 5555);
+}
+
+#[test]
+fn pgm_raw_on_loopback_one_sender_two_receivers() {
+    epgm_or_pgm_on_loopback("pgm_raw_on_loopback_one_sender_two_receivers", "pgm", 5556);
+}
+
+fn epgm_or_pgm_on_loopback(test: &str, scheme: &str, port: u16) {
+    let Some(ns) = loopback_ns(test) else { return };
+    let endpoint: Endpoint = format!("{scheme}://lo;239.192.7.1:{port}").parse().unwrap();
+    const N: usize = 300;
+    let seed = 11;
+    ns.spawn(move || async move {
+        let o = options();
+        let mut r1 = PgmReceiver::open(&endpoint, &o).await.unwrap();
+        let mut r2 = PgmReceiver::open(&endpoint, &o).await.unwrap();
+        let sender = PgmSender::open(&endpoint, &o).await.unwrap();
+        let tsi = sender.tsi();
+        let receivers = tokio::spawn(async move {
+            let a = collect(&mut r1, seed, N - 1).await;
+            let b = collect(&mut r2, seed, N - 1).await;
+            (a, b, r1, r2)
+        });
+        send_range(&sender, seed, 0..N).await;
+        let ((n1, o1), (n2, o2), mut r1, _r2) = receivers.await.unwrap();
+        let all: Vec<usize> = (0..N).collect();
+        assert_eq!(n1, all);
+        assert_eq!(n2, all);
+        assert!(o1.is_empty() && o2.is_empty(), "{o1:?} {o2:?}");
+        sender.close(Duration::ZERO).await.unwrap();
+        // The FIN SPMs end the session at the receivers.
+        let end = timeout(GUARD, r1.recv()).await.unwrap().unwrap();
+        assert_eq!(end, Delivery::SourceEnded { source: tsi });
+    })
+    .join()
+    .unwrap();
+}
+
+/// A sender in A, two receivers in B from the start and one that joins halfway, `loss` %
+/// of the packets dropped entering each namespace (data and SPMs into B, NAKs into A).
+fn across_veth(test: &str, loss: u32, n: usize, seed: u64) {
+    let Some(bed) = TestBed::new(test) else {
+        return;
+    };
+    let port = 5555;
+    if loss > 0 {
+        bed.b.drop_input(&format!("udp dport {port}"), loss);
+        bed.a.drop_input(&format!("udp dport {port}"), loss);
+    }
+    // The sender names its interface, the receivers give their address.
+    let to_a: Endpoint = format!("epgm://{DEV_A};239.192.7.2:{port}")
+        .parse()
+        .unwrap();
+    let to_b: Endpoint = format!("epgm://{ADDR_B};239.192.7.2:{port}")
+        .parse()
+        .unwrap();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (late_tx, late_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let receivers = bed.b.spawn(move || async move {
+        let o = options();
+        let mut r1 = PgmReceiver::open(&to_b, &o).await.unwrap();
+        let mut r2 = PgmReceiver::open(&to_b, &o).await.unwrap();
+        ready_tx.send(()).unwrap();
+        // The late joiner joins once both have the first half: nobody asks for it again.
+        let half = n / 2 - 1;
+        let (mut a, mut b) =
+            tokio::join!(collect(&mut r1, seed, half), collect(&mut r2, seed, half));
+        let mut r3 = PgmReceiver::open(&to_b, &o).await.unwrap();
+        late_tx.send(()).unwrap();
+        let (a2, b2, late) = tokio::join!(
+            collect(&mut r1, seed, n - 1),
+            collect(&mut r2, seed, n - 1),
+            collect(&mut r3, seed, n - 1)
+        );
+        done_tx.send(()).unwrap();
+        for (x, y) in [(&mut a, a2), (&mut b, b2)] {
+            x.0.extend(y.0);
+            x.1.extend(y.1);
+        }
+        (a, b, late)
+    });
+    let sender = bed.a.spawn(move || async move {
+        let sender = PgmSender::open(&to_a, &options()).await.unwrap();
+        timeout(GUARD, ready_rx).await.unwrap().unwrap();
+        send_range(&sender, seed, 0..n / 2).await;
+        timeout(GUARD, late_rx).await.unwrap().unwrap();
+        send_range(&sender, seed, n / 2..n).await;
+        // Repairs are served until every receiver has everything.
+        timeout(GUARD, done_rx).await.unwrap().unwrap();
+        sender.close(Duration::ZERO).await.unwrap();
+    });
+    let ((n1, o1), (n2, o2), (n3, o3)) = receivers.join().unwrap();
+    sender.join().unwrap();
+    let dropped = if loss > 0 {
+        (bed.b.dropped(), bed.a.dropped())
+    } else {
+        (0, 0)
+    };
+    eprintln!(
+        "{test}: {n} messages, {loss}% loss, seed {seed}: dropped {} packets into B, {} into A; \
+         late joiner got {} messages from {}",
+        dropped.0,
+        dropped.1,
+        n3.len(),
+        n3.first().copied().unwrap_or(n)
+    );
+    let all: Vec<usize> = (0..n).collect();
+    assert_eq!(n1, all, "receiver 1");
+    assert_eq!(n2, all, "receiver 2");
+    assert!(o1.is_empty() && o2.is_empty(), "{o1:?} {o2:?}");
+    // The late joiner gets an unbroken run up to the last message.
+    let first = n3[0];
+    assert!(first >= n / 2, "late joiner started at {first}");
+    assert_eq!(n3, (first..n).collect::<Vec<_>>(), "late joiner");
+    assert!(o3.is_empty(), "{o3:?}");
+    if loss > 0 {
+        assert!(
+            dropped.0 > 0,
+            "nft dropped nothing: the repair path was not exercised"
+        );
+    }
+}
+
+#[test]
+fn epgm_across_veth_without_loss() {
+    across_veth("epgm_across_veth_without_loss", 0, 1000, 1);
+}
+
+#[test]
+fn epgm_across_veth_at_5_percent_loss() {
+    across_veth("epgm_across_veth_at_5_percent_loss", 5, 2000, 2);
+}
+
+#[test]
+fn epgm_across_veth_at_20_percent_loss() {
+    across_veth("epgm_across_veth_at_20_percent_loss", 20, 1000, 3);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn bad_endpoints_and_options_are_clear_errors() {
+    let rt = runtime();
+    let open = |endpoint: &str, options: PgmOptions| {
+        let endpoint: Endpoint = endpoint.parse().unwrap();
+        let r = rt.block_on(PgmReceiver::open(&endpoint, &options));
+        let s = rt.block_on(PgmSender::open(&endpoint, &options));
+        (r.unwrap_err(), s.unwrap_err())
+    };
+    for (r, s) in [
+        open("epgm://no-such-if0;239.1.1.1:5555", options()),
+        open("pgm://../lo;239.1.1.1:5555", options()),
+    ] {
+        for e in [r.to_string(), s.to_string()] {
+            assert!(e.contains("no interface"), "{e}");
+        }
+        assert!(matches!(r, Error::NoInterface { .. }), "{r:?}");
+        assert!(matches!(s, Error::NoInterface { .. }), "{s:?}");
+    }
+    let (r, s) = open("epgm://lo;[ff02::1]:5555", options());
+    assert!(matches!(r, Error::Unsupported { .. }), "{r:?}");
+    assert!(matches!(s, Error::Unsupported { .. }), "{s:?}");
+    let (r, _) = open("tcp://127.0.0.1:5555", options());
+    assert!(matches!(r, Error::Unsupported { .. }), "{r:?}");
+    let mut o = options();
+    o.multicast_hops = 0;
+    let (r, s) = open("epgm://127.0.0.1;239.1.1.1:5555", o);
+    assert!(
+        matches!(
+            r,
+            Error::InvalidOption {
+                option: "multicast_hops",
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(
+        matches!(
+            s,
+            Error::InvalidOption {
+                option: "multicast_hops",
+                ..
+            }
+        ),
+        "{s:?}"
+    );
+    let mut o = options();
+    o.max_tpdu = 100;
+    let (r, _) = open("epgm://127.0.0.1;239.1.1.1:5555", o);
+    assert!(
+        matches!(
+            r,
+            Error::InvalidOption {
+                option: "multicast_maxtpdu",
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+/// `pgm://` without `CAP_NET_RAW`: run as root, the test runs itself again with the
+/// capability dropped from the bounding set (`setpriv`), and the child checks the error.
+#[test]
+fn pgm_without_raw_sockets_is_a_clear_error() {
+    const CHILD: &str = "ZMQT_PGM_NO_NET_RAW";
+    let privileged = netns::available("pgm_without_raw_sockets_is_a_clear_error (as root)");
+    if std::env::var_os(CHILD).is_some() || !privileged {
+        let rt = runtime();
+        // By address: resolving a name by device needs no privilege either, but keep the
+        // child away from everything but the raw socket.
+        let endpoint: Endpoint = "pgm://127.0.0.1;239.192.7.3:5557".parse().unwrap();
+        let r = rt
+            .block_on(PgmReceiver::open(&endpoint, &options()))
+            .unwrap_err();
+        let s = rt
+            .block_on(PgmSender::open(&endpoint, &options()))
+            .unwrap_err();
+        for e in [&r, &s] {
+            assert!(matches!(e, Error::RawSocketDenied { .. }), "{e:?}");
+            assert!(e.to_string().contains("use epgm://"), "{e}");
+        }
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = std::process::Command::new("setpriv")
+        .args(["--bounding-set=-net_raw", "--inh-caps=-net_raw"])
+        .arg(exe)
+        .args([
+            "--exact",
+            "pgm_without_raw_sockets_is_a_clear_error",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .status()
+        .expect("setpriv (util-linux)");
+    assert!(
+        status.success(),
+        "the child without CAP_NET_RAW failed: {status}"
+    );
+}
