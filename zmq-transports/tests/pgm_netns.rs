@@ -21,10 +21,7 @@ use zmq_transports::pgm::Rng;
 use zmq_transports::{Endpoint, Error};
 use zmtp_codec::Message;
 
-use netns::{loopback_ns, TestBed, ADDR_B, DEV_A};
-
-/// Guards against hangs only: the tests end on events.
-const GUARD: Duration = Duration::from_secs(120);
+use netns::{loopback_ns, TestBed, ADDR_B, DEV_A, GUARD};
 
 /// Message `i` of a run: its number, then (for most) a body of a size drawn from the seed,
 /// up to 3000 bytes (so messages span TSDUs and TSDUs hold several messages).
@@ -45,39 +42,16 @@ fn options() -> PgmOptions {
     o
 }
 
-/// Reads deliveries until message `last` (or a guard timeout); returns the message numbers
-/// in arrival order, checking each body against [`message`], and anything else delivered.
 async fn collect(
     receiver: &mut PgmReceiver,
     seed: u64,
     last: usize,
 ) -> (Vec<usize>, Vec<Delivery>) {
-    let mut numbers = Vec::new();
-    let mut other = Vec::new();
-    while numbers.last() != Some(&last) {
-        let d = timeout(GUARD, receiver.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no delivery in {GUARD:?}; got {} messages", numbers.len()))
-            .unwrap();
-        match d {
-            Delivery::Message { message: m, .. } => {
-                let i: usize = std::str::from_utf8(&m[0]).unwrap().parse().unwrap();
-                assert_eq!(m, message(seed, i), "message {i} corrupted");
-                numbers.push(i);
-            }
-            d => other.push(d),
-        }
-    }
-    (numbers, other)
+    netns::collect(receiver, |i| message(seed, i), last).await
 }
 
 async fn send_range(sender: &PgmSender, seed: u64, range: std::ops::Range<usize>) {
-    for i in range {
-        timeout(GUARD, sender.send(message(seed, i)))
-            .await
-            .unwrap()
-            .unwrap();
-    }
+    netns::send_all(sender, range.map(|i| message(seed, i))).await
 }
 
 #[test]

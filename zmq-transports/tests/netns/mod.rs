@@ -14,8 +14,12 @@ use std::future::Future;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use nix::sched::{setns, CloneFlags};
+use tokio::time::timeout;
+use zmq_transports::multicast::{Delivery, PgmReceiver, PgmSender};
+use zmtp_codec::Message;
 
 /// Address of the veth end in namespace A.
 pub const ADDR_A: &str = "10.77.0.1";
@@ -25,6 +29,9 @@ pub const ADDR_B: &str = "10.77.0.2";
 pub const DEV_A: &str = "va";
 /// The veth end in B.
 pub const DEV_B: &str = "vb";
+
+/// Guards against hangs only: the tests end on events.
+pub const GUARD: Duration = Duration::from_secs(120);
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -193,4 +200,38 @@ pub fn loopback_ns(test: &str) -> Option<Netns> {
     let ns = Netns::new("lo");
     ns.ip(&["route", "add", "224.0.0.0/4", "dev", "lo"]);
     Some(ns)
+}
+
+/// Reads deliveries until message number `last` (or a guard timeout): returns the message
+/// numbers (the first frame, ASCII decimal) in arrival order, each checked against
+/// `expected`, and every other delivery.
+pub async fn collect(
+    receiver: &mut PgmReceiver,
+    expected: impl Fn(usize) -> Message,
+    last: usize,
+) -> (Vec<usize>, Vec<Delivery>) {
+    let mut numbers = Vec::new();
+    let mut other = Vec::new();
+    while numbers.last() != Some(&last) {
+        let d = timeout(GUARD, receiver.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no delivery in {GUARD:?}; got {} messages", numbers.len()))
+            .unwrap();
+        match d {
+            Delivery::Message { message: m, .. } => {
+                let i: usize = std::str::from_utf8(&m[0]).unwrap().parse().unwrap();
+                assert_eq!(m, expected(i), "message {i} corrupted");
+                numbers.push(i);
+            }
+            d => other.push(d),
+        }
+    }
+    (numbers, other)
+}
+
+/// Sends every message (each within the guard timeout).
+pub async fn send_all(sender: &PgmSender, messages: impl IntoIterator<Item = Message>) {
+    for m in messages {
+        timeout(GUARD, sender.send(m)).await.unwrap().unwrap();
+    }
 }
