@@ -169,6 +169,16 @@ impl Drop for Netns {
 pub struct TestBed {
     pub a: Netns,
     pub b: Netns,
+    capture: Option<std::process::Child>,
+}
+
+impl Drop for TestBed {
+    fn drop(&mut self) {
+        if let Some(mut tcpdump) = self.capture.take() {
+            let _ = tcpdump.kill();
+            let _ = tcpdump.wait();
+        }
+    }
 }
 
 impl TestBed {
@@ -187,8 +197,31 @@ impl TestBed {
             ns.ip(&["link", "set", dev, "up", "multicast", "on"]);
             ns.ip(&["route", "add", "224.0.0.0/4", "dev", dev]);
         }
-        Some(TestBed { a, b })
+        let capture = std::env::var_os("ZMQT_PCAP_DIR").map(|dir| capture(&b, test, dir));
+        Some(TestBed { a, b, capture })
     }
+}
+
+/// For debugging (`ZMQT_PCAP_DIR=/tmp`): `tcpdump` on B's veth end into `<dir>/<test>.pcap`,
+/// started before the test sends anything.
+fn capture(b: &Netns, test: &str, dir: std::ffi::OsString) -> std::process::Child {
+    let file = std::path::Path::new(&dir).join(format!("{test}.pcap"));
+    let mut child = b
+        .command("tcpdump")
+        .args(["-i", DEV_B, "-U", "-w"])
+        .arg(&file)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap_or(0) > 0 {
+        if line.contains("listening on") {
+            break;
+        }
+        line.clear();
+    }
+    child
 }
 
 /// A namespace with only its loopback, `224.0.0.0/4` routed over it; `None` (after saying
