@@ -38,46 +38,44 @@ fn message(i: usize) -> Message {
     m
 }
 
-const PY_MESSAGE: &str = r#"
+/// Both scripts: [`message`] in Python, and a socket of the given type with `ZMQ_RATE`, no
+/// high-water mark, no linger, connected to the endpoint (`argv[1]`; `argv[2]` is the count,
+/// `argv[3]` the rate).
+const PY_COMMON: &str = r#"
+import sys, zmq
+endpoint, n, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
 def message(i):
     m = [str(i).encode()]
     if i % 4:
         m.append(bytes([i % 251]) * (i * 37 % 3000))
     return m
+
+def socket(kind, **options):
+    s = zmq.Context.instance().socket(kind)
+    for option, value in [(zmq.RATE, rate), (zmq.SNDHWM, 0), (zmq.RCVHWM, 0), (zmq.LINGER, 0)]:
+        s.setsockopt(option, value)
+    for option, value in options.items():
+        s.setsockopt(getattr(zmq, option), value)
+    s.connect(endpoint)
+    return s
 "#;
 
 /// libzmq's PUB: sends messages 0..n, prints `sent`, serves repairs until a line arrives on
 /// its standard input.
 const PY_PUB: &str = r#"
-import sys, zmq
-endpoint, n, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ctx = zmq.Context()
-s = ctx.socket(zmq.PUB)
-s.setsockopt(zmq.RATE, rate)
-s.setsockopt(zmq.SNDHWM, 0)
-s.setsockopt(zmq.LINGER, 0)
-s.connect(endpoint)
+s = socket(zmq.PUB)
 for i in range(n):
     s.send_multipart(message(i))
 print("sent", flush=True)
 sys.stdin.readline()
 s.close()
-ctx.term()
 "#;
 
-/// libzmq's SUB: prints `ready` at the first `warmup` message, then `<number> <frames>
-/// <bytes>` for each of `n` numbered messages; exits 1 after 30 s without a message.
+/// libzmq's SUB: prints `ready` at the first `warmup` message, then `<number> ok` (or
+/// `corrupt`) for each of `n` numbered messages; exits 1 after 30 s without a message.
 const PY_SUB: &str = r#"
-import sys, zmq
-endpoint, n, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ctx = zmq.Context()
-s = ctx.socket(zmq.SUB)
-s.setsockopt(zmq.RATE, rate)
-s.setsockopt(zmq.RCVHWM, 0)
-s.setsockopt(zmq.RCVTIMEO, 30000)
-s.setsockopt(zmq.LINGER, 0)
-s.setsockopt(zmq.SUBSCRIBE, b"")
-s.connect(endpoint)
+s = socket(zmq.SUB, RCVTIMEO=30000, SUBSCRIBE=b"")
 ready, got = False, 0
 while got < n:
     try:
@@ -94,7 +92,6 @@ while got < n:
     print(i, "ok" if m == message(i) else "corrupt", flush=True)
     got += 1
 s.close()
-ctx.term()
 "#;
 
 /// Debian's Python with pyzmq (the `python3` first on PATH may be another one).
@@ -114,7 +111,7 @@ fn python() -> &'static str {
 
 /// Starts a Python script in a namespace, its output lines forwarded to a channel.
 fn spawn_py(ns: &Netns, script: &str, args: &[String]) -> (Child, std_mpsc::Receiver<String>) {
-    let source = format!("{PY_MESSAGE}\n{script}");
+    let source = format!("{PY_COMMON}\n{script}");
     let mut child = ns
         .command(python())
         .arg("-c")
@@ -162,7 +159,8 @@ fn report(test: &str, bed: &TestBed, loss: u32, n: usize) {
     }
 }
 
-/// libzmq's PUB in A, two of our receivers in B.
+/// libzmq's PUB in A, two of our receivers in B from the start and a third that joins
+/// mid-stream (once the first two have half the messages).
 fn libzmq_pub_to_ours(test: &str, loss: u32, n: usize) {
     let Some(bed) = bed_with_loss(test, loss) else {
         return;
@@ -175,10 +173,22 @@ fn libzmq_pub_to_ours(test: &str, loss: u32, n: usize) {
         let mut r1 = PgmReceiver::open(&ours, &o).await.unwrap();
         let mut r2 = PgmReceiver::open(&ours, &o).await.unwrap();
         ready_tx.send(()).unwrap();
-        tokio::join!(
+        let half = n / 2 - 1;
+        let (mut a, mut b) = tokio::join!(
+            netns::collect(&mut r1, message, half),
+            netns::collect(&mut r2, message, half)
+        );
+        let mut r3 = PgmReceiver::open(&ours, &o).await.unwrap();
+        let (a2, b2, late) = tokio::join!(
             netns::collect(&mut r1, message, n - 1),
-            netns::collect(&mut r2, message, n - 1)
-        )
+            netns::collect(&mut r2, message, n - 1),
+            netns::collect(&mut r3, message, n - 1)
+        );
+        for (x, y) in [(&mut a, a2), (&mut b, b2)] {
+            x.0.extend(y.0);
+            x.1.extend(y.1);
+        }
+        (a, b, late)
     });
     ready_rx.blocking_recv().unwrap();
     let (mut publisher, lines) = spawn_py(
@@ -190,15 +200,19 @@ fn libzmq_pub_to_ours(test: &str, loss: u32, n: usize) {
             RATE_KBIT.to_string(),
         ],
     );
-    let ((n1, o1), (n2, o2)) = receivers.join().unwrap();
+    let ((n1, o1), (n2, o2), (n3, o3)) = receivers.join().unwrap();
     assert_eq!(lines.recv_timeout(GUARD).as_deref(), Ok("sent"));
     writeln!(publisher.stdin.take().unwrap(), "done").unwrap();
     assert!(publisher.wait().unwrap().success());
     report(test, &bed, loss, n);
+    eprintln!("{test}: the late joiner's first message: {}", n3[0]);
     let all: Vec<usize> = (0..n).collect();
     assert_eq!(n1, all, "receiver 1");
     assert_eq!(n2, all, "receiver 2");
     assert!(o1.is_empty() && o2.is_empty(), "{o1:?} {o2:?}");
+    // The late joiner gets an unbroken run up to the last message.
+    assert_eq!(n3, (n3[0]..n).collect::<Vec<_>>(), "late joiner");
+    assert!(o3.is_empty(), "{o3:?}");
 }
 
 /// Our sender in A, two libzmq SUBs in B.
