@@ -1,7 +1,7 @@
-//! Interop over `epgm://` with libzmq (Debian's libzmq 4.3.4, built with OpenPGM 5.3) through
-//! pyzmq, across the veth pair of the namespace test bed (`netns/`), with `nft` dropping
-//! packets at random into both namespaces: libzmq's PUB to our receivers, and our sender to
-//! libzmq's SUBs. Every message must arrive once, in order. Needs root, `ip`, `nft` and
+//! Interop over `epgm://` (and raw `pgm://`) with libzmq (Debian's libzmq 4.3.4, built with
+//! OpenPGM 5.3) through pyzmq, across the veth pair of the namespace test bed (`netns/`), with
+//! `nft` dropping packets at random into both namespaces: libzmq's PUB to our receivers (one
+//! of them joining midway), and our sender to libzmq's SUBs. Every message must arrive once, in order. Needs root, `ip`, `nft` and
 //! Debian's `python3-zmq` (`scripts/install-deps.sh`); skipped without root.
 //!
 //! ```sh
@@ -140,11 +140,15 @@ fn options() -> PgmOptions {
     o
 }
 
-fn bed_with_loss(test: &str, loss: u32) -> Option<TestBed> {
+fn bed_with_loss(test: &str, scheme: &str, loss: u32) -> Option<TestBed> {
     let bed = TestBed::new(test)?;
     if loss > 0 {
-        bed.a.drop_input(&format!("udp dport {PORT}"), loss);
-        bed.b.drop_input(&format!("udp dport {PORT}"), loss);
+        let filter = match scheme {
+            "pgm" => "ip protocol 113".to_owned(),
+            _ => format!("udp dport {PORT}"),
+        };
+        bed.a.drop_input(&filter, loss);
+        bed.b.drop_input(&filter, loss);
     }
     Some(bed)
 }
@@ -161,12 +165,14 @@ fn report(test: &str, bed: &TestBed, loss: u32, n: usize) {
 
 /// libzmq's PUB in A, two of our receivers in B from the start and a third that joins
 /// mid-stream (once the first two have half the messages).
-fn libzmq_pub_to_ours(test: &str, loss: u32, n: usize) {
-    let Some(bed) = bed_with_loss(test, loss) else {
+fn libzmq_pub_to_ours(test: &str, scheme: &str, loss: u32, n: usize) {
+    let Some(bed) = bed_with_loss(test, scheme, loss) else {
         return;
     };
     let group = "239.192.7.4";
-    let ours: Endpoint = format!("epgm://{DEV_B};{group}:{PORT}").parse().unwrap();
+    let ours: Endpoint = format!("{scheme}://{DEV_B};{group}:{PORT}")
+        .parse()
+        .unwrap();
     let (ready_tx, ready_rx) = oneshot::channel();
     let receivers = bed.b.spawn(move || async move {
         let o = options();
@@ -195,7 +201,7 @@ fn libzmq_pub_to_ours(test: &str, loss: u32, n: usize) {
         &bed.a,
         PY_PUB,
         &[
-            format!("epgm://{ADDR_A};{group}:{PORT}", ADDR_A = netns::ADDR_A),
+            format!("{scheme}://{ADDR_A};{group}:{PORT}", ADDR_A = netns::ADDR_A),
             n.to_string(),
             RATE_KBIT.to_string(),
         ],
@@ -216,16 +222,18 @@ fn libzmq_pub_to_ours(test: &str, loss: u32, n: usize) {
 }
 
 /// Our sender in A, two libzmq SUBs in B.
-fn ours_to_libzmq_subs(test: &str, loss: u32, n: usize) {
-    let Some(bed) = bed_with_loss(test, loss) else {
+fn ours_to_libzmq_subs(test: &str, scheme: &str, loss: u32, n: usize) {
+    let Some(bed) = bed_with_loss(test, scheme, loss) else {
         return;
     };
     let group = "239.192.7.5";
-    let ours: Endpoint = format!("epgm://{DEV_A};{group}:{PORT}").parse().unwrap();
+    let ours: Endpoint = format!("{scheme}://{DEV_A};{group}:{PORT}")
+        .parse()
+        .unwrap();
     // By address: OpenPGM resolves an interface name as a host name first, and inside the
     // namespace the resolver's server is unreachable, which OpenPGM takes as an error.
     let args = [
-        format!("epgm://{ADDR_B};{group}:{PORT}"),
+        format!("{scheme}://{ADDR_B};{group}:{PORT}"),
         n.to_string(),
         RATE_KBIT.to_string(),
     ];
@@ -282,20 +290,42 @@ fn ours_to_libzmq_subs(test: &str, loss: u32, n: usize) {
 
 #[test]
 fn libzmq_pub_to_our_receivers() {
-    libzmq_pub_to_ours("libzmq_pub_to_our_receivers", 0, 1000);
+    libzmq_pub_to_ours("libzmq_pub_to_our_receivers", "epgm", 0, 1000);
 }
 
 #[test]
 fn libzmq_pub_to_our_receivers_at_5_percent_loss() {
-    libzmq_pub_to_ours("libzmq_pub_to_our_receivers_at_5_percent_loss", 5, 2000);
+    libzmq_pub_to_ours(
+        "libzmq_pub_to_our_receivers_at_5_percent_loss",
+        "epgm",
+        5,
+        2000,
+    );
 }
 
 #[test]
 fn our_sender_to_libzmq_subs() {
-    ours_to_libzmq_subs("our_sender_to_libzmq_subs", 0, 1000);
+    ours_to_libzmq_subs("our_sender_to_libzmq_subs", "epgm", 0, 1000);
 }
 
 #[test]
 fn our_sender_to_libzmq_subs_at_5_percent_loss() {
-    ours_to_libzmq_subs("our_sender_to_libzmq_subs_at_5_percent_loss", 5, 2000);
+    ours_to_libzmq_subs(
+        "our_sender_to_libzmq_subs_at_5_percent_loss",
+        "epgm",
+        5,
+        2000,
+    );
+}
+
+#[test]
+fn libzmq_pub_to_our_receivers_over_raw_pgm_at_5_percent_loss() {
+    let test = "libzmq_pub_to_our_receivers_over_raw_pgm_at_5_percent_loss";
+    libzmq_pub_to_ours(test, "pgm", 5, 1000);
+}
+
+#[test]
+fn our_sender_to_libzmq_subs_over_raw_pgm_at_5_percent_loss() {
+    let test = "our_sender_to_libzmq_subs_over_raw_pgm_at_5_percent_loss";
+    ours_to_libzmq_subs(test, "pgm", 5, 1000);
 }
