@@ -1,8 +1,9 @@
 //! Interop over `epgm://` (and raw `pgm://`) with libzmq (Debian's libzmq 4.3.4, built with
 //! OpenPGM 5.3) through pyzmq, across the veth pair of the namespace test bed (`netns/`), with
 //! `nft` dropping packets at random into both namespaces: libzmq's PUB to our receivers (one
-//! of them joining midway), and our sender to libzmq's SUBs. Every message must arrive once, in order. Needs root, `ip`, `nft` and
-//! Debian's `python3-zmq` (`scripts/install-deps.sh`); skipped without root.
+//! of them joining midway), and our sender to libzmq's SUBs. Every message must arrive once,
+//! in order. Needs root, `ip`, `nft` and Debian's `python3-zmq` (`scripts/install-deps.sh`);
+//! skipped without root.
 //!
 //! ```sh
 //! cargo test -p zmq-transports --test pgm_libzmq -- --nocapture
