@@ -322,7 +322,7 @@ fn pgm_without_raw_sockets_is_a_clear_error() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    let status = std::process::Command::new("setpriv")
+    let out = std::process::Command::new("setpriv")
         .args(["--bounding-set=-net_raw", "--inh-caps=-net_raw"])
         .arg(exe)
         .args([
@@ -331,10 +331,13 @@ fn pgm_without_raw_sockets_is_a_clear_error() {
             "--nocapture",
         ])
         .env(CHILD, "1")
-        .status()
+        .output()
         .expect("setpriv (util-linux)");
     assert!(
-        status.success(),
-        "the child without CAP_NET_RAW failed: {status}"
+        out.status.success(),
+        "the child without CAP_NET_RAW failed: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
