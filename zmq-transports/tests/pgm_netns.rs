@@ -341,3 +341,66 @@ fn pgm_without_raw_sockets_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Deliveries wait in the bounded channels (a high-water mark of 1 on both sides) and in the
+/// receive window while the application reads one receiver after the other.
+#[test]
+fn epgm_with_high_water_marks_of_one() {
+    let test = "epgm_with_high_water_marks_of_one";
+    let mut o = options();
+    o.send_hwm = 1;
+    o.recv_hwm = 1;
+    on_loopback(test, "epgm", 0, o);
+}
+
+/// A source whose data is not libzmq's framing: the receiver reports it and goes on with the
+/// next message boundary.
+#[test]
+fn malformed_framing_is_reported_and_skipped() {
+    use zmq_transports::pgm::packet::Nla;
+    use zmq_transports::pgm::{Source, SourceConfig};
+
+    let Some(ns) = loopback_ns("malformed_framing_is_reported_and_skipped") else {
+        return;
+    };
+    let port = 5557;
+    let endpoint: Endpoint = format!("epgm://127.0.0.1;239.192.7.6:{port}")
+        .parse()
+        .unwrap();
+    ns.spawn(move || async move {
+        let mut receiver = PgmReceiver::open(&endpoint, &options()).await.unwrap();
+        let now = std::time::Instant::now();
+        let config = SourceConfig::new([9; 6], 4000, port, Nla::V4([127, 0, 0, 1]));
+        let mut source = Source::new(config, now);
+        // A frame of length 0 (ZMTP 1.0 counts the flags byte: 0 is impossible), then a
+        // TSDU that starts a message at offset 0: `[3, 0, "ok"]`.
+        for tsdu in [&b"\x00\x00\x00\x00"[..], b"\x00\x00\x03\x00ok"] {
+            source
+                .handle_send(now, bytes::Bytes::from_static(tsdu))
+                .unwrap();
+        }
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        udp.set_multicast_loop_v4(true).unwrap();
+        while let Some(t) = source.poll_transmit() {
+            udp.send_to(&t.datagram, ("239.192.7.6", port))
+                .await
+                .unwrap();
+        }
+        let tsi = source.tsi();
+        let first = timeout(GUARD, receiver.recv()).await.unwrap().unwrap();
+        assert!(
+            matches!(first, Delivery::Malformed { source, .. } if source == tsi),
+            "{first:?}"
+        );
+        let second = timeout(GUARD, receiver.recv()).await.unwrap().unwrap();
+        assert_eq!(
+            second,
+            Delivery::Message {
+                source: tsi,
+                message: Message::from("ok")
+            }
+        );
+    })
+    .join()
+    .unwrap();
+}
