@@ -404,3 +404,36 @@ fn malformed_framing_is_reported_and_skipped() {
     .join()
     .unwrap();
 }
+
+/// `try_send` queues up to the high-water mark and hands back what does not fit (a PUB
+/// socket drops it); what was queued arrives.
+#[test]
+fn try_send_hands_back_what_does_not_fit() {
+    use zmq_transports::multicast::TrySendError;
+
+    let Some(ns) = loopback_ns("try_send_hands_back_what_does_not_fit") else {
+        return;
+    };
+    let endpoint: Endpoint = "epgm://lo;239.192.7.7:5558".parse().unwrap();
+    ns.spawn(move || async move {
+        let mut o = options();
+        o.send_hwm = 1;
+        let mut receiver = PgmReceiver::open(&endpoint, &o).await.unwrap();
+        let sender = PgmSender::open(&endpoint, &o).await.unwrap();
+        // On this current-thread runtime the sender's task has not run yet: the queue
+        // holds one message.
+        sender.try_send(Message::from("kept")).unwrap();
+        assert_eq!(
+            sender.try_send(Message::from("dropped")),
+            Err(TrySendError::Full(Message::from("dropped")))
+        );
+        let d = timeout(GUARD, receiver.recv()).await.unwrap().unwrap();
+        assert!(
+            matches!(&d, Delivery::Message { message, .. } if *message == Message::from("kept")),
+            "{d:?}"
+        );
+        sender.close(Duration::ZERO).await.unwrap();
+    })
+    .join()
+    .unwrap();
+}

@@ -61,7 +61,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 pub use receiver::{Delivery, PgmReceiver};
-pub use sender::PgmSender;
+pub use sender::{PgmSender, TrySendError};
 
 use crate::endpoint::{Endpoint, PgmEndpoint};
 use crate::pgm::{self, EPGM_V4_OVERHEAD};

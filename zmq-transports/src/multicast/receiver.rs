@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -102,13 +103,19 @@ impl PgmReceiver {
     /// The next delivery. [`Error::Io`] when the socket failed (once; then
     /// [`Error::SessionClosed`]).
     pub async fn recv(&mut self) -> Result<Delivery, Error> {
-        match self.deliveries.recv().await {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`recv`](Self::recv) for a `poll`-based caller (a socket's `Stream`): registers the
+    /// task's waker when nothing is ready.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Delivery, Error>> {
+        self.deliveries.poll_recv(cx).map(|d| match d {
             Some(Ok(d)) => Ok(d),
             Some(Err(e)) => Err(Error::io(&self.endpoint, e)),
             None => Err(Error::SessionClosed {
                 endpoint: self.endpoint.clone(),
             }),
-        }
+        })
     }
 }
 

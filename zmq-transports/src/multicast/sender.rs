@@ -105,6 +105,22 @@ impl PgmSender {
             })
     }
 
+    /// Queues a message if there is room, as a PUB socket does (it drops what does not fit
+    /// under its high-water mark rather than wait): the message comes back in the error.
+    pub fn try_send(&self, message: Message) -> Result<(), TrySendError> {
+        self.commands
+            .try_send(Command::Send(message))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(Command::Send(m)) => TrySendError::Full(m),
+                mpsc::error::TrySendError::Closed(Command::Send(m)) => TrySendError::Closed(m),
+                // Only `close`, which takes the sender, sends anything else.
+                mpsc::error::TrySendError::Full(Command::Close(_))
+                | mpsc::error::TrySendError::Closed(Command::Close(_)) => {
+                    TrySendError::Closed(Message::new())
+                }
+            })
+    }
+
     /// Sends everything queued, serves repairs for `linger` more, then ends the session
     /// (three SPMs with OPT_FIN: receivers report what they still miss as lost). Returns
     /// the I/O error that stopped the session early, if one did.
@@ -117,6 +133,17 @@ impl PgmSender {
             Err(e) => Err(Error::io(&self.endpoint, io::Error::other(e))),
         }
     }
+}
+
+/// Why [`PgmSender::try_send`] did not queue a message (it is handed back).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError {
+    /// [`PgmOptions::send_hwm`] messages are queued.
+    #[error("send queue full")]
+    Full(Message),
+    /// The session has stopped.
+    #[error("session closed")]
+    Closed(Message),
 }
 
 struct SendTask {
