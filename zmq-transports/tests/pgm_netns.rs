@@ -129,16 +129,14 @@ fn on_loopback(test: &str, scheme: &str, loss: u32, o: PgmOptions) {
 }
 
 /// A sender in A, two receivers in B from the start and one that joins halfway, `loss` %
-/// of the packets dropped entering each namespace (data and SPMs into B, NAKs into A).
+/// of the packets dropped entering each namespace (data and SPMs into B, NAKs into A) once
+/// the first two have message 0. (Before that a receiver that misses the session's first
+/// SPMs and its first data starts later, as PGM defines: OpenPGM's does the same.)
 fn across_veth(test: &str, loss: u32, n: usize, seed: u64) {
     let Some(bed) = TestBed::new(test) else {
         return;
     };
     let port = 5555;
-    if loss > 0 {
-        bed.b.drop_input(&format!("udp dport {port}"), loss);
-        bed.a.drop_input(&format!("udp dport {port}"), loss);
-    }
     // The sender names its interface, the receivers give their address.
     let to_a: Endpoint = format!("epgm://{DEV_A};239.192.7.2:{port}")
         .parse()
@@ -147,6 +145,8 @@ fn across_veth(test: &str, loss: u32, n: usize, seed: u64) {
         .parse()
         .unwrap();
     let (ready_tx, ready_rx) = oneshot::channel();
+    let (joined_tx, joined_rx) = std::sync::mpsc::channel();
+    let (lossy_tx, lossy_rx) = oneshot::channel();
     let (late_tx, late_rx) = oneshot::channel();
     let (done_tx, done_rx) = oneshot::channel();
     let receivers = bed.b.spawn(move || async move {
@@ -154,10 +154,11 @@ fn across_veth(test: &str, loss: u32, n: usize, seed: u64) {
         let mut r1 = PgmReceiver::open(&to_b, &o).await.unwrap();
         let mut r2 = PgmReceiver::open(&to_b, &o).await.unwrap();
         ready_tx.send(()).unwrap();
+        let (mut a, mut b) = tokio::join!(collect(&mut r1, seed, 0), collect(&mut r2, seed, 0));
+        joined_tx.send(()).unwrap();
         // The late joiner joins once both have the first half: nobody asks for it again.
         let half = n / 2 - 1;
-        let (mut a, mut b) =
-            tokio::join!(collect(&mut r1, seed, half), collect(&mut r2, seed, half));
+        let (a1, b1) = tokio::join!(collect(&mut r1, seed, half), collect(&mut r2, seed, half));
         let mut r3 = PgmReceiver::open(&to_b, &o).await.unwrap();
         late_tx.send(()).unwrap();
         let (a2, b2, late) = tokio::join!(
@@ -166,22 +167,32 @@ fn across_veth(test: &str, loss: u32, n: usize, seed: u64) {
             collect(&mut r3, seed, n - 1)
         );
         done_tx.send(()).unwrap();
-        for (x, y) in [(&mut a, a2), (&mut b, b2)] {
-            x.0.extend(y.0);
-            x.1.extend(y.1);
+        for (x, ys) in [(&mut a, [a1, a2]), (&mut b, [b1, b2])] {
+            for y in ys {
+                x.0.extend(y.0);
+                x.1.extend(y.1);
+            }
         }
         (a, b, late)
     });
     let sender = bed.a.spawn(move || async move {
-        let sender = PgmSender::open(&to_a, &options()).await.unwrap();
         timeout(GUARD, ready_rx).await.unwrap().unwrap();
-        send_range(&sender, seed, 0..n / 2).await;
+        let sender = PgmSender::open(&to_a, &options()).await.unwrap();
+        send_range(&sender, seed, 0..1).await;
+        timeout(GUARD, lossy_rx).await.unwrap().unwrap();
+        send_range(&sender, seed, 1..n / 2).await;
         timeout(GUARD, late_rx).await.unwrap().unwrap();
         send_range(&sender, seed, n / 2..n).await;
         // Repairs are served until every receiver has everything.
         timeout(GUARD, done_rx).await.unwrap().unwrap();
         sender.close(Duration::ZERO).await.unwrap();
     });
+    joined_rx.recv_timeout(GUARD).unwrap();
+    if loss > 0 {
+        bed.b.drop_input(&format!("udp dport {port}"), loss);
+        bed.a.drop_input(&format!("udp dport {port}"), loss);
+    }
+    lossy_tx.send(()).unwrap();
     let ((n1, o1), (n2, o2), (n3, o3)) = receivers.join().unwrap();
     sender.join().unwrap();
     let dropped = if loss > 0 {
@@ -248,6 +259,8 @@ fn bad_endpoints_and_options_are_clear_errors() {
     for (r, s) in [
         open("epgm://no-such-if0;239.1.1.1:5555", options()),
         open("pgm://../lo;239.1.1.1:5555", options()),
+        // No interface has an address of the documentation range.
+        open("epgm://192.0.2.1;239.1.1.1:5555", options()),
     ] {
         for e in [r.to_string(), s.to_string()] {
             assert!(e.contains("no interface"), "{e}");
