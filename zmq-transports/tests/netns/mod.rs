@@ -197,6 +197,15 @@ impl TestBed {
             ns.ip(&["link", "set", dev, "up", "multicast", "on"]);
             ns.ip(&["route", "add", "224.0.0.0/4", "dev", dev]);
         }
+        // The kernel starts a veth's queue when it marks the link up, which it may defer (up
+        // to a second); until then every packet is dropped. Wait for both ends.
+        let start = std::time::Instant::now();
+        for (ns, dev) in [(&a, DEV_A), (&b, DEV_B)] {
+            while !ns.ip(&["-o", "link", "show", dev]).contains("state UP") {
+                assert!(start.elapsed() < GUARD, "{dev} not up after {GUARD:?}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let capture = std::env::var_os("ZMQT_PCAP_DIR").map(|dir| capture(&b, test, dir));
         Some(TestBed { a, b, capture })
     }
