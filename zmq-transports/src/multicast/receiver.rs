@@ -10,8 +10,7 @@ use tokio::task::JoinHandle;
 use zmtp_codec::Message;
 
 use super::net::{Net, Role};
-use super::sender::{sleep_until, transient};
-use super::{random_u64, PgmOptions, Session};
+use super::{random_u64, sleep_until, transient, PgmOptions, Session};
 use crate::endpoint::Endpoint;
 use crate::pgm::framing::{Decoder, FramingError};
 use crate::pgm::{Event, Receiver, ReceiverConfig, Tsi};

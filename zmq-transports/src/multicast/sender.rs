@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use zmtp_codec::Message;
 
 use super::net::{Net, Role};
-use super::{random_u64, PgmOptions, Session};
+use super::{random_u64, sleep_until, transient, PgmOptions, Session};
 use crate::endpoint::Endpoint;
 use crate::pgm::framing::Encoder;
 use crate::pgm::{Nla, SendError, Source, SourceConfig, Tsi};
@@ -268,24 +268,5 @@ impl SendTask {
                 tracing::debug!(error = %e, destination = ?t.destination, "PGM send failed");
             }
         }
-    }
-}
-
-/// Errors a datagram socket may return and then go on working.
-pub(super) fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
-/// Sleeps until `deadline`, or for ever.
-pub(super) async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
     }
 }
