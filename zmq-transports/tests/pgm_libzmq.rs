@@ -27,7 +27,7 @@ use zmtp_codec::Message;
 use netns::{Netns, TestBed, ADDR_B, DEV_A, DEV_B, GUARD};
 
 const RATE_KBIT: u32 = 20_000;
-const PORT: u16 = 5555;
+const PORT: u16 = 7555;
 
 /// Message `i` on both sides: its number, and for three in four a body of `i * 37 % 3000`
 /// bytes of `i % 251` (Python builds the same).

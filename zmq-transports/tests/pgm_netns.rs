@@ -85,7 +85,7 @@ fn pgm_raw_on_loopback_at_5_percent_loss() {
 /// (data, SPMs and NAKs alike) dropped on the way in.
 fn on_loopback(test: &str, scheme: &str, loss: u32, o: PgmOptions) {
     let Some(ns) = loopback_ns(test) else { return };
-    let port = 5555;
+    let port = 7555;
     if loss > 0 {
         let filter = match scheme {
             "pgm" => "ip protocol 113".to_owned(),
@@ -136,7 +136,7 @@ fn across_veth(test: &str, loss: u32, n: usize, seed: u64) {
     let Some(bed) = TestBed::new(test) else {
         return;
     };
-    let port = 5555;
+    let port = 7555;
     // The sender names its interface, the receivers give their address.
     let to_a: Endpoint = format!("epgm://{DEV_A};239.192.7.2:{port}")
         .parse()
@@ -257,10 +257,10 @@ fn bad_endpoints_and_options_are_clear_errors() {
         (r.unwrap_err(), s.unwrap_err())
     };
     for (r, s) in [
-        open("epgm://no-such-if0;239.1.1.1:5555", options()),
-        open("pgm://../lo;239.1.1.1:5555", options()),
+        open("epgm://no-such-if0;239.1.1.1:7555", options()),
+        open("pgm://../lo;239.1.1.1:7555", options()),
         // No interface has an address of the documentation range.
-        open("epgm://192.0.2.1;239.1.1.1:5555", options()),
+        open("epgm://192.0.2.1;239.1.1.1:7555", options()),
     ] {
         for e in [r.to_string(), s.to_string()] {
             assert!(e.contains("no interface"), "{e}");
@@ -268,14 +268,14 @@ fn bad_endpoints_and_options_are_clear_errors() {
         assert!(matches!(r, Error::NoInterface { .. }), "{r:?}");
         assert!(matches!(s, Error::NoInterface { .. }), "{s:?}");
     }
-    let (r, s) = open("epgm://lo;[ff02::1]:5555", options());
+    let (r, s) = open("epgm://lo;[ff02::1]:7555", options());
     assert!(matches!(r, Error::Unsupported { .. }), "{r:?}");
     assert!(matches!(s, Error::Unsupported { .. }), "{s:?}");
-    let (r, _) = open("tcp://127.0.0.1:5555", options());
+    let (r, _) = open("tcp://127.0.0.1:7555", options());
     assert!(matches!(r, Error::Unsupported { .. }), "{r:?}");
     let mut o = options();
     o.multicast_hops = 0;
-    let (r, s) = open("epgm://127.0.0.1;239.1.1.1:5555", o);
+    let (r, s) = open("epgm://127.0.0.1;239.1.1.1:7555", o);
     assert!(
         matches!(
             r,
@@ -298,7 +298,7 @@ fn bad_endpoints_and_options_are_clear_errors() {
     );
     let mut o = options();
     o.max_tpdu = 100;
-    let (r, _) = open("epgm://127.0.0.1;239.1.1.1:5555", o);
+    let (r, _) = open("epgm://127.0.0.1;239.1.1.1:7555", o);
     assert!(
         matches!(
             r,
@@ -321,7 +321,7 @@ fn pgm_without_raw_sockets_is_a_clear_error() {
         let rt = runtime();
         // By address: resolving a name by device needs no privilege either, but keep the
         // child away from everything but the raw socket.
-        let endpoint: Endpoint = "pgm://127.0.0.1;239.192.7.3:5557".parse().unwrap();
+        let endpoint: Endpoint = "pgm://127.0.0.1;239.192.7.3:7557".parse().unwrap();
         let r = rt
             .block_on(PgmReceiver::open(&endpoint, &options()))
             .unwrap_err();
@@ -376,7 +376,7 @@ fn malformed_framing_is_reported_and_skipped() {
     let Some(ns) = loopback_ns("malformed_framing_is_reported_and_skipped") else {
         return;
     };
-    let port = 5557;
+    let port = 7557;
     let endpoint: Endpoint = format!("epgm://127.0.0.1;239.192.7.6:{port}")
         .parse()
         .unwrap();
@@ -427,7 +427,7 @@ fn try_send_hands_back_what_does_not_fit() {
     let Some(ns) = loopback_ns("try_send_hands_back_what_does_not_fit") else {
         return;
     };
-    let endpoint: Endpoint = "epgm://lo;239.192.7.7:5558".parse().unwrap();
+    let endpoint: Endpoint = "epgm://lo;239.192.7.7:7558".parse().unwrap();
     ns.spawn(move || async move {
         let mut o = options();
         o.send_hwm = 1;
