@@ -36,9 +36,9 @@ pub enum Endpoint {
     Ipc(IpcEndpoint),
     /// `inproc://name`: an in-process rendezvous; the name is never empty.
     Inproc(String),
-    /// `pgm://interface;group:port`: PGM over raw IP (parsed only; no transport yet).
+    /// `pgm://interface;group:port`: PGM over raw IP (protocol 113); see [`crate::multicast`].
     Pgm(PgmEndpoint),
-    /// `epgm://interface;group:port`: PGM encapsulated in UDP (parsed only; no transport yet).
+    /// `epgm://interface;group:port`: PGM encapsulated in UDP; see [`crate::multicast`].
     Epgm(PgmEndpoint),
 }
 

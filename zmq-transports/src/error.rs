@@ -48,6 +48,37 @@ pub enum Error {
         /// Its scheme.
         transport: &'static str,
     },
+    /// A pgm/epgm endpoint names an interface that does not exist or has no IPv4 address.
+    #[error("{endpoint}: no interface {interface:?} with an IPv4 address")]
+    NoInterface {
+        /// The endpoint given.
+        endpoint: String,
+        /// The interface as written.
+        interface: String,
+    },
+    /// `pgm://` needs a raw IP socket, which this process may not open (it needs
+    /// `CAP_NET_RAW`); `epgm://` carries the same protocol over UDP without it.
+    #[error("{endpoint}: pgm:// needs raw sockets (CAP_NET_RAW or root); use epgm:// instead")]
+    RawSocketDenied {
+        /// The endpoint given.
+        endpoint: String,
+    },
+    /// An option's value is out of its range for this transport.
+    #[error("{endpoint}: invalid {option} {value}")]
+    InvalidOption {
+        /// The endpoint being opened.
+        endpoint: String,
+        /// The option's name (libzmq's, without `ZMQ_`, in lower case).
+        option: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A pgm/epgm session has ended (closed, or stopped by an I/O error reported before).
+    #[error("{endpoint}: session closed")]
+    SessionClosed {
+        /// The session's endpoint.
+        endpoint: String,
+    },
     /// An I/O failure from the system or the peer (resolution, bind, connect, refused, ...).
     #[error("{endpoint}: {source}")]
     Io {

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`ByteStream`](TransportKind::ByteStream) | `tcp://`, `ipc://` | a [`Stream`] (`AsyncRead + AsyncWrite`) from [`connect`] or [`Listener::accept`]; the engine runs a ZMTP connection over it |
 //! | [`Inproc`](TransportKind::Inproc) | `inproc://` | only the parsed name: the sockets join their pipes directly, through `zmq-async`'s own rendezvous; no bytes, no codec |
-//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | parsed into [`PgmEndpoint`] today; no transport yet |
+//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | whole messages from a [`multicast::PgmReceiver`], to a [`multicast::PgmSender`]; the [`pgm`] core underneath |
 //!
 //! - [`endpoint`]: [`Endpoint`] and its parts; strict parsing, a [`Display`](std::fmt::Display)
 //!   that round-trips.
@@ -19,10 +19,10 @@
 //!   HWM is the sender's SNDHWM plus the receiver's RCVHWM) and whether the binder is alive,
 //!   so the rendezvous lives beside the sockets, in `zmq-async`, as libzmq keeps it in the
 //!   context; this crate only parses `inproc://name`.
-//! - Datagram transports go in a module of their own, beside `tcp` and `ipc` (a future `pgm`
-//!   module for PGM over UDP multicast, `epgm`). They are not byte streams: a datagram
-//!   transport yields whole packets, and its engine frames ZMTP messages into them instead of
-//!   reading a stream; so it gets its own entry point rather than a [`Stream`] variant, and
+//! - [`pgm`]: the sans-IO PGM core (packets, source, receiver, libzmq's TSDU framing);
+//!   [`multicast`]: its Tokio driver over UDP (`epgm`) or raw IP (`pgm`). Datagram
+//!   transports are not byte streams: the driver frames whole messages into packets itself,
+//!   so it has its own entry points rather than a [`Stream`] variant, and
 //!   [`bind`]/[`connect`] answer [`Error::Unsupported`] for those endpoints.
 //!
 //! Errors: [`ParseError`] for a malformed endpoint string, [`Error`] for everything else
@@ -56,6 +56,7 @@
 pub mod endpoint;
 mod error;
 pub mod ipc;
+pub mod multicast;
 pub mod pgm;
 pub mod stream;
 pub mod tcp;
