@@ -30,7 +30,6 @@
 
 #[cfg(test)]
 mod bounds_tests;
-mod engine;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -43,6 +42,7 @@ pub mod pipe;
 mod proto;
 mod slab;
 mod socket;
+mod socket_base;
 mod trie;
 pub mod zap;
 

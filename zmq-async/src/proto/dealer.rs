@@ -5,8 +5,8 @@ use std::task::{Context, Poll};
 use zmtp_codec::Message;
 
 use super::Protocol;
-use crate::engine::{Engine, FairQueue, LoadBalancer};
 use crate::slab::Key;
+use crate::socket_base::{FairQueue, LoadBalancer, SocketBase};
 use crate::Result;
 
 #[derive(Debug, Default)]
@@ -16,27 +16,27 @@ pub(crate) struct Dealer {
 }
 
 impl Protocol for Dealer {
-    fn attached(&mut self, eng: &mut Engine, key: Key) {
-        super::probe(eng, key);
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
+        super::probe(base, key);
         self.lb.attach(key);
         self.fq.attach(key);
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.lb.detach(key);
         self.fq.detach(key);
     }
-    fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.lb.poll_ready(eng, cx).map(Ok)
+    fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.lb.poll_ready(base, cx).map(Ok)
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.lb.poll_send(eng, cx, slot).map(Ok)
+        self.lb.poll_send(base, cx, slot).map(Ok)
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        self.fq.poll_recv(eng, cx).map(|(_, m)| Ok(m))
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.fq.poll_recv(base, cx).map(|(_, m)| Ok(m))
     }
 }

@@ -4,8 +4,8 @@ use std::task::{Context, Poll};
 
 use zmtp_codec::Message;
 
-use crate::engine::Engine;
 use crate::slab::Key;
+use crate::socket_base::SocketBase;
 use crate::{Error, Result, SocketType};
 
 mod dealer;
@@ -20,35 +20,35 @@ mod sub;
 /// access to the socket; `poll_*` register the waker through the parts.
 pub(crate) trait Protocol: Send + std::fmt::Debug {
     /// Pipes for a new peer exist (the handshake may still be pending).
-    fn attached(&mut self, eng: &mut Engine, key: Key);
-    /// The peer's handshake completed; `eng.peers[key].info` is set.
-    fn connected(&mut self, _eng: &mut Engine, _key: Key) {}
+    fn attached(&mut self, base: &mut SocketBase, key: Key);
+    /// The peer's handshake completed; `base.peers[key].info` is set.
+    fn connected(&mut self, _eng: &mut SocketBase, _key: Key) {}
     /// The peer's connection dropped; its pipes stay for a reconnect.
-    fn disconnected(&mut self, _eng: &mut Engine, _key: Key) {}
-    /// The peer is gone (already removed from `eng.peers`).
-    fn detached(&mut self, eng: &mut Engine, key: Key);
+    fn disconnected(&mut self, _eng: &mut SocketBase, _key: Key) {}
+    /// The peer is gone (already removed from `base.peers`).
+    fn detached(&mut self, base: &mut SocketBase, key: Key);
     /// Whether the user can still receive what `key` sent. A peer whose messages will
     /// never be read is forgotten, with them, as soon as it is gone.
     fn reads_from(&self, _key: Key) -> bool {
         true
     }
     /// Work done at every poll (PUB/XPUB: read subscriptions).
-    fn housekeeping(&mut self, _eng: &mut Engine) {}
+    fn housekeeping(&mut self, _eng: &mut SocketBase) {}
     /// Ready when a send would not have to wait (the `Sink::poll_ready` part).
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Err(Error::NotSupported("this socket type cannot send")))
     }
     /// Sends the message in `slot`, taking it out; `Pending` leaves it there.
     fn poll_send(
         &mut self,
-        _eng: &mut Engine,
+        _eng: &mut SocketBase,
         _cx: &mut Context<'_>,
         _slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
         Poll::Ready(Err(Error::NotSupported("this socket type cannot send")))
     }
     /// Receives the next message.
-    fn poll_recv(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<Message>> {
         Poll::Ready(Err(Error::NotSupported("this socket type cannot receive")))
     }
     /// Messages from peers the socket type holds outside the pipes (XPUB: subscriptions
@@ -58,7 +58,7 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
         0
     }
     /// SUB: subscribe (`on`) or unsubscribe.
-    fn subscribe(&mut self, _eng: &mut Engine, _topic: &[u8], _on: bool) -> Result<()> {
+    fn subscribe(&mut self, _eng: &mut SocketBase, _topic: &[u8], _on: bool) -> Result<()> {
         Err(Error::NotSupported("only SUB sockets subscribe"))
     }
 }
@@ -83,9 +83,9 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
 }
 
 /// Sends an empty message to a new peer if `probe_router` is set.
-pub(crate) fn probe(eng: &Engine, key: Key) {
-    if eng.options.probe_router {
-        if let Some(peer) = eng.peers.get(key) {
+pub(crate) fn probe(base: &SocketBase, key: Key) {
+    if base.options.probe_router {
+        if let Some(peer) = base.peers.get(key) {
             let _ = peer.outbound.push_force(Message::from(bytes::Bytes::new()));
         }
     }

@@ -5,8 +5,8 @@ use std::task::{Context, Poll};
 use zmtp_codec::Message;
 
 use super::Protocol;
-use crate::engine::{Engine, FairQueue, LoadBalancer};
 use crate::slab::Key;
+use crate::socket_base::{FairQueue, LoadBalancer, SocketBase};
 use crate::Result;
 
 #[derive(Debug, Default)]
@@ -15,25 +15,25 @@ pub(crate) struct Push {
 }
 
 impl Protocol for Push {
-    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+    fn attached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.lb.attach(key);
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.lb.detach(key);
     }
     fn reads_from(&self, _key: Key) -> bool {
         false
     }
-    fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.lb.poll_ready(eng, cx).map(Ok)
+    fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.lb.poll_ready(base, cx).map(Ok)
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.lb.poll_send(eng, cx, slot).map(Ok)
+        self.lb.poll_send(base, cx, slot).map(Ok)
     }
 }
 
@@ -43,13 +43,13 @@ pub(crate) struct Pull {
 }
 
 impl Protocol for Pull {
-    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+    fn attached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.fq.attach(key);
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.fq.detach(key);
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        self.fq.poll_recv(eng, cx).map(|(_, m)| Ok(m))
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        self.fq.poll_recv(base, cx).map(|(_, m)| Ok(m))
     }
 }

@@ -6,9 +6,9 @@ use std::task::{Context, Poll};
 use zmtp_codec::Message;
 
 use super::Protocol;
-use crate::engine::Engine;
 use crate::pipe::{PushError, TryPop};
 use crate::slab::Key;
+use crate::socket_base::SocketBase;
 use crate::trie::MTrie;
 use crate::Result;
 
@@ -52,13 +52,13 @@ impl XPub {
     /// messages wait for its user, leaving the rest in the pipes: they fill to their own
     /// HWM and their sessions stop reading, so the peers meet back-pressure and nothing
     /// is dropped.
-    fn intake(&mut self, eng: &mut Engine) {
+    fn intake(&mut self, base: &mut SocketBase) {
         let rescan = std::mem::take(&mut self.rescan);
-        if !eng.shared.readable.take_signal() && !rescan {
+        if !base.shared.readable.take_signal() && !rescan {
             return;
         }
-        let verbose = eng.options.xpub_verbose;
-        let limit = if self.xpub { eng.options.rcvhwm } else { 0 };
+        let verbose = base.options.xpub_verbose;
+        let limit = if self.xpub { base.options.rcvhwm } else { 0 };
         if limit != 0 && self.pending.len() >= limit {
             self.rescan = true;
             return;
@@ -67,7 +67,7 @@ impl XPub {
         for step in 0..n {
             let i = (self.next + step) % n;
             let key = self.peers[i];
-            let Some(peer) = eng.peers.get_mut(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 continue;
             };
             let mut budget = INTAKE_BUDGET;
@@ -89,7 +89,7 @@ impl XPub {
                     }
                     TryPop::Empty => break,
                     TryPop::Finished => {
-                        eng.note_dead(key);
+                        base.note_dead(key);
                         break;
                     }
                 }
@@ -128,16 +128,16 @@ impl XPub {
 }
 
 impl Protocol for XPub {
-    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+    fn attached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.peers.push(key);
         self.rescan = true;
     }
-    fn connected(&mut self, eng: &mut Engine, key: Key) {
-        if let (Some(welcome), Some(peer)) = (&eng.options.xpub_welcome_msg, eng.peers.get(key)) {
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
+        if let (Some(welcome), Some(peer)) = (&base.options.xpub_welcome_msg, base.peers.get(key)) {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
         let (xpub, pending) = (self.xpub, &mut self.pending);
         self.trie.rm_peer(key, &mut |topic| {
@@ -149,33 +149,33 @@ impl Protocol for XPub {
             }
         });
     }
-    fn housekeeping(&mut self, eng: &mut Engine) {
-        self.intake(eng);
+    fn housekeeping(&mut self, base: &mut SocketBase) {
+        self.intake(base);
     }
     #[cfg(test)]
     fn held(&self) -> usize {
         self.pending.len()
     }
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Ok(()))
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         _cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
         let Some(msg) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
-        self.intake(eng);
+        self.intake(base);
         let topic = msg.first().map(|f| &f[..]).unwrap_or_default();
         self.matched.clear();
         self.trie.matching(topic, &mut self.matched);
         let last = self.matched.len();
         let mut msg = Some(msg);
         for (i, &key) in self.matched.iter().enumerate() {
-            let Some(peer) = eng.peers.get_mut(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 continue;
             };
             // The last recipient gets the message itself, the others a cheap clone.
@@ -189,17 +189,17 @@ impl Protocol for XPub {
             };
             match peer.outbound.try_push(m) {
                 Ok(()) | Err(PushError::Full(_)) => {} // PUB drops at HWM, per peer
-                Err(PushError::Closed(_)) => eng.note_dead(key),
+                Err(PushError::Closed(_)) => base.note_dead(key),
             }
         }
         Poll::Ready(Ok(()))
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         if !self.xpub {
             return Poll::Ready(Err(crate::Error::NotSupported("PUB cannot receive")));
         }
-        eng.shared.readable.register(cx.waker());
-        self.intake(eng);
+        base.shared.readable.register(cx.waker());
+        self.intake(base);
         match self.pending.pop_front() {
             Some(m) => Poll::Ready(Ok(m)),
             None => {

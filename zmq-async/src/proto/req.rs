@@ -6,9 +6,9 @@ use bytes::Bytes;
 use zmtp_codec::Message;
 
 use super::Protocol;
-use crate::engine::{Engine, LoadBalancer};
 use crate::pipe::TryPop;
 use crate::slab::Key;
+use crate::socket_base::{LoadBalancer, SocketBase};
 use crate::{Error, Result};
 
 #[derive(Debug)]
@@ -28,8 +28,8 @@ impl Req {
         }
     }
 
-    fn check_can_send(&self, eng: &Engine) -> Result<()> {
-        if self.awaiting.is_some() && !eng.options.req_relaxed {
+    fn check_can_send(&self, base: &SocketBase) -> Result<()> {
+        if self.awaiting.is_some() && !base.options.req_relaxed {
             return Err(Error::InvalidState(
                 "REQ must receive the reply before sending again",
             ));
@@ -38,9 +38,9 @@ impl Req {
     }
 
     /// Drops everything peers sent so far: a stale reply must not answer the next request.
-    fn discard_pending(&mut self, eng: &mut Engine) {
+    fn discard_pending(&mut self, base: &mut SocketBase) {
         for &key in self.lb.keys() {
-            if let Some(peer) = eng.peers.get_mut(key) {
+            if let Some(peer) = base.peers.get_mut(key) {
                 while let TryPop::Message(_) = peer.inbound.try_pop() {}
             }
         }
@@ -63,43 +63,43 @@ impl Req {
 }
 
 impl Protocol for Req {
-    fn attached(&mut self, eng: &mut Engine, key: Key) {
-        super::probe(eng, key);
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
+        super::probe(base, key);
         self.lb.attach(key);
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.lb.detach(key);
     }
     fn reads_from(&self, key: Key) -> bool {
         self.awaiting.is_some_and(|(k, _)| k == key)
     }
-    fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.check_can_send(eng)?;
-        self.lb.poll_ready(eng, cx).map(Ok)
+    fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.check_can_send(base)?;
+        self.lb.poll_ready(base, cx).map(Ok)
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.check_can_send(eng)?;
-        eng.shared.writable.register(cx.waker());
+        self.check_can_send(base)?;
+        base.shared.writable.register(cx.waker());
         loop {
-            let Some((position, key)) = self.lb.ready_key(eng) else {
+            let Some((position, key)) = self.lb.ready_key(base) else {
                 return Poll::Pending;
             };
             let Some(mut msg) = slot.take() else {
                 return Poll::Ready(Ok(()));
             };
-            self.discard_pending(eng);
-            let correlate = eng.options.req_correlate;
+            self.discard_pending(base);
+            let correlate = base.options.req_correlate;
             let request_id = self.request_id.wrapping_add(1);
             msg.push_front(Bytes::new());
             if correlate {
                 msg.push_front(Bytes::copy_from_slice(&request_id.to_ne_bytes()));
             }
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = base.peers.get(key) else {
                 return Poll::Ready(Ok(()));
             };
             match peer.outbound.try_push(msg) {
@@ -121,17 +121,17 @@ impl Protocol for Req {
             }
         }
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         let Some((key, correlate)) = self.awaiting else {
             return Poll::Ready(Err(Error::InvalidState(
                 "REQ must send a request before receiving",
             )));
         };
-        eng.shared.readable.register(cx.waker());
+        base.shared.readable.register(cx.waker());
         loop {
             // If the peer is gone the reply never comes (as libzmq); with
             // `req_relaxed` the user may send a new request instead.
-            let Some(peer) = eng.peers.get_mut(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 return Poll::Pending;
             };
             match peer.inbound.try_pop() {
@@ -144,7 +144,7 @@ impl Protocol for Req {
                 }
                 TryPop::Empty => return Poll::Pending,
                 TryPop::Finished => {
-                    eng.note_dead(key);
+                    base.note_dead(key);
                     return Poll::Pending;
                 }
             }

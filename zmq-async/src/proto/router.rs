@@ -7,8 +7,8 @@ use bytes::Bytes;
 use zmtp_codec::Message;
 
 use super::Protocol;
-use crate::engine::{Engine, FairQueue};
 use crate::slab::Key;
+use crate::socket_base::{FairQueue, SocketBase};
 use crate::{Error, Result};
 
 /// The identity map shared by ROUTER and REP.
@@ -43,8 +43,8 @@ impl Router {
     }
 
     /// Assigns the peer its routing id (at handshake), as libzmq's `identify_peer`.
-    pub(crate) fn identify(&mut self, eng: &mut Engine, key: Key) {
-        let Some(peer) = eng.peers.get(key) else {
+    pub(crate) fn identify(&mut self, base: &mut SocketBase, key: Key) {
+        let Some(peer) = base.peers.get(key) else {
             return;
         };
         let aliased = peer.alias.is_some();
@@ -66,7 +66,7 @@ impl Router {
             None => self.auto_id(),
             Some(id) => {
                 if let Some(&other) = self.by_id.get(&id) {
-                    if !eng.options.router_handover || aliased {
+                    if !base.options.router_handover || aliased {
                         // libzmq: ignore peers with a duplicate id; they stay
                         // connected but are never read from or routed to.
                         tracing::debug!(?id, "ignoring peer with duplicate routing id");
@@ -77,7 +77,7 @@ impl Router {
                     self.by_id.remove(&id);
                     self.ids.remove(&other);
                     self.fq.detach(other);
-                    eng.remove_peer(other);
+                    base.remove_peer(other);
                 }
                 id
             }
@@ -104,11 +104,11 @@ impl Router {
     /// Next message and the routing id of its sender.
     pub(crate) fn poll_recv(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
     ) -> Poll<(Key, Bytes, Message)> {
         loop {
-            let (key, msg) = futures::ready!(self.fq.poll_recv(eng, cx));
+            let (key, msg) = futures::ready!(self.fq.poll_recv(base, cx));
             if let Some(id) = self.ids.get(&key) {
                 return Poll::Ready((key, id.clone(), msg));
             }
@@ -118,11 +118,11 @@ impl Router {
     /// Routes `slot` by its first frame (ROUTER send).
     pub(crate) fn poll_route(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        let mandatory = self.routing_socket && eng.options.router_mandatory;
+        let mandatory = self.routing_socket && base.options.router_mandatory;
         let Some(mut msg) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
@@ -136,7 +136,7 @@ impl Router {
         let peer = self
             .by_id
             .get(&id)
-            .and_then(|k| eng.peers.get(*k).map(|p| (*k, p)));
+            .and_then(|k| base.peers.get(*k).map(|p| (*k, p)));
         let Some((key, peer)) = peer else {
             return Poll::Ready(if mandatory {
                 Err(Error::HostUnreachable)
@@ -146,7 +146,7 @@ impl Router {
         };
         if mandatory {
             // Register before trying, so room appearing after the check wakes us.
-            eng.shared.writable.register(cx.waker());
+            base.shared.writable.register(cx.waker());
         }
         match peer.outbound.try_push(msg) {
             Ok(()) => Poll::Ready(Ok(())),
@@ -157,7 +157,7 @@ impl Router {
             }
             Err(crate::pipe::PushError::Full(_)) => Poll::Ready(Ok(())),
             Err(crate::pipe::PushError::Closed(_)) => {
-                eng.note_dead(key);
+                base.note_dead(key);
                 Poll::Ready(if mandatory {
                     Err(Error::HostUnreachable)
                 } else {
@@ -183,32 +183,32 @@ impl RouterSocket {
 }
 
 impl Protocol for RouterSocket {
-    fn attached(&mut self, eng: &mut Engine, key: Key) {
-        super::probe(eng, key);
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
+        super::probe(base, key);
     }
-    fn connected(&mut self, eng: &mut Engine, key: Key) {
-        self.router.identify(eng, key);
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
+        self.router.identify(base, key);
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.router.detached(key);
     }
     fn reads_from(&self, key: Key) -> bool {
         self.router.reads_from(key)
     }
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         // As libzmq: ROUTER is always writable; whether a message can go depends on its target.
         Poll::Ready(Ok(()))
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.router.poll_route(eng, cx, slot)
+        self.router.poll_route(base, cx, slot)
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        let (_, id, mut msg) = futures::ready!(self.router.poll_recv(eng, cx));
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        let (_, id, mut msg) = futures::ready!(self.router.poll_recv(base, cx));
         msg.push_front(id);
         Poll::Ready(Ok(msg))
     }
@@ -232,17 +232,17 @@ impl Rep {
 }
 
 impl Protocol for Rep {
-    fn attached(&mut self, _eng: &mut Engine, _key: Key) {}
-    fn connected(&mut self, eng: &mut Engine, key: Key) {
-        self.router.identify(eng, key);
+    fn attached(&mut self, _eng: &mut SocketBase, _key: Key) {}
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
+        self.router.identify(base, key);
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.router.detached(key);
     }
     fn reads_from(&self, key: Key) -> bool {
         self.router.reads_from(key)
     }
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(match self.reply_to {
             Some(_) => Ok(()),
             None => Err(Error::InvalidState(
@@ -252,7 +252,7 @@ impl Protocol for Rep {
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         _cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
@@ -264,22 +264,22 @@ impl Protocol for Rep {
         if let Some(body) = slot.take() {
             reply.extend(body);
         }
-        if let Some(peer) = eng.peers.get(key) {
+        if let Some(peer) = base.peers.get(key) {
             // A reply the peer cannot take (gone, or at HWM) is dropped, as in libzmq.
             if let Err(crate::pipe::PushError::Closed(_)) = peer.outbound.try_push(reply) {
-                eng.note_dead(key);
+                base.note_dead(key);
             }
         }
         Poll::Ready(Ok(()))
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         if self.reply_to.is_some() {
             return Poll::Ready(Err(Error::InvalidState(
                 "REP must send the reply before receiving again",
             )));
         }
         loop {
-            let (key, _, mut msg) = futures::ready!(self.router.poll_recv(eng, cx));
+            let (key, _, mut msg) = futures::ready!(self.router.poll_recv(base, cx));
             let bottom = msg.iter().position(|f| f.is_empty());
             let Some(bottom) = bottom.filter(|b| b + 1 < msg.len()) else {
                 tracing::debug!("REP discarding a request without an envelope delimiter");

@@ -6,9 +6,9 @@ use std::task::{Context, Poll};
 use zmtp_codec::Message;
 
 use super::Protocol;
-use crate::engine::{Engine, FairQueue};
 use crate::pipe::PushError;
 use crate::slab::Key;
+use crate::socket_base::{FairQueue, SocketBase};
 use crate::trie::SubTrie;
 use crate::{Error, Result};
 
@@ -30,8 +30,8 @@ fn command(op: u8, topic: &[u8]) -> Message {
 }
 
 impl XSub {
-    fn send_all(&self, eng: &Engine, key: Key) {
-        if let Some(peer) = eng.peers.get(key) {
+    fn send_all(&self, base: &SocketBase, key: Key) {
+        if let Some(peer) = base.peers.get(key) {
             for topic in self.subs.topics() {
                 let _ = peer.outbound.push_force(command(1, &topic));
             }
@@ -49,9 +49,9 @@ impl XSub {
     }
 
     /// Sends to every publisher; subscriptions ignore the HWM (never dropped).
-    fn send_to_all(&self, eng: &mut Engine, msg: &Message, force: bool) {
+    fn send_to_all(&self, base: &mut SocketBase, msg: &Message, force: bool) {
         for &key in &self.peers {
-            if let Some(peer) = eng.peers.get(key) {
+            if let Some(peer) = base.peers.get(key) {
                 let closed = if force {
                     peer.outbound.push_force(msg.clone()).is_err()
                 } else {
@@ -61,27 +61,27 @@ impl XSub {
                     )
                 };
                 if closed {
-                    eng.note_dead(key);
+                    base.note_dead(key);
                 }
             }
         }
     }
 
-    fn apply(&mut self, eng: &mut Engine, msg: Message) {
+    fn apply(&mut self, base: &mut SocketBase, msg: Message) {
         let op = msg.first().and_then(|f| f.first().copied());
         match op {
             Some(1) => {
                 // Forwarded even if already subscribed: the XPUB side deduplicates
                 // (and XPUB_VERBOSE must see repeats), as libzmq does.
                 self.subs.add(&msg[0][1..]);
-                self.send_to_all(eng, &msg, true);
+                self.send_to_all(base, &msg, true);
             }
             Some(0) => {
                 if self.subs.rm(&msg[0][1..]) {
-                    self.send_to_all(eng, &msg, true);
+                    self.send_to_all(base, &msg, true);
                 }
             }
-            _ => self.send_to_all(eng, &msg, false),
+            _ => self.send_to_all(base, &msg, false),
         }
     }
 }
@@ -89,35 +89,35 @@ impl XSub {
 impl Protocol for XSub {
     // As libzmq (xattach_pipe, xhiccuped): a new pipe gets every subscription at once, so a
     // connecting SUB needs no later poll to subscribe; a reconnected one gets them again.
-    fn attached(&mut self, eng: &mut Engine, key: Key) {
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
         self.peers.push(key);
         self.fq.attach(key);
-        self.send_all(eng, key);
+        self.send_all(base, key);
     }
-    fn connected(&mut self, eng: &mut Engine, key: Key) {
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
         if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
             self.hiccuped.swap_remove(i);
             // As libzmq's hiccup (a fresh pipe): what the old connection did not take is
             // dropped, and every subscription goes again. Otherwise a publisher that
             // keeps dropping the connection before reading would grow this pipe by the
             // whole subscription set each time.
-            if let Some(peer) = eng.peers.get(key) {
+            if let Some(peer) = base.peers.get(key) {
                 peer.outbound.discard_queued();
             }
-            self.send_all(eng, key);
+            self.send_all(base, key);
         }
     }
-    fn disconnected(&mut self, _eng: &mut Engine, key: Key) {
+    fn disconnected(&mut self, _eng: &mut SocketBase, key: Key) {
         if !self.hiccuped.contains(&key) {
             self.hiccuped.push(key);
         }
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
         self.hiccuped.retain(|k| *k != key);
         self.fq.detach(key);
     }
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.xsub {
             Poll::Ready(Ok(()))
         } else {
@@ -126,7 +126,7 @@ impl Protocol for XSub {
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         _cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
@@ -134,21 +134,21 @@ impl Protocol for XSub {
             return Poll::Ready(Err(Error::NotSupported("SUB cannot send")));
         }
         if let Some(msg) = slot.take() {
-            self.apply(eng, msg);
+            self.apply(base, msg);
         }
         Poll::Ready(Ok(()))
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         loop {
-            let (_, msg) = futures::ready!(self.fq.poll_recv(eng, cx));
+            let (_, msg) = futures::ready!(self.fq.poll_recv(base, cx));
             let first = msg.first().map(|f| &f[..]).unwrap_or_default();
             if self.subs.matches(first) {
                 return Poll::Ready(Ok(msg));
             }
         }
     }
-    fn subscribe(&mut self, eng: &mut Engine, topic: &[u8], on: bool) -> Result<()> {
-        self.apply(eng, command(u8::from(on), topic));
+    fn subscribe(&mut self, base: &mut SocketBase, topic: &[u8], on: bool) -> Result<()> {
+        self.apply(base, command(u8::from(on), topic));
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! The lock-free core of a socket: its peers, its mailbox processing, and the
-//! shared parts socket types are composed of (load balancer, fair queue).
+//! The socket core, libzmq's `socket_base`: a socket's peers and its mailbox processing,
+//! free of locks, and the shared parts socket types are composed of (load balancer, fair
+//! queue).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,7 +48,7 @@ impl Peer {
 
 /// Socket state that does not depend on the socket type.
 #[derive(Debug)]
-pub(crate) struct Engine {
+pub(crate) struct SocketBase {
     pub(crate) shared: Arc<Shared>,
     pub(crate) peers: GenSlab<Peer>,
     pub(crate) options: SocketOptions,
@@ -56,9 +57,9 @@ pub(crate) struct Engine {
     mail: Vec<Command>,
 }
 
-impl Engine {
+impl SocketBase {
     pub(crate) fn new(shared: Arc<Shared>, options: SocketOptions) -> Self {
-        Engine {
+        SocketBase {
             shared,
             peers: GenSlab::default(),
             options,
@@ -148,7 +149,7 @@ impl Engine {
         proto.connected(self, key);
     }
 
-    /// Records that a part saw one of `key`'s pipes close; checked by [`Engine::reap`].
+    /// Records that a part saw one of `key`'s pipes close; checked by [`SocketBase::reap`].
     pub(crate) fn note_dead(&mut self, key: Key) {
         self.dead.push(key);
     }
@@ -298,12 +299,12 @@ impl LoadBalancer {
     }
 
     /// The next peer in turn that can take a message, as `(position, key)`.
-    pub(crate) fn ready_key(&mut self, eng: &mut Engine) -> Option<(usize, Key)> {
-        self.ring.find(|key| match eng.peers.get(key) {
+    pub(crate) fn ready_key(&mut self, base: &mut SocketBase) -> Option<(usize, Key)> {
+        self.ring.find(|key| match base.peers.get(key) {
             None => Visit::Remove,
             Some(peer) if peer.outbound.has_room() => Visit::Take(key),
             Some(peer) if peer.outbound.is_closed() => {
-                eng.note_dead(key);
+                base.note_dead(key);
                 Visit::Remove
             }
             Some(_) => Visit::Skip,
@@ -316,9 +317,9 @@ impl LoadBalancer {
     }
 
     /// Ready when some peer can take a message (waker registered otherwise).
-    pub(crate) fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<()> {
-        eng.shared.writable.register(cx.waker());
-        match self.ready_key(eng) {
+    pub(crate) fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<()> {
+        base.shared.writable.register(cx.waker());
+        match self.ready_key(base) {
             Some(_) => Poll::Ready(()),
             None => Poll::Pending,
         }
@@ -330,17 +331,17 @@ impl LoadBalancer {
     /// one pipe lock and no waker registration.
     pub(crate) fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<()> {
-        if self.try_send(eng, slot) {
+        if self.try_send(base, slot) {
             return Poll::Ready(());
         }
         // Nothing had room: register, then look again, so room that appeared in between is
         // not missed.
-        eng.shared.writable.register(cx.waker());
-        if self.try_send(eng, slot) {
+        base.shared.writable.register(cx.waker());
+        if self.try_send(base, slot) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -349,9 +350,9 @@ impl LoadBalancer {
 
     /// Pushes the message in `slot` to the next peer in turn that takes it (one lock per
     /// peer tried); `false`, with the message still in `slot`, when none had room.
-    fn try_send(&mut self, eng: &mut Engine, slot: &mut Option<Message>) -> bool {
+    fn try_send(&mut self, base: &mut SocketBase, slot: &mut Option<Message>) -> bool {
         let sent = self.ring.find(|key| {
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = base.peers.get(key) else {
                 return Visit::Remove;
             };
             let Some(msg) = slot.take() else {
@@ -365,7 +366,7 @@ impl LoadBalancer {
                 }
                 Err(PushError::Closed(msg)) => {
                     *slot = Some(msg);
-                    eng.note_dead(key);
+                    base.note_dead(key);
                     Visit::Remove
                 }
             }
@@ -400,16 +401,16 @@ impl FairQueue {
 
     /// The next message in turn, with the peer it came from.
     #[inline]
-    pub(crate) fn try_recv(&mut self, eng: &mut Engine) -> Option<(Key, Message)> {
+    pub(crate) fn try_recv(&mut self, base: &mut SocketBase) -> Option<(Key, Message)> {
         let (i, msg) = self.ring.find(|key| {
-            let Some(peer) = eng.peers.get_mut(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 return Visit::Remove;
             };
             match peer.inbound.try_pop() {
                 TryPop::Message(msg) => Visit::Take((key, msg)),
                 TryPop::Empty => Visit::Skip,
                 TryPop::Finished => {
-                    eng.note_dead(key);
+                    base.note_dead(key);
                     Visit::Remove
                 }
             }
@@ -421,17 +422,17 @@ impl FairQueue {
     /// Like [`FairQueue::try_recv`], registering the waker when nothing is queued.
     pub(crate) fn poll_recv(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
     ) -> Poll<(Key, Message)> {
         // Look before registering the waker: a message already queued (the common case
         // under load) costs one pipe lock and no waker registration.
-        if let Some(x) = self.try_recv(eng) {
+        if let Some(x) = self.try_recv(base) {
             return Poll::Ready(x);
         }
         // Register, then look again, so a message that arrived in between is not missed.
-        eng.shared.readable.register(cx.waker());
-        match self.try_recv(eng) {
+        base.shared.readable.register(cx.waker());
+        match self.try_recv(base) {
             Some(x) => Poll::Ready(x),
             None => Poll::Pending,
         }
