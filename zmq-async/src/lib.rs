@@ -30,19 +30,23 @@
 
 #[cfg(test)]
 mod bounds_tests;
+mod dist;
 mod error;
+mod fq;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod inproc;
+mod lb;
 mod net;
 mod options;
 mod peer;
 pub mod pipe;
-mod proto;
+mod round_robin;
 mod slab;
 mod socket;
 mod socket_base;
+mod socket_types;
 mod trie;
 pub mod zap;
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
+use crate::slab::{GenSlab, Key};
 use crate::{Error, Result, SocketOptions};
 
 pub use zmtp_codec::SocketType;
@@ -40,6 +41,77 @@ impl PeerInfo {
 /// Identifies one attached peer of one socket, for the socket's whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(u64);
+
+/// One attached peer, as the socket sees it.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) id: PeerId,
+    /// Messages from the peer.
+    pub(crate) inbound: PipeReader,
+    /// Messages to the peer.
+    pub(crate) outbound: PipeWriter,
+    /// Set at handshake.
+    pub(crate) info: Option<PeerInfo>,
+    /// `connect_routing_id` chosen locally for this peer.
+    pub(crate) alias: Option<Bytes>,
+    /// Between a handshake and a disconnect.
+    pub(crate) connected: bool,
+}
+
+impl Peer {
+    /// The peer is gone and everything it sent has been read, or will never be: a socket
+    /// type that does not read this peer (PUSH; REQ but for the reply it waits for; a
+    /// ROUTER peer ignored for its duplicate routing id) forgets it, and what it sent, as
+    /// soon as it is gone, so peers that send and leave cannot pile up.
+    pub(crate) fn is_finished(&self, reads: bool) -> bool {
+        self.outbound.is_closed()
+            && if reads {
+                self.inbound.is_finished()
+            } else {
+                self.inbound.is_writer_closed()
+            }
+    }
+}
+
+/// A socket's attached peers, by slab key, and the ones a part saw close (checked by
+/// [`SocketBase::reap`](crate::socket_base::SocketBase::reap)).
+#[derive(Debug, Default)]
+pub(crate) struct Peers {
+    slab: GenSlab<Peer>,
+    dead: Vec<Key>,
+}
+
+impl std::ops::Deref for Peers {
+    type Target = GenSlab<Peer>;
+
+    fn deref(&self) -> &GenSlab<Peer> {
+        &self.slab
+    }
+}
+
+impl std::ops::DerefMut for Peers {
+    fn deref_mut(&mut self) -> &mut GenSlab<Peer> {
+        &mut self.slab
+    }
+}
+
+impl Peers {
+    /// Records that a part saw one of `key`'s pipes close.
+    pub(crate) fn note_dead(&mut self, key: Key) {
+        self.dead.push(key);
+    }
+
+    /// The next peer noted dead, if any.
+    pub(crate) fn next_dead(&mut self) -> Option<Key> {
+        self.dead.pop()
+    }
+
+    /// Whether some peer was noted dead since the last reap.
+    #[inline]
+    pub(crate) fn any_dead(&self) -> bool {
+        !self.dead.is_empty()
+    }
+}
 
 /// A mailbox entry.
 #[derive(Debug)]

@@ -17,8 +17,9 @@ use zmtp_codec::Message;
 use crate::inproc::{self, Connection};
 use crate::net::{self, EndpointTask};
 use crate::peer::{Shared, SocketHandle};
-use crate::proto::{self, Protocol};
+use crate::socket_base::Protocol;
 use crate::socket_base::SocketBase;
+use crate::socket_types;
 use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
 
 mod sealed {
@@ -200,7 +201,7 @@ impl<T: SocketKind> Socket<T> {
     fn build(options: SocketOptions) -> Self {
         let shared = Shared::new(T::TYPE, options.clone());
         Socket {
-            proto: proto::for_type(T::TYPE),
+            proto: socket_types::for_type(T::TYPE),
             base: SocketBase::new(shared, options),
             pending: None,
             recv_done: false,

@@ -1,48 +1,104 @@
 //! The socket core, libzmq's `socket_base`: a socket's peers and its mailbox processing,
-//! free of locks, and the shared parts socket types are composed of (load balancer, fair
-//! queue).
+//! free of locks, and the [`Protocol`] trait through which it calls its socket type.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use zmtp_codec::Message;
 
-use crate::peer::{Command, PeerId, PeerInfo, Shared};
-use crate::pipe::{PipeReader, PipeWriter, PushError, TryPop};
-use crate::proto::Protocol;
-use crate::slab::{GenSlab, Key};
-use crate::SocketOptions;
+use crate::fq::FairQueue;
+use crate::lb::LoadBalancer;
+use crate::peer::{Command, Peer, PeerId, PeerInfo, Peers, Shared};
+use crate::slab::Key;
+use crate::{Error, Result, SocketOptions};
 
-/// One attached peer, as the socket sees it.
-#[derive(Debug)]
-pub(crate) struct Peer {
-    pub(crate) id: PeerId,
-    /// Messages from the peer.
-    pub(crate) inbound: PipeReader,
-    /// Messages to the peer.
-    pub(crate) outbound: PipeWriter,
-    /// Set at handshake.
-    pub(crate) info: Option<PeerInfo>,
-    /// `connect_routing_id` chosen locally for this peer.
-    pub(crate) alias: Option<Bytes>,
-    /// Between a handshake and a disconnect.
-    pub(crate) connected: bool,
-}
-
-impl Peer {
-    /// The peer is gone and everything it sent has been read, or will never be: a socket
-    /// type that does not read this peer (PUSH; REQ but for the reply it waits for; a
-    /// ROUTER peer ignored for its duplicate routing id) forgets it, and what it sent, as
-    /// soon as it is gone, so peers that send and leave cannot pile up.
-    fn is_finished(&self, reads: bool) -> bool {
-        self.outbound.is_closed()
-            && if reads {
-                self.inbound.is_finished()
-            } else {
-                self.inbound.is_writer_closed()
-            }
+/// What a socket type does with its peers (libzmq's `xsend`, `xrecv`, `xattach_pipe`, …).
+/// Every method runs with exclusive access to the socket; `poll_*` register the waker
+/// through the parts.
+///
+/// A socket type made of the shared parts alone names them with [`Protocol::lb`] and
+/// [`Protocol::fq`]: the default methods then attach peers to them, send through the load
+/// balancer and receive through the fair queue.
+pub(crate) trait Protocol: Send + std::fmt::Debug {
+    /// The load balancer this socket type sends through, if the default methods are to use it.
+    fn lb(&mut self) -> Option<&mut LoadBalancer> {
+        None
+    }
+    /// The fair queue this socket type receives through, if the default methods are to use it.
+    fn fq(&mut self) -> Option<&mut FairQueue> {
+        None
+    }
+    /// Pipes for a new peer exist (the handshake may still be pending).
+    fn attached(&mut self, _base: &mut SocketBase, key: Key) {
+        if let Some(lb) = self.lb() {
+            lb.attach(key);
+        }
+        if let Some(fq) = self.fq() {
+            fq.attach(key);
+        }
+    }
+    /// The peer's handshake completed; `base.peers[key].info` is set.
+    fn connected(&mut self, _base: &mut SocketBase, _key: Key) {}
+    /// The peer's connection dropped; its pipes stay for a reconnect.
+    fn disconnected(&mut self, _base: &mut SocketBase, _key: Key) {}
+    /// The peer is gone (already removed from `base.peers`).
+    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
+        if let Some(lb) = self.lb() {
+            lb.detach(key);
+        }
+        if let Some(fq) = self.fq() {
+            fq.detach(key);
+        }
+    }
+    /// Whether the user can still receive what `key` sent. A peer whose messages will
+    /// never be read is forgotten, with them, as soon as it is gone.
+    fn reads_from(&self, _key: Key) -> bool {
+        true
+    }
+    /// Work done at every poll (PUB/XPUB: read subscriptions).
+    fn housekeeping(&mut self, _base: &mut SocketBase) {}
+    /// Ready when a send would not have to wait (the `Sink::poll_ready` part).
+    fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match self.lb() {
+            Some(lb) => lb
+                .poll_ready(&mut base.peers, &base.shared.writable, cx)
+                .map(Ok),
+            None => Poll::Ready(Err(Error::NotSupported("this socket type cannot send"))),
+        }
+    }
+    /// Sends the message in `slot`, taking it out; `Pending` leaves it there.
+    fn poll_send(
+        &mut self,
+        base: &mut SocketBase,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<()>> {
+        match self.lb() {
+            Some(lb) => lb
+                .poll_send(&mut base.peers, &base.shared.writable, cx, slot)
+                .map(Ok),
+            None => Poll::Ready(Err(Error::NotSupported("this socket type cannot send"))),
+        }
+    }
+    /// Receives the next message.
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        match self.fq() {
+            Some(fq) => fq
+                .poll_recv(&mut base.peers, &base.shared.readable, cx)
+                .map(|(_, m)| Ok(m)),
+            None => Poll::Ready(Err(Error::NotSupported("this socket type cannot receive"))),
+        }
+    }
+    /// Messages from peers the socket type holds outside the pipes (XPUB: subscriptions
+    /// waiting for the user).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        0
+    }
+    /// SUB: subscribe (`on`) or unsubscribe.
+    fn subscribe(&mut self, _base: &mut SocketBase, _topic: &[u8], _on: bool) -> Result<()> {
+        Err(Error::NotSupported("only SUB sockets subscribe"))
     }
 }
 
@@ -50,10 +106,9 @@ impl Peer {
 #[derive(Debug)]
 pub(crate) struct SocketBase {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) peers: GenSlab<Peer>,
+    pub(crate) peers: Peers,
     pub(crate) options: SocketOptions,
     ids: HashMap<PeerId, Key>,
-    dead: Vec<Key>,
     mail: Vec<Command>,
 }
 
@@ -61,10 +116,9 @@ impl SocketBase {
     pub(crate) fn new(shared: Arc<Shared>, options: SocketOptions) -> Self {
         SocketBase {
             shared,
-            peers: GenSlab::default(),
+            peers: Peers::default(),
             options,
             ids: HashMap::new(),
-            dead: Vec::new(),
             mail: Vec::new(),
         }
     }
@@ -125,7 +179,7 @@ impl SocketBase {
                         if let Some(peer) = self.peers.get(key) {
                             peer.outbound.close();
                         }
-                        self.note_dead(key);
+                        self.peers.note_dead(key);
                     }
                 }
             }
@@ -149,22 +203,17 @@ impl SocketBase {
         proto.connected(self, key);
     }
 
-    /// Records that a part saw one of `key`'s pipes close; checked by [`SocketBase::reap`].
-    pub(crate) fn note_dead(&mut self, key: Key) {
-        self.dead.push(key);
-    }
-
     /// Forgets peers that are gone and fully read.
     #[inline]
     pub(crate) fn reap(&mut self, proto: &mut dyn Protocol) {
-        if !self.dead.is_empty() {
+        if self.peers.any_dead() {
             self.reap_dead(proto);
         }
     }
 
     #[inline(never)]
     fn reap_dead(&mut self, proto: &mut dyn Protocol) {
-        while let Some(key) = self.dead.pop() {
+        while let Some(key) = self.peers.next_dead() {
             let reads = proto.reads_from(key);
             if self.peers.get(key).is_some_and(|p| p.is_finished(reads)) {
                 self.drop_peer(proto, key);
@@ -183,7 +232,9 @@ impl SocketBase {
                 self.peers.get(*k).is_some_and(|p| p.is_finished(reads))
             })
             .collect();
-        self.dead.extend(finished);
+        for key in finished {
+            self.peers.note_dead(key);
+        }
         self.reap(proto);
     }
 
@@ -208,233 +259,30 @@ impl SocketBase {
         self.peers.drain().collect()
     }
 
-    /// The ids of every attached peer.
+    /// The slab key of the peer with this id.
     pub(crate) fn key_of(&self, id: PeerId) -> Option<Key> {
         self.ids.get(&id).copied()
     }
-}
 
-/// A ring of peers served in turn: what load balancing and fair queueing share.
-#[derive(Debug, Default)]
-pub(crate) struct RoundRobin {
-    keys: Vec<Key>,
-    next: usize,
-}
-
-/// What a visit to one peer of a [`RoundRobin`] found.
-pub(crate) enum Visit<T> {
-    /// Serve this peer.
-    Take(T),
-    /// Not now; try the next one.
-    Skip,
-    /// The peer is gone: take it out of the ring.
-    Remove,
-}
-
-impl RoundRobin {
-    pub(crate) fn attach(&mut self, key: Key) {
-        if !self.keys.contains(&key) {
-            self.keys.push(key);
-        }
-    }
-
-    pub(crate) fn detach(&mut self, key: Key) {
-        if let Some(i) = self.keys.iter().position(|k| *k == key) {
-            self.keys.remove(i);
-            if i < self.next {
-                self.next -= 1;
+    /// Sends an empty message to a new peer if `probe_router` is set (ROUTER, DEALER, REQ).
+    pub(crate) fn probe(&self, key: Key) {
+        if self.options.probe_router {
+            if let Some(peer) = self.peers.get(key) {
+                let _ = peer.outbound.push_force(Message::from(bytes::Bytes::new()));
             }
-        }
-    }
-
-    pub(crate) fn keys(&self) -> &[Key] {
-        &self.keys
-    }
-
-    /// Visits the peers in turn, from the current one, for at most one round, until `visit`
-    /// takes one; returns its position and what `visit` took.
-    #[inline]
-    pub(crate) fn find<T>(&mut self, mut visit: impl FnMut(Key) -> Visit<T>) -> Option<(usize, T)> {
-        let mut tries = self.keys.len();
-        while tries > 0 && !self.keys.is_empty() {
-            tries -= 1;
-            if self.next >= self.keys.len() {
-                self.next = 0;
-            }
-            let i = self.next;
-            match visit(self.keys[i]) {
-                Visit::Take(t) => return Some((i, t)),
-                Visit::Skip => self.next += 1,
-                Visit::Remove => {
-                    self.keys.remove(i);
-                }
-            }
-        }
-        None
-    }
-
-    /// The peer at `position` was served: the next turn starts after it.
-    pub(crate) fn served(&mut self, position: usize) {
-        self.next = position + 1;
-    }
-}
-
-/// Round robin over the peers whose outbound pipe has room (PUSH, DEALER, REQ, PAIR).
-#[derive(Debug, Default)]
-pub(crate) struct LoadBalancer {
-    ring: RoundRobin,
-}
-
-impl LoadBalancer {
-    pub(crate) fn attach(&mut self, key: Key) {
-        self.ring.attach(key);
-    }
-
-    pub(crate) fn detach(&mut self, key: Key) {
-        self.ring.detach(key);
-    }
-
-    pub(crate) fn keys(&self) -> &[Key] {
-        self.ring.keys()
-    }
-
-    /// The next peer in turn that can take a message, as `(position, key)`.
-    pub(crate) fn ready_key(&mut self, base: &mut SocketBase) -> Option<(usize, Key)> {
-        self.ring.find(|key| match base.peers.get(key) {
-            None => Visit::Remove,
-            Some(peer) if peer.outbound.has_room() => Visit::Take(key),
-            Some(peer) if peer.outbound.is_closed() => {
-                base.note_dead(key);
-                Visit::Remove
-            }
-            Some(_) => Visit::Skip,
-        })
-    }
-
-    /// Marks the peer at `position` as served; the next send goes to the one after it.
-    pub(crate) fn sent(&mut self, position: usize) {
-        self.ring.served(position);
-    }
-
-    /// Ready when some peer can take a message (waker registered otherwise).
-    pub(crate) fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<()> {
-        base.shared.writable.register(cx.waker());
-        match self.ready_key(base) {
-            Some(_) => Poll::Ready(()),
-            None => Poll::Pending,
-        }
-    }
-
-    /// Sends the message in `slot` to the next peer with room; leaves it there if none.
-    ///
-    /// Tries before registering the waker: a send that succeeds (the common case) costs
-    /// one pipe lock and no waker registration.
-    pub(crate) fn poll_send(
-        &mut self,
-        base: &mut SocketBase,
-        cx: &mut Context<'_>,
-        slot: &mut Option<Message>,
-    ) -> Poll<()> {
-        if self.try_send(base, slot) {
-            return Poll::Ready(());
-        }
-        // Nothing had room: register, then look again, so room that appeared in between is
-        // not missed.
-        base.shared.writable.register(cx.waker());
-        if self.try_send(base, slot) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
-    /// Pushes the message in `slot` to the next peer in turn that takes it (one lock per
-    /// peer tried); `false`, with the message still in `slot`, when none had room.
-    fn try_send(&mut self, base: &mut SocketBase, slot: &mut Option<Message>) -> bool {
-        let sent = self.ring.find(|key| {
-            let Some(peer) = base.peers.get(key) else {
-                return Visit::Remove;
-            };
-            let Some(msg) = slot.take() else {
-                return Visit::Take(());
-            };
-            match peer.outbound.try_push(msg) {
-                Ok(()) => Visit::Take(()),
-                Err(PushError::Full(msg)) => {
-                    *slot = Some(msg);
-                    Visit::Skip
-                }
-                Err(PushError::Closed(msg)) => {
-                    *slot = Some(msg);
-                    base.note_dead(key);
-                    Visit::Remove
-                }
-            }
-        });
-        match sent {
-            Some((i, ())) => {
-                self.sent(i);
-                true
-            }
-            None => false,
         }
     }
 }
 
-/// Round robin over the peers with a message queued (PULL, DEALER, ROUTER, SUB, REP, …).
-///
-/// One message per peer per turn, so five peers that each queued two
-/// messages are read as 1,2,3,4,5,1,2,3,4,5 — not in arrival order.
-#[derive(Debug, Default)]
-pub(crate) struct FairQueue {
-    ring: RoundRobin,
-}
-
-impl FairQueue {
-    pub(crate) fn attach(&mut self, key: Key) {
-        self.ring.attach(key);
-    }
-
-    pub(crate) fn detach(&mut self, key: Key) {
-        self.ring.detach(key);
-    }
-
-    /// The next message in turn, with the peer it came from.
-    #[inline]
-    pub(crate) fn try_recv(&mut self, base: &mut SocketBase) -> Option<(Key, Message)> {
-        let (i, msg) = self.ring.find(|key| {
-            let Some(peer) = base.peers.get_mut(key) else {
-                return Visit::Remove;
-            };
-            match peer.inbound.try_pop() {
-                TryPop::Message(msg) => Visit::Take((key, msg)),
-                TryPop::Empty => Visit::Skip,
-                TryPop::Finished => {
-                    base.note_dead(key);
-                    Visit::Remove
-                }
-            }
-        })?;
-        self.ring.served(i);
-        Some(msg)
-    }
-
-    /// Like [`FairQueue::try_recv`], registering the waker when nothing is queued.
-    pub(crate) fn poll_recv(
-        &mut self,
-        base: &mut SocketBase,
-        cx: &mut Context<'_>,
-    ) -> Poll<(Key, Message)> {
-        // Look before registering the waker: a message already queued (the common case
-        // under load) costs one pipe lock and no waker registration.
-        if let Some(x) = self.try_recv(base) {
-            return Poll::Ready(x);
-        }
-        // Register, then look again, so a message that arrived in between is not missed.
-        base.shared.readable.register(cx.waker());
-        match self.try_recv(base) {
-            Some(x) => Poll::Ready(x),
-            None => Poll::Pending,
-        }
-    }
+/// A process-wide random 32-bit seed (libzmq's `generate_random`), without a dependency.
+pub(crate) fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish() as u32
 }

@@ -1,14 +1,15 @@
-//! PUB and XPUB: distribute through a subscription trie; never block (RFC 29).
+//! XPUB, and PUB (XPUB that neither receives nor passes subscriptions up): distribute
+//! through a subscription trie; never block (RFC 29).
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
 use zmtp_codec::Message;
 
-use super::Protocol;
-use crate::pipe::{PushError, TryPop};
+use crate::dist::{self, AtHwm};
+use crate::pipe::TryPop;
 use crate::slab::Key;
-use crate::socket_base::SocketBase;
+use crate::socket_base::{Protocol, SocketBase};
 use crate::trie::MTrie;
 use crate::Result;
 
@@ -89,7 +90,7 @@ impl XPub {
                     }
                     TryPop::Empty => break,
                     TryPop::Finished => {
-                        base.note_dead(key);
+                        base.peers.note_dead(key);
                         break;
                     }
                 }
@@ -128,7 +129,7 @@ impl XPub {
 }
 
 impl Protocol for XPub {
-    fn attached(&mut self, _eng: &mut SocketBase, key: Key) {
+    fn attached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.push(key);
         self.rescan = true;
     }
@@ -137,7 +138,7 @@ impl Protocol for XPub {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }
     }
-    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
+    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
         let (xpub, pending) = (self.xpub, &mut self.pending);
         self.trie.rm_peer(key, &mut |topic| {
@@ -156,7 +157,7 @@ impl Protocol for XPub {
     fn held(&self) -> usize {
         self.pending.len()
     }
-    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Ok(()))
     }
     fn poll_send(
@@ -172,26 +173,8 @@ impl Protocol for XPub {
         let topic = msg.first().map(|f| &f[..]).unwrap_or_default();
         self.matched.clear();
         self.trie.matching(topic, &mut self.matched);
-        let last = self.matched.len();
-        let mut msg = Some(msg);
-        for (i, &key) in self.matched.iter().enumerate() {
-            let Some(peer) = base.peers.get_mut(key) else {
-                continue;
-            };
-            // The last recipient gets the message itself, the others a cheap clone.
-            let m = if i + 1 == last {
-                msg.take()
-            } else {
-                msg.clone()
-            };
-            let Some(m) = m else {
-                break;
-            };
-            match peer.outbound.try_push(m) {
-                Ok(()) | Err(PushError::Full(_)) => {} // PUB drops at HWM, per peer
-                Err(PushError::Closed(_)) => base.note_dead(key),
-            }
-        }
+        // PUB drops at the HWM, per peer.
+        dist::send_to_all(&mut base.peers, &self.matched, msg, AtHwm::Drop);
         Poll::Ready(Ok(()))
     }
     fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {

@@ -1,4 +1,5 @@
-//! ROUTER (identity routing + fair queue, RFC 28) and REP (ROUTER + envelope).
+//! ROUTER: fair-queue in with the sender's routing id prepended, route out by the first
+//! frame (RFC 28); its routing table serves REP too.
 
 use std::collections::HashMap;
 use std::task::{Context, Poll};
@@ -6,15 +7,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use zmtp_codec::Message;
 
-use super::Protocol;
+use crate::fq::FairQueue;
 use crate::slab::Key;
-use crate::socket_base::{FairQueue, SocketBase};
+use crate::socket_base::{random_u32, Protocol, SocketBase};
 use crate::{Error, Result};
 
-/// The identity map shared by ROUTER and REP.
+/// The routing table shared by ROUTER and REP: routing id ↔ peer, and the fair queue
+/// over the peers that have a routing id.
 #[derive(Debug)]
-pub(crate) struct Router {
-    pub(crate) fq: FairQueue,
+pub(crate) struct RoutingTable {
+    fq: FairQueue,
     by_id: HashMap<Bytes, Key>,
     ids: HashMap<Key, Bytes>,
     next_id: u32,
@@ -22,13 +24,13 @@ pub(crate) struct Router {
     routing_socket: bool,
 }
 
-impl Router {
+impl RoutingTable {
     pub(crate) fn new(routing_socket: bool) -> Self {
-        Router {
+        RoutingTable {
             fq: FairQueue::default(),
             by_id: HashMap::new(),
             ids: HashMap::new(),
-            next_id: super::random_u32(),
+            next_id: random_u32(),
             routing_socket,
         }
     }
@@ -108,7 +110,10 @@ impl Router {
         cx: &mut Context<'_>,
     ) -> Poll<(Key, Bytes, Message)> {
         loop {
-            let (key, msg) = futures::ready!(self.fq.poll_recv(base, cx));
+            let (key, msg) =
+                futures::ready!(self
+                    .fq
+                    .poll_recv(&mut base.peers, &base.shared.readable, cx));
             if let Some(id) = self.ids.get(&key) {
                 return Poll::Ready((key, id.clone(), msg));
             }
@@ -157,7 +162,7 @@ impl Router {
             }
             Err(crate::pipe::PushError::Full(_)) => Poll::Ready(Ok(())),
             Err(crate::pipe::PushError::Closed(_)) => {
-                base.note_dead(key);
+                base.peers.note_dead(key);
                 Poll::Ready(if mandatory {
                     Err(Error::HostUnreachable)
                 } else {
@@ -170,32 +175,32 @@ impl Router {
 
 /// ROUTER: prepends the sender's routing id on receive, routes by the first frame on send.
 #[derive(Debug)]
-pub(crate) struct RouterSocket {
-    router: Router,
+pub(crate) struct Router {
+    table: RoutingTable,
 }
 
-impl RouterSocket {
+impl Router {
     pub(crate) fn new() -> Self {
-        RouterSocket {
-            router: Router::new(true),
+        Router {
+            table: RoutingTable::new(true),
         }
     }
 }
 
-impl Protocol for RouterSocket {
+impl Protocol for Router {
     fn attached(&mut self, base: &mut SocketBase, key: Key) {
-        super::probe(base, key);
+        base.probe(key);
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        self.router.identify(base, key);
+        self.table.identify(base, key);
     }
-    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
-        self.router.detached(key);
+    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
+        self.table.detached(key);
     }
     fn reads_from(&self, key: Key) -> bool {
-        self.router.reads_from(key)
+        self.table.reads_from(key)
     }
-    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         // As libzmq: ROUTER is always writable; whether a message can go depends on its target.
         Poll::Ready(Ok(()))
     }
@@ -205,89 +210,11 @@ impl Protocol for RouterSocket {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.router.poll_route(base, cx, slot)
+        self.table.poll_route(base, cx, slot)
     }
     fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        let (_, id, mut msg) = futures::ready!(self.router.poll_recv(base, cx));
+        let (_, id, mut msg) = futures::ready!(self.table.poll_recv(base, cx));
         msg.push_front(id);
         Poll::Ready(Ok(msg))
-    }
-}
-
-/// REP: fair-queues requests, strips the envelope (up to and including the
-/// empty delimiter) and restores it on the reply; strict recv/send alternation.
-#[derive(Debug)]
-pub(crate) struct Rep {
-    router: Router,
-    reply_to: Option<(Key, Message)>,
-}
-
-impl Rep {
-    pub(crate) fn new() -> Self {
-        Rep {
-            router: Router::new(false),
-            reply_to: None,
-        }
-    }
-}
-
-impl Protocol for Rep {
-    fn attached(&mut self, _eng: &mut SocketBase, _key: Key) {}
-    fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        self.router.identify(base, key);
-    }
-    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
-        self.router.detached(key);
-    }
-    fn reads_from(&self, key: Key) -> bool {
-        self.router.reads_from(key)
-    }
-    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Poll::Ready(match self.reply_to {
-            Some(_) => Ok(()),
-            None => Err(Error::InvalidState(
-                "REP must receive a request before replying",
-            )),
-        })
-    }
-    fn poll_send(
-        &mut self,
-        base: &mut SocketBase,
-        _cx: &mut Context<'_>,
-        slot: &mut Option<Message>,
-    ) -> Poll<Result<()>> {
-        let Some((key, mut reply)) = self.reply_to.take() else {
-            return Poll::Ready(Err(Error::InvalidState(
-                "REP must receive a request before replying",
-            )));
-        };
-        if let Some(body) = slot.take() {
-            reply.extend(body);
-        }
-        if let Some(peer) = base.peers.get(key) {
-            // A reply the peer cannot take (gone, or at HWM) is dropped, as in libzmq.
-            if let Err(crate::pipe::PushError::Closed(_)) = peer.outbound.try_push(reply) {
-                base.note_dead(key);
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        if self.reply_to.is_some() {
-            return Poll::Ready(Err(Error::InvalidState(
-                "REP must send the reply before receiving again",
-            )));
-        }
-        loop {
-            let (key, _, mut msg) = futures::ready!(self.router.poll_recv(base, cx));
-            let bottom = msg.iter().position(|f| f.is_empty());
-            let Some(bottom) = bottom.filter(|b| b + 1 < msg.len()) else {
-                tracing::debug!("REP discarding a request without an envelope delimiter");
-                continue;
-            };
-            let body = msg.split_off(bottom + 1);
-            self.reply_to = Some((key, msg));
-            return Poll::Ready(Ok(body));
-        }
     }
 }

@@ -5,10 +5,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use zmtp_codec::Message;
 
-use super::Protocol;
+use crate::lb::LoadBalancer;
 use crate::pipe::TryPop;
 use crate::slab::Key;
-use crate::socket_base::{LoadBalancer, SocketBase};
+use crate::socket_base::{random_u32, Protocol, SocketBase};
 use crate::{Error, Result};
 
 #[derive(Debug)]
@@ -24,7 +24,7 @@ impl Req {
         Req {
             lb: LoadBalancer::default(),
             awaiting: None,
-            request_id: super::random_u32(),
+            request_id: random_u32(),
         }
     }
 
@@ -63,19 +63,21 @@ impl Req {
 }
 
 impl Protocol for Req {
-    fn attached(&mut self, base: &mut SocketBase, key: Key) {
-        super::probe(base, key);
-        self.lb.attach(key);
+    fn lb(&mut self) -> Option<&mut LoadBalancer> {
+        Some(&mut self.lb)
     }
-    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
-        self.lb.detach(key);
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
+        base.probe(key);
+        self.lb.attach(key);
     }
     fn reads_from(&self, key: Key) -> bool {
         self.awaiting.is_some_and(|(k, _)| k == key)
     }
     fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.check_can_send(base)?;
-        self.lb.poll_ready(base, cx).map(Ok)
+        self.lb
+            .poll_ready(&mut base.peers, &base.shared.writable, cx)
+            .map(Ok)
     }
     fn poll_send(
         &mut self,
@@ -86,7 +88,7 @@ impl Protocol for Req {
         self.check_can_send(base)?;
         base.shared.writable.register(cx.waker());
         loop {
-            let Some((position, key)) = self.lb.ready_key(base) else {
+            let Some((position, key)) = self.lb.ready_key(&mut base.peers) else {
                 return Poll::Pending;
             };
             let Some(mut msg) = slot.take() else {
@@ -144,7 +146,7 @@ impl Protocol for Req {
                 }
                 TryPop::Empty => return Poll::Pending,
                 TryPop::Finished => {
-                    base.note_dead(key);
+                    base.peers.note_dead(key);
                     return Poll::Pending;
                 }
             }

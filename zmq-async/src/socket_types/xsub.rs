@@ -1,14 +1,15 @@
-//! SUB and XSUB: fair-queue in, filter on the first frame, send subscriptions
-//! to every publisher including ones that connect later (RFC 29).
+//! XSUB, and SUB (XSUB that cannot send and subscribes through its own calls): fair-queue
+//! in, filter on the first frame, send subscriptions to every publisher including ones
+//! that connect later (RFC 29).
 
 use std::task::{Context, Poll};
 
 use zmtp_codec::Message;
 
-use super::Protocol;
-use crate::pipe::PushError;
+use crate::dist::{self, AtHwm};
+use crate::fq::FairQueue;
 use crate::slab::Key;
-use crate::socket_base::{FairQueue, SocketBase};
+use crate::socket_base::{Protocol, SocketBase};
 use crate::trie::SubTrie;
 use crate::{Error, Result};
 
@@ -48,25 +49,6 @@ impl XSub {
         }
     }
 
-    /// Sends to every publisher; subscriptions ignore the HWM (never dropped).
-    fn send_to_all(&self, base: &mut SocketBase, msg: &Message, force: bool) {
-        for &key in &self.peers {
-            if let Some(peer) = base.peers.get(key) {
-                let closed = if force {
-                    peer.outbound.push_force(msg.clone()).is_err()
-                } else {
-                    matches!(
-                        peer.outbound.try_push(msg.clone()),
-                        Err(PushError::Closed(_))
-                    )
-                };
-                if closed {
-                    base.note_dead(key);
-                }
-            }
-        }
-    }
-
     fn apply(&mut self, base: &mut SocketBase, msg: Message) {
         let op = msg.first().and_then(|f| f.first().copied());
         match op {
@@ -74,14 +56,14 @@ impl XSub {
                 // Forwarded even if already subscribed: the XPUB side deduplicates
                 // (and XPUB_VERBOSE must see repeats), as libzmq does.
                 self.subs.add(&msg[0][1..]);
-                self.send_to_all(base, &msg, true);
+                dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
             }
             Some(0) => {
                 if self.subs.rm(&msg[0][1..]) {
-                    self.send_to_all(base, &msg, true);
+                    dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
                 }
             }
-            _ => self.send_to_all(base, &msg, false),
+            _ => dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Drop),
         }
     }
 }
@@ -107,17 +89,17 @@ impl Protocol for XSub {
             self.send_all(base, key);
         }
     }
-    fn disconnected(&mut self, _eng: &mut SocketBase, key: Key) {
+    fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
         if !self.hiccuped.contains(&key) {
             self.hiccuped.push(key);
         }
     }
-    fn detached(&mut self, _eng: &mut SocketBase, key: Key) {
+    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
         self.hiccuped.retain(|k| *k != key);
         self.fq.detach(key);
     }
-    fn poll_ready(&mut self, _eng: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.xsub {
             Poll::Ready(Ok(()))
         } else {
@@ -140,7 +122,10 @@ impl Protocol for XSub {
     }
     fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         loop {
-            let (_, msg) = futures::ready!(self.fq.poll_recv(base, cx));
+            let (_, msg) =
+                futures::ready!(self
+                    .fq
+                    .poll_recv(&mut base.peers, &base.shared.readable, cx));
             let first = msg.first().map(|f| &f[..]).unwrap_or_default();
             if self.subs.matches(first) {
                 return Poll::Ready(Ok(msg));
