@@ -43,6 +43,7 @@ mod options;
 mod peer;
 pub mod pipe;
 mod round_robin;
+mod routing;
 mod slab;
 mod socket;
 mod socket_base;

@@ -10,6 +10,7 @@ use zmtp_codec::Message;
 use crate::fq::FairQueue;
 use crate::lb::LoadBalancer;
 use crate::peer::{Command, Peer, PeerId, PeerInfo, Peers, Shared};
+use crate::routing::RoutingTable;
 use crate::slab::Key;
 use crate::{Error, Result, SocketOptions};
 
@@ -17,9 +18,10 @@ use crate::{Error, Result, SocketOptions};
 /// Every method runs with exclusive access to the socket; `poll_*` register the waker
 /// through the parts.
 ///
-/// A socket type made of the shared parts alone names them with [`Protocol::lb`] and
-/// [`Protocol::fq`]: the default methods then attach peers to them, send through the load
-/// balancer and receive through the fair queue.
+/// A socket type names the shared parts it is made of with [`Protocol::lb`],
+/// [`Protocol::fq`] and [`Protocol::routing`]: the default methods then attach peers to
+/// them (the routing table at handshake), send through the load balancer and receive
+/// through the fair queue.
 pub(crate) trait Protocol: Send + std::fmt::Debug {
     /// The load balancer this socket type sends through, if the default methods are to use it.
     fn lb(&mut self) -> Option<&mut LoadBalancer> {
@@ -27,6 +29,10 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
     }
     /// The fair queue this socket type receives through, if the default methods are to use it.
     fn fq(&mut self) -> Option<&mut FairQueue> {
+        None
+    }
+    /// The routing table this socket type identifies peers in at handshake (ROUTER, REP).
+    fn routing(&mut self) -> Option<&mut RoutingTable> {
         None
     }
     /// Pipes for a new peer exist (the handshake may still be pending).
@@ -39,7 +45,13 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
         }
     }
     /// The peer's handshake completed; `base.peers[key].info` is set.
-    fn connected(&mut self, _base: &mut SocketBase, _key: Key) {}
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
+        if let Some(table) = self.routing() {
+            if let Some(old) = table.identify(&base.peers, base.options.router_handover, key) {
+                base.remove_peer(old);
+            }
+        }
+    }
     /// The peer's connection dropped; its pipes stay for a reconnect.
     fn disconnected(&mut self, _base: &mut SocketBase, _key: Key) {}
     /// The peer is gone (already removed from `base.peers`).
@@ -49,6 +61,9 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
         }
         if let Some(fq) = self.fq() {
             fq.detach(key);
+        }
+        if let Some(table) = self.routing() {
+            table.detached(key);
         }
     }
     /// Whether the user can still receive what `key` sent. A peer whose messages will

@@ -1,11 +1,11 @@
-//! REP: ROUTER's routing table with the envelope stripped on receive and restored on the
-//! reply, and strict recv/send alternation (RFC 28).
+//! REP: ROUTER's routing table, the envelope stripped from each request and restored on
+//! its reply, strict recv/send alternation (RFC 28).
 
 use std::task::{Context, Poll};
 
 use zmtp_codec::Message;
 
-use super::router::RoutingTable;
+use crate::routing::RoutingTable;
 use crate::slab::Key;
 use crate::socket_base::{Protocol, SocketBase};
 use crate::{Error, Result};
@@ -28,12 +28,8 @@ impl Rep {
 }
 
 impl Protocol for Rep {
-    fn attached(&mut self, _base: &mut SocketBase, _key: Key) {}
-    fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        self.table.identify(base, key);
-    }
-    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
-        self.table.detached(key);
+    fn routing(&mut self) -> Option<&mut RoutingTable> {
+        Some(&mut self.table)
     }
     fn reads_from(&self, key: Key) -> bool {
         self.table.reads_from(key)
@@ -75,7 +71,10 @@ impl Protocol for Rep {
             )));
         }
         loop {
-            let (key, _, mut msg) = futures::ready!(self.table.poll_recv(base, cx));
+            let (key, _, mut msg) =
+                futures::ready!(self
+                    .table
+                    .poll_recv(&mut base.peers, &base.shared.readable, cx));
             let bottom = msg.iter().position(|f| f.is_empty());
             let Some(bottom) = bottom.filter(|b| b + 1 < msg.len()) else {
                 tracing::debug!("REP discarding a request without an envelope delimiter");
