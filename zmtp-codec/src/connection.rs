@@ -15,6 +15,7 @@ use crate::frame::{self, Frame, Framing};
 use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
+use crate::subscription::Subscription;
 use crate::{command, Command, Error, Message, Metadata, SocketType};
 
 /// Frames at least this large are handed to the writer as their own [`Bytes`] chunk
@@ -484,11 +485,9 @@ impl Connection {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
         }
-        if self.socket_type.is_subscriber() && msg.len() == 1 && self.commands_for_subscriptions() {
-            match msg[0].first() {
-                Some(1) => return self.send_subscribe(&msg[0][1..]),
-                Some(0) => return self.send_cancel(&msg[0][1..]),
-                _ => {}
+        if self.socket_type.is_subscriber() && self.commands_for_subscriptions() {
+            if let Some(sub) = Subscription::from_message(msg) {
+                return self.send_subscription(sub);
             }
         }
         let last = msg.len() - 1;
@@ -500,12 +499,12 @@ impl Connection {
 
     /// Sends a subscription: SUBSCRIBE to a 3.1 peer, a `0x01`+topic message to older ones.
     pub fn send_subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.send_subscription(true, topic)
+        self.send_subscription(Subscription::Subscribe(Bytes::copy_from_slice(topic)))
     }
 
     /// Cancels a subscription: CANCEL to a 3.1 peer, a `0x00`+topic message to older ones.
     pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.send_subscription(false, topic)
+        self.send_subscription(Subscription::Cancel(Bytes::copy_from_slice(topic)))
     }
 
     // ---- outputs -------------------------------------------------------------------
@@ -695,23 +694,16 @@ impl Connection {
         self.framing == Framing::V3 && self.version >= (3, 1)
     }
 
-    fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
+    /// Sends a subscription: SUBSCRIBE or CANCEL to a 3.1 peer, the message form to older ones.
+    fn send_subscription(&mut self, sub: Subscription) -> Result<(), Error> {
         self.check_alive()?;
         if self.phase != Phase::Active {
             return Err(Error::NotReady);
         }
-        let topic = Bytes::copy_from_slice(topic);
         if self.commands_for_subscriptions() {
-            self.encode_command(&if subscribe {
-                Command::Subscribe(topic)
-            } else {
-                Command::Cancel(topic)
-            });
+            self.encode_command(&Command::from(sub));
         } else {
-            let mut body = BytesMut::with_capacity(topic.len() + 1);
-            body.put_u8(u8::from(subscribe));
-            body.put_slice(&topic);
-            self.encode_frame(false, &body.freeze());
+            self.encode_frame(false, &sub.to_frame());
         }
         Ok(())
     }
@@ -1037,14 +1029,11 @@ impl Connection {
         }
         self.partial_cost = 0;
         let msg = std::mem::take(&mut self.partial);
-        if self.socket_type.is_publisher() && msg.len() == 1 {
-            let ev = match msg[0].first() {
-                Some(1) => Event::Subscribe(msg[0].slice(1..)),
-                Some(0) => Event::Cancel(msg[0].slice(1..)),
-                _ => return Ok(ControlFlow::Break(Some(msg))),
-            };
-            self.events.push_back(ev);
-            return Ok(ControlFlow::Break(None));
+        if self.socket_type.is_publisher() {
+            if let Some(sub) = Subscription::from_message(&msg) {
+                self.events.push_back(Event::from(sub));
+                return Ok(ControlFlow::Break(None));
+            }
         }
         Ok(ControlFlow::Break(Some(msg)))
     }

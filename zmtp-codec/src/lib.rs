@@ -32,6 +32,7 @@ pub mod mechanism;
 mod message;
 pub mod metadata;
 mod socket_type;
+mod subscription;
 pub mod z85;
 
 pub use command::Command;
@@ -45,3 +46,4 @@ pub use mechanism::{AuthReply, AuthRequest, MechanismConfig};
 pub use message::Message;
 pub use metadata::Metadata;
 pub use socket_type::SocketType;
+pub use subscription::Subscription;

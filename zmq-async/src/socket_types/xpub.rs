@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
-use zmtp_codec::Message;
+use bytes::Bytes;
+use zmtp_codec::{Message, Subscription};
 
 use crate::dist::{self, AtHwm};
 use crate::pipe::TryPop;
@@ -48,7 +49,7 @@ impl XPub {
         }
     }
 
-    /// Reads the subscribers' inbound pipes (subscriptions travel as `0x01`/`0x00` + topic),
+    /// Reads the subscribers' inbound pipes (subscriptions travel in their message form),
     /// each in turn, up to [`INTAKE_BUDGET`] messages apiece. XPUB stops while `rcvhwm`
     /// messages wait for its user, leaving the rest in the pipes: they fill to their own
     /// HWM and their sessions stop reading, so the peers meet back-pressure and nothing
@@ -102,23 +103,20 @@ impl XPub {
     }
 
     fn handle(&mut self, key: Key, msg: Message, verbose: bool) {
-        let kind = msg.first().and_then(|f| f.first().copied());
-        match kind {
-            Some(op @ (0 | 1)) if msg.len() == 1 => {
-                let topic = &msg[0][1..];
-                if op == 1 {
-                    let first = self.trie.add(topic, key);
-                    if self.xpub && (first || verbose) {
-                        self.pending.push_back(msg);
-                    }
-                } else {
-                    let last = self.trie.rm(topic, key);
-                    if self.xpub && last {
-                        self.pending.push_back(msg);
-                    }
+        match Subscription::from_message(&msg) {
+            Some(Subscription::Subscribe(topic)) => {
+                let first = self.trie.add(&topic, key);
+                if self.xpub && (first || verbose) {
+                    self.pending.push_back(msg);
                 }
             }
-            _ => {
+            Some(Subscription::Cancel(topic)) => {
+                let last = self.trie.rm(&topic, key);
+                if self.xpub && last {
+                    self.pending.push_back(msg);
+                }
+            }
+            None => {
                 // A user message sent upstream by an XSUB: XPUB passes it on, PUB drops it.
                 if self.xpub {
                     self.pending.push_back(msg);
@@ -143,10 +141,8 @@ impl Protocol for XPub {
         let (xpub, pending) = (self.xpub, &mut self.pending);
         self.trie.rm_peer(key, &mut |topic| {
             if xpub {
-                let mut cancel = Vec::with_capacity(topic.len() + 1);
-                cancel.push(0);
-                cancel.extend_from_slice(topic);
-                pending.push_back(Message::from(cancel));
+                let cancel = Subscription::Cancel(Bytes::copy_from_slice(topic));
+                pending.push_back(cancel.to_message());
             }
         });
     }

@@ -4,7 +4,8 @@
 
 use std::task::{Context, Poll};
 
-use zmtp_codec::Message;
+use bytes::Bytes;
+use zmtp_codec::{Message, Subscription};
 
 use crate::dist::{self, AtHwm};
 use crate::fq::FairQueue;
@@ -23,18 +24,12 @@ pub(crate) struct XSub {
     hiccuped: Vec<Key>,
 }
 
-fn command(op: u8, topic: &[u8]) -> Message {
-    let mut body = Vec::with_capacity(topic.len() + 1);
-    body.push(op);
-    body.extend_from_slice(topic);
-    Message::from(body)
-}
-
 impl XSub {
     fn send_all(&self, base: &SocketBase, key: Key) {
         if let Some(peer) = base.peers.get(key) {
             for topic in self.subs.topics() {
-                let _ = peer.outbound.push_force(command(1, &topic));
+                let sub = Subscription::Subscribe(Bytes::from(topic));
+                let _ = peer.outbound.push_force(sub.to_message());
             }
         }
     }
@@ -49,21 +44,23 @@ impl XSub {
         }
     }
 
+    /// What XSUB sends, and SUB's subscribe calls: a message whose first frame is a
+    /// subscription updates the filter and goes to every publisher, over the HWM; any
+    /// other message goes where there is room.
     fn apply(&mut self, base: &mut SocketBase, msg: Message) {
-        let op = msg.first().and_then(|f| f.first().copied());
-        match op {
-            Some(1) => {
+        match msg.first().and_then(Subscription::from_frame) {
+            Some(Subscription::Subscribe(topic)) => {
                 // Forwarded even if already subscribed: the XPUB side deduplicates
                 // (and XPUB_VERBOSE must see repeats), as libzmq does.
-                self.subs.add(&msg[0][1..]);
+                self.subs.add(&topic);
                 dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
             }
-            Some(0) => {
-                if self.subs.rm(&msg[0][1..]) {
+            Some(Subscription::Cancel(topic)) => {
+                if self.subs.rm(&topic) {
                     dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
                 }
             }
-            _ => dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Drop),
+            None => dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Drop),
         }
     }
 }
@@ -133,7 +130,8 @@ impl Protocol for XSub {
         }
     }
     fn subscribe(&mut self, base: &mut SocketBase, topic: &[u8], on: bool) -> Result<()> {
-        self.apply(base, command(u8::from(on), topic));
+        let sub = Subscription::new(on, Bytes::copy_from_slice(topic));
+        self.apply(base, sub.to_message());
         Ok(())
     }
 }
