@@ -117,7 +117,7 @@ fn link(connector: &Arc<Shared>, binder: &Arc<Shared>, alias: Option<Bytes>) -> 
 
 /// What a `connect` created, for `disconnect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Connection {
+pub(crate) enum Connect {
     /// Pipes exist; the connector's peer.
     Peer(PeerId),
     /// `immediate` connect still waiting for a bind.
@@ -176,7 +176,7 @@ pub(crate) fn connect(
     name: &str,
     connector: &Arc<Shared>,
     alias: Option<Bytes>,
-) -> Result<Connection> {
+) -> Result<Connect> {
     let opts = connector.options();
     let info = info_of(connector, &opts);
     let mut made = None;
@@ -204,9 +204,9 @@ pub(crate) fn connect(
         })
     })?;
     match (binder, made) {
-        (Some(binder), _) => link(connector, &binder, alias).map(Connection::Peer),
-        (None, Some(id)) => Ok(Connection::Peer(id)),
-        (None, None) => Ok(Connection::Waiting),
+        (Some(binder), _) => link(connector, &binder, alias).map(Connect::Peer),
+        (None, Some(id)) => Ok(Connect::Peer(id)),
+        (None, None) => Ok(Connect::Waiting),
     }
 }
 

@@ -52,7 +52,7 @@ mod trie;
 pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
-pub use options::{Mechanism, SocketOptions};
+pub use options::{Security, SocketOptions};
 pub use peer::{PeerId, PeerInfo, PeerLink, PeerPipes, SocketHandle, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use zmtp_codec::Message;

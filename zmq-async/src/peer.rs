@@ -2,7 +2,7 @@
 //!
 //! A socket's state is owned by the socket object and has no lock. Everything
 //! that happens elsewhere — a transport attaching a new peer, a handshake
-//! completing, a connection dropping — arrives as a [`Command`] in the
+//! completing, a connection dropping — arrives as a [`Mail`] in the
 //! socket's mailbox, which the socket drains at every poll.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -113,9 +113,9 @@ impl Peers {
     }
 }
 
-/// A mailbox entry.
+/// A mailbox entry (libzmq's `command_t` between a socket and its sessions).
 #[derive(Debug)]
-pub(crate) enum Command {
+pub(crate) enum Mail {
     /// New pipes for a peer; `info` is `None` until the handshake.
     Attach {
         id: PeerId,
@@ -134,7 +134,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Default)]
 struct Mailbox {
-    commands: Vec<Command>,
+    commands: Vec<Mail>,
     closed: bool,
 }
 
@@ -191,27 +191,26 @@ impl Shared {
     }
 
     /// Posts a command; fails (dropping it, and so its pipes) once the socket is closed.
-    fn post(&self, cmd: Command) -> Result<()> {
+    fn post(&self, cmd: Mail) -> Result<()> {
         {
             let mut mb = self.mailbox();
             if mb.closed {
                 return Err(Error::Closed);
             }
             match &cmd {
-                Command::Attach { .. } => {
+                Mail::Attach { .. } => {
                     self.waiting.fetch_add(1, Ordering::Relaxed);
                 }
-                Command::Disconnected { id } => {
+                Mail::Disconnected { id } => {
                     // A peer that reconnects and drops again while the socket is idle: the
                     // socket still has to hear of a disconnect, and of no connection made
                     // since. So the mailbox holds at most Attach, Connected, Disconnected,
                     // Connected, Detach per peer, however often it flaps.
                     let id = *id;
-                    let seen =
-                        |c: &Command| matches!(c, Command::Disconnected { id: d } if *d == id);
+                    let seen = |c: &Mail| matches!(c, Mail::Disconnected { id: d } if *d == id);
                     if mb.commands.iter().any(seen) {
                         mb.commands
-                            .retain(|c| !matches!(c, Command::Connected { id: d, .. } if *d == id));
+                            .retain(|c| !matches!(c, Mail::Connected { id: d, .. } if *d == id));
                         return Ok(());
                     }
                 }
@@ -228,7 +227,7 @@ impl Shared {
     /// Takes all pending commands. Called at every socket operation: a plain load first
     /// keeps the empty case (nearly always) free of atomic read-modify-writes.
     #[inline]
-    pub(crate) fn take_mail(&self, out: &mut Vec<Command>) {
+    pub(crate) fn take_mail(&self, out: &mut Vec<Mail>) {
         if self.has_mail.load(Ordering::Acquire) && self.has_mail.swap(false, Ordering::AcqRel) {
             let from = out.len();
             out.append(&mut self.mailbox().commands);
@@ -237,10 +236,10 @@ impl Shared {
     }
 
     /// Counts the attach commands taken and wakes listeners waiting for room.
-    fn taken_in(&self, commands: &[Command]) {
+    fn taken_in(&self, commands: &[Mail]) {
         let attaches = commands
             .iter()
-            .filter(|c| matches!(c, Command::Attach { .. }))
+            .filter(|c| matches!(c, Mail::Attach { .. }))
             .count();
         if attaches > 0 {
             self.waiting.fetch_sub(attaches, Ordering::Relaxed);
@@ -280,7 +279,7 @@ impl Shared {
     }
 
     /// Marks the socket closed; later posts fail. Returns what was still queued.
-    pub(crate) fn close(&self) -> Vec<Command> {
+    pub(crate) fn close(&self) -> Vec<Mail> {
         let mut mb = self.mailbox();
         mb.closed = true;
         let commands = std::mem::take(&mut mb.commands);
@@ -305,7 +304,7 @@ impl Shared {
         inbound.set_notify(self.readable.clone());
         outbound.set_notify(self.writable.clone());
         let id = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
-        self.post(Command::Attach {
+        self.post(Mail::Attach {
             id,
             inbound,
             outbound,
@@ -316,7 +315,7 @@ impl Shared {
     }
 
     pub(crate) fn connected(&self, id: PeerId, info: PeerInfo) -> Result<()> {
-        self.post(Command::Connected { id, info })
+        self.post(Mail::Connected { id, info })
     }
 }
 
@@ -442,12 +441,12 @@ impl PeerLink {
 
     /// The connection was lost; pipes are kept for a reconnect.
     pub fn disconnected(&self) {
-        let _ = self.shared.post(Command::Disconnected { id: self.id });
+        let _ = self.shared.post(Mail::Disconnected { id: self.id });
     }
 }
 
 impl Drop for PeerLink {
     fn drop(&mut self) {
-        let _ = self.shared.post(Command::Detach { id: self.id });
+        let _ = self.shared.post(Mail::Detach { id: self.id });
     }
 }

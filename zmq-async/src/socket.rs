@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use zmq_transports::Endpoint;
 use zmtp_codec::Message;
 
-use crate::inproc::{self, Connection};
+use crate::inproc::{self, Connect};
 use crate::net::{self, EndpointTask};
 use crate::peer::{Shared, SocketHandle};
 use crate::socket_base::Protocol;
@@ -101,7 +101,7 @@ pub struct Socket<T: SocketKind> {
     recv_done: bool,
     send_closed: bool,
     bound: Vec<String>,
-    connections: HashMap<String, Vec<Connection>>,
+    connections: HashMap<String, Vec<Connect>>,
     /// tcp and ipc binds and connects.
     net: Vec<NetEndpoint>,
     /// Cancelled when the socket is dropped: listeners stop, connectors stop reconnecting.
@@ -469,7 +469,7 @@ impl<T: SocketKind> Socket<T> {
         inproc::cancel_waiting(name, &self.base.shared);
         self.pump();
         for conn in conns {
-            if let Connection::Peer(id) = conn {
+            if let Connect::Peer(id) = conn {
                 if let Some(key) = self.base.key_of(id) {
                     self.base.drop_peer(&mut *self.proto, key);
                 }

@@ -9,7 +9,7 @@ use zmtp_codec::Message;
 
 use crate::fq::FairQueue;
 use crate::lb::LoadBalancer;
-use crate::peer::{Command, Peer, PeerId, PeerInfo, Peers, Shared};
+use crate::peer::{Mail, Peer, PeerId, PeerInfo, Peers, Shared};
 use crate::routing::RoutingTable;
 use crate::slab::Key;
 use crate::{Error, Result, SocketOptions};
@@ -124,7 +124,7 @@ pub(crate) struct SocketBase {
     pub(crate) peers: Peers,
     pub(crate) options: SocketOptions,
     ids: HashMap<PeerId, Key>,
-    mail: Vec<Command>,
+    mail: Vec<Mail>,
 }
 
 impl SocketBase {
@@ -154,7 +154,7 @@ impl SocketBase {
         let mut mail = std::mem::take(&mut self.mail);
         for cmd in mail.drain(..) {
             match cmd {
-                Command::Attach {
+                Mail::Attach {
                     id,
                     inbound,
                     outbound,
@@ -176,12 +176,12 @@ impl SocketBase {
                         self.on_connected(proto, key, info);
                     }
                 }
-                Command::Connected { id, info } => {
+                Mail::Connected { id, info } => {
                     if let Some(&key) = self.ids.get(&id) {
                         self.on_connected(proto, key, info);
                     }
                 }
-                Command::Disconnected { id } => {
+                Mail::Disconnected { id } => {
                     if let Some(&key) = self.ids.get(&id) {
                         if let Some(peer) = self.peers.get_mut(key) {
                             peer.connected = false;
@@ -189,7 +189,7 @@ impl SocketBase {
                         proto.disconnected(self, key);
                     }
                 }
-                Command::Detach { id } => {
+                Mail::Detach { id } => {
                     if let Some(&key) = self.ids.get(&id) {
                         if let Some(peer) = self.peers.get(key) {
                             peer.outbound.close();

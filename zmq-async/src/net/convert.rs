@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use zmtp_codec::{Config, Connection, MechanismConfig};
 
-use crate::options::{Mechanism, SocketOptions};
+use crate::options::{Security, SocketOptions};
 use crate::peer::{PeerInfo, SocketType};
 
 /// The type an unversioned ZMTP 1.0 peer (which never says its type) is taken to be.
@@ -70,12 +70,12 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
         )),
     };
     Ok(match o.security()? {
-        Mechanism::PlainClient => MechanismConfig::PlainClient {
+        Security::PlainClient => MechanismConfig::PlainClient {
             username: o.plain_username.clone().unwrap_or_default(),
             password: o.plain_password.clone().unwrap_or_default(),
         },
-        Mechanism::PlainServer => MechanismConfig::PlainServer,
-        Mechanism::CurveClient => {
+        Security::PlainServer => MechanismConfig::PlainServer,
+        Security::CurveClient => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveClient {
                 public_key,
@@ -83,7 +83,7 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
                 server_key: o.curve_serverkey.unwrap_or_default(),
             }
         }
-        Mechanism::CurveServer => {
+        Security::CurveServer => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveServer {
                 public_key,
