@@ -85,7 +85,7 @@ fn info_of(shared: &Shared, opts: &SocketOptions) -> PeerInfo {
     PeerInfo {
         socket_type: shared.socket_type,
         routing_id: opts.routing_id.clone(),
-        metadata: Vec::new(),
+        metadata: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use zmtp_codec::Metadata;
 
 use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
 use crate::slab::{GenSlab, Key};
@@ -23,8 +24,9 @@ pub struct PeerInfo {
     pub socket_type: SocketType,
     /// The peer's `Identity` property; `None` or empty means "none given".
     pub routing_id: Option<Bytes>,
-    /// Every other property of the handshake, in order.
-    pub metadata: Vec<(String, Bytes)>,
+    /// Every other property of the handshake, in order, then what the ZAP handler added
+    /// (its metadata, and `User-Id`).
+    pub metadata: Metadata,
 }
 
 impl PeerInfo {
@@ -33,7 +35,7 @@ impl PeerInfo {
         PeerInfo {
             socket_type,
             routing_id: None,
-            metadata: Vec::new(),
+            metadata: Metadata::new(),
         }
     }
 }

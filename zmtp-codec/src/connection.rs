@@ -112,9 +112,11 @@ impl Config {
     }
 }
 
-/// The peer, as learnt during the handshake.
+/// What the handshake learnt about the peer: its version, socket type, routing id and
+/// properties, and what the authenticator said of it. (The socket layer's view of a peer
+/// is `zmq_async::PeerInfo`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerInfo {
+pub struct Handshake {
     /// Protocol version spoken: (3, 1), (3, 0), (2, 0) or (1, 0).
     pub version: (u8, u8),
     /// The peer's socket type; unknown for unversioned ZMTP 1.0 peers.
@@ -135,7 +137,7 @@ pub struct PeerInfo {
 pub enum Event {
     /// The handshake completed; messages may flow. (Boxed: it happens once, and keeps
     /// `Event`, which every message travels in, small.)
-    HandshakeSucceeded(Box<PeerInfo>),
+    HandshakeSucceeded(Box<Handshake>),
     /// A whole message arrived.
     Message(Message),
     /// The peer subscribed to a topic prefix (reported to PUB and XPUB only, whatever the
@@ -205,7 +207,7 @@ pub struct Connection {
     sent_major: bool,
     sent_rest: bool,
     legacy_peer_type: Option<SocketType>,
-    peer: Option<PeerInfo>,
+    peer: Option<Handshake>,
     user_id: Option<Bytes>,
     auth_metadata: Metadata,
 
@@ -329,7 +331,7 @@ impl Connection {
     }
 
     /// The peer, once the handshake completed.
-    pub fn peer(&self) -> Option<&PeerInfo> {
+    pub fn peer(&self) -> Option<&Handshake> {
         self.peer.as_ref()
     }
 
@@ -760,7 +762,7 @@ impl Connection {
                     let version = self.version;
                     self.complete(
                         now,
-                        PeerInfo {
+                        Handshake {
                             version,
                             socket_type: self.legacy_peer_type,
                             routing_id,
@@ -935,7 +937,7 @@ impl Connection {
                 self.check_compatible(peer_type)?;
                 let routing_id = metadata.get(IDENTITY).filter(|id| !id.is_empty()).cloned();
                 self.wraps_frames = self.mechanism.wraps_frames();
-                let info = PeerInfo {
+                let info = Handshake {
                     version: self.version,
                     socket_type: Some(peer_type),
                     routing_id,
@@ -949,7 +951,7 @@ impl Connection {
         }
     }
 
-    fn complete(&mut self, now: Instant, info: PeerInfo) {
+    fn complete(&mut self, now: Instant, info: Handshake) {
         self.phase = Phase::Active;
         // The working buffers, sized now rather than at connect time. (A fresh BytesMut
         // also remembers this capacity as the size of its later allocations.)

@@ -37,7 +37,7 @@ pub mod z85;
 
 pub use command::Command;
 pub use connection::{
-    Config, Connection, Event, PeerInfo, FRAME_OVERHEAD, MAX_HANDSHAKE_FRAME, MAX_READ_RESERVE,
+    Config, Connection, Event, Handshake, FRAME_OVERHEAD, MAX_HANDSHAKE_FRAME, MAX_READ_RESERVE,
     MIN_READ_SPACE, ZERO_COPY_THRESHOLD,
 };
 pub use error::Error;

@@ -256,7 +256,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
                 if self.authenticated {
-                    self.properties = Some(convert::properties(&info));
+                    self.properties = Some(Arc::new(info.metadata.clone()));
                 }
                 match self.link.pipes.as_ref() {
                     // Failing means the socket is gone: a lingering connection still
