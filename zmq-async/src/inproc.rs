@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 
-use crate::peer::{PeerId, PeerInfo, Shared};
-use crate::pipe::{pipe_with, PipeConfig, PipeReader, PipeWriter};
+use crate::peer::{FarEnds, PeerId, PeerInfo, Shared};
 use crate::{Error, Result, SocketOptions};
 
 /// A connect waiting for its bind.
@@ -24,8 +23,8 @@ pub(crate) struct Pending {
     connector: Arc<Shared>,
     info: PeerInfo,
     alias: Option<Bytes>,
-    /// `(peer id on the connector, binder's ends)`; `None` with `immediate`.
-    ends: Option<(PeerId, PipeReader, PipeWriter)>,
+    /// The peer id on the connector and the binder's ends; `None` with `immediate`.
+    ends: Option<(PeerId, FarEnds)>,
 }
 
 #[derive(Debug, Default)]
@@ -101,17 +100,20 @@ fn combined(snd: usize, rcv: usize) -> usize {
 /// Pipes between two live sockets; returns the connector's peer id.
 fn link(connector: &Arc<Shared>, binder: &Arc<Shared>, alias: Option<Bytes>) -> Result<PeerId> {
     let (c, b) = (connector.options(), binder.options());
-    let (c2b_w, c2b_r) = pipe_with(PipeConfig {
-        hwm: combined(c.sndhwm, b.rcvhwm),
-        conflate: c.conflate || b.conflate,
-    });
-    let (b2c_w, b2c_r) = pipe_with(PipeConfig {
-        hwm: combined(b.sndhwm, c.rcvhwm),
-        conflate: c.conflate || b.conflate,
-    });
-    let id = connector.attach_ends(b2c_r, c2b_w, Some(info_of(binder, &b)), alias)?;
+    let (id, ends) = connector.attach_new(
+        combined(b.sndhwm, c.rcvhwm),
+        combined(c.sndhwm, b.rcvhwm),
+        c.conflate || b.conflate,
+        Some(info_of(binder, &b)),
+        alias,
+    )?;
     // If the binder closed meanwhile its ends drop here and the connector sees the peer end.
-    let _ = binder.attach_ends(c2b_r, b2c_w, Some(info_of(connector, &c)), None);
+    let _ = binder.attach_ends(
+        ends.from_socket,
+        ends.to_socket,
+        Some(info_of(connector, &c)),
+        None,
+    );
     Ok(id)
 }
 
@@ -130,7 +132,8 @@ pub(crate) fn bind(name: &str, binder: &Arc<Shared>) -> Result<()> {
     let b = binder.options();
     for p in waiting {
         match p.ends {
-            Some((id, from_connector, to_connector)) => {
+            Some((id, ends)) => {
+                let (from_connector, to_connector) = (ends.from_socket, ends.to_socket);
                 let c = p.connector.options();
                 from_connector.set_hwm(combined(c.sndhwm, b.rcvhwm));
                 to_connector.set_hwm(combined(b.sndhwm, c.rcvhwm));
@@ -184,17 +187,15 @@ pub(crate) fn connect(
         let ends = if opts.immediate {
             None
         } else {
-            let (c2b_w, c2b_r) = pipe_with(PipeConfig {
-                hwm: opts.sndhwm,
-                conflate: opts.conflate,
-            });
-            let (b2c_w, b2c_r) = pipe_with(PipeConfig {
-                hwm: opts.rcvhwm,
-                conflate: opts.conflate,
-            });
-            let id = connector.attach_ends(b2c_r, c2b_w, None, alias.clone())?;
+            let (id, ends) = connector.attach_new(
+                opts.rcvhwm,
+                opts.sndhwm,
+                opts.conflate,
+                None,
+                alias.clone(),
+            )?;
             made = Some(id);
-            Some((id, c2b_r, b2c_w))
+            Some((id, ends))
         };
         Ok(Pending {
             connector: connector.clone(),

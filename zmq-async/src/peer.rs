@@ -316,9 +316,47 @@ impl Shared {
         Ok(id)
     }
 
+    /// Creates a new peer's two pipes, the `inbound` one with HWM `rcvhwm` and the
+    /// `outbound` one with `sndhwm`, attaches the socket's ends and returns the peer's.
+    pub(crate) fn attach_new(
+        &self,
+        rcvhwm: usize,
+        sndhwm: usize,
+        conflate: bool,
+        info: Option<PeerInfo>,
+        alias: Option<Bytes>,
+    ) -> Result<(PeerId, FarEnds)> {
+        let (to_socket, inbound) = pipe_with(PipeConfig {
+            hwm: rcvhwm,
+            conflate,
+        });
+        let (outbound, from_socket) = pipe_with(PipeConfig {
+            hwm: sndhwm,
+            conflate,
+        });
+        let id = self.attach_ends(inbound, outbound, info, alias)?;
+        Ok((
+            id,
+            FarEnds {
+                to_socket,
+                from_socket,
+            },
+        ))
+    }
+
     pub(crate) fn connected(&self, id: PeerId, info: PeerInfo) -> Result<()> {
         self.post(Mail::Connected { id, info })
     }
+}
+
+/// The peer's ends of the two pipes between a socket and one peer: what the transport (or,
+/// for inproc, the other socket) writes to the socket and reads from it.
+#[derive(Debug)]
+pub(crate) struct FarEnds {
+    /// Messages from the peer to the socket (the socket's `inbound` pipe).
+    pub(crate) to_socket: PipeWriter,
+    /// Messages from the socket to the peer (the socket's `outbound` pipe).
+    pub(crate) from_socket: PipeReader,
 }
 
 /// A cheap, clonable handle on a socket for transports (tcp/ipc connection
@@ -408,20 +446,16 @@ impl SocketHandle {
         connect_routing_id: Option<Bytes>,
     ) -> Result<PeerPipes> {
         let opts = self.shared.options();
-        let (in_w, in_r) = pipe_with(PipeConfig {
-            hwm: opts.rcvhwm,
-            conflate: opts.conflate,
-        });
-        let (out_w, out_r) = pipe_with(PipeConfig {
-            hwm: opts.sndhwm,
-            conflate: opts.conflate,
-        });
-        let id = self
-            .shared
-            .attach_ends(in_r, out_w, info, connect_routing_id)?;
+        let (id, ends) = self.shared.attach_new(
+            opts.rcvhwm,
+            opts.sndhwm,
+            opts.conflate,
+            info,
+            connect_routing_id,
+        )?;
         Ok(PeerPipes {
-            inbound: in_w,
-            outbound: out_r,
+            inbound: ends.to_socket,
+            outbound: ends.from_socket,
             link: PeerLink {
                 shared: self.shared.clone(),
                 id,
