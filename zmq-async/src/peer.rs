@@ -1,4 +1,5 @@
-//! Peers, the socket mailbox, and the attach API used by transports.
+//! A socket's peers as it sees them (their pipe ends), its mailbox (libzmq's `mailbox`
+//! and `command_t`), and the attach API transports use.
 //!
 //! A socket's state is owned by the socket object and has no lock. Everything
 //! that happens elsewhere — a transport attaching a new peer, a handshake

@@ -353,8 +353,10 @@ impl<T: SocketKind> Socket<T> {
 
     /// Binds to `endpoint` and returns the resolved endpoint.
     ///
-    /// Only `inproc://` is wired in; `tcp://`/`ipc://` return
-    /// [`Error::TransportUnsupported`] until their connection tasks exist.
+    /// `inproc://`, `tcp://` and `ipc://` are served; the resolved endpoint names the port
+    /// a `tcp://…:0` or `tcp://…:*` bind got. Other ZeroMQ schemes (`pgm`, `ws`, `tipc`, …)
+    /// return [`Error::TransportUnsupported`]; a malformed endpoint
+    /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
         match route(endpoint)? {
             Route::Inproc(name) => {

@@ -1,5 +1,5 @@
-//! One tcp/ipc connection: a [`zmtp_codec::Connection`] driven over a byte stream and
-//! joined to the socket by its pipes.
+//! One tcp/ipc connection, libzmq's `stream_engine` and `session_base` in one: a
+//! [`zmtp_codec::Connection`] driven over a byte stream and joined to the socket by its pipes.
 //!
 //! The driver is a single poll loop (no task per direction): it reads straight into the
 //! codec's buffer, moves decoded messages into the inbound pipe in batches, pops outbound
