@@ -2,8 +2,10 @@
 //! through pipes, with no encoding and no task.
 //!
 //! The rendezvous (which socket is bound to which name, and connects waiting
-//! for a bind) is a process-wide map behind [`register`] / [`lookup_or_wait`];
-//! it is meant to be replaced by `zmq-transports`' registry. Connect-before-bind
+//! for a bind) is a process-wide map behind [`register`] / [`lookup_or_wait`].
+//! It lives here, beside the sockets, as libzmq keeps it in the context: linking
+//! needs both sockets' options (the pipe's HWM is the sender's SNDHWM plus the
+//! receiver's RCVHWM) and whether the binder is still alive. Connect-before-bind
 //! works: without `immediate`, the connecting socket gets its pipes at once and
 //! messages queue until the bind.
 //!
@@ -15,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::Bytes;
 
 use crate::peer::{FarEnds, PeerId, PeerInfo, Shared};
+use crate::pipe::{PipeReader, PipeWriter};
 use crate::{Error, Result, SocketOptions};
 
 /// A connect waiting for its bind.
@@ -68,14 +71,6 @@ fn lookup_or_wait(
             Ok(None)
         }
     }
-}
-
-/// True if a live socket is bound to `name` now (never waits, queues nothing).
-pub(crate) fn is_bound(name: &str) -> bool {
-    registry()
-        .get(name)
-        .and_then(|e| e.binder.as_ref())
-        .is_some_and(|b| !b.is_closed())
 }
 
 // ---- linking ---------------------------------------------------------------
@@ -222,4 +217,37 @@ pub(crate) fn cancel_waiting(name: &str, connector: &Arc<Shared>) {
             reg.remove(name);
         }
     }
+}
+
+// ---- a bare pipe pair: the ZAP client -----------------------------------------
+
+/// This side's ends of a pipe pair linked to a bound socket, with no socket on this side.
+#[derive(Debug)]
+pub(crate) struct BarePipes {
+    /// Messages to the bound socket.
+    pub(crate) outbound: PipeWriter,
+    /// Messages from the bound socket.
+    pub(crate) inbound: PipeReader,
+}
+
+/// Links a bare pipe pair to the live socket bound at `name`, as libzmq's
+/// `session_base_t::zap_connect` does: looked up without waiting, `None` when nothing is
+/// bound there (or the binder closed meanwhile). The bound socket attaches a peer described
+/// by `info`. With no socket on this side, each pipe takes the bound socket's own HWM
+/// (its `rcvhwm` towards it, its `sndhwm` from it), so what it queues is bounded by its
+/// options (libzmq's ZAP pipes have none).
+pub(crate) fn attach_bare(name: &str, info: PeerInfo) -> Option<BarePipes> {
+    let binder = registry()
+        .get(name)
+        .and_then(|e| e.binder.clone())
+        .filter(|b| !b.is_closed())?;
+    let b = binder.options();
+    // Fails only if the binder closed since the look-up: as if it had not been there.
+    let (_, ends) = binder
+        .attach_new(b.rcvhwm, b.sndhwm, false, Some(info), None)
+        .ok()?;
+    Some(BarePipes {
+        outbound: ends.to_socket,
+        inbound: ends.from_socket,
+    })
 }

@@ -59,7 +59,12 @@ pub struct SocketOptions {
     pub heartbeat_ttl: Option<Duration>,
     /// `ZMQ_HEARTBEAT_TIMEOUT`: close if silent this long; `None` = `heartbeat_ivl`.
     pub heartbeat_timeout: Option<Duration>,
-    /// `ZMQ_MAXMSGSIZE`: refuse larger inbound messages; `None` = unlimited.
+    /// `ZMQ_MAXMSGSIZE`: the largest inbound *message* a peer may send; a larger one closes
+    /// that peer's connection. `None` = no limit of its own (frames the process cannot
+    /// allocate still close the connection). Unlike libzmq, which checks each frame, the
+    /// limit covers the whole multipart message: the bodies of all its frames plus
+    /// [`zmtp_codec::FRAME_OVERHEAD`] (32 bytes) for every frame after the first, so a peer
+    /// cannot grow memory with endless empty frames flagged MORE.
     pub maxmsgsize: Option<u64>,
     /// `ZMQ_ROUTING_ID`: our identity, sent to peers in the handshake (1–255 bytes, not starting with 0).
     pub routing_id: Option<Bytes>,

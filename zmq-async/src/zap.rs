@@ -3,8 +3,14 @@
 //! A PLAIN or CURVE server (and a NULL socket with a `zap_domain`) asks a *ZAP handler*
 //! about every new peer. The handler is whatever socket is bound at
 //! [`ENDPOINT`] (`inproc://zeromq.zap.01`) in this process, exactly as in libzmq: a
-//! [`RepSocket`](crate::RepSocket) written in libzmq style works, and so does
-//! [`serve`] with an [`Authenticator`].
+//! [`RepSocket`] or [`RouterSocket`](crate::RouterSocket) written in
+//! libzmq style works, and so does [`serve`] with an [`Authenticator`].
+//!
+//! As in libzmq, each handshake links a pipe pair of its own to the handler (no socket on
+//! the asking side): the handler sees one DEALER-like peer per request, which goes away
+//! once the verdict is read. A handler that closes fails the handshakes it was asked about
+//! at once; one that unbinds still answers those and gets no new ones. A connection that
+//! ends before the handler read its request withdraws it.
 //!
 //! When no handler is bound, libzmq's rules apply: NULL peers are not authenticated,
 //! PLAIN handshakes fail (the connection closes without an ERROR command) and CURVE

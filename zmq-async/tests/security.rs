@@ -18,7 +18,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use zmq_async::zap::{self, Authenticator, StaticAuthenticator, ZapReply, ZapRequest};
 use zmq_async::{
-    Error, Message, PullSocket, PushSocket, RepSocket, ReqSocket, Security, SocketOptions,
+    Error, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket, Security,
+    SocketOptions,
 };
 use zmtp_codec::{Config, Connection, CurveKeyPair, Event, MechanismConfig, Metadata, SocketType};
 
@@ -59,6 +60,16 @@ impl<A: Authenticator> Authenticator for Recording<A> {
             let _ = self.seen.send((request.clone(), reply.clone()));
             reply
         })
+    }
+}
+
+/// An authenticator that reports each request on a channel and never decides.
+struct Undecided(mpsc::UnboundedSender<ZapRequest>);
+
+impl Authenticator for Undecided {
+    fn authenticate<'a>(&'a self, request: &'a ZapRequest) -> BoxFuture<'a, ZapReply> {
+        let _ = self.0.send(request.clone());
+        Box::pin(futures::future::pending())
     }
 }
 
@@ -152,6 +163,12 @@ async fn raw_handshake(ep: &str, mechanism: MechanismConfig) -> Raw {
             Err(e) => panic!("unexpected codec error {e}"),
         }
     }
+}
+
+/// [`raw_handshake`] in a task of its own.
+fn spawn_raw_handshake(ep: &str, mechanism: MechanismConfig) -> tokio::task::JoinHandle<Raw> {
+    let ep = ep.to_owned();
+    tokio::spawn(async move { raw_handshake(&ep, mechanism).await })
 }
 
 fn raw_plain(user: &str, password: &str) -> MechanismConfig {
@@ -387,10 +404,7 @@ async fn malformed_zap_reply_closes_without_error() {
         let mut server_opts = SocketOptions::default();
         server_opts.zap_domain = Some("global".into());
         let (mut pull, ep) = pull_bound(server_opts).await;
-        let raw = tokio::spawn({
-            let ep = ep.clone();
-            async move { raw_handshake(&ep, MechanismConfig::Null).await }
-        });
+        let raw = spawn_raw_handshake(&ep, MechanismConfig::Null);
         let request = handler.recv().await.unwrap();
         // Six frames are right for REP, but the status code is not a ZAP status code.
         let reply: Message = ["1.0", "1", "201", "OK", "", ""]
@@ -416,6 +430,184 @@ async fn dropping_the_zap_handle_unbinds() {
         ));
         drop(first);
         let _second = zap::serve(StaticAuthenticator::new()).await.unwrap();
+    })
+    .await;
+}
+
+// ---- the ZAP pipes: handler types, handlers that leave, many handshakes ----------------
+
+/// A PLAIN server with no handshake deadline: only the ZAP exchange can end a handshake.
+fn plain_server_without_deadline() -> SocketOptions {
+    let mut o = plain_server();
+    o.handshake_ivl = None;
+    o
+}
+
+/// A reply as a REP handler sends it.
+fn rep_reply(request_id: &Bytes, status: &'static str, user: &'static str) -> Message {
+    [
+        Bytes::from_static(b"1.0"),
+        request_id.clone(),
+        Bytes::from_static(status.as_bytes()),
+        Bytes::from_static(b"text"),
+        Bytes::from_static(user.as_bytes()),
+        Bytes::new(),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// A REP handler at the ZAP endpoint that has received the request of a raw PLAIN peer
+/// (admin/secret) connecting to a PLAIN server without handshake deadline.
+struct Asked {
+    handler: RepSocket,
+    pull: PullSocket,
+    ep: String,
+    raw: tokio::task::JoinHandle<Raw>,
+    request: Message,
+}
+
+async fn asked_by_plain_peer() -> Asked {
+    let mut handler = RepSocket::new();
+    handler.bind(zap::ENDPOINT).await.unwrap();
+    let (pull, ep) = pull_bound(plain_server_without_deadline()).await;
+    let raw = spawn_raw_handshake(&ep, raw_plain("admin", "secret"));
+    let request = handler.recv().await.unwrap();
+    assert_eq!(text(&request)[5..], ["PLAIN", "admin", "secret"]);
+    Asked {
+        handler,
+        pull,
+        ep,
+        raw,
+        request,
+    }
+}
+
+#[tokio::test]
+async fn a_router_handler_answers_many_concurrent_handshakes() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        const N: usize = 24;
+        // libzmq users bind ROUTER handlers too: requests arrive behind a routing id.
+        let mut handler = RouterSocket::new();
+        handler.bind(zap::ENDPOINT).await.unwrap();
+        let (_pull, ep) = pull_bound(plain_server()).await;
+        let clients: Vec<_> = (0..N)
+            .map(|i| {
+                let password = if i % 2 == 0 { "secret" } else { "wrong" };
+                spawn_raw_handshake(&ep, raw_plain("admin", password))
+            })
+            .collect();
+        // Every handshake waits for its verdict: N requests in flight at once, each over a
+        // pipe pair of its own, which the handler sees as a peer.
+        let mut requests = Vec::new();
+        for _ in 0..N {
+            requests.push(handler.recv().await.unwrap());
+        }
+        assert_eq!(handler.peer_count(), N);
+        for request in requests {
+            assert_eq!(
+                text(&request)[1..8],
+                ["", "1.0", "1", "", "127.0.0.1", "", "PLAIN"]
+            );
+            let (status, user) = if &request[9][..] == b"secret" {
+                ("200", "admin")
+            } else {
+                ("400", "")
+            };
+            let mut reply = rep_reply(&request[3], status, user);
+            reply.push_front(Bytes::new());
+            reply.push_front(request[0].clone());
+            handler.send(reply).await.unwrap();
+        }
+        for (i, client) in clients.into_iter().enumerate() {
+            let expected = if i % 2 == 0 {
+                Raw::Succeeded
+            } else {
+                Raw::Error("400".into())
+            };
+            assert_eq!(client.await.unwrap(), expected, "client {i}");
+        }
+        // Each exchange let go of its pipes when its verdict arrived: nothing piles up.
+        assert_eq!(handler.peer_count(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_closed_mid_request_fails_the_handshake_at_once() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        let mut asked = asked_by_plain_peer().await;
+        drop(asked.handler);
+        // Without a handshake deadline, only the closed pipe can end this.
+        assert_eq!(asked.raw.await.unwrap(), Raw::Closed);
+        assert!(asked.pull.peer_infos().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_the_zap_handle_fails_handshakes_it_was_deciding() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        let (asked, mut requests) = mpsc::unbounded_channel();
+        let zap = zap::serve(Undecided(asked)).await.unwrap();
+        let (_pull, ep) = pull_bound(plain_server_without_deadline()).await;
+        let raw = spawn_raw_handshake(&ep, raw_plain("admin", "secret"));
+        assert_eq!(requests.recv().await.unwrap().credentials[0], "admin");
+        drop(zap);
+        assert_eq!(raw.await.unwrap(), Raw::Closed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_that_unbinds_still_answers_what_it_was_asked() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        let Asked {
+            mut handler,
+            mut pull,
+            ep,
+            raw,
+            request,
+        } = asked_by_plain_peer().await;
+        // As libzmq: unbinding stops new requests, not the pipes already linked.
+        handler.unbind(zap::ENDPOINT).await.unwrap();
+        handler
+            .send(rep_reply(&request[1], "200", "admin"))
+            .await
+            .unwrap();
+        assert_eq!(raw.await.unwrap(), Raw::Succeeded);
+        // The next PLAIN peer finds no handler: refused without ERROR.
+        assert_eq!(
+            raw_handshake(&ep, raw_plain("admin", "secret")).await,
+            Raw::Closed
+        );
+        assert!(matches!(handler.try_recv(), Err(Error::WouldBlock)));
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_handler_of_the_wrong_type_fails_the_handshake() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        // libzmq asserts on this; we refuse the request's pipes, which ends the exchange.
+        let mut handler = PullSocket::new();
+        handler.bind(zap::ENDPOINT).await.unwrap();
+        let serving = tokio::spawn(async move {
+            let got = handler.recv().await;
+            (handler, got)
+        });
+        let (_pull, ep) = pull_bound(plain_server_without_deadline()).await;
+        assert_eq!(
+            raw_handshake(&ep, raw_plain("admin", "secret")).await,
+            Raw::Closed
+        );
+        serving.abort();
     })
     .await;
 }

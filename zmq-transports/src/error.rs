@@ -4,10 +4,10 @@ use std::io;
 
 use crate::endpoint::ParseError;
 
-/// Everything that can go wrong while binding, connecting or rendezvousing.
+/// Everything that can go wrong while binding or connecting.
 ///
-/// A caller's mistake (a malformed endpoint, connecting to a wildcard, a type mismatch on an
-/// inproc name) and a failure of the system or the peer ([`Error::Io`]) are different variants.
+/// A caller's mistake (a malformed endpoint, connecting to a wildcard, binding to a host
+/// name) and a failure of the system or the peer ([`Error::Io`]) are different variants.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -47,16 +47,6 @@ pub enum Error {
         endpoint: String,
         /// Its scheme.
         transport: &'static str,
-    },
-    /// An inproc name is bound (or has pending connects) carrying values of another type.
-    #[error("inproc://{name} carries {expected}, not {found}")]
-    InprocTypeMismatch {
-        /// The inproc name.
-        name: String,
-        /// The type already established on the name.
-        expected: &'static str,
-        /// The type this call tried to use.
-        found: &'static str,
     },
     /// An I/O failure from the system or the peer (resolution, bind, connect, refused, ...).
     #[error("{endpoint}: {source}")]

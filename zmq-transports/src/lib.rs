@@ -8,14 +8,17 @@
 //! | family ([`TransportKind`]) | endpoints | what the engine gets |
 //! |---|---|---|
 //! | [`ByteStream`](TransportKind::ByteStream) | `tcp://`, `ipc://` | a [`Stream`] (`AsyncRead + AsyncWrite`) from [`connect`] or [`Listener::accept`]; the engine runs a ZMTP connection over it |
-//! | [`Inproc`](TransportKind::Inproc) | `inproc://` | a value of its own choosing (a pair of message pipes) handed over by the [`inproc`] registry; no bytes, no codec |
+//! | [`Inproc`](TransportKind::Inproc) | `inproc://` | only the parsed name: the sockets join their pipes directly, through `zmq-async`'s own rendezvous; no bytes, no codec |
 //! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | parsed into [`PgmEndpoint`] today; no transport yet |
 //!
 //! - [`endpoint`]: [`Endpoint`] and its parts; strict parsing, a [`Display`](std::fmt::Display)
 //!   that round-trips.
 //! - [`tcp`], [`ipc`]: one module per byte-stream transport, each with `bind` and `connect`.
 //!   [`stream`] unifies them ([`Stream`], [`Listener`], [`bind`], [`connect`]).
-//! - [`inproc`]: the in-process rendezvous, where connect-before-bind works.
+//! - inproc has no module here. Linking two sockets needs both sockets' options (the pipe's
+//!   HWM is the sender's SNDHWM plus the receiver's RCVHWM) and whether the binder is alive,
+//!   so the rendezvous lives beside the sockets, in `zmq-async`, as libzmq keeps it in the
+//!   context; this crate only parses `inproc://name`.
 //! - Datagram transports go in a module of their own, beside `tcp` and `ipc` (a future `pgm`
 //!   module for PGM over UDP multicast, `epgm`). They are not byte streams: a datagram
 //!   transport yields whole packets, and its engine frames ZMTP messages into them instead of
@@ -45,12 +48,6 @@
 //! client.write_all(b"\xff").await?;
 //! assert_eq!(server.read_u8().await?, 0xff);
 //! println!("accepted {peer}");
-//!
-//! // inproc: a connect may come first; the binder receives the value when it binds.
-//! let pending = zmq_transports::inproc::connect("inproc-doc", 42u32)?;
-//! let mut inproc = zmq_transports::inproc::bind::<u32>("inproc-doc")?;
-//! assert_eq!(inproc.accept().await, 42);
-//! drop(pending); // already delivered: nothing to cancel
 //! # Ok(())
 //! # }
 //! ```
@@ -58,7 +55,6 @@
 
 pub mod endpoint;
 mod error;
-pub mod inproc;
 pub mod ipc;
 pub mod pgm;
 pub mod stream;

@@ -209,8 +209,10 @@ impl Listener {
 
 /// Binds a byte-stream endpoint (tcp or ipc).
 ///
-/// inproc, pgm and epgm endpoints return [`Error::Unsupported`]: inproc goes through
-/// [`crate::inproc`], and the datagram transports will get their own entry point.
+/// inproc, pgm and epgm endpoints return [`Error::Unsupported`]: inproc is the socket
+/// layer's own rendezvous (`zmq-async`'s `inproc` module, beside the sockets, as in libzmq
+/// where it belongs to the context), and the datagram transports will get their own entry
+/// point.
 ///
 /// Must be called within a Tokio runtime.
 pub async fn bind(endpoint: &Endpoint, options: &StreamOptions) -> Result<Listener, Error> {

@@ -176,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         let Some(pending) = self.zap.as_mut() else {
             return Ok(false);
         };
-        let Poll::Ready(verdict) = pending.as_mut().poll(cx) else {
+        let Poll::Ready(verdict) = pending.poll_reply(cx) else {
             return Ok(false);
         };
         self.zap = None;

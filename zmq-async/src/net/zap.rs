@@ -1,27 +1,69 @@
 //! The asking side of ZAP: what a connection does with the codec's
 //! [`AuthRequest`](zmtp_codec::AuthRequest).
 //!
-//! As in libzmq's `session_base_t::zap_connect`, the handler is looked up in the inproc
-//! registry without waiting. With one bound, a DEALER connected to it carries the request
+//! As libzmq's `session_base_t::zap_connect`: the handler is looked up in the inproc
+//! registry without waiting and, if one is bound, a bare pipe pair is linked to it (no
+//! socket on this side; the handler sees a DEALER peer). The request goes into one pipe
 //! (delimiter, `"1.0"`, request id `"1"`, domain, address, identity, mechanism,
-//! credentials) and the reply comes back as a future the session polls.
+//! credentials) and the reply is read from the other. A handler that closes (or refuses
+//! the peer) ends the pipe: the exchange fails at once rather than at `handshake_ivl`.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::time::Duration;
+use std::task::{self, Poll};
 
 use bytes::Bytes;
-use zmtp_codec::{AuthReply, AuthRequest, Message};
+use zmtp_codec::{AuthReply, AuthRequest, Message, SocketType};
 
+use crate::inproc::{self, BarePipes};
 use crate::options::SocketOptions;
+use crate::peer::PeerInfo;
 use crate::zap::{self, MalformedZap};
-use crate::{inproc, DealerSocket};
 
 /// The request id we send; one request per connection, as libzmq.
 const REQUEST_ID: &[u8] = b"1";
 
-/// A ZAP exchange in flight.
-pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<AuthReply, Failure>> + Send>>;
+/// A ZAP exchange in flight: the request sent, the reply awaited.
+///
+/// Dropping it (the connection ended first) discards the request if the handler has not
+/// taken it yet, as libzmq's session terminates its ZAP pipe, and closes the reply pipe:
+/// the handler's peer goes away and a late reply is dropped.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pipes: BarePipes,
+    /// The request pipe refused the request.
+    refused: bool,
+}
+
+impl Pending {
+    /// Sends `request` (with its delimiter) into the handler's pipe.
+    fn send(pipes: BarePipes, request: Message) -> Self {
+        // A fresh pipe has room for one message under any HWM: this fails only if the
+        // handler closed since the pipes were linked.
+        let refused = pipes.outbound.try_push(request).is_err();
+        Pending { pipes, refused }
+    }
+
+    /// The handler's verdict once its reply arrives.
+    pub(crate) fn poll_reply(
+        &mut self,
+        cx: &mut task::Context<'_>,
+    ) -> Poll<Result<AuthReply, Failure>> {
+        if self.refused {
+            return Poll::Ready(Err(Failure::Unreachable("it refused the request")));
+        }
+        match futures::ready!(self.pipes.inbound.poll_pop(cx)) {
+            Some(reply) => Poll::Ready(Ok(zap::parse_reply(&reply, REQUEST_ID)?)),
+            None => Poll::Ready(Err(Failure::Unreachable(
+                "it closed the pipe before replying (gone, or not a REP or ROUTER)",
+            ))),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.pipes.outbound.close_discard();
+    }
+}
 
 /// Why a ZAP exchange produced no verdict.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -29,9 +71,9 @@ pub(crate) enum Failure {
     /// The reply broke RFC 27.
     #[error(transparent)]
     Malformed(#[from] MalformedZap),
-    /// The handler went away.
+    /// The handler went away (or refused the request's pipes).
     #[error("ZAP handler unreachable: {0}")]
-    Unreachable(String),
+    Unreachable(&'static str),
 }
 
 /// What to do with an authentication request.
@@ -53,14 +95,14 @@ pub(crate) struct Context<'a> {
 /// Starts authenticating a peer: asks the bound handler, or applies libzmq's rules when
 /// none is bound (NULL and CURVE accept, PLAIN closes without ERROR).
 pub(crate) fn start(request: AuthRequest, cx: Context<'_>) -> Start {
-    if !inproc::is_bound(zap::NAME) {
+    let Some(pipes) = inproc::attach_bare(zap::NAME, PeerInfo::new(SocketType::Dealer)) else {
         return Start::Now(match request.mechanism {
             // libzmq: plain_server_t fails the handshake when zap_connect fails; a 300
             // reply closes without an ERROR command just the same.
             "PLAIN" => AuthReply::deny(300, "no ZAP handler"),
             _ => AuthReply::accept(Bytes::new()),
         });
-    }
+    };
     let mut msg: Message = [
         Bytes::new(),
         Bytes::from_static(zap::VERSION),
@@ -73,23 +115,7 @@ pub(crate) fn start(request: AuthRequest, cx: Context<'_>) -> Start {
     .into_iter()
     .collect();
     msg.extend(request.credentials);
-    Start::Ask(Box::pin(exchange(msg)))
-}
-
-async fn exchange(request: Message) -> Result<AuthReply, Failure> {
-    let unreachable = |e: crate::Error| Failure::Unreachable(e.to_string());
-    // libzmq's ZAP pipe: no HWM, nothing kept once the session is gone.
-    let opts = SocketOptions {
-        linger: Some(Duration::ZERO),
-        sndhwm: 0,
-        rcvhwm: 0,
-        ..SocketOptions::default()
-    };
-    let mut dealer = DealerSocket::with_options(opts).map_err(unreachable)?;
-    dealer.connect(zap::ENDPOINT).await.map_err(unreachable)?;
-    dealer.send(request).await.map_err(unreachable)?;
-    let reply = dealer.recv().await.map_err(unreachable)?;
-    Ok(zap::parse_reply(&reply, REQUEST_ID)?)
+    Start::Ask(Pending::send(pipes, msg))
 }
 
 /// The peer's address as libzmq puts it in a ZAP request: the numeric IP without port for
@@ -98,5 +124,54 @@ pub(crate) fn address(peer: &zmq_transports::PeerAddr) -> String {
     match peer {
         zmq_transports::PeerAddr::Tcp(addr) => addr.ip().to_string(),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{Error, RepSocket};
+
+    fn request() -> Message {
+        ["", "1.0", "1", "", "", "", "NULL"]
+            .iter()
+            .map(|f| f.as_bytes().to_vec())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_dropped_exchange_withdraws_its_request_and_its_peer() {
+        // Not the ZAP endpoint: this one is the test's alone.
+        let name = "zap-test-withdrawn";
+        let mut handler = RepSocket::new();
+        handler.bind(&format!("inproc://{name}")).await.unwrap();
+        let info = || PeerInfo::new(SocketType::Dealer);
+
+        let asked = Pending::send(inproc::attach_bare(name, info()).unwrap(), request());
+        assert_eq!(handler.peer_count(), 1);
+        drop(asked); // the connection ended before the handler read the request
+        assert_eq!(handler.peer_count(), 0);
+        assert!(matches!(handler.try_recv(), Err(Error::WouldBlock)));
+
+        // Read, then dropped before the reply: the reply is dropped without error.
+        let asked = Pending::send(inproc::attach_bare(name, info()).unwrap(), request());
+        let got = handler.recv().await.unwrap();
+        assert_eq!(got.len(), 6);
+        drop(asked);
+        handler.send(got).await.unwrap();
+        assert_eq!(handler.peer_count(), 0);
+
+        // The handler closes between the link and the request: a failure, not a wait.
+        let pipes = inproc::attach_bare(name, info()).unwrap();
+        drop(handler);
+        let mut asked = Pending::send(pipes, request());
+        let mut cx = task::Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(
+            asked.poll_reply(&mut cx),
+            Poll::Ready(Err(Failure::Unreachable(_)))
+        ));
+        assert!(inproc::attach_bare(name, info()).is_none());
     }
 }
