@@ -42,6 +42,7 @@ mod net;
 mod options;
 mod peer;
 pub mod pipe;
+mod random;
 mod round_robin;
 mod routing;
 mod slab;

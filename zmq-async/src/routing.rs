@@ -10,8 +10,8 @@ use zmtp_codec::Message;
 use crate::fq::FairQueue;
 use crate::peer::Peers;
 use crate::pipe::{Notify, PushError};
+use crate::random::random_u32;
 use crate::slab::Key;
-use crate::socket_base::random_u32;
 use crate::{Error, Result};
 
 /// The routing table shared by ROUTER and REP.

@@ -7,8 +7,9 @@ use zmtp_codec::Message;
 
 use crate::lb::LoadBalancer;
 use crate::pipe::TryPop;
+use crate::random::random_u32;
 use crate::slab::Key;
-use crate::socket_base::{random_u32, Protocol, SocketBase};
+use crate::socket_base::{Protocol, SocketBase};
 use crate::{Error, Result};
 
 #[derive(Debug)]
