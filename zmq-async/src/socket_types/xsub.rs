@@ -25,7 +25,8 @@ pub(crate) struct XSub {
 }
 
 impl XSub {
-    fn send_all(&self, base: &SocketBase, key: Key) {
+    /// Sends every subscription to one publisher (a new or reconnected one), over its HWM.
+    fn send_subscriptions(&self, base: &SocketBase, key: Key) {
         if let Some(peer) = base.peers.get(key) {
             for topic in self.subs.topics() {
                 let sub = Subscription::Subscribe(Bytes::from(topic));
@@ -71,7 +72,7 @@ impl Protocol for XSub {
     fn attached(&mut self, base: &mut SocketBase, key: Key) {
         self.peers.push(key);
         self.fq.attach(key);
-        self.send_all(base, key);
+        self.send_subscriptions(base, key);
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
         if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
@@ -83,7 +84,7 @@ impl Protocol for XSub {
             if let Some(peer) = base.peers.get(key) {
                 peer.outbound.discard_queued();
             }
-            self.send_all(base, key);
+            self.send_subscriptions(base, key);
         }
     }
     fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
