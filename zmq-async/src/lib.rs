@@ -7,7 +7,7 @@
 //!
 //! Inside, each peer is a pair of [`pipe`]s of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
-//! queue, identity router, subscription trie) over those pipes. Transports
+//! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a [`SocketHandle`].
 //!
 //! ```
