@@ -136,7 +136,7 @@ impl Driver {
         }
     }
 
-    fn handshake(&mut self) -> Result<zmtp_codec::PeerInfo, Stop> {
+    fn handshake(&mut self) -> Result<zmtp_codec::Handshake, Stop> {
         self.wait_for(|e| match e {
             Event::HandshakeSucceeded(p) => Some((**p).clone()),
             _ => None,

@@ -3,7 +3,7 @@
 //!
 //! The socket types themselves are fuzzed through the public API (a [`Socket`] and
 //! peers attached with [`SocketHandle::attach`], as the transports attach them), so they
-//! run the real engine, mailbox and protocol code.
+//! run the real socket core, mailbox and protocol code.
 //!
 //! [`Socket`]: crate::Socket
 //! [`SocketHandle::attach`]: crate::SocketHandle::attach

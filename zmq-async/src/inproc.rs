@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 
-use crate::peer::{PeerId, PeerInfo, Shared};
-use crate::pipe::{pipe_with, PipeConfig, PipeReader, PipeWriter};
+use crate::peer::{FarEnds, PeerId, PeerInfo, Shared};
+use crate::pipe::{PipeReader, PipeWriter};
 use crate::{Error, Result, SocketOptions};
 
 /// A connect waiting for its bind.
@@ -26,8 +26,8 @@ pub(crate) struct Pending {
     connector: Arc<Shared>,
     info: PeerInfo,
     alias: Option<Bytes>,
-    /// `(peer id on the connector, binder's ends)`; `None` with `immediate`.
-    ends: Option<(PeerId, PipeReader, PipeWriter)>,
+    /// The peer id on the connector and the binder's ends; `None` with `immediate`.
+    ends: Option<(PeerId, FarEnds)>,
 }
 
 #[derive(Debug, Default)]
@@ -79,7 +79,7 @@ fn info_of(shared: &Shared, opts: &SocketOptions) -> PeerInfo {
     PeerInfo {
         socket_type: shared.socket_type,
         routing_id: opts.routing_id.clone(),
-        metadata: Vec::new(),
+        metadata: Default::default(),
     }
 }
 
@@ -95,23 +95,26 @@ fn combined(snd: usize, rcv: usize) -> usize {
 /// Pipes between two live sockets; returns the connector's peer id.
 fn link(connector: &Arc<Shared>, binder: &Arc<Shared>, alias: Option<Bytes>) -> Result<PeerId> {
     let (c, b) = (connector.options(), binder.options());
-    let (c2b_w, c2b_r) = pipe_with(PipeConfig {
-        hwm: combined(c.sndhwm, b.rcvhwm),
-        conflate: c.conflate || b.conflate,
-    });
-    let (b2c_w, b2c_r) = pipe_with(PipeConfig {
-        hwm: combined(b.sndhwm, c.rcvhwm),
-        conflate: c.conflate || b.conflate,
-    });
-    let id = connector.attach_ends(b2c_r, c2b_w, Some(info_of(binder, &b)), alias)?;
+    let (id, ends) = connector.attach_new(
+        combined(b.sndhwm, c.rcvhwm),
+        combined(c.sndhwm, b.rcvhwm),
+        c.conflate || b.conflate,
+        Some(info_of(binder, &b)),
+        alias,
+    )?;
     // If the binder closed meanwhile its ends drop here and the connector sees the peer end.
-    let _ = binder.attach_ends(c2b_r, b2c_w, Some(info_of(connector, &c)), None);
+    let _ = binder.attach_ends(
+        ends.from_socket,
+        ends.to_socket,
+        Some(info_of(connector, &c)),
+        None,
+    );
     Ok(id)
 }
 
 /// What a `connect` created, for `disconnect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Connection {
+pub(crate) enum Connect {
     /// Pipes exist; the connector's peer.
     Peer(PeerId),
     /// `immediate` connect still waiting for a bind.
@@ -124,7 +127,8 @@ pub(crate) fn bind(name: &str, binder: &Arc<Shared>) -> Result<()> {
     let b = binder.options();
     for p in waiting {
         match p.ends {
-            Some((id, from_connector, to_connector)) => {
+            Some((id, ends)) => {
+                let (from_connector, to_connector) = (ends.from_socket, ends.to_socket);
                 let c = p.connector.options();
                 from_connector.set_hwm(combined(c.sndhwm, b.rcvhwm));
                 to_connector.set_hwm(combined(b.sndhwm, c.rcvhwm));
@@ -170,7 +174,7 @@ pub(crate) fn connect(
     name: &str,
     connector: &Arc<Shared>,
     alias: Option<Bytes>,
-) -> Result<Connection> {
+) -> Result<Connect> {
     let opts = connector.options();
     let info = info_of(connector, &opts);
     let mut made = None;
@@ -178,17 +182,15 @@ pub(crate) fn connect(
         let ends = if opts.immediate {
             None
         } else {
-            let (c2b_w, c2b_r) = pipe_with(PipeConfig {
-                hwm: opts.sndhwm,
-                conflate: opts.conflate,
-            });
-            let (b2c_w, b2c_r) = pipe_with(PipeConfig {
-                hwm: opts.rcvhwm,
-                conflate: opts.conflate,
-            });
-            let id = connector.attach_ends(b2c_r, c2b_w, None, alias.clone())?;
+            let (id, ends) = connector.attach_new(
+                opts.rcvhwm,
+                opts.sndhwm,
+                opts.conflate,
+                None,
+                alias.clone(),
+            )?;
             made = Some(id);
-            Some((id, c2b_r, b2c_w))
+            Some((id, ends))
         };
         Ok(Pending {
             connector: connector.clone(),
@@ -198,9 +200,9 @@ pub(crate) fn connect(
         })
     })?;
     match (binder, made) {
-        (Some(binder), _) => link(connector, &binder, alias).map(Connection::Peer),
-        (None, Some(id)) => Ok(Connection::Peer(id)),
-        (None, None) => Ok(Connection::Waiting),
+        (Some(binder), _) => link(connector, &binder, alias).map(Connect::Peer),
+        (None, Some(id)) => Ok(Connect::Peer(id)),
+        (None, None) => Ok(Connect::Waiting),
     }
 }
 
@@ -240,18 +242,12 @@ pub(crate) fn attach_bare(name: &str, info: PeerInfo) -> Option<BarePipes> {
         .and_then(|e| e.binder.clone())
         .filter(|b| !b.is_closed())?;
     let b = binder.options();
-    let (to_w, to_r) = pipe_with(PipeConfig {
-        hwm: b.rcvhwm,
-        conflate: false,
-    });
-    let (from_w, from_r) = pipe_with(PipeConfig {
-        hwm: b.sndhwm,
-        conflate: false,
-    });
     // Fails only if the binder closed since the look-up: as if it had not been there.
-    binder.attach_ends(to_r, from_w, Some(info), None).ok()?;
+    let (_, ends) = binder
+        .attach_new(b.rcvhwm, b.sndhwm, false, Some(info), None)
+        .ok()?;
     Some(BarePipes {
-        outbound: to_w,
-        inbound: from_r,
+        outbound: ends.to_socket,
+        inbound: ends.from_socket,
     })
 }

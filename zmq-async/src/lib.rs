@@ -7,7 +7,7 @@
 //!
 //! Inside, each peer is a pair of [`pipe`]s of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
-//! queue, identity router, subscription trie) over those pipes. Transports
+//! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a [`SocketHandle`].
 //!
 //! ```
@@ -30,24 +30,30 @@
 
 #[cfg(test)]
 mod bounds_tests;
-mod engine;
+mod dist;
 mod error;
+mod fq;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod inproc;
+mod lb;
 mod net;
 mod options;
 mod peer;
 pub mod pipe;
-mod proto;
+mod random;
+mod round_robin;
+mod routing;
 mod slab;
 mod socket;
+mod socket_base;
+mod socket_types;
 mod trie;
 pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
-pub use options::{Mechanism, SocketOptions};
+pub use options::{Security, SocketOptions};
 pub use peer::{PeerId, PeerInfo, PeerLink, PeerPipes, SocketHandle, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use zmtp_codec::Message;

@@ -31,10 +31,10 @@ use zmtp_codec::{CurveKeyPair, CurveSecretKey};
 /// as in libzmq.
 ///
 /// ```
-/// use zmq_async::{Mechanism, SocketOptions};
+/// use zmq_async::{Security, SocketOptions};
 /// let mut opts = SocketOptions::default();
 /// opts.set_curve_serverkey("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7").unwrap();
-/// assert_eq!(opts.mechanism(), Mechanism::CurveClient);
+/// assert_eq!(opts.mechanism(), Security::CurveClient);
 /// assert!(opts.set_curve_publickey("too short").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -128,7 +128,7 @@ pub struct SocketOptions {
 /// The security mechanism a socket's options select, and its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Mechanism {
+pub enum Security {
     /// No security (the default).
     Null,
     /// PLAIN client (`plain_username`).
@@ -276,7 +276,7 @@ impl SocketOptions {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when options contradict
     /// each other or a CURVE socket lacks its key pair. `bind` and `connect` on tcp and
     /// ipc check this.
-    pub fn security(&self) -> crate::Result<Mechanism> {
+    pub fn security(&self) -> crate::Result<Security> {
         use crate::Error::InvalidArgument;
         let plain = self.plain_server || self.plain_username.is_some();
         let curve = self.curve_server || self.curve_serverkey.is_some();
@@ -310,27 +310,27 @@ impl SocketOptions {
             }
         }
         Ok(match (plain, curve) {
-            (true, _) if self.plain_server => Mechanism::PlainServer,
-            (true, _) => Mechanism::PlainClient,
-            (_, true) if self.curve_server => Mechanism::CurveServer,
-            (_, true) => Mechanism::CurveClient,
-            _ => Mechanism::Null,
+            (true, _) if self.plain_server => Security::PlainServer,
+            (true, _) => Security::PlainClient,
+            (_, true) if self.curve_server => Security::CurveServer,
+            (_, true) => Security::CurveClient,
+            _ => Security::Null,
         })
     }
 
     /// The mechanism these options select, without the consistency checks of
     /// [`security`](Self::security): CURVE wins over PLAIN, the server role over the client's.
-    pub fn mechanism(&self) -> Mechanism {
+    pub fn mechanism(&self) -> Security {
         if self.curve_server {
-            Mechanism::CurveServer
+            Security::CurveServer
         } else if self.curve_serverkey.is_some() {
-            Mechanism::CurveClient
+            Security::CurveClient
         } else if self.plain_server {
-            Mechanism::PlainServer
+            Security::PlainServer
         } else if self.plain_username.is_some() {
-            Mechanism::PlainClient
+            Security::PlainClient
         } else {
-            Mechanism::Null
+            Security::Null
         }
     }
 

@@ -1,16 +1,19 @@
-//! Peers, the socket mailbox, and the attach API used by transports.
+//! A socket's peers as it sees them (their pipe ends), its mailbox (libzmq's `mailbox`
+//! and `command_t`), and the attach API transports use.
 //!
 //! A socket's state is owned by the socket object and has no lock. Everything
 //! that happens elsewhere — a transport attaching a new peer, a handshake
-//! completing, a connection dropping — arrives as a [`Command`] in the
+//! completing, a connection dropping — arrives as a [`Mail`] in the
 //! socket's mailbox, which the socket drains at every poll.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use zmtp_codec::Metadata;
 
 use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
+use crate::slab::{GenSlab, Key};
 use crate::{Error, Result, SocketOptions};
 
 pub use zmtp_codec::SocketType;
@@ -22,8 +25,9 @@ pub struct PeerInfo {
     pub socket_type: SocketType,
     /// The peer's `Identity` property; `None` or empty means "none given".
     pub routing_id: Option<Bytes>,
-    /// Every other property of the handshake, in order.
-    pub metadata: Vec<(String, Bytes)>,
+    /// Every other property of the handshake, in order, then what the ZAP handler added
+    /// (its metadata, and `User-Id`).
+    pub metadata: Metadata,
 }
 
 impl PeerInfo {
@@ -32,7 +36,7 @@ impl PeerInfo {
         PeerInfo {
             socket_type,
             routing_id: None,
-            metadata: Vec::new(),
+            metadata: Metadata::new(),
         }
     }
 }
@@ -41,9 +45,80 @@ impl PeerInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(u64);
 
-/// A mailbox entry.
+/// One attached peer, as the socket sees it.
 #[derive(Debug)]
-pub(crate) enum Command {
+pub(crate) struct Peer {
+    pub(crate) id: PeerId,
+    /// Messages from the peer.
+    pub(crate) inbound: PipeReader,
+    /// Messages to the peer.
+    pub(crate) outbound: PipeWriter,
+    /// Set at handshake.
+    pub(crate) info: Option<PeerInfo>,
+    /// `connect_routing_id` chosen locally for this peer.
+    pub(crate) alias: Option<Bytes>,
+    /// Between a handshake and a disconnect.
+    pub(crate) connected: bool,
+}
+
+impl Peer {
+    /// The peer is gone and everything it sent has been read, or will never be: a socket
+    /// type that does not read this peer (PUSH; REQ but for the reply it waits for; a
+    /// ROUTER peer ignored for its duplicate routing id) forgets it, and what it sent, as
+    /// soon as it is gone, so peers that send and leave cannot pile up.
+    pub(crate) fn is_finished(&self, reads: bool) -> bool {
+        self.outbound.is_closed()
+            && if reads {
+                self.inbound.is_finished()
+            } else {
+                self.inbound.is_writer_closed()
+            }
+    }
+}
+
+/// A socket's attached peers, by slab key, and the ones a part saw close (checked by
+/// [`SocketBase::reap`](crate::socket_base::SocketBase::reap)).
+#[derive(Debug, Default)]
+pub(crate) struct Peers {
+    slab: GenSlab<Peer>,
+    dead: Vec<Key>,
+}
+
+impl std::ops::Deref for Peers {
+    type Target = GenSlab<Peer>;
+
+    fn deref(&self) -> &GenSlab<Peer> {
+        &self.slab
+    }
+}
+
+impl std::ops::DerefMut for Peers {
+    fn deref_mut(&mut self) -> &mut GenSlab<Peer> {
+        &mut self.slab
+    }
+}
+
+impl Peers {
+    /// Records that a part saw one of `key`'s pipes close.
+    pub(crate) fn note_dead(&mut self, key: Key) {
+        self.dead.push(key);
+    }
+
+    /// The next peer noted dead, if any.
+    pub(crate) fn next_dead(&mut self) -> Option<Key> {
+        self.dead.pop()
+    }
+
+    /// Whether some peer was noted dead since the last reap.
+    #[inline]
+    pub(crate) fn any_dead(&self) -> bool {
+        !self.dead.is_empty()
+    }
+}
+
+/// A mailbox entry (libzmq's `command_t` between a socket and its sessions).
+#[derive(Debug)]
+pub(crate) enum Mail {
     /// New pipes for a peer; `info` is `None` until the handshake.
     Attach {
         id: PeerId,
@@ -62,7 +137,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Default)]
 struct Mailbox {
-    commands: Vec<Command>,
+    commands: Vec<Mail>,
     closed: bool,
 }
 
@@ -119,27 +194,26 @@ impl Shared {
     }
 
     /// Posts a command; fails (dropping it, and so its pipes) once the socket is closed.
-    fn post(&self, cmd: Command) -> Result<()> {
+    fn post(&self, cmd: Mail) -> Result<()> {
         {
             let mut mb = self.mailbox();
             if mb.closed {
                 return Err(Error::Closed);
             }
             match &cmd {
-                Command::Attach { .. } => {
+                Mail::Attach { .. } => {
                     self.waiting.fetch_add(1, Ordering::Relaxed);
                 }
-                Command::Disconnected { id } => {
+                Mail::Disconnected { id } => {
                     // A peer that reconnects and drops again while the socket is idle: the
                     // socket still has to hear of a disconnect, and of no connection made
                     // since. So the mailbox holds at most Attach, Connected, Disconnected,
                     // Connected, Detach per peer, however often it flaps.
                     let id = *id;
-                    let seen =
-                        |c: &Command| matches!(c, Command::Disconnected { id: d } if *d == id);
+                    let seen = |c: &Mail| matches!(c, Mail::Disconnected { id: d } if *d == id);
                     if mb.commands.iter().any(seen) {
                         mb.commands
-                            .retain(|c| !matches!(c, Command::Connected { id: d, .. } if *d == id));
+                            .retain(|c| !matches!(c, Mail::Connected { id: d, .. } if *d == id));
                         return Ok(());
                     }
                 }
@@ -156,7 +230,7 @@ impl Shared {
     /// Takes all pending commands. Called at every socket operation: a plain load first
     /// keeps the empty case (nearly always) free of atomic read-modify-writes.
     #[inline]
-    pub(crate) fn take_mail(&self, out: &mut Vec<Command>) {
+    pub(crate) fn take_mail(&self, out: &mut Vec<Mail>) {
         if self.has_mail.load(Ordering::Acquire) && self.has_mail.swap(false, Ordering::AcqRel) {
             let from = out.len();
             out.append(&mut self.mailbox().commands);
@@ -165,10 +239,10 @@ impl Shared {
     }
 
     /// Counts the attach commands taken and wakes listeners waiting for room.
-    fn taken_in(&self, commands: &[Command]) {
+    fn taken_in(&self, commands: &[Mail]) {
         let attaches = commands
             .iter()
-            .filter(|c| matches!(c, Command::Attach { .. }))
+            .filter(|c| matches!(c, Mail::Attach { .. }))
             .count();
         if attaches > 0 {
             self.waiting.fetch_sub(attaches, Ordering::Relaxed);
@@ -208,7 +282,7 @@ impl Shared {
     }
 
     /// Marks the socket closed; later posts fail. Returns what was still queued.
-    pub(crate) fn close(&self) -> Vec<Command> {
+    pub(crate) fn close(&self) -> Vec<Mail> {
         let mut mb = self.mailbox();
         mb.closed = true;
         let commands = std::mem::take(&mut mb.commands);
@@ -233,7 +307,7 @@ impl Shared {
         inbound.set_notify(self.readable.clone());
         outbound.set_notify(self.writable.clone());
         let id = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
-        self.post(Command::Attach {
+        self.post(Mail::Attach {
             id,
             inbound,
             outbound,
@@ -243,9 +317,47 @@ impl Shared {
         Ok(id)
     }
 
-    pub(crate) fn connected(&self, id: PeerId, info: PeerInfo) -> Result<()> {
-        self.post(Command::Connected { id, info })
+    /// Creates a new peer's two pipes, the `inbound` one with HWM `rcvhwm` and the
+    /// `outbound` one with `sndhwm`, attaches the socket's ends and returns the peer's.
+    pub(crate) fn attach_new(
+        &self,
+        rcvhwm: usize,
+        sndhwm: usize,
+        conflate: bool,
+        info: Option<PeerInfo>,
+        alias: Option<Bytes>,
+    ) -> Result<(PeerId, FarEnds)> {
+        let (to_socket, inbound) = pipe_with(PipeConfig {
+            hwm: rcvhwm,
+            conflate,
+        });
+        let (outbound, from_socket) = pipe_with(PipeConfig {
+            hwm: sndhwm,
+            conflate,
+        });
+        let id = self.attach_ends(inbound, outbound, info, alias)?;
+        Ok((
+            id,
+            FarEnds {
+                to_socket,
+                from_socket,
+            },
+        ))
     }
+
+    pub(crate) fn connected(&self, id: PeerId, info: PeerInfo) -> Result<()> {
+        self.post(Mail::Connected { id, info })
+    }
+}
+
+/// The peer's ends of the two pipes between a socket and one peer: what the transport (or,
+/// for inproc, the other socket) writes to the socket and reads from it.
+#[derive(Debug)]
+pub(crate) struct FarEnds {
+    /// Messages from the peer to the socket (the socket's `inbound` pipe).
+    pub(crate) to_socket: PipeWriter,
+    /// Messages from the socket to the peer (the socket's `outbound` pipe).
+    pub(crate) from_socket: PipeReader,
 }
 
 /// A cheap, clonable handle on a socket for transports (tcp/ipc connection
@@ -335,20 +447,16 @@ impl SocketHandle {
         connect_routing_id: Option<Bytes>,
     ) -> Result<PeerPipes> {
         let opts = self.shared.options();
-        let (in_w, in_r) = pipe_with(PipeConfig {
-            hwm: opts.rcvhwm,
-            conflate: opts.conflate,
-        });
-        let (out_w, out_r) = pipe_with(PipeConfig {
-            hwm: opts.sndhwm,
-            conflate: opts.conflate,
-        });
-        let id = self
-            .shared
-            .attach_ends(in_r, out_w, info, connect_routing_id)?;
+        let (id, ends) = self.shared.attach_new(
+            opts.rcvhwm,
+            opts.sndhwm,
+            opts.conflate,
+            info,
+            connect_routing_id,
+        )?;
         Ok(PeerPipes {
-            inbound: in_w,
-            outbound: out_r,
+            inbound: ends.to_socket,
+            outbound: ends.from_socket,
             link: PeerLink {
                 shared: self.shared.clone(),
                 id,
@@ -370,12 +478,12 @@ impl PeerLink {
 
     /// The connection was lost; pipes are kept for a reconnect.
     pub fn disconnected(&self) {
-        let _ = self.shared.post(Command::Disconnected { id: self.id });
+        let _ = self.shared.post(Mail::Disconnected { id: self.id });
     }
 }
 
 impl Drop for PeerLink {
     fn drop(&mut self) {
-        let _ = self.shared.post(Command::Detach { id: self.id });
+        let _ = self.shared.post(Mail::Detach { id: self.id });
     }
 }

@@ -14,11 +14,12 @@ use tokio_util::sync::CancellationToken;
 use zmq_transports::Endpoint;
 use zmtp_codec::Message;
 
-use crate::engine::Engine;
-use crate::inproc::{self, Connection};
+use crate::inproc::{self, Connect};
 use crate::net::{self, EndpointTask};
 use crate::peer::{Shared, SocketHandle};
-use crate::proto::{self, Protocol};
+use crate::socket_base::Protocol;
+use crate::socket_base::SocketBase;
+use crate::socket_types;
 use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
 
 mod sealed {
@@ -93,14 +94,14 @@ pub mod kind {
 ///
 /// Dropping the socket applies `linger` to queued outbound messages.
 pub struct Socket<T: SocketKind> {
-    engine: Engine,
+    base: SocketBase,
     proto: Box<dyn Protocol>,
     /// A message accepted by `Sink::start_send` that could not go at once.
     pending: Option<Message>,
     recv_done: bool,
     send_closed: bool,
     bound: Vec<String>,
-    connections: HashMap<String, Vec<Connection>>,
+    connections: HashMap<String, Vec<Connect>>,
     /// tcp and ipc binds and connects.
     net: Vec<NetEndpoint>,
     /// Cancelled when the socket is dropped: listeners stop, connectors stop reconnecting.
@@ -112,7 +113,7 @@ impl<T: SocketKind> std::fmt::Debug for Socket<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
             .field("type", &T::TYPE)
-            .field("peers", &self.engine.peers.len())
+            .field("peers", &self.base.peers.len())
             .field("bound", &self.bound)
             .finish_non_exhaustive()
     }
@@ -178,7 +179,7 @@ macro_rules! setters {
     ($($(#[$doc:meta])* $set:ident($field:ident: $ty:ty);)*) => {$(
         $(#[$doc])*
         pub fn $set(&mut self, value: $ty) -> Result<()> {
-            let mut opts = self.engine.options.clone();
+            let mut opts = self.base.options.clone();
             opts.$field = value.into();
             self.set_options(opts)
         }
@@ -200,8 +201,8 @@ impl<T: SocketKind> Socket<T> {
     fn build(options: SocketOptions) -> Self {
         let shared = Shared::new(T::TYPE, options.clone());
         Socket {
-            proto: proto::for_type(T::TYPE),
-            engine: Engine::new(shared, options),
+            proto: socket_types::for_type(T::TYPE),
+            base: SocketBase::new(shared, options),
             pending: None,
             recv_done: false,
             send_closed: false,
@@ -220,7 +221,7 @@ impl<T: SocketKind> Socket<T> {
 
     /// The current options.
     pub fn options(&self) -> &SocketOptions {
-        &self.engine.options
+        &self.base.options
     }
 
     /// Replaces all options. As in libzmq, HWM, conflate and routing id
@@ -228,8 +229,8 @@ impl<T: SocketKind> Socket<T> {
     /// (`router_*`, `req_*`, `xpub_*`, `probe_router`) apply from the next operation.
     pub fn set_options(&mut self, options: SocketOptions) -> Result<()> {
         options.validate()?;
-        self.engine.shared.set_options(options.clone());
-        self.engine.options = options;
+        self.base.shared.set_options(options.clone());
+        self.base.options = options;
         Ok(())
     }
 
@@ -296,28 +297,28 @@ impl<T: SocketKind> Socket<T> {
 
     /// `ZMQ_CURVE_PUBLICKEY`: 32 bytes or 40 Z85 characters.
     pub fn set_curve_publickey(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
-        let mut opts = self.engine.options.clone();
+        let mut opts = self.base.options.clone();
         opts.set_curve_publickey(key)?;
         self.set_options(opts)
     }
 
     /// `ZMQ_CURVE_SECRETKEY`: 32 bytes or 40 Z85 characters.
     pub fn set_curve_secretkey(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
-        let mut opts = self.engine.options.clone();
+        let mut opts = self.base.options.clone();
         opts.set_curve_secretkey(key)?;
         self.set_options(opts)
     }
 
     /// `ZMQ_CURVE_SERVERKEY`: 32 bytes or 40 Z85 characters; makes this socket a CURVE client.
     pub fn set_curve_serverkey(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
-        let mut opts = self.engine.options.clone();
+        let mut opts = self.base.options.clone();
         opts.set_curve_serverkey(key)?;
         self.set_options(opts)
     }
 
     /// Sets `curve_publickey` and `curve_secretkey` from a key pair.
     pub fn set_curve_keypair(&mut self, pair: &zmtp_codec::CurveKeyPair) -> Result<()> {
-        let mut opts = self.engine.options.clone();
+        let mut opts = self.base.options.clone();
         opts.set_curve_keypair(pair);
         self.set_options(opts)
     }
@@ -328,7 +329,7 @@ impl<T: SocketKind> Socket<T> {
     /// ids) this is how to learn who is on the other side.
     pub fn peer_infos(&mut self) -> Vec<crate::PeerInfo> {
         self.pump();
-        self.engine
+        self.base
             .peers
             .iter()
             .filter(|(_, p)| p.connected)
@@ -339,25 +340,27 @@ impl<T: SocketKind> Socket<T> {
     /// A handle for transports to attach peers (see [`SocketHandle`]).
     pub fn handle(&self) -> SocketHandle {
         SocketHandle {
-            shared: self.engine.shared.clone(),
+            shared: self.base.shared.clone(),
         }
     }
 
     /// Number of peers currently attached (including ones still handshaking).
     pub fn peer_count(&mut self) -> usize {
         self.pump();
-        self.engine.sweep(&mut *self.proto);
-        self.engine.peers.len()
+        self.base.sweep(&mut *self.proto);
+        self.base.peers.len()
     }
 
     /// Binds to `endpoint` and returns the resolved endpoint.
     ///
-    /// Only `inproc://` is wired in; `tcp://`/`ipc://` return
-    /// [`Error::TransportUnsupported`] until their connection tasks exist.
+    /// `inproc://`, `tcp://` and `ipc://` are served; the resolved endpoint names the port
+    /// a `tcp://…:0` or `tcp://…:*` bind got. Other ZeroMQ schemes (`pgm`, `ws`, `tipc`, …)
+    /// return [`Error::TransportUnsupported`]; a malformed endpoint
+    /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
         match route(endpoint)? {
             Route::Inproc(name) => {
-                inproc::bind(name, &self.engine.shared)?;
+                inproc::bind(name, &self.base.shared)?;
                 self.bound.push(endpoint.to_owned());
                 Ok(endpoint.to_owned())
             }
@@ -386,14 +389,14 @@ impl<T: SocketKind> Socket<T> {
             return Err(Error::EndpointNotFound(endpoint.to_owned()));
         };
         self.bound.remove(i);
-        inproc::unbind(name, &self.engine.shared)
+        inproc::unbind(name, &self.base.shared)
     }
 
     /// Connects to `endpoint`. With inproc the peer need not be bound yet.
     pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
         let route = route(endpoint)?;
         let alias = if T::TYPE == SocketType::Router {
-            let mut opts = self.engine.options.clone();
+            let mut opts = self.base.options.clone();
             let alias = opts.connect_routing_id.take();
             if alias.is_some() {
                 self.set_options(opts)?;
@@ -404,7 +407,7 @@ impl<T: SocketKind> Socket<T> {
         };
         match route {
             Route::Inproc(name) => {
-                let conn = inproc::connect(name, &self.engine.shared, alias)?;
+                let conn = inproc::connect(name, &self.base.shared, alias)?;
                 self.connections
                     .entry(endpoint.to_owned())
                     .or_default()
@@ -435,8 +438,8 @@ impl<T: SocketKind> Socket<T> {
     /// (Not to be confused with the `Sink` contract's `SinkExt::close`, which only ends
     /// sending.)
     pub async fn shutdown(self) {
-        let tasks = self.engine.shared.tasks.clone();
-        let linger = self.engine.options.linger;
+        let tasks = self.base.shared.tasks.clone();
+        let linger = self.base.options.linger;
         drop(self);
         tasks.close();
         match linger {
@@ -465,12 +468,12 @@ impl<T: SocketKind> Socket<T> {
         let Some(conns) = self.connections.remove(endpoint) else {
             return Err(Error::EndpointNotFound(endpoint.to_owned()));
         };
-        inproc::cancel_waiting(name, &self.engine.shared);
+        inproc::cancel_waiting(name, &self.base.shared);
         self.pump();
         for conn in conns {
-            if let Connection::Peer(id) = conn {
-                if let Some(key) = self.engine.key_of(id) {
-                    self.engine.drop_peer(&mut *self.proto, key);
+            if let Connect::Peer(id) = conn {
+                if let Some(key) = self.base.key_of(id) {
+                    self.base.drop_peer(&mut *self.proto, key);
                 }
             }
         }
@@ -482,33 +485,33 @@ impl<T: SocketKind> Socket<T> {
     /// count) but does no protocol work, so it reads nothing from the pipes.
     #[cfg(test)]
     pub(crate) fn held_inbound(&mut self) -> usize {
-        self.engine.pump(&mut *self.proto);
-        let piped: usize = self.engine.peers.iter().map(|(_, p)| p.inbound.len()).sum();
+        self.base.pump(&mut *self.proto);
+        let piped: usize = self.base.peers.iter().map(|(_, p)| p.inbound.len()).sum();
         piped + self.proto.held()
     }
 
     /// Commands in the socket's mailbox (takes none).
     #[cfg(test)]
     pub(crate) fn mail_len(&self) -> usize {
-        self.engine.shared.mail_len()
+        self.base.shared.mail_len()
     }
 
     /// Peers waiting in the mailbox for the socket to take them in (reads nothing).
     #[cfg(test)]
     pub(crate) fn waiting_peers(&self) -> usize {
-        self.engine.shared.waiting_peers()
+        self.base.shared.waiting_peers()
     }
 
     /// Applies the mailbox and per-poll protocol work.
     fn pump(&mut self) {
-        self.engine.pump(&mut *self.proto);
-        self.proto.housekeeping(&mut self.engine);
+        self.base.pump(&mut *self.proto);
+        self.proto.housekeeping(&mut self.base);
     }
 
     fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
-        let r = self.proto.poll_recv(&mut self.engine, cx);
-        self.engine.reap(&mut *self.proto);
+        let r = self.proto.poll_recv(&mut self.base, cx);
+        self.base.reap(&mut *self.proto);
         r
     }
 
@@ -517,10 +520,8 @@ impl<T: SocketKind> Socket<T> {
         if self.pending.is_none() {
             return Poll::Ready(Ok(()));
         }
-        let r = self
-            .proto
-            .poll_send(&mut self.engine, cx, &mut self.pending);
-        self.engine.reap(&mut *self.proto);
+        let r = self.proto.poll_send(&mut self.base, cx, &mut self.pending);
+        self.base.reap(&mut *self.proto);
         r
     }
 
@@ -537,8 +538,8 @@ impl<T: SocketKind> Socket<T> {
         }
         self.pump();
         futures::ready!(self.poll_pending(cx))?;
-        let r = self.proto.poll_send(&mut self.engine, cx, slot);
-        self.engine.reap(&mut *self.proto);
+        let r = self.proto.poll_send(&mut self.base, cx, slot);
+        self.base.reap(&mut *self.proto);
         r
     }
 }
@@ -595,18 +596,16 @@ impl Socket<kind::Sub> {
     /// Subscriptions are counted: subscribe twice, unsubscribe twice.
     pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
         self.pump();
-        let r = self.proto.subscribe(&mut self.engine, topic.as_ref(), true);
-        self.engine.reap(&mut *self.proto);
+        let r = self.proto.subscribe(&mut self.base, topic.as_ref(), true);
+        self.base.reap(&mut *self.proto);
         r
     }
 
     /// Removes one subscription to `topic`.
     pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
         self.pump();
-        let r = self
-            .proto
-            .subscribe(&mut self.engine, topic.as_ref(), false);
-        self.engine.reap(&mut *self.proto);
+        let r = self.proto.subscribe(&mut self.base, topic.as_ref(), false);
+        self.base.reap(&mut *self.proto);
         r
     }
 }
@@ -645,8 +644,8 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
         }
         this.pump();
         futures::ready!(this.poll_pending(cx))?;
-        let r = this.proto.poll_ready(&mut this.engine, cx);
-        this.engine.reap(&mut *this.proto);
+        let r = this.proto.poll_ready(&mut this.base, cx);
+        this.base.reap(&mut *this.proto);
         r
     }
 
@@ -660,8 +659,8 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
         }
         let mut slot = Some(item);
         let mut cx = Context::from_waker(noop_waker_ref());
-        let r = this.proto.poll_send(&mut this.engine, &mut cx, &mut slot);
-        this.engine.reap(&mut *this.proto);
+        let r = this.proto.poll_send(&mut this.base, &mut cx, &mut slot);
+        this.base.reap(&mut *this.proto);
         match r {
             Poll::Ready(r) => r,
             Poll::Pending => {
@@ -679,7 +678,7 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
         match this.poll_pending(cx) {
             Poll::Ready(r) => Poll::Ready(r),
             // Never hang when nobody is there to take it; it goes out later.
-            Poll::Pending if this.engine.peers.len() == 0 => Poll::Ready(Ok(())),
+            Poll::Pending if this.base.peers.len() == 0 => Poll::Ready(Ok(())),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -696,17 +695,17 @@ impl<T: SocketKind> Drop for Socket<T> {
         // Listeners stop and connectors stop reconnecting; live connections drain their
         // outbound pipes under linger, like inproc peers.
         self.net_closed.cancel();
-        let shared = self.engine.shared.clone();
+        let shared = self.base.shared.clone();
         for endpoint in &self.bound {
             if let Ok(name) = inproc_name(endpoint) {
                 let _ = inproc::unbind(name, &shared);
             }
         }
         // Attaches that raced with the drop: process them so linger applies to them too.
-        self.engine.pump(&mut *self.proto);
+        self.base.pump(&mut *self.proto);
         drop(shared.close());
-        let linger = self.engine.options.linger;
-        let peers = self.engine.take_peers();
+        let linger = self.base.options.linger;
+        let peers = self.base.take_peers();
         match linger {
             Some(d) if d.is_zero() => {
                 for p in &peers {

@@ -1,4 +1,4 @@
-//! Subscription tries: prefix match on a message's first frame.
+//! Subscription tries (libzmq's `trie` and `mtrie`): prefix match on a message's first frame.
 //!
 //! [`SubTrie`] is the subscriber's own counted set (subscribe twice, cancel
 //! twice). [`MTrie`] is the publisher's map from topic to the peers that

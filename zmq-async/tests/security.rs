@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use zmq_async::zap::{self, Authenticator, StaticAuthenticator, ZapReply, ZapRequest};
 use zmq_async::{
-    Error, Mechanism, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket,
+    Error, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket, Security,
     SocketOptions,
 };
 use zmtp_codec::{Config, Connection, CurveKeyPair, Event, MechanismConfig, Metadata, SocketType};
@@ -209,29 +209,26 @@ fn curve_key_setters_take_bytes_or_z85_and_debug_redacts_secrets() {
 #[test]
 fn mechanism_follows_libzmq_rules() {
     let keys = CurveKeyPair::generate();
-    assert_eq!(
-        SocketOptions::default().security().unwrap(),
-        Mechanism::Null
-    );
-    assert_eq!(plain_server().security().unwrap(), Mechanism::PlainServer);
+    assert_eq!(SocketOptions::default().security().unwrap(), Security::Null);
+    assert_eq!(plain_server().security().unwrap(), Security::PlainServer);
     assert_eq!(
         plain_client("u", "p").security().unwrap(),
-        Mechanism::PlainClient
+        Security::PlainClient
     );
     assert_eq!(
         curve_server(&keys).security().unwrap(),
-        Mechanism::CurveServer
+        Security::CurveServer
     );
     assert_eq!(
         curve_client(&keys, &keys).security().unwrap(),
-        Mechanism::CurveClient
+        Security::CurveClient
     );
     // Our own key pair alone selects nothing (libzmq: CURVE client with no server key,
     // which can never connect); a zap_domain alone keeps NULL.
     let mut o = SocketOptions::default();
     o.set_curve_keypair(&keys);
     o.zap_domain = Some("global".into());
-    assert_eq!(o.security().unwrap(), Mechanism::Null);
+    assert_eq!(o.security().unwrap(), Security::Null);
     // Contradictions and missing keys are refused.
     let mut both = plain_server();
     both.curve_server = true;

@@ -15,6 +15,7 @@ use crate::frame::{self, Frame, Framing};
 use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
+use crate::subscription::Subscription;
 use crate::{command, Command, Error, Message, Metadata, SocketType};
 
 /// Frames at least this large are handed to the writer as their own [`Bytes`] chunk
@@ -111,9 +112,11 @@ impl Config {
     }
 }
 
-/// The peer, as learnt during the handshake.
+/// What the handshake learnt about the peer: its version, socket type, routing id and
+/// properties, and what the authenticator said of it. (The socket layer's view of a peer
+/// is `zmq_async::PeerInfo`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerInfo {
+pub struct Handshake {
     /// Protocol version spoken: (3, 1), (3, 0), (2, 0) or (1, 0).
     pub version: (u8, u8),
     /// The peer's socket type; unknown for unversioned ZMTP 1.0 peers.
@@ -134,7 +137,7 @@ pub struct PeerInfo {
 pub enum Event {
     /// The handshake completed; messages may flow. (Boxed: it happens once, and keeps
     /// `Event`, which every message travels in, small.)
-    HandshakeSucceeded(Box<PeerInfo>),
+    HandshakeSucceeded(Box<Handshake>),
     /// A whole message arrived.
     Message(Message),
     /// The peer subscribed to a topic prefix (reported to PUB and XPUB only, whatever the
@@ -205,7 +208,7 @@ pub struct Connection {
     sent_rest: bool,
     legacy_peer_type: Option<SocketType>,
     /// Boxed: a connection still in its handshake should not carry it inline.
-    peer: Option<Box<PeerInfo>>,
+    peer: Option<Box<Handshake>>,
     user_id: Option<Bytes>,
     auth_metadata: Metadata,
 
@@ -332,7 +335,7 @@ impl Connection {
     }
 
     /// The peer, once the handshake completed.
-    pub fn peer(&self) -> Option<&PeerInfo> {
+    pub fn peer(&self) -> Option<&Handshake> {
         self.peer.as_deref()
     }
 
@@ -488,11 +491,9 @@ impl Connection {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
         }
-        if self.socket_type.is_subscriber() && msg.len() == 1 && self.commands_for_subscriptions() {
-            match msg[0].first() {
-                Some(1) => return self.send_subscribe(&msg[0][1..]),
-                Some(0) => return self.send_cancel(&msg[0][1..]),
-                _ => {}
+        if self.socket_type.is_subscriber() && self.commands_for_subscriptions() {
+            if let Some(sub) = Subscription::from_message(msg) {
+                return self.send_subscription(sub);
             }
         }
         let last = msg.len() - 1;
@@ -504,12 +505,12 @@ impl Connection {
 
     /// Sends a subscription: SUBSCRIBE to a 3.1 peer, a `0x01`+topic message to older ones.
     pub fn send_subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.send_subscription(true, topic)
+        self.send_subscription(Subscription::Subscribe(Bytes::copy_from_slice(topic)))
     }
 
     /// Cancels a subscription: CANCEL to a 3.1 peer, a `0x00`+topic message to older ones.
     pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.send_subscription(false, topic)
+        self.send_subscription(Subscription::Cancel(Bytes::copy_from_slice(topic)))
     }
 
     // ---- outputs -------------------------------------------------------------------
@@ -699,23 +700,16 @@ impl Connection {
         self.framing == Framing::V3 && self.version >= (3, 1)
     }
 
-    fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
+    /// Sends a subscription: SUBSCRIBE or CANCEL to a 3.1 peer, the message form to older ones.
+    fn send_subscription(&mut self, sub: Subscription) -> Result<(), Error> {
         self.check_alive()?;
         if self.phase != Phase::Active {
             return Err(Error::NotReady);
         }
-        let topic = Bytes::copy_from_slice(topic);
         if self.commands_for_subscriptions() {
-            self.encode_command(&if subscribe {
-                Command::Subscribe(topic)
-            } else {
-                Command::Cancel(topic)
-            });
+            self.encode_command(&Command::from(sub));
         } else {
-            let mut body = BytesMut::with_capacity(topic.len() + 1);
-            body.put_u8(u8::from(subscribe));
-            body.put_slice(&topic);
-            self.encode_frame(false, &body.freeze());
+            self.encode_frame(false, &sub.to_frame());
         }
         Ok(())
     }
@@ -772,7 +766,7 @@ impl Connection {
                     let version = self.version;
                     self.complete(
                         now,
-                        PeerInfo {
+                        Handshake {
                             version,
                             socket_type: self.legacy_peer_type,
                             routing_id,
@@ -947,7 +941,7 @@ impl Connection {
                 self.check_compatible(peer_type)?;
                 let routing_id = metadata.get(IDENTITY).filter(|id| !id.is_empty()).cloned();
                 self.wraps_frames = self.mechanism.wraps_frames();
-                let info = PeerInfo {
+                let info = Handshake {
                     version: self.version,
                     socket_type: Some(peer_type),
                     routing_id,
@@ -961,7 +955,7 @@ impl Connection {
         }
     }
 
-    fn complete(&mut self, now: Instant, info: PeerInfo) {
+    fn complete(&mut self, now: Instant, info: Handshake) {
         self.phase = Phase::Active;
         // The working buffers, sized now rather than at connect time. (A fresh BytesMut
         // also remembers this capacity as the size of its later allocations.)
@@ -1043,14 +1037,11 @@ impl Connection {
         }
         self.partial_cost = 0;
         let msg = std::mem::take(&mut self.partial);
-        if self.socket_type.is_publisher() && msg.len() == 1 {
-            let ev = match msg[0].first() {
-                Some(1) => Event::Subscribe(msg[0].slice(1..)),
-                Some(0) => Event::Cancel(msg[0].slice(1..)),
-                _ => return Ok(ControlFlow::Break(Some(msg))),
-            };
-            self.events.push_back(ev);
-            return Ok(ControlFlow::Break(None));
+        if self.socket_type.is_publisher() {
+            if let Some(sub) = Subscription::from_message(&msg) {
+                self.events.push_back(Event::from(sub));
+                return Ok(ControlFlow::Break(None));
+            }
         }
         Ok(ControlFlow::Break(Some(msg)))
     }

@@ -32,11 +32,12 @@ pub mod mechanism;
 mod message;
 pub mod metadata;
 mod socket_type;
+mod subscription;
 pub mod z85;
 
 pub use command::Command;
 pub use connection::{
-    Config, Connection, Event, PeerInfo, FRAME_OVERHEAD, MAX_HANDSHAKE_FRAME, MAX_READ_RESERVE,
+    Config, Connection, Event, Handshake, FRAME_OVERHEAD, MAX_HANDSHAKE_FRAME, MAX_READ_RESERVE,
     MIN_READ_SPACE, ZERO_COPY_THRESHOLD,
 };
 pub use error::Error;
@@ -45,3 +46,4 @@ pub use mechanism::{AuthReply, AuthRequest, MechanismConfig};
 pub use message::Message;
 pub use metadata::Metadata;
 pub use socket_type::SocketType;
+pub use subscription::Subscription;

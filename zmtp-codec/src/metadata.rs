@@ -52,9 +52,9 @@ impl Metadata {
             .map(|(_, v)| v)
     }
 
-    /// All properties in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Bytes)> {
-        self.properties.iter().map(|(n, v)| (n.as_str(), v))
+    /// All properties in order, as `(name, value)`.
+    pub fn iter(&self) -> std::slice::Iter<'_, (String, Bytes)> {
+        self.properties.iter()
     }
 
     /// Number of properties.

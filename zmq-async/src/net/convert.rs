@@ -1,11 +1,11 @@
-//! From the socket's options to a codec configuration, and from the codec's handshake
-//! result to the socket's [`PeerInfo`].
+//! From the socket's options to a codec configuration, and from the codec's [`Handshake`]
+//! to the socket's [`PeerInfo`].
 
 use std::time::Instant;
 
-use zmtp_codec::{Config, Connection, MechanismConfig};
+use zmtp_codec::{Config, Connection, Handshake, MechanismConfig};
 
-use crate::options::{Mechanism, SocketOptions};
+use crate::options::{Security, SocketOptions};
 use crate::peer::{PeerInfo, SocketType};
 
 /// The type an unversioned ZMTP 1.0 peer (which never says its type) is taken to be.
@@ -23,42 +23,23 @@ fn counterpart(t: SocketType) -> SocketType {
     }
 }
 
-/// The socket layer's view of a handshake result; the authenticator's user id and
-/// metadata join the peer's own properties. `authenticated` is false when no ZAP handler
-/// was asked (then there is no `User-Id`, as in libzmq).
-pub(crate) fn peer_info(
-    ours: SocketType,
-    mut info: zmtp_codec::PeerInfo,
-    authenticated: bool,
-) -> PeerInfo {
-    if !authenticated {
-        info.user_id = None;
+/// The socket layer's view of a handshake result: the peer's properties, then the
+/// authenticator's metadata and `User-Id`, in one [`Metadata`](zmtp_codec::Metadata). `authenticated` is false
+/// when no ZAP handler was asked (then there is no `User-Id`, as in libzmq).
+pub(crate) fn peer_info(ours: SocketType, info: Handshake, authenticated: bool) -> PeerInfo {
+    let mut metadata = info.metadata;
+    for (name, value) in info.auth_metadata.iter() {
+        // Names were valid when they came off the wire or out of the ZAP reply.
+        let _ = metadata.insert(name, value.clone());
     }
-    let mut metadata: Vec<(String, bytes::Bytes)> = info
-        .metadata
-        .iter()
-        .chain(info.auth_metadata.iter())
-        .map(|(n, v)| (n.to_owned(), v.clone()))
-        .collect();
-    if let Some(user_id) = info.user_id {
-        metadata.push((zmtp_codec::metadata::USER_ID.to_owned(), user_id));
+    if let Some(user_id) = info.user_id.filter(|_| authenticated) {
+        let _ = metadata.insert(zmtp_codec::metadata::USER_ID, user_id);
     }
     PeerInfo {
         socket_type: info.socket_type.unwrap_or_else(|| counterpart(ours)),
         routing_id: info.routing_id,
         metadata,
     }
-}
-
-/// A peer's properties as messages carry them: its handshake metadata, the
-/// authenticator's metadata and `User-Id`.
-pub(crate) fn properties(info: &PeerInfo) -> std::sync::Arc<zmtp_codec::Metadata> {
-    let mut m = zmtp_codec::Metadata::new();
-    for (name, value) in &info.metadata {
-        // Names were valid when they came off the wire or out of the ZAP reply.
-        let _ = m.insert(name, value.clone());
-    }
-    std::sync::Arc::new(m)
 }
 
 /// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
@@ -70,12 +51,12 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
         )),
     };
     Ok(match o.security()? {
-        Mechanism::PlainClient => MechanismConfig::PlainClient {
+        Security::PlainClient => MechanismConfig::PlainClient {
             username: o.plain_username.clone().unwrap_or_default(),
             password: o.plain_password.clone().unwrap_or_default(),
         },
-        Mechanism::PlainServer => MechanismConfig::PlainServer,
-        Mechanism::CurveClient => {
+        Security::PlainServer => MechanismConfig::PlainServer,
+        Security::CurveClient => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveClient {
                 public_key,
@@ -83,7 +64,7 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
                 server_key: o.curve_serverkey.unwrap_or_default(),
             }
         }
-        Mechanism::CurveServer => {
+        Security::CurveServer => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveServer {
                 public_key,

@@ -1,4 +1,5 @@
-//! tcp and ipc: listeners, connectors that reconnect, and the per-connection driver.
+//! tcp and ipc: listeners and connectors that reconnect (libzmq's `tcp_listener`,
+//! `tcp_connecter`, and their ipc twins), and the per-connection driver.
 //!
 //! Every accepted or connected stream gets one task running [`session::run`]. A connect
 //! creates its peer's pipes at once (unless `immediate`), so messages queue before the

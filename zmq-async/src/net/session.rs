@@ -1,5 +1,5 @@
-//! One tcp/ipc connection: a [`zmtp_codec::Connection`] driven over a byte stream and
-//! joined to the socket by its pipes.
+//! One tcp/ipc connection, libzmq's `stream_engine` and `session_base` in one: a
+//! [`zmtp_codec::Connection`] driven over a byte stream and joined to the socket by its pipes.
 //!
 //! The driver is a single poll loop (no task per direction): it reads straight into the
 //! codec's buffer, moves decoded messages into the inbound pipe in batches, pops outbound
@@ -14,11 +14,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
-use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata};
+use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, Subscription};
 
 use crate::peer::{PeerPipes, SocketHandle};
 
@@ -270,7 +270,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
                 if self.authenticated {
-                    self.properties = Some(convert::properties(&info));
+                    self.properties = Some(Arc::new(info.metadata.clone()));
                 }
                 match self.link.pipes.as_ref() {
                     // Failing means the socket is gone: a lingering connection still
@@ -292,8 +292,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 self.inbox.push_back(msg);
                 self.stamp(self.inbox.len() - 1);
             }
-            Event::Subscribe(topic) => self.inbox.push_back(subscription(1, &topic)),
-            Event::Cancel(topic) => self.inbox.push_back(subscription(0, &topic)),
+            Event::Subscribe(topic) => self
+                .inbox
+                .push_back(Subscription::Subscribe(topic).to_message()),
+            Event::Cancel(topic) => self
+                .inbox
+                .push_back(Subscription::Cancel(topic).to_message()),
             Event::AuthRequest(request) => {
                 let options = self.link.handle.options();
                 let cx = zap::Context {
@@ -486,14 +490,6 @@ fn note_size_failure(outcome: &Outcome) {
         }
         _ => {}
     }
-}
-
-/// libzmq's internal form of a subscription: `0x01`/`0x00` followed by the topic.
-fn subscription(flag: u8, topic: &[u8]) -> Message {
-    let mut body = BytesMut::with_capacity(topic.len() + 1);
-    body.put_u8(flag);
-    body.put_slice(topic);
-    Message::from(body.freeze())
 }
 
 #[cfg(test)]

@@ -1,3 +1,5 @@
+//! Tests of the subscription tries, against a model and on hostile topic sets.
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 

@@ -98,7 +98,7 @@ impl Side {
             .collect()
     }
 
-    pub fn handshake_done(&self) -> Option<&zmtp_codec::PeerInfo> {
+    pub fn handshake_done(&self) -> Option<&zmtp_codec::Handshake> {
         self.events.iter().find_map(|e| match e {
             Event::HandshakeSucceeded(p) => Some(&**p),
             _ => None,

@@ -1,14 +1,16 @@
-//! SUB and XSUB: fair-queue in, filter on the first frame, send subscriptions
-//! to every publisher including ones that connect later (RFC 29).
+//! XSUB, and SUB (XSUB that cannot send and subscribes through its own calls): fair-queue
+//! in, filter on the first frame, send subscriptions to every publisher including ones
+//! that connect later (RFC 29).
 
 use std::task::{Context, Poll};
 
-use zmtp_codec::Message;
+use bytes::Bytes;
+use zmtp_codec::{Message, Subscription};
 
-use super::Protocol;
-use crate::engine::{Engine, FairQueue};
-use crate::pipe::PushError;
+use crate::dist::{self, AtHwm};
+use crate::fq::FairQueue;
 use crate::slab::Key;
+use crate::socket_base::{Protocol, SocketBase};
 use crate::trie::SubTrie;
 use crate::{Error, Result};
 
@@ -22,18 +24,13 @@ pub(crate) struct XSub {
     hiccuped: Vec<Key>,
 }
 
-fn command(op: u8, topic: &[u8]) -> Message {
-    let mut body = Vec::with_capacity(topic.len() + 1);
-    body.push(op);
-    body.extend_from_slice(topic);
-    Message::from(body)
-}
-
 impl XSub {
-    fn send_all(&self, eng: &Engine, key: Key) {
-        if let Some(peer) = eng.peers.get(key) {
+    /// Sends every subscription to one publisher (a new or reconnected one), over its HWM.
+    fn send_subscriptions(&self, base: &SocketBase, key: Key) {
+        if let Some(peer) = base.peers.get(key) {
             for topic in self.subs.topics() {
-                let _ = peer.outbound.push_force(command(1, &topic));
+                let sub = Subscription::Subscribe(Bytes::from(topic));
+                let _ = peer.outbound.push_force(sub.to_message());
             }
         }
     }
@@ -48,40 +45,23 @@ impl XSub {
         }
     }
 
-    /// Sends to every publisher; subscriptions ignore the HWM (never dropped).
-    fn send_to_all(&self, eng: &mut Engine, msg: &Message, force: bool) {
-        for &key in &self.peers {
-            if let Some(peer) = eng.peers.get(key) {
-                let closed = if force {
-                    peer.outbound.push_force(msg.clone()).is_err()
-                } else {
-                    matches!(
-                        peer.outbound.try_push(msg.clone()),
-                        Err(PushError::Closed(_))
-                    )
-                };
-                if closed {
-                    eng.note_dead(key);
-                }
-            }
-        }
-    }
-
-    fn apply(&mut self, eng: &mut Engine, msg: Message) {
-        let op = msg.first().and_then(|f| f.first().copied());
-        match op {
-            Some(1) => {
+    /// What XSUB sends, and SUB's subscribe calls: a message whose first frame is a
+    /// subscription updates the filter and goes to every publisher, over the HWM; any
+    /// other message goes where there is room.
+    fn apply(&mut self, base: &mut SocketBase, msg: Message) {
+        match msg.first().and_then(Subscription::from_frame) {
+            Some(Subscription::Subscribe(topic)) => {
                 // Forwarded even if already subscribed: the XPUB side deduplicates
                 // (and XPUB_VERBOSE must see repeats), as libzmq does.
-                self.subs.add(&msg[0][1..]);
-                self.send_to_all(eng, &msg, true);
+                self.subs.add(&topic);
+                dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
             }
-            Some(0) => {
-                if self.subs.rm(&msg[0][1..]) {
-                    self.send_to_all(eng, &msg, true);
+            Some(Subscription::Cancel(topic)) => {
+                if self.subs.rm(&topic) {
+                    dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
                 }
             }
-            _ => self.send_to_all(eng, &msg, false),
+            None => dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Drop),
         }
     }
 }
@@ -89,35 +69,35 @@ impl XSub {
 impl Protocol for XSub {
     // As libzmq (xattach_pipe, xhiccuped): a new pipe gets every subscription at once, so a
     // connecting SUB needs no later poll to subscribe; a reconnected one gets them again.
-    fn attached(&mut self, eng: &mut Engine, key: Key) {
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
         self.peers.push(key);
         self.fq.attach(key);
-        self.send_all(eng, key);
+        self.send_subscriptions(base, key);
     }
-    fn connected(&mut self, eng: &mut Engine, key: Key) {
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
         if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
             self.hiccuped.swap_remove(i);
             // As libzmq's hiccup (a fresh pipe): what the old connection did not take is
             // dropped, and every subscription goes again. Otherwise a publisher that
             // keeps dropping the connection before reading would grow this pipe by the
             // whole subscription set each time.
-            if let Some(peer) = eng.peers.get(key) {
+            if let Some(peer) = base.peers.get(key) {
                 peer.outbound.discard_queued();
             }
-            self.send_all(eng, key);
+            self.send_subscriptions(base, key);
         }
     }
-    fn disconnected(&mut self, _eng: &mut Engine, key: Key) {
+    fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
         if !self.hiccuped.contains(&key) {
             self.hiccuped.push(key);
         }
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
         self.hiccuped.retain(|k| *k != key);
         self.fq.detach(key);
     }
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.xsub {
             Poll::Ready(Ok(()))
         } else {
@@ -126,7 +106,7 @@ impl Protocol for XSub {
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         _cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
@@ -134,21 +114,25 @@ impl Protocol for XSub {
             return Poll::Ready(Err(Error::NotSupported("SUB cannot send")));
         }
         if let Some(msg) = slot.take() {
-            self.apply(eng, msg);
+            self.apply(base, msg);
         }
         Poll::Ready(Ok(()))
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         loop {
-            let (_, msg) = futures::ready!(self.fq.poll_recv(eng, cx));
+            let (_, msg) =
+                futures::ready!(self
+                    .fq
+                    .poll_recv(&mut base.peers, &base.shared.readable, cx));
             let first = msg.first().map(|f| &f[..]).unwrap_or_default();
             if self.subs.matches(first) {
                 return Poll::Ready(Ok(msg));
             }
         }
     }
-    fn subscribe(&mut self, eng: &mut Engine, topic: &[u8], on: bool) -> Result<()> {
-        self.apply(eng, command(u8::from(on), topic));
+    fn subscribe(&mut self, base: &mut SocketBase, topic: &[u8], on: bool) -> Result<()> {
+        let sub = Subscription::new(on, Bytes::copy_from_slice(topic));
+        self.apply(base, sub.to_message());
         Ok(())
     }
 }

@@ -5,10 +5,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use zmtp_codec::Message;
 
-use super::Protocol;
-use crate::engine::{Engine, LoadBalancer};
+use crate::lb::LoadBalancer;
 use crate::pipe::TryPop;
+use crate::random::random_u32;
 use crate::slab::Key;
+use crate::socket_base::{Protocol, SocketBase};
 use crate::{Error, Result};
 
 #[derive(Debug)]
@@ -24,12 +25,12 @@ impl Req {
         Req {
             lb: LoadBalancer::default(),
             awaiting: None,
-            request_id: super::random_u32(),
+            request_id: random_u32(),
         }
     }
 
-    fn check_can_send(&self, eng: &Engine) -> Result<()> {
-        if self.awaiting.is_some() && !eng.options.req_relaxed {
+    fn check_can_send(&self, base: &SocketBase) -> Result<()> {
+        if self.awaiting.is_some() && !base.options.req_relaxed {
             return Err(Error::InvalidState(
                 "REQ must receive the reply before sending again",
             ));
@@ -38,9 +39,9 @@ impl Req {
     }
 
     /// Drops everything peers sent so far: a stale reply must not answer the next request.
-    fn discard_pending(&mut self, eng: &mut Engine) {
+    fn discard_pending(&mut self, base: &mut SocketBase) {
         for &key in self.lb.keys() {
-            if let Some(peer) = eng.peers.get_mut(key) {
+            if let Some(peer) = base.peers.get_mut(key) {
                 while let TryPop::Message(_) = peer.inbound.try_pop() {}
             }
         }
@@ -63,43 +64,45 @@ impl Req {
 }
 
 impl Protocol for Req {
-    fn attached(&mut self, eng: &mut Engine, key: Key) {
-        super::probe(eng, key);
-        self.lb.attach(key);
+    fn lb(&mut self) -> Option<&mut LoadBalancer> {
+        Some(&mut self.lb)
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
-        self.lb.detach(key);
+    fn attached(&mut self, base: &mut SocketBase, key: Key) {
+        base.probe(key);
+        self.lb.attach(key);
     }
     fn reads_from(&self, key: Key) -> bool {
         self.awaiting.is_some_and(|(k, _)| k == key)
     }
-    fn poll_ready(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.check_can_send(eng)?;
-        self.lb.poll_ready(eng, cx).map(Ok)
+    fn poll_ready(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.check_can_send(base)?;
+        self.lb
+            .poll_ready(&mut base.peers, &base.shared.writable, cx)
+            .map(Ok)
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.check_can_send(eng)?;
-        eng.shared.writable.register(cx.waker());
+        self.check_can_send(base)?;
+        base.shared.writable.register(cx.waker());
         loop {
-            let Some((position, key)) = self.lb.ready_key(eng) else {
+            let Some((position, key)) = self.lb.ready_key(&mut base.peers) else {
                 return Poll::Pending;
             };
             let Some(mut msg) = slot.take() else {
                 return Poll::Ready(Ok(()));
             };
-            self.discard_pending(eng);
-            let correlate = eng.options.req_correlate;
+            self.discard_pending(base);
+            let correlate = base.options.req_correlate;
             let request_id = self.request_id.wrapping_add(1);
             msg.push_front(Bytes::new());
             if correlate {
                 msg.push_front(Bytes::copy_from_slice(&request_id.to_ne_bytes()));
             }
-            let Some(peer) = eng.peers.get(key) else {
+            let Some(peer) = base.peers.get(key) else {
                 return Poll::Ready(Ok(()));
             };
             match peer.outbound.try_push(msg) {
@@ -121,17 +124,17 @@ impl Protocol for Req {
             }
         }
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         let Some((key, correlate)) = self.awaiting else {
             return Poll::Ready(Err(Error::InvalidState(
                 "REQ must send a request before receiving",
             )));
         };
-        eng.shared.readable.register(cx.waker());
+        base.shared.readable.register(cx.waker());
         loop {
             // If the peer is gone the reply never comes (as libzmq); with
             // `req_relaxed` the user may send a new request instead.
-            let Some(peer) = eng.peers.get_mut(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 return Poll::Pending;
             };
             match peer.inbound.try_pop() {
@@ -144,7 +147,7 @@ impl Protocol for Req {
                 }
                 TryPop::Empty => return Poll::Pending,
                 TryPop::Finished => {
-                    eng.note_dead(key);
+                    base.peers.note_dead(key);
                     return Poll::Pending;
                 }
             }

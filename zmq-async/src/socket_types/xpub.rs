@@ -1,14 +1,16 @@
-//! PUB and XPUB: distribute through a subscription trie; never block (RFC 29).
+//! XPUB, and PUB (XPUB that neither receives nor passes subscriptions up): distribute
+//! through a subscription trie; never block (RFC 29).
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
-use zmtp_codec::Message;
+use bytes::Bytes;
+use zmtp_codec::{Message, Subscription};
 
-use super::Protocol;
-use crate::engine::Engine;
-use crate::pipe::{PushError, TryPop};
+use crate::dist::{self, AtHwm};
+use crate::pipe::TryPop;
 use crate::slab::Key;
+use crate::socket_base::{Protocol, SocketBase};
 use crate::trie::MTrie;
 use crate::Result;
 
@@ -47,18 +49,18 @@ impl XPub {
         }
     }
 
-    /// Reads the subscribers' inbound pipes (subscriptions travel as `0x01`/`0x00` + topic),
+    /// Reads the subscribers' inbound pipes (subscriptions travel in their message form),
     /// each in turn, up to [`INTAKE_BUDGET`] messages apiece. XPUB stops while `rcvhwm`
     /// messages wait for its user, leaving the rest in the pipes: they fill to their own
     /// HWM and their sessions stop reading, so the peers meet back-pressure and nothing
     /// is dropped.
-    fn intake(&mut self, eng: &mut Engine) {
+    fn intake(&mut self, base: &mut SocketBase) {
         let rescan = std::mem::take(&mut self.rescan);
-        if !eng.shared.readable.take_signal() && !rescan {
+        if !base.shared.readable.take_signal() && !rescan {
             return;
         }
-        let verbose = eng.options.xpub_verbose;
-        let limit = if self.xpub { eng.options.rcvhwm } else { 0 };
+        let verbose = base.options.xpub_verbose;
+        let limit = if self.xpub { base.options.rcvhwm } else { 0 };
         if limit != 0 && self.pending.len() >= limit {
             self.rescan = true;
             return;
@@ -67,7 +69,7 @@ impl XPub {
         for step in 0..n {
             let i = (self.next + step) % n;
             let key = self.peers[i];
-            let Some(peer) = eng.peers.get_mut(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 continue;
             };
             let mut budget = INTAKE_BUDGET;
@@ -89,7 +91,7 @@ impl XPub {
                     }
                     TryPop::Empty => break,
                     TryPop::Finished => {
-                        eng.note_dead(key);
+                        base.peers.note_dead(key);
                         break;
                     }
                 }
@@ -101,23 +103,20 @@ impl XPub {
     }
 
     fn handle(&mut self, key: Key, msg: Message, verbose: bool) {
-        let kind = msg.first().and_then(|f| f.first().copied());
-        match kind {
-            Some(op @ (0 | 1)) if msg.len() == 1 => {
-                let topic = &msg[0][1..];
-                if op == 1 {
-                    let first = self.trie.add(topic, key);
-                    if self.xpub && (first || verbose) {
-                        self.pending.push_back(msg);
-                    }
-                } else {
-                    let last = self.trie.rm(topic, key);
-                    if self.xpub && last {
-                        self.pending.push_back(msg);
-                    }
+        match Subscription::from_message(&msg) {
+            Some(Subscription::Subscribe(topic)) => {
+                let first = self.trie.add(&topic, key);
+                if self.xpub && (first || verbose) {
+                    self.pending.push_back(msg);
                 }
             }
-            _ => {
+            Some(Subscription::Cancel(topic)) => {
+                let last = self.trie.rm(&topic, key);
+                if self.xpub && last {
+                    self.pending.push_back(msg);
+                }
+            }
+            None => {
                 // A user message sent upstream by an XSUB: XPUB passes it on, PUB drops it.
                 if self.xpub {
                     self.pending.push_back(msg);
@@ -128,78 +127,58 @@ impl XPub {
 }
 
 impl Protocol for XPub {
-    fn attached(&mut self, _eng: &mut Engine, key: Key) {
+    fn attached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.push(key);
         self.rescan = true;
     }
-    fn connected(&mut self, eng: &mut Engine, key: Key) {
-        if let (Some(welcome), Some(peer)) = (&eng.options.xpub_welcome_msg, eng.peers.get(key)) {
+    fn connected(&mut self, base: &mut SocketBase, key: Key) {
+        if let (Some(welcome), Some(peer)) = (&base.options.xpub_welcome_msg, base.peers.get(key)) {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }
     }
-    fn detached(&mut self, _eng: &mut Engine, key: Key) {
+    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
         let (xpub, pending) = (self.xpub, &mut self.pending);
         self.trie.rm_peer(key, &mut |topic| {
             if xpub {
-                let mut cancel = Vec::with_capacity(topic.len() + 1);
-                cancel.push(0);
-                cancel.extend_from_slice(topic);
-                pending.push_back(Message::from(cancel));
+                let cancel = Subscription::Cancel(Bytes::copy_from_slice(topic));
+                pending.push_back(cancel.to_message());
             }
         });
     }
-    fn housekeeping(&mut self, eng: &mut Engine) {
-        self.intake(eng);
+    fn housekeeping(&mut self, base: &mut SocketBase) {
+        self.intake(base);
     }
     #[cfg(test)]
     fn held(&self) -> usize {
         self.pending.len()
     }
-    fn poll_ready(&mut self, _eng: &mut Engine, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Ok(()))
     }
     fn poll_send(
         &mut self,
-        eng: &mut Engine,
+        base: &mut SocketBase,
         _cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
         let Some(msg) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
-        self.intake(eng);
+        self.intake(base);
         let topic = msg.first().map(|f| &f[..]).unwrap_or_default();
         self.matched.clear();
         self.trie.matching(topic, &mut self.matched);
-        let last = self.matched.len();
-        let mut msg = Some(msg);
-        for (i, &key) in self.matched.iter().enumerate() {
-            let Some(peer) = eng.peers.get_mut(key) else {
-                continue;
-            };
-            // The last recipient gets the message itself, the others a cheap clone.
-            let m = if i + 1 == last {
-                msg.take()
-            } else {
-                msg.clone()
-            };
-            let Some(m) = m else {
-                break;
-            };
-            match peer.outbound.try_push(m) {
-                Ok(()) | Err(PushError::Full(_)) => {} // PUB drops at HWM, per peer
-                Err(PushError::Closed(_)) => eng.note_dead(key),
-            }
-        }
+        // PUB drops at the HWM, per peer.
+        dist::send_to_all(&mut base.peers, &self.matched, msg, AtHwm::Drop);
         Poll::Ready(Ok(()))
     }
-    fn poll_recv(&mut self, eng: &mut Engine, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         if !self.xpub {
             return Poll::Ready(Err(crate::Error::NotSupported("PUB cannot receive")));
         }
-        eng.shared.readable.register(cx.waker());
-        self.intake(eng);
+        base.shared.readable.register(cx.waker());
+        self.intake(base);
         match self.pending.pop_front() {
             Some(m) => Poll::Ready(Ok(m)),
             None => {
