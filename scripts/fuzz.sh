@@ -67,8 +67,14 @@ run_target() {
     done
     local t0 rc=0
     t0=$(date +%s)
-    (cd "$crate" && cargo fuzz run -O -a "$target" "$dir/corpus" -- \
-        -max_total_time="$seconds" -timeout=20 -print_final_stats=1 \
+    # A fallible allocation must be able to fail, as it does outside the sanitizer: the
+    # codec probes a frame's declared size with `try_reserve_exact` (FrameTooLargeToAllocate),
+    # which AddressSanitizer turns into a crash above 1 TiB (allocator_may_return_null) and
+    # libFuzzer above -rss_limit_mb (-malloc_limit_mb, raised to ASan's 1 TiB). An infallible
+    # allocation that fails still aborts; memory actually used is still bounded by the RSS limit.
+    (cd "$crate" && ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1" \
+        cargo fuzz run -O -a "$target" "$dir/corpus" -- \
+        -max_total_time="$seconds" -timeout=20 -print_final_stats=1 -malloc_limit_mb=1048576 \
         -artifact_prefix="$dir/artifacts/") >"$dir/log" 2>&1 || rc=$?
     local took=$(($(date +%s) - t0))
     local execs cov
@@ -145,7 +151,7 @@ for entry in "${targets[@]}"; do
         if ((size > 65536)); then
             echo "--- (only the first 64 KiB shown; the input has $size bytes)"
         fi
-        echo "--- reproduce: cd $crate && RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a $target <file>"
+        echo "--- reproduce: cd $crate && ASAN_OPTIONS=allocator_may_return_null=1 RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a $target <file> -- -malloc_limit_mb=1048576"
         echo "--- once fixed, commit it as $crate/fuzz/regressions/$target/<name> (see $crate/fuzz/README.md)"
     done
 done
