@@ -10,11 +10,15 @@
 # (release, debug assertions and overflow checks). Stable is enough: RUSTC_BOOTSTRAP=1
 # unlocks cargo-fuzz's nightly flags. A crash fails the run, naming the target and the
 # input file, and prints the input as hex (see the fuzz READMEs: "A crash in CI").
-# Nothing in the clone is written except the fuzz crates' target/ directories (ignored).
+# The crates build into one target directory, target/fuzz (ignored): they share most
+# dependencies (zmtp-codec/fuzz's and zmq-transports/fuzz's are nearly all among
+# zmq-async/fuzz's), so the second and third builds reuse them. Nothing else in the clone
+# is written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
+fuzz_target="$PWD/target/fuzz"
 jobs=${FUZZ_JOBS:-$(nproc)}
 cargo_fuzz_version=0.13.1
 export RUSTC_BOOTSTRAP=1
@@ -48,7 +52,7 @@ targets=()
 for crate in "${crates[@]}"; do
     echo "== building the fuzz targets of $crate/fuzz (cargo fuzz build -O -a)"
     build_start=$(date +%s)
-    (cd "$crate" && cargo fuzz build -O -a)
+    (cd "$crate" && cargo fuzz build -O -a --target-dir "$fuzz_target")
     echo "   built in $(($(date +%s) - build_start)) s"
     while IFS= read -r t; do
         [[ -n $t ]] && targets+=("$crate $t")
@@ -67,8 +71,14 @@ run_target() {
     done
     local t0 rc=0
     t0=$(date +%s)
-    (cd "$crate" && cargo fuzz run -O -a "$target" "$dir/corpus" -- \
-        -max_total_time="$seconds" -timeout=20 -print_final_stats=1 \
+    # A fallible allocation must be able to fail, as it does outside the sanitizer: the
+    # codec probes a frame's declared size with `try_reserve_exact` (FrameTooLargeToAllocate),
+    # which AddressSanitizer turns into a crash above 1 TiB (allocator_may_return_null) and
+    # libFuzzer above -rss_limit_mb (-malloc_limit_mb, raised to ASan's 1 TiB). An infallible
+    # allocation that fails still aborts; memory actually used is still bounded by the RSS limit.
+    (cd "$crate" && ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1" \
+        cargo fuzz run -O -a --target-dir "$fuzz_target" "$target" "$dir/corpus" -- \
+        -max_total_time="$seconds" -timeout=20 -print_final_stats=1 -malloc_limit_mb=1048576 \
         -artifact_prefix="$dir/artifacts/") >"$dir/log" 2>&1 || rc=$?
     local took=$(($(date +%s) - t0))
     local execs cov
@@ -145,7 +155,7 @@ for entry in "${targets[@]}"; do
         if ((size > 65536)); then
             echo "--- (only the first 64 KiB shown; the input has $size bytes)"
         fi
-        echo "--- reproduce: cd $crate && RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a $target <file>"
+        echo "--- reproduce: cd $crate && ASAN_OPTIONS=allocator_may_return_null=1 RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a $target <file> -- -malloc_limit_mb=1048576"
         echo "--- once fixed, commit it as $crate/fuzz/regressions/$target/<name> (see $crate/fuzz/README.md)"
     done
 done

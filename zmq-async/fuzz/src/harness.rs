@@ -33,6 +33,9 @@ pub struct Peer {
     /// against the HWM, so the room is only known to be at most that.
     precise: bool,
     hwm: usize,
+    /// Messages the pipe's reader took from its queue and has not handed out yet (it takes
+    /// the whole queue when its cache is empty): what the transport already took.
+    cached: usize,
 }
 
 /// What a peer's outbound pipe (socket → peer) may have room for.
@@ -58,12 +61,24 @@ impl Peer {
             pipes,
             precise: true,
             hwm,
+            cached: 0,
         }
     }
 
     /// The handshake (re)completed.
     pub fn handshake(&self, info: PeerInfo) {
         self.pipes.link.handshake(info).expect("the socket is open");
+    }
+
+    /// The connection was lost and made again: what the reader had taken for the old
+    /// connection is dropped with it, as libzmq's fresh pipe would never have handed it to
+    /// the new one (our tcp session still sends it on the new connection). Returns it.
+    pub fn drop_taken(&mut self) -> Vec<Message> {
+        if self.cached == 0 {
+            return Vec::new();
+        }
+        let n = self.cached;
+        self.read(Some(n)).0
     }
 
     /// Pushes a message to the socket; `false` when the pipe was full or closed.
@@ -98,8 +113,14 @@ impl Peer {
                 self.precise = false;
                 return (out, false);
             }
+            if self.cached == 0 {
+                self.cached = self.pipes.outbound.len();
+            }
             match self.pipes.outbound.try_pop() {
-                TryPop::Message(m) => out.push(m),
+                TryPop::Message(m) => {
+                    self.cached -= 1;
+                    out.push(m);
+                }
                 TryPop::Empty => {
                     self.precise = true;
                     return (out, false);

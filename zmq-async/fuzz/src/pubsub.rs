@@ -6,9 +6,23 @@
 //! sends an upstream message (multipart, possibly starting with a 0 or 1 byte), reads what
 //! was published to it (all, or a few); the user publishes and (XPUB) receives.
 //!
-//! The model replays what the socket does at each call: it first forgets detached peers
-//! with nothing left to read, then reads every peer's subscriptions in attach order, and
-//! after the call forgets the detached peers it read last. Checks:
+//! The model replays what the socket does at each call, step by step, since the order it
+//! reads the peers in decides which subscription to a topic is the first:
+//!
+//! - it applies the mailbox: a peer detached with nothing left to read is forgotten (its
+//!   orphaned topics reported), one with messages left lingers until they are read;
+//! - the intake (twice for `try_send`/`try_recv`: once in the pump, once in the protocol
+//!   call) runs when a pipe or the mailbox signalled since the last one, or the last one
+//!   stopped early; it reads the peers in turn from where the last one stopped, up to
+//!   `INTAKE_BUDGET` messages each, and (XPUB) stops as soon as `rcvhwm` reports and
+//!   upstream messages wait for the user, leaving the rest in the pipes. The model keeps
+//!   each pipe's reader cache (the reader takes the whole queue when its cache is empty),
+//!   since a push signals only when the queue was empty;
+//! - after the call it forgets the lingering peers whose end the intake saw (or, for
+//!   `peer_count`, all those read to the end), and a lingering subscribed peer a publish
+//!   found closed, if read to the end.
+//!
+//! Checks:
 //!
 //! - a published message reaches exactly the attached peers with a subscription that is a
 //!   prefix of its first frame, except peers at their HWM (PUB drops per peer), intact and
@@ -20,7 +34,8 @@
 //!   due;
 //! - XPUB passes upstream messages (anything but a one-frame subscribe or cancel) on, in
 //!   each peer's order; PUB drops them;
-//! - a peer's push succeeds only below the receive HWM; `peer_count` counts live peers.
+//! - a peer's push succeeds only below the receive HWM; `peer_count` counts live peers and
+//!   the lingering ones.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -34,11 +49,16 @@ const SLOTS: usize = 6;
 const MAX_PEERS: usize = 200;
 const USER: u8 = u8::MAX;
 
+/// `zmq_async`'s `INTAKE_BUDGET`: messages the intake reads from one pipe per turn.
+const INTAKE_BUDGET: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Live,
-    /// Detached; still read until its pipe is drained.
+    /// Detached; the socket hears of it at its next call.
     Detached,
+    /// Detached, heard of, with messages left: read until its end is seen.
+    Lingering,
     /// Forgotten by the socket.
     Removed,
 }
@@ -47,11 +67,15 @@ enum State {
 struct Model {
     xpub: bool,
     verbose: bool,
+    /// XPUB: the intake stops while this many reports and upstream messages wait (`0`: never).
+    limit: usize,
     /// Peers in the socket, in attach order (the order it reads subscriptions in).
     order: Vec<usize>,
     state: Vec<State>,
-    /// Per peer: what it pushed that the socket has not read.
+    /// Per peer: what it pushed that the socket has not read (its pipe: cache, then queue).
     pending: Vec<VecDeque<Message>>,
+    /// Per peer: how many of `pending` the pipe's reader holds in its cache.
+    cached: Vec<usize>,
     /// Per peer: messages published to it that it has not read.
     outbound: Vec<VecDeque<Message>>,
     /// Topic → subscribed peers.
@@ -60,9 +84,73 @@ struct Model {
     reports: HashMap<Vec<u8>, VecDeque<bool>>,
     /// Per peer: upstream messages due to the XPUB user, in order.
     upstream: Vec<VecDeque<Message>>,
+    /// A pipe or the mailbox signalled since the last intake (set at first).
+    signal: bool,
+    /// The last intake stopped early: the next one runs anyway.
+    rescan: bool,
+    /// Where the next intake starts (an index into `order`, taken modulo).
+    next: usize,
+    /// Lingering peers whose end the intake saw, or a publish found closed.
+    dead: Vec<usize>,
 }
 
 impl Model {
+    fn new(xpub: bool, verbose: bool, rcvhwm: usize) -> Self {
+        Model {
+            xpub,
+            verbose,
+            limit: if xpub { rcvhwm } else { 0 },
+            order: Vec::new(),
+            state: Vec::new(),
+            pending: Vec::new(),
+            cached: Vec::new(),
+            outbound: Vec::new(),
+            subscribers: HashMap::new(),
+            reports: HashMap::new(),
+            upstream: Vec::new(),
+            signal: true,
+            rescan: false,
+            next: 0,
+            dead: Vec::new(),
+        }
+    }
+
+    fn add_peer(&mut self) -> usize {
+        let n = self.state.len();
+        self.state.push(State::Live);
+        self.pending.push(VecDeque::new());
+        self.cached.push(0);
+        self.outbound.push(VecDeque::new());
+        self.upstream.push(VecDeque::new());
+        self.order.push(n);
+        self.signal = true;
+        n
+    }
+
+    /// Peer `n` pushed `msg` into its pipe: a push into an empty queue signals.
+    fn pushed(&mut self, n: usize, msg: Message) {
+        if self.pending[n].len() == self.cached[n] {
+            self.signal = true;
+        }
+        self.pending[n].push_back(msg);
+    }
+
+    /// The socket's `try_pop` on peer `n`'s pipe (`None`: empty or finished).
+    fn pop(&mut self, n: usize) -> Option<Message> {
+        if self.cached[n] == 0 {
+            self.cached[n] = self.pending[n].len();
+        }
+        let msg = self.pending[n].pop_front()?;
+        self.cached[n] -= 1;
+        Some(msg)
+    }
+
+    /// Reports and upstream messages waiting for the XPUB user.
+    fn held(&self) -> usize {
+        self.reports.values().map(VecDeque::len).sum::<usize>()
+            + self.upstream.iter().map(VecDeque::len).sum::<usize>()
+    }
+
     fn report(&mut self, topic: &[u8], subscribe: bool) {
         if self.xpub {
             self.reports
@@ -76,6 +164,7 @@ impl Model {
         self.state[n] = State::Removed;
         self.order.retain(|m| *m != n);
         self.pending[n].clear();
+        self.cached[n] = 0;
         let mut orphans = Vec::new();
         self.subscribers.retain(|topic, peers| {
             if peers.remove(&n) && peers.is_empty() {
@@ -88,30 +177,86 @@ impl Model {
         }
     }
 
-    /// What every socket call does first: forget drained detached peers, read the rest.
-    fn settle(&mut self) {
-        for n in 0..self.state.len() {
-            if self.state[n] == State::Detached && self.pending[n].is_empty() {
-                self.remove(n);
-            }
-        }
-        for n in self.order.clone() {
-            while let Some(msg) = self.pending[n].pop_front() {
-                self.intake(n, msg);
-            }
-        }
-    }
-
-    /// What every socket call does last: forget the detached peers read in `settle`.
-    fn finish(&mut self) {
+    /// What every socket call does first: apply the mailbox (detached peers read to the
+    /// end are forgotten, the others linger), then the intake.
+    fn pump(&mut self) {
         for n in 0..self.state.len() {
             if self.state[n] == State::Detached {
+                if self.pending[n].is_empty() {
+                    self.remove(n);
+                } else {
+                    self.state[n] = State::Lingering;
+                }
+            }
+        }
+        self.intake();
+    }
+
+    /// The socket's intake of subscriptions and upstream messages.
+    fn intake(&mut self) {
+        let run = std::mem::take(&mut self.signal) | std::mem::take(&mut self.rescan);
+        if !run {
+            return;
+        }
+        if self.limit != 0 && self.held() >= self.limit {
+            self.rescan = true;
+            return;
+        }
+        let count = self.order.len();
+        for step in 0..count {
+            let i = (self.next + step) % count;
+            let n = self.order[i];
+            let mut budget = INTAKE_BUDGET;
+            loop {
+                if budget == 0 {
+                    self.rescan = true;
+                    break;
+                }
+                budget -= 1;
+                match self.pop(n) {
+                    Some(msg) => {
+                        self.handle(n, msg);
+                        if self.limit != 0 && self.held() >= self.limit {
+                            self.next = i + 1;
+                            self.rescan = true;
+                            return;
+                        }
+                    }
+                    None => {
+                        if self.state[n] != State::Live {
+                            self.dead.push(n);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if count > 0 {
+            self.next = (self.next + 1) % count;
+        }
+    }
+
+    /// What `try_send` and `try_recv` do last: forget the lingering peers read to the end
+    /// that the intake (or a publish) saw gone.
+    fn reap(&mut self) {
+        for n in std::mem::take(&mut self.dead) {
+            if self.state[n] == State::Lingering && self.pending[n].is_empty() {
                 self.remove(n);
             }
         }
     }
 
-    fn intake(&mut self, n: usize, msg: Message) {
+    /// What `peer_count` does last: forget every lingering peer read to the end.
+    fn sweep(&mut self) {
+        self.dead.clear();
+        for n in 0..self.state.len() {
+            if self.state[n] == State::Lingering && self.pending[n].is_empty() {
+                self.remove(n);
+            }
+        }
+    }
+
+    fn handle(&mut self, n: usize, msg: Message) {
         let op = msg[0].first().copied();
         match op {
             Some(op @ (0 | 1)) if msg.len() == 1 => {
@@ -196,17 +341,7 @@ fn script(data: &[u8]) {
     };
     let handle = socket.handle();
     let mut slots: [Option<(usize, Peer)>; SLOTS] = Default::default();
-    let mut model = Model {
-        xpub,
-        verbose,
-        order: Vec::new(),
-        state: Vec::new(),
-        pending: Vec::new(),
-        outbound: Vec::new(),
-        subscribers: HashMap::new(),
-        reports: HashMap::new(),
-        upstream: Vec::new(),
-    };
+    let mut model = Model::new(xpub, verbose, rcvhwm);
     let mut serial = 0u32;
     while !input.is_empty() {
         let op = input.u8();
@@ -222,12 +357,7 @@ fn script(data: &[u8]) {
                 if slots[slot].is_some() || model.state.len() >= MAX_PEERS {
                     continue;
                 }
-                let n = model.state.len();
-                model.state.push(State::Live);
-                model.pending.push(VecDeque::new());
-                model.outbound.push(VecDeque::new());
-                model.upstream.push(VecDeque::new());
-                model.order.push(n);
+                let n = model.add_peer();
                 let now = (op & 1 == 0).then(|| info(peer_type(input.u8()), None));
                 let refused = now.as_ref().is_some_and(|i| !compatible(i.socket_type));
                 let peer = Peer::attach(&handle, now, None);
@@ -245,9 +375,11 @@ fn script(data: &[u8]) {
                 };
                 let n = *n;
                 peer.handshake(info(ty, None));
+                model.signal = true;
                 if !compatible(ty) {
                     slots[slot] = None;
                     model.pending[n].clear();
+                    model.cached[n] = 0;
                     model.outbound[n].clear();
                     model.state[n] = State::Detached;
                 }
@@ -255,12 +387,14 @@ fn script(data: &[u8]) {
             3 => {
                 if let Some((_, peer)) = &slots[slot] {
                     peer.pipes.link.disconnected();
+                    model.signal = true;
                 }
             }
             4 => {
                 if let Some((n, _)) = slots[slot].take() {
                     model.state[n] = State::Detached;
                     model.outbound[n].clear();
+                    model.signal = true;
                 }
             }
             // Subscribe or cancel.
@@ -318,23 +452,30 @@ fn script(data: &[u8]) {
             }
             13 | 14 => recv(&mut socket, &mut model),
             _ => {
-                model.settle();
-                model.finish();
+                model.pump();
+                model.sweep();
+                // Live peers, and detached ones whose messages the intake has not read yet.
                 let live = slots.iter().flatten().count();
-                assert_eq!(socket.peer_count(), live, "peer_count");
+                let lingering = model.state.iter().filter(|s| **s == State::Lingering);
+                assert_eq!(socket.peer_count(), live + lingering.count(), "peer_count");
             }
         }
     }
-    // Everything due arrives.
+    // Everything due arrives, however low `rcvhwm`: each receive makes room for the intake.
+    let mut rounds = 0usize;
     loop {
-        let due = model.reports.values().any(|r| !r.is_empty())
-            || model.upstream.iter().any(|u| !u.is_empty())
+        let due = model.held() > 0
             || model.pending.iter().any(|p| !p.is_empty())
-            || model.state.contains(&State::Detached);
+            || model
+                .state
+                .iter()
+                .any(|s| matches!(s, State::Detached | State::Lingering));
         recv(&mut socket, &mut model);
         if !due || !xpub {
             break;
         }
+        rounds += 1;
+        assert!(rounds < 1_000_000, "XPUB: the final receives never end");
     }
     for (n, peer) in slots.iter_mut().flatten() {
         let (got, _) = peer.read(None);
@@ -360,8 +501,8 @@ fn compatible(ty: SocketType) -> bool {
 
 fn push(peer: &Peer, n: usize, model: &mut Model, msg: Message, rcvhwm: usize) {
     if peer.send(msg.clone()) {
-        let pending = &mut model.pending[n];
-        pending.push_back(msg);
+        model.pushed(n, msg);
+        let pending = &model.pending[n];
         assert!(
             rcvhwm == 0 || pending.len() <= rcvhwm,
             "peer {n}: {} messages queued past the receive HWM {rcvhwm}",
@@ -376,7 +517,8 @@ fn publish(socket: &mut Pub, slots: &[Option<(usize, Peer)>], model: &mut Model,
         .flatten()
         .map(|(n, p)| (*n, p.queued(), p.room()))
         .collect();
-    model.settle();
+    model.pump();
+    model.intake();
     let result = socket.try_send(msg.clone());
     assert!(result.is_ok(), "PUB/XPUB try_send: {result:?}");
     for ((n, queued, room), peer) in before.iter().zip(slots.iter().flatten().map(|(_, p)| p)) {
@@ -399,19 +541,28 @@ fn publish(socket: &mut Pub, slots: &[Option<(usize, Peer)>], model: &mut Model,
             model.outbound[*n].push_back(msg.clone());
         }
     }
-    model.finish();
+    // A lingering subscriber's pipe is found closed: it is forgotten if read to the end.
+    for n in model.order.clone() {
+        if model.state[n] == State::Lingering && model.matches(n, &msg[0]) {
+            model.dead.push(n);
+        }
+    }
+    model.reap();
 }
 
 fn recv(socket: &mut Pub, model: &mut Model) {
-    model.settle();
+    model.pump();
     let got = match socket {
         Pub::Pub(s) => {
             // PUB has no `recv` (a compile-time matter); this settles the socket.
             s.peer_count();
-            model.finish();
+            model.sweep();
             return;
         }
-        Pub::XPub(s) => s.try_recv(),
+        Pub::XPub(s) => {
+            model.intake();
+            s.try_recv()
+        }
     };
     match got {
         Ok(msg) => {
@@ -460,5 +611,5 @@ fn recv(socket: &mut Pub, model: &mut Model) {
         }
         Err(e) => panic!("XPUB try_recv: {e}"),
     }
-    model.finish();
+    model.reap();
 }

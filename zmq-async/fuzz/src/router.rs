@@ -9,11 +9,13 @@
 //! unknown one, an empty one, or a message with no body) and receives.
 //!
 //! The model replays the socket: its mailbox (attach, handshake, disconnect, detach are
-//! applied at the next socket call, in order), libzmq's identity rules (a duplicate id is
-//! ignored, or with `router_handover` takes over and the old peer is dropped; a peer that
-//! reconnects with another id is renamed) and when a detached peer is forgotten (once its
-//! messages are read). Automatic ids are learned from the first message received from a
-//! peer. Checks:
+//! applied at the next socket call, in order; a second disconnect while the first waits
+//! replaces the handshakes posted after the first), libzmq's identity rules (a duplicate id
+//! is ignored, or with `router_handover` takes over and the old peer is dropped; a peer
+//! that reconnects with another id is renamed) and when a detached peer is forgotten (once
+//! its messages are read; at once, with them, if it has no routing id, since those are
+//! never read). Automatic ids are learned from the first message received from a peer.
+//! Checks:
 //!
 //! - a received message is `[id, message…]` from the first peer in turn with a message
 //!   queued (messages of a peer that lost its id are dropped), with that peer's id, intact
@@ -50,6 +52,7 @@ enum Id {
 enum Mail {
     Attach(usize, Option<PeerInfo>),
     Connected(usize, PeerInfo),
+    Disconnected(usize),
     Detach(usize),
 }
 
@@ -75,8 +78,11 @@ struct Model {
 }
 
 impl Model {
+    /// Gone, and what it sent read, or never to be read: a peer without a routing id (an
+    /// ignored duplicate, or one that never completed its handshake) is forgotten with
+    /// its messages as soon as it is gone.
     fn finished(&self, n: usize) -> bool {
-        !self.held[n] && self.pending[n].is_empty()
+        !self.held[n] && (self.pending[n].is_empty() || !self.ids.contains_key(&n))
     }
 
     /// What every socket call does first: the mailbox, then forget finished dead peers.
@@ -94,6 +100,7 @@ impl Model {
                         self.connected(n, info);
                     }
                 }
+                Mail::Disconnected(_) => {}
                 Mail::Detach(n) => {
                     if self.in_engine[n] {
                         self.dead.push(n);
@@ -102,6 +109,21 @@ impl Model {
             }
         }
         self.reap();
+    }
+
+    /// The mailbox holds at most one disconnect per peer: a second one while the first
+    /// waits replaces the handshakes posted after it (and is not posted itself).
+    fn disconnected(&mut self, n: usize) {
+        if self
+            .mail
+            .iter()
+            .any(|m| matches!(m, Mail::Disconnected(d) if *d == n))
+        {
+            self.mail
+                .retain(|m| !matches!(m, Mail::Connected(c, _) if *c == n));
+        } else {
+            self.mail.push(Mail::Disconnected(n));
+        }
     }
 
     fn reap(&mut self) {
@@ -263,6 +285,7 @@ fn script(data: &[u8]) {
                 if let Some((n, peer)) = &slots[slot] {
                     if op & 0x0f == 3 {
                         peer.pipes.link.disconnected();
+                        model.disconnected(*n);
                     }
                     peer.handshake(info.clone());
                     model.mail.push(Mail::Connected(*n, info));

@@ -10,7 +10,11 @@
 //! - a peer that has read everything the socket sent it and whose attach or reconnect the
 //!   socket has seen holds exactly the subscribed topics (reading its subscribe and cancel
 //!   messages in order): a new peer gets every subscription, a reconnected one gets them
-//!   again, a cancel goes upstream only when it removed the last reference;
+//!   again, a cancel goes upstream only when it removed the last reference. A reconnect
+//!   is a new connection (the peer's holdings start empty) and, as libzmq's fresh pipe,
+//!   hands it nothing queued for the old one: the socket drops what it had queued when it
+//!   sees the reconnect, and the peer drops what its reader had already taken (see
+//!   `Peer::drop_taken`);
 //! - upstream messages (XSUB) reach a peer in order, each at most once;
 //! - a received message is the oldest one of the first peer in turn with a message queued
 //!   and matches a subscription at the time it is received; those that match none are
@@ -112,12 +116,16 @@ fn script(data: &[u8]) {
             // A handshake (after a disconnect, or at all): maybe refused.
             2 | 3 => {
                 let ty = peer_type(input.u8());
-                let Some((n, peer)) = &slots[slot] else {
+                let Some((n, peer)) = &mut slots[slot] else {
                     continue;
                 };
                 let n = *n;
                 if op & 0x0f == 3 {
+                    peer.drop_taken();
+                    // A new connection: the publisher on it holds nothing yet, and what the
+                    // transport took for the old one goes with it.
                     peer.pipes.link.disconnected();
+                    model.holds[n].clear();
                 }
                 peer.handshake(info(ty, None));
                 model.unseen[n] = true;
