@@ -135,7 +135,7 @@ impl MechanismConfig {
                 server_key,
             } => {
                 check_key_pair(public_key, secret_key)?;
-                Box::new(CurveClient::new(
+                Box::new(CurveClient::mechanism(
                     *public_key,
                     secret_key.clone(),
                     *server_key,
@@ -146,7 +146,7 @@ impl MechanismConfig {
                 secret_key,
             } => {
                 check_key_pair(public_key, secret_key)?;
-                Box::new(CurveServer::new(*public_key, secret_key.clone()))
+                Box::new(CurveServer::mechanism(*public_key, secret_key.clone()))
             }
         })
     }
@@ -230,28 +230,32 @@ pub(crate) enum Step {
     Done(Metadata),
 }
 
+/// The mechanisms' results: their errors are the codec's.
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Our side of a handshake step: the metadata we announce, and the buffer our commands go to.
+pub(crate) struct Ours<'a> {
+    /// Our metadata (sent in READY or INITIATE).
+    pub(crate) metadata: &'a Metadata,
+    /// Where the mechanism writes the commands it sends.
+    pub(crate) out: &'a mut BytesMut,
+}
+
 /// The handshake state machine of one mechanism.
 pub(crate) trait Mechanism: Send {
-    /// Queues the first commands (if any) once the greetings are exchanged.
-    fn start(&mut self, ours: &Metadata, out: &mut BytesMut) -> Result<Step, Error>;
+    /// Queues the first commands (if any) once the greetings are exchanged. By default
+    /// nothing: servers speak second.
+    fn start(&mut self, ours: Ours<'_>) -> Result<Step, Error> {
+        let _ = ours;
+        Ok(Step::Continue)
+    }
 
     /// Handles one handshake command (ERROR is handled by the connection).
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error>;
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Step, Error>;
 
     /// Handles the authenticator's answer; a refusal writes ERROR (if due) and fails.
-    fn handle_auth_reply(
-        &mut self,
-        reply: &AuthReply,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
-        let _ = (reply, ours, out);
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Step, Error> {
+        let _ = (reply, ours);
         Err(Error::NoAuthPending)
     }
 
@@ -272,19 +276,22 @@ pub(crate) trait Mechanism: Send {
     }
 }
 
-/// Applies a refused [`AuthReply`]: 300 closes silently, 400 and 500 send ERROR with the
-/// status code as reason (as libzmq does).
-pub(crate) fn refuse(reply: &AuthReply, out: &mut BytesMut) -> Error {
+/// Passes an accepted [`AuthReply`] (200); applies a refused one: 300 closes silently,
+/// 400 and 500 send ERROR with the status code as reason (as libzmq does).
+pub(crate) fn check_reply(reply: &AuthReply, out: &mut BytesMut) -> Result<(), Error> {
+    if reply.status_code == 200 {
+        return Ok(());
+    }
     if reply.status_code != 300 {
         crate::Command::Error(Bytes::from(reply.status_code.to_string())).encode(out);
     }
-    Error::AuthenticationFailed {
+    Err(Error::AuthenticationFailed {
         status_code: reply.status_code,
         status_text: reply.status_text.clone(),
-    }
+    })
 }
 
-/// The authentication answer of a handshake that needs none.
+/// The error for a command the mechanism does not expect in its current state (or at all).
 pub(crate) fn unexpected(name: &Bytes) -> Error {
     Error::UnexpectedCommand(name.clone())
 }
