@@ -113,6 +113,7 @@ impl Config {
 
 /// The peer, as learnt during the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PeerInfo {
     /// Protocol version spoken: (3, 1), (3, 0), (2, 0) or (1, 0).
     pub version: (u8, u8),

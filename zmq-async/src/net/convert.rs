@@ -63,6 +63,7 @@ pub(crate) fn properties(info: &PeerInfo) -> std::sync::Arc<zmtp_codec::Metadata
 
 /// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
 pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
+    #[cfg(feature = "curve")]
     let keys = || match (&o.curve_publickey, &o.curve_secretkey) {
         (Some(public), Some(secret)) => Ok((*public, secret.clone())),
         _ => Err(crate::Error::InvalidArgument(
@@ -75,6 +76,7 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
             password: o.plain_password.clone().unwrap_or_default(),
         },
         Mechanism::PlainServer => MechanismConfig::PlainServer,
+        #[cfg(feature = "curve")]
         Mechanism::CurveClient => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveClient {
@@ -83,6 +85,7 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
                 server_key: o.curve_serverkey.unwrap_or_default(),
             }
         }
+        #[cfg(feature = "curve")]
         Mechanism::CurveServer => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveServer {
