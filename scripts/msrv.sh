@@ -27,7 +27,7 @@ check() {
     rm -f "$copy/Cargo.lock"
     CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback \
         cargo generate-lockfile --manifest-path "$copy/Cargo.toml"
-    cargo +"$version" check --manifest-path "$copy/Cargo.toml" --target-dir "$root/target/msrv-$version" --keep-going "$@"
+    cargo +"$version" check --manifest-path "$copy/Cargo.toml" --target-dir "$root/target/msrv-$version" "$@"
     echo "msrv: Rust $version builds [$members] ($*)"
 }
 
