@@ -408,3 +408,39 @@ fn parse_key(value: &[u8]) -> crate::Result<[u8; 32]> {
         _ => Err(bad),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(not(feature = "curve"))]
+    #[test]
+    fn curve_options_fail_without_the_feature() {
+        let mut opts = SocketOptions::default();
+        let key = [7u8; 32];
+        for result in [
+            opts.set_curve_publickey(key),
+            opts.set_curve_secretkey(key),
+            opts.set_curve_serverkey(key),
+        ] {
+            assert!(
+                matches!(result, Err(crate::Error::InvalidArgument(m)) if m.contains("`curve` feature"))
+            );
+        }
+        opts.curve_server = true;
+        assert!(matches!(
+            opts.security(),
+            Err(crate::Error::InvalidArgument(m)) if m.contains("`curve` feature")
+        ));
+    }
+
+    #[cfg(feature = "curve")]
+    #[test]
+    fn curve_options_need_a_matching_key_pair() {
+        let mut opts = SocketOptions::default();
+        opts.curve_server = true;
+        assert!(opts.security().is_err());
+        opts.set_curve_keypair(&CurveKeyPair::generate());
+        assert_eq!(opts.security().unwrap(), Mechanism::CurveServer);
+    }
+}
