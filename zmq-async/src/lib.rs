@@ -15,7 +15,7 @@
 //! - `curve` (default): CURVE security, with its crypto dependencies. Without it the
 //!   CURVE options fail with [`Error::InvalidArgument`].
 //! - `unstable-transport`: the plumbing a transport uses to attach peers to a socket
-//!   ([`Socket::handle`], `SocketHandle`, `PeerLink`, `PeerPipes`, the `pipe` module), for
+//!   (`Socket::handle`, `SocketHandle`, `PeerLink`, `PeerPipes`, the `pipe` module), for
 //!   custom transports, tests and fuzzing. It follows the sockets' insides and may change
 //!   in any release.
 //!
