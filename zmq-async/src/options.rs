@@ -437,8 +437,10 @@ mod tests {
     #[cfg(feature = "curve")]
     #[test]
     fn curve_options_need_a_matching_key_pair() {
-        let mut opts = SocketOptions::default();
-        opts.curve_server = true;
+        let mut opts = SocketOptions {
+            curve_server: true,
+            ..SocketOptions::default()
+        };
         assert!(opts.security().is_err());
         opts.set_curve_keypair(&CurveKeyPair::generate());
         assert_eq!(opts.security().unwrap(), Mechanism::CurveServer);
