@@ -5,10 +5,19 @@
 //! [`futures::Stream`] of `Result<Message>`, sending sockets a
 //! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`.
 //!
-//! Inside, each peer is a pair of [`pipe`]s of whole messages with a
+//! Inside, each peer is a pair of pipes of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
-//! attach peers through a [`SocketHandle`].
+//! attach peers through a `SocketHandle`.
+//!
+//! # Features
+//!
+//! - `curve` (default): CURVE security, with its crypto dependencies. Without it the
+//!   CURVE options fail with [`Error::InvalidArgument`].
+//! - `unstable-transport`: the plumbing a transport uses to attach peers to a socket
+//!   (`Socket::handle`, `SocketHandle`, `PeerLink`, `PeerPipes`, the `pipe` module), for
+//!   custom transports, tests and fuzzing. It follows the sockets' insides and may change
+//!   in any release.
 //!
 //! ```
 //! use zmq_async::{PullSocket, PushSocket, Message};
@@ -27,6 +36,7 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(test)]
 mod bounds_tests;
@@ -40,8 +50,15 @@ mod inproc;
 mod lb;
 mod net;
 mod options;
+// What only the `unstable-transport` API uses is dead without it.
+#[cfg_attr(not(feature = "unstable-transport"), allow(dead_code))]
 mod peer;
+#[cfg(feature = "unstable-transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub mod pipe;
+#[cfg(not(feature = "unstable-transport"))]
+#[allow(dead_code)] // what only the `unstable-transport` API uses
+mod pipe;
 mod random;
 mod round_robin;
 mod routing;
@@ -54,7 +71,10 @@ pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
 pub use options::{Security, SocketOptions};
-pub use peer::{PeerId, PeerInfo, PeerLink, PeerPipes, SocketHandle, SocketType};
+#[cfg(feature = "unstable-transport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
+pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
+pub use peer::{PeerInfo, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use zmtp_codec::Message;
 

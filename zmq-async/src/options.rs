@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+#[cfg(feature = "curve")]
 use zmtp_codec::{CurveKeyPair, CurveSecretKey};
 
 /// Every socket option, named as in libzmq (`ZMQ_SNDHWM` → `sndhwm`) with
@@ -10,7 +11,7 @@ use zmtp_codec::{CurveKeyPair, CurveSecretKey};
 ///
 /// Options that need a wire (`handshake_ivl`, heartbeats, `maxmsgsize`,
 /// `tcp_keepalive*`, `ipv6`, `reconnect_ivl*`) are carried here for the
-/// transports to read through [`SocketHandle::options`](crate::SocketHandle::options).
+/// transports to read through `SocketHandle::options`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,7 +29,8 @@ use zmtp_codec::{CurveKeyPair, CurveSecretKey};
 /// other (PLAIN and CURVE both selected, or both roles of one mechanism) and a CURVE
 /// socket without its own key pair make tcp/ipc `bind` and `connect` fail with
 /// [`Error::InvalidArgument`](crate::Error::InvalidArgument). inproc ignores security,
-/// as in libzmq.
+/// as in libzmq. Built without the `curve` feature (on by default), the CURVE options
+/// fail the same way, and the key setters at once.
 ///
 /// ```
 /// use zmq_async::{Security, SocketOptions};
@@ -116,9 +118,13 @@ pub struct SocketOptions {
     /// `ZMQ_CURVE_PUBLICKEY`: our long-term public key. Set with
     /// [`set_curve_publickey`](Self::set_curve_publickey) (32 bytes or 40 Z85 characters).
     pub curve_publickey: Option<[u8; 32]>,
-    /// `ZMQ_CURVE_SECRETKEY`: our long-term secret key (redacted in `Debug`).
+    /// `ZMQ_CURVE_SECRETKEY`: our long-term secret key (redacted in `Debug`). Set with
+    /// [`set_curve_secretkey`](Self::set_curve_secretkey) (32 bytes or 40 Z85 characters).
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     pub curve_secretkey: Option<CurveSecretKey>,
     /// `ZMQ_CURVE_SERVERKEY`: the server's public key; makes this socket a CURVE client.
+    /// Set with [`set_curve_serverkey`](Self::set_curve_serverkey).
     pub curve_serverkey: Option<[u8; 32]>,
     /// `ZMQ_ZAP_DOMAIN`: the domain sent to the ZAP handler (at most 255 bytes). With NULL
     /// the handler is asked only when a domain is set; PLAIN and CURVE servers always ask.
@@ -144,8 +150,8 @@ pub enum Security {
 impl std::fmt::Debug for SocketOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let key = |k: &Option<[u8; 32]>| k.as_ref().map(zmtp_codec::z85::encode_key);
-        f.debug_struct("SocketOptions")
-            .field("sndhwm", &self.sndhwm)
+        let mut f = f.debug_struct("SocketOptions");
+        f.field("sndhwm", &self.sndhwm)
             .field("rcvhwm", &self.rcvhwm)
             .field("linger", &self.linger)
             .field("reconnect_ivl", &self.reconnect_ivl)
@@ -179,12 +185,13 @@ impl std::fmt::Debug for SocketOptions {
                 &self.plain_password.as_ref().map(|_| "<redacted>"),
             )
             .field("curve_server", &self.curve_server)
-            .field("curve_publickey", &key(&self.curve_publickey))
-            .field(
-                "curve_secretkey",
-                &self.curve_secretkey.as_ref().map(|_| "<redacted>"),
-            )
-            .field("curve_serverkey", &key(&self.curve_serverkey))
+            .field("curve_publickey", &key(&self.curve_publickey));
+        #[cfg(feature = "curve")]
+        f.field(
+            "curve_secretkey",
+            &self.curve_secretkey.as_ref().map(|_| "<redacted>"),
+        );
+        f.field("curve_serverkey", &key(&self.curve_serverkey))
             .field("zap_domain", &self.zap_domain)
             .finish()
     }
@@ -225,6 +232,7 @@ impl Default for SocketOptions {
             plain_password: None,
             curve_server: false,
             curve_publickey: None,
+            #[cfg(feature = "curve")]
             curve_secretkey: None,
             curve_serverkey: None,
             zap_domain: None,
@@ -297,17 +305,7 @@ impl SocketOptions {
             ));
         }
         if curve {
-            let (Some(public), Some(secret)) = (&self.curve_publickey, &self.curve_secretkey)
-            else {
-                return Err(InvalidArgument(
-                    "CURVE needs our key pair: set curve_publickey and curve_secretkey",
-                ));
-            };
-            if secret.public_key() != *public {
-                return Err(InvalidArgument(
-                    "curve_publickey does not belong to curve_secretkey",
-                ));
-            }
+            self.check_curve_keys()?;
         }
         Ok(match (plain, curve) {
             (true, _) if self.plain_server => Security::PlainServer,
@@ -316,6 +314,28 @@ impl SocketOptions {
             (_, true) => Security::CurveClient,
             _ => Security::Null,
         })
+    }
+
+    /// A CURVE socket's key pair: both set, and belonging together.
+    #[cfg(feature = "curve")]
+    fn check_curve_keys(&self) -> crate::Result<()> {
+        use crate::Error::InvalidArgument;
+        let (Some(public), Some(secret)) = (&self.curve_publickey, &self.curve_secretkey) else {
+            return Err(InvalidArgument(
+                "CURVE needs our key pair: set curve_publickey and curve_secretkey",
+            ));
+        };
+        if secret.public_key() != *public {
+            return Err(InvalidArgument(
+                "curve_publickey does not belong to curve_secretkey",
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "curve"))]
+    fn check_curve_keys(&self) -> crate::Result<()> {
+        curve_built_in()
     }
 
     /// The mechanism these options select, without the consistency checks of
@@ -343,7 +363,13 @@ impl SocketOptions {
 
     /// `ZMQ_CURVE_SECRETKEY` from 32 bytes or 40 Z85 characters.
     pub fn set_curve_secretkey(&mut self, key: impl AsRef<[u8]>) -> crate::Result<()> {
-        self.curve_secretkey = Some(CurveSecretKey::from_bytes(parse_key(key.as_ref())?));
+        let key = parse_key(key.as_ref())?;
+        #[cfg(feature = "curve")]
+        {
+            self.curve_secretkey = Some(CurveSecretKey::from_bytes(key));
+        }
+        #[cfg(not(feature = "curve"))]
+        let _ = key;
         Ok(())
     }
 
@@ -355,20 +381,73 @@ impl SocketOptions {
     }
 
     /// Sets `curve_publickey` and `curve_secretkey` from a key pair.
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     pub fn set_curve_keypair(&mut self, pair: &CurveKeyPair) {
         self.curve_publickey = Some(pair.public);
         self.curve_secretkey = Some(pair.secret.clone());
     }
 }
 
+/// Ok if CURVE is built in; what the CURVE options fail with in a build without the
+/// `curve` feature.
+fn curve_built_in() -> crate::Result<()> {
+    if cfg!(feature = "curve") {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidArgument(
+            "CURVE is not built in: enable zmq-async's `curve` feature (on by default)",
+        ))
+    }
+}
+
 /// A CURVE key option value: 32 raw bytes, or its Z85 form (40 characters, or 41 ending
-/// in NUL as C callers pass it).
+/// in NUL as C callers pass it). Without the `curve` feature, an error.
 fn parse_key(value: &[u8]) -> crate::Result<[u8; 32]> {
+    curve_built_in()?;
     let bad = crate::Error::InvalidArgument("CURVE key must be 32 bytes or 40 Z85 characters");
     match value.len() {
         32 => value.try_into().map_err(|_| bad),
         41 if value[40] == 0 => zmtp_codec::z85::decode_key(&value[..40]).map_err(|_| bad),
         40 => zmtp_codec::z85::decode_key(value).map_err(|_| bad),
         _ => Err(bad),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(not(feature = "curve"))]
+    #[test]
+    fn curve_options_fail_without_the_feature() {
+        let mut opts = SocketOptions::default();
+        let key = [7u8; 32];
+        for result in [
+            opts.set_curve_publickey(key),
+            opts.set_curve_secretkey(key),
+            opts.set_curve_serverkey(key),
+        ] {
+            assert!(
+                matches!(result, Err(crate::Error::InvalidArgument(m)) if m.contains("`curve` feature"))
+            );
+        }
+        opts.curve_server = true;
+        assert!(matches!(
+            opts.security(),
+            Err(crate::Error::InvalidArgument(m)) if m.contains("`curve` feature")
+        ));
+    }
+
+    #[cfg(feature = "curve")]
+    #[test]
+    fn curve_options_need_a_matching_key_pair() {
+        let mut opts = SocketOptions {
+            curve_server: true,
+            ..SocketOptions::default()
+        };
+        assert!(opts.security().is_err());
+        opts.set_curve_keypair(&CurveKeyPair::generate());
+        assert_eq!(opts.security().unwrap(), Security::CurveServer);
     }
 }

@@ -20,6 +20,7 @@ pub use zmtp_codec::SocketType;
 
 /// What a socket learns about a peer at handshake (the READY metadata).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PeerInfo {
     /// The peer's socket type.
     pub socket_type: SocketType,

@@ -317,6 +317,8 @@ impl<T: SocketKind> Socket<T> {
     }
 
     /// Sets `curve_publickey` and `curve_secretkey` from a key pair.
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     pub fn set_curve_keypair(&mut self, pair: &zmtp_codec::CurveKeyPair) -> Result<()> {
         let mut opts = self.base.options.clone();
         opts.set_curve_keypair(pair);
@@ -338,7 +340,17 @@ impl<T: SocketKind> Socket<T> {
     }
 
     /// A handle for transports to attach peers (see [`SocketHandle`]).
+    #[cfg(feature = "unstable-transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
     pub fn handle(&self) -> SocketHandle {
+        SocketHandle {
+            shared: self.base.shared.clone(),
+        }
+    }
+
+    /// The same handle for this crate's transports when the plumbing is not public.
+    #[cfg(not(feature = "unstable-transport"))]
+    pub(crate) fn handle(&self) -> SocketHandle {
         SocketHandle {
             shared: self.base.shared.clone(),
         }

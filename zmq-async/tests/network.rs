@@ -452,7 +452,7 @@ async fn pub_drops_at_the_hwm_and_never_blocks() {
                 continue;
             }
             let n: usize = t[..8].parse().unwrap();
-            assert!(last.is_none_or(|l| n > l), "out of order");
+            assert!(last.map_or(true, |l| n > l), "out of order");
             last = Some(n);
             received += 1;
         }

@@ -13,7 +13,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::frame::{self, Frame, Framing};
 use crate::greeting::{self, Detected, PeerGreeting};
-use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Step};
+use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Ours, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
 use crate::subscription::Subscription;
 use crate::{command, Command, Error, Message, Metadata, SocketType};
@@ -116,6 +116,7 @@ impl Config {
 /// properties, and what the authenticator said of it. (The socket layer's view of a peer
 /// is `zmq_async::PeerInfo`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Handshake {
     /// Protocol version spoken: (3, 1), (3, 0), (2, 0) or (1, 0).
     pub version: (u8, u8),
@@ -467,9 +468,11 @@ impl Connection {
             return Err(Error::NoAuthPending);
         }
         self.awaiting_auth = false;
-        let step = self
-            .mechanism
-            .handle_auth_reply(&reply, &self.our_metadata, &mut self.out);
+        let ours = Ours {
+            metadata: &self.our_metadata,
+            out: &mut self.out,
+        };
+        let step = self.mechanism.handle_auth_reply(&reply, ours);
         if reply.status_code == 200 {
             self.user_id = Some(reply.user_id);
             self.auth_metadata = reply.metadata;
@@ -753,7 +756,11 @@ impl Connection {
                         return Ok(());
                     }
                     if self.phase == Phase::Handshake {
-                        let step = self.mechanism.start(&self.our_metadata, &mut self.out)?;
+                        let ours = Ours {
+                            metadata: &self.our_metadata,
+                            out: &mut self.out,
+                        };
+                        let step = self.mechanism.start(ours)?;
                         self.apply_step(now, step)?;
                     }
                 }
@@ -809,12 +816,11 @@ impl Connection {
                             _ => Error::MalformedCommand("ERROR"),
                         });
                     }
-                    let step = self.mechanism.handle_command(
-                        &name,
-                        data,
-                        &self.our_metadata,
-                        &mut self.out,
-                    )?;
+                    let ours = Ours {
+                        metadata: &self.our_metadata,
+                        out: &mut self.out,
+                    };
+                    let step = self.mechanism.handle_command(&name, data, ours)?;
                     self.apply_step(now, step)?;
                 }
                 Phase::Active | Phase::Failed => return Ok(()),

@@ -330,7 +330,7 @@ mod tests {
         assert!(f.more && !f.command);
         assert_eq!(&f.body[..], b"hi");
         let mut long = vec![0x02, 0, 0, 0, 0, 0, 0, 1, 0];
-        long.extend(std::iter::repeat_n(7u8, 256));
+        long.extend(std::iter::repeat(7u8).take(256));
         let f = one(&long, Framing::V3).unwrap().unwrap();
         assert_eq!(f.body.len(), 256);
         let f = one(&[0x04, 0x01, 0], Framing::V3).unwrap().unwrap();

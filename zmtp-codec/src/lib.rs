@@ -1,7 +1,8 @@
 //! A sans-IO ZMTP codec: everything a ZeroMQ connection decides, and no I/O.
 //!
 //! It speaks ZMTP 3.1 and 3.0 (RFC 23, RFC 37) with the NULL, PLAIN (RFC 24) and CURVE
-//! (RFC 25/26, see [`mechanism::curve`]) security mechanisms, and downgrades to ZMTP 2.0 (RFC 15) and 1.0 (RFC 13) peers, so one
+//! (RFC 25/26, see `mechanism::curve`; the `curve` feature, on by default) security
+//! mechanisms, and downgrades to ZMTP 2.0 (RFC 15) and 1.0 (RFC 13) peers, so one
 //! [`Connection`] talks to every ZeroMQ peer since 2011. No tokio, no sockets, no clock
 //! reads: bytes and instants go in, bytes, events and deadlines come out.
 //!
@@ -22,6 +23,7 @@
 //! assert_eq!(peer.version, (3, 1));
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod command;
 mod connection;
@@ -41,6 +43,8 @@ pub use connection::{
     MIN_READ_SPACE, ZERO_COPY_THRESHOLD,
 };
 pub use error::Error;
+#[cfg(feature = "curve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
 pub use mechanism::curve::{CurveKeyPair, CurveSecretKey};
 pub use mechanism::{AuthReply, AuthRequest, MechanismConfig};
 pub use message::Message;

@@ -1,7 +1,7 @@
 //! CURVE (RFC 25/26) between two codecs in memory: the handshake, traffic in boxes, and the
 //! attacks the spec defends against (wrong key, forged vouch, altered cookie, replays,
 //! tampering).
-
+#![cfg(feature = "curve")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;

@@ -44,6 +44,7 @@ pub(crate) fn peer_info(ours: SocketType, info: Handshake, authenticated: bool) 
 
 /// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
 pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
+    #[cfg(feature = "curve")]
     let keys = || match (&o.curve_publickey, &o.curve_secretkey) {
         (Some(public), Some(secret)) => Ok((*public, secret.clone())),
         _ => Err(crate::Error::InvalidArgument(
@@ -56,6 +57,7 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
             password: o.plain_password.clone().unwrap_or_default(),
         },
         Security::PlainServer => MechanismConfig::PlainServer,
+        #[cfg(feature = "curve")]
         Security::CurveClient => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveClient {
@@ -64,6 +66,7 @@ pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
                 server_key: o.curve_serverkey.unwrap_or_default(),
             }
         }
+        #[cfg(feature = "curve")]
         Security::CurveServer => {
             let (public_key, secret_key) = keys()?;
             MechanismConfig::CurveServer {

@@ -4,6 +4,8 @@
 //! may wrap every frame afterwards (CURVE boxes them). The [`Connection`](crate::Connection)
 //! knows nothing of any mechanism's commands.
 
+#[cfg(feature = "curve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
 pub mod curve;
 mod null;
 mod plain;
@@ -13,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use crate::frame::{self, Frame, Framing};
 use crate::{Error, Metadata};
 
+#[cfg(feature = "curve")]
 use curve::{CurveClient, CurveSecretKey, CurveServer};
 pub(crate) use null::Null;
 pub use plain::{decode_hello, encode_hello};
@@ -35,6 +38,8 @@ pub enum MechanismConfig {
     PlainServer,
     /// CURVE client (libzmq: `ZMQ_CURVE_SERVERKEY` + our key pair): encrypts everything and
     /// authenticates the server by its long-term public key.
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     CurveClient {
         /// Our long-term public key C (must belong to `secret_key`).
         public_key: [u8; 32],
@@ -45,6 +50,8 @@ pub enum MechanismConfig {
     },
     /// CURVE server (libzmq: `ZMQ_CURVE_SERVER` + our key pair): asks the authenticator
     /// about every client's long-term public key.
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     CurveServer {
         /// Our long-term public key S (must belong to `secret_key`).
         public_key: [u8; 32],
@@ -63,6 +70,7 @@ impl std::fmt::Debug for MechanismConfig {
                 .field("password", &"<redacted>")
                 .finish(),
             MechanismConfig::PlainServer => f.write_str("PlainServer"),
+            #[cfg(feature = "curve")]
             MechanismConfig::CurveClient {
                 public_key,
                 server_key,
@@ -73,6 +81,7 @@ impl std::fmt::Debug for MechanismConfig {
                 .field("secret_key", &"<redacted>")
                 .field("server_key", &crate::z85::encode_key(server_key))
                 .finish(),
+            #[cfg(feature = "curve")]
             MechanismConfig::CurveServer { public_key, .. } => f
                 .debug_struct("CurveServer")
                 .field("public_key", &crate::z85::encode_key(public_key))
@@ -84,6 +93,8 @@ impl std::fmt::Debug for MechanismConfig {
 
 impl MechanismConfig {
     /// A CURVE client with our key pair, talking to the server whose public key is given.
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     pub fn curve_client(ours: &curve::CurveKeyPair, server_key: [u8; 32]) -> Self {
         MechanismConfig::CurveClient {
             public_key: ours.public,
@@ -93,6 +104,8 @@ impl MechanismConfig {
     }
 
     /// A CURVE server with our key pair.
+    #[cfg(feature = "curve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
     pub fn curve_server(ours: &curve::CurveKeyPair) -> Self {
         MechanismConfig::CurveServer {
             public_key: ours.public,
@@ -105,16 +118,19 @@ impl MechanismConfig {
         match self {
             MechanismConfig::Null => "NULL",
             MechanismConfig::PlainClient { .. } | MechanismConfig::PlainServer => "PLAIN",
+            #[cfg(feature = "curve")]
             MechanismConfig::CurveClient { .. } | MechanismConfig::CurveServer { .. } => "CURVE",
         }
     }
 
     /// The greeting's as-server flag.
     pub fn as_server(&self) -> bool {
-        matches!(
-            self,
-            MechanismConfig::PlainServer | MechanismConfig::CurveServer { .. }
-        )
+        match self {
+            MechanismConfig::PlainServer => true,
+            #[cfg(feature = "curve")]
+            MechanismConfig::CurveServer { .. } => true,
+            _ => false,
+        }
     }
 
     pub(crate) fn build(&self, authenticate: bool) -> Result<Box<dyn Mechanism>, Error> {
@@ -129,30 +145,33 @@ impl MechanismConfig {
                 Box::new(PlainClient::new(username.clone(), password.clone()))
             }
             MechanismConfig::PlainServer => Box::new(PlainServer::new()),
+            #[cfg(feature = "curve")]
             MechanismConfig::CurveClient {
                 public_key,
                 secret_key,
                 server_key,
             } => {
                 check_key_pair(public_key, secret_key)?;
-                Box::new(CurveClient::new(
+                Box::new(CurveClient::mechanism(
                     *public_key,
                     secret_key.clone(),
                     *server_key,
                 ))
             }
+            #[cfg(feature = "curve")]
             MechanismConfig::CurveServer {
                 public_key,
                 secret_key,
             } => {
                 check_key_pair(public_key, secret_key)?;
-                Box::new(CurveServer::new(*public_key, secret_key.clone()))
+                Box::new(CurveServer::mechanism(*public_key, secret_key.clone()))
             }
         })
     }
 }
 
 /// A mismatched pair would fail every handshake with a confusing error on the peer's side.
+#[cfg(feature = "curve")]
 fn check_key_pair(public: &[u8; 32], secret: &CurveSecretKey) -> Result<(), Error> {
     if secret.public_key() == *public {
         Ok(())
@@ -230,28 +249,32 @@ pub(crate) enum Step {
     Done(Metadata),
 }
 
+/// The mechanisms' results: their errors are the codec's.
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Our side of a handshake step: the metadata we announce, and the buffer our commands go to.
+pub(crate) struct Ours<'a> {
+    /// Our metadata (sent in READY or INITIATE).
+    pub(crate) metadata: &'a Metadata,
+    /// Where the mechanism writes the commands it sends.
+    pub(crate) out: &'a mut BytesMut,
+}
+
 /// The handshake state machine of one mechanism.
 pub(crate) trait Mechanism: Send {
-    /// Queues the first commands (if any) once the greetings are exchanged.
-    fn start(&mut self, ours: &Metadata, out: &mut BytesMut) -> Result<Step, Error>;
+    /// Queues the first commands (if any) once the greetings are exchanged. By default
+    /// nothing: servers speak second.
+    fn start(&mut self, ours: Ours<'_>) -> Result<Step, Error> {
+        let _ = ours;
+        Ok(Step::Continue)
+    }
 
     /// Handles one handshake command (ERROR is handled by the connection).
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error>;
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Step, Error>;
 
     /// Handles the authenticator's answer; a refusal writes ERROR (if due) and fails.
-    fn handle_auth_reply(
-        &mut self,
-        reply: &AuthReply,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
-        let _ = (reply, ours, out);
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Step, Error> {
+        let _ = (reply, ours);
         Err(Error::NoAuthPending)
     }
 
@@ -272,19 +295,22 @@ pub(crate) trait Mechanism: Send {
     }
 }
 
-/// Applies a refused [`AuthReply`]: 300 closes silently, 400 and 500 send ERROR with the
-/// status code as reason (as libzmq does).
-pub(crate) fn refuse(reply: &AuthReply, out: &mut BytesMut) -> Error {
+/// Passes an accepted [`AuthReply`] (200); applies a refused one: 300 closes silently,
+/// 400 and 500 send ERROR with the status code as reason (as libzmq does).
+pub(crate) fn check_reply(reply: &AuthReply, out: &mut BytesMut) -> Result<(), Error> {
+    if reply.status_code == 200 {
+        return Ok(());
+    }
     if reply.status_code != 300 {
         crate::Command::Error(Bytes::from(reply.status_code.to_string())).encode(out);
     }
-    Error::AuthenticationFailed {
+    Err(Error::AuthenticationFailed {
         status_code: reply.status_code,
         status_text: reply.status_text.clone(),
-    }
+    })
 }
 
-/// The authentication answer of a handshake that needs none.
+/// The error for a command the mechanism does not expect in its current state (or at all).
 pub(crate) fn unexpected(name: &Bytes) -> Error {
     Error::UnexpectedCommand(name.clone())
 }

@@ -3,9 +3,9 @@
 //! With an authenticator (libzmq: `ZMQ_ZAP_DOMAIN` set on a NULL socket) the server asks
 //! it first and sends READY only after a 200.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::{refuse, unexpected, AuthReply, AuthRequest, Mechanism, Step};
+use super::{check_reply, unexpected, AuthReply, AuthRequest, Mechanism, Ours, Result, Step};
 use crate::{Command, Error, Metadata};
 
 pub(crate) struct Null {
@@ -23,6 +23,12 @@ impl Null {
         }
     }
 
+    fn send_ready(&mut self, ours: Ours<'_>) -> Step {
+        Command::Ready(ours.metadata.clone()).encode(ours.out);
+        self.sent_ready = true;
+        self.progress()
+    }
+
     fn progress(&mut self) -> Step {
         match (&self.peer, self.sent_ready) {
             (Some(_), true) => Step::Done(self.peer.take().unwrap_or_default()),
@@ -32,25 +38,17 @@ impl Null {
 }
 
 impl Mechanism for Null {
-    fn start(&mut self, ours: &Metadata, out: &mut BytesMut) -> Result<Step, Error> {
+    fn start(&mut self, ours: Ours<'_>) -> Result<Step> {
         if self.authenticate {
             return Ok(Step::Authenticate(AuthRequest {
                 mechanism: "NULL",
                 credentials: Vec::new(),
             }));
         }
-        Command::Ready(ours.clone()).encode(out);
-        self.sent_ready = true;
-        Ok(Step::Continue)
+        Ok(self.send_ready(ours))
     }
 
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        _ours: &Metadata,
-        _out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, _ours: Ours<'_>) -> Result<Step> {
         if &name[..] != b"READY" || self.peer.is_some() {
             return Err(unexpected(name));
         }
@@ -58,20 +56,11 @@ impl Mechanism for Null {
         Ok(self.progress())
     }
 
-    fn handle_auth_reply(
-        &mut self,
-        reply: &AuthReply,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Step> {
         if !self.authenticate || self.sent_ready {
             return Err(Error::NoAuthPending);
         }
-        if reply.status_code != 200 {
-            return Err(refuse(reply, out));
-        }
-        Command::Ready(ours.clone()).encode(out);
-        self.sent_ready = true;
-        Ok(self.progress())
+        check_reply(reply, ours.out)?;
+        Ok(self.send_ready(ours))
     }
 }

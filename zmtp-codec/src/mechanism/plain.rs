@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{refuse, unexpected, AuthReply, AuthRequest, Mechanism, Step};
+use super::{check_reply, unexpected, AuthReply, AuthRequest, Mechanism, Ours, Result, Step};
 use crate::command::put_name;
 use crate::frame::{self, Framing};
 use crate::{Error, Metadata};
@@ -65,18 +65,12 @@ impl PlainClient {
 }
 
 impl Mechanism for PlainClient {
-    fn start(&mut self, _ours: &Metadata, out: &mut BytesMut) -> Result<Step, Error> {
-        encode_hello(out, &self.username, &self.password);
+    fn start(&mut self, ours: Ours<'_>) -> Result<Step> {
+        encode_hello(ours.out, &self.username, &self.password);
         Ok(Step::Continue)
     }
 
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Step> {
         match (&self.state, &name[..]) {
             (ClientState::WaitWelcome, b"WELCOME") => {
                 if !data.is_empty() {
@@ -85,7 +79,7 @@ impl Mechanism for PlainClient {
                         reason: "unexpected data",
                     });
                 }
-                encode_named(out, b"INITIATE", Some(ours));
+                encode_named(ours.out, b"INITIATE", Some(ours.metadata));
                 self.state = ClientState::WaitReady;
                 Ok(Step::Continue)
             }
@@ -116,17 +110,7 @@ impl PlainServer {
 }
 
 impl Mechanism for PlainServer {
-    fn start(&mut self, _ours: &Metadata, _out: &mut BytesMut) -> Result<Step, Error> {
-        Ok(Step::Continue)
-    }
-
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Step> {
         match (&self.state, &name[..]) {
             (ServerState::WaitHello, b"HELLO") => {
                 let (username, password) = decode_hello(&data)?;
@@ -138,7 +122,7 @@ impl Mechanism for PlainServer {
             }
             (ServerState::WaitInitiate, b"INITIATE") => {
                 let peer = Metadata::decode(data)?;
-                encode_named(out, b"READY", Some(ours));
+                encode_named(ours.out, b"READY", Some(ours.metadata));
                 self.state = ServerState::Done;
                 Ok(Step::Done(peer))
             }
@@ -146,19 +130,12 @@ impl Mechanism for PlainServer {
         }
     }
 
-    fn handle_auth_reply(
-        &mut self,
-        reply: &AuthReply,
-        _ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Step> {
         if self.state != ServerState::WaitAuth {
             return Err(Error::NoAuthPending);
         }
-        if reply.status_code != 200 {
-            return Err(refuse(reply, out));
-        }
-        encode_named(out, b"WELCOME", None);
+        check_reply(reply, ours.out)?;
+        encode_named(ours.out, b"WELCOME", None);
         self.state = ServerState::WaitInitiate;
         Ok(Step::Continue)
     }

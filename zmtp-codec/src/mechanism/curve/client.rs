@@ -5,13 +5,13 @@ use crypto_box::{PublicKey, SalsaBox, SecretKey};
 
 use super::{
     command_frame, long_nonce, malformed, open, random, read_u64, seal, short_nonce,
-    transient_keypair, CurveSecretKey, ShortNonces, Traffic, BOX_OVERHEAD, COOKIE_SIZE,
-    HELLO_PREFIX, HELLO_SIZE, INITIATE_PREFIX, MESSAGE_FROM_CLIENT, MESSAGE_FROM_SERVER,
-    MIN_INITIATE_SIZE, MIN_READY_SIZE, READY_PREFIX, VOUCH_PREFIX, WELCOME_PREFIX, WELCOME_SIZE,
+    transient_keypair, Curve, CurveSecretKey, Handshake, Progress, ShortNonces, Traffic,
+    BOX_OVERHEAD, COOKIE_SIZE, HELLO_PREFIX, HELLO_SIZE, INITIATE_PREFIX, MESSAGE_FROM_CLIENT,
+    MESSAGE_FROM_SERVER, MIN_INITIATE_SIZE, MIN_READY_SIZE, READY_PREFIX, VOUCH_PREFIX,
+    WELCOME_PREFIX, WELCOME_SIZE,
 };
 use crate::command::put_name;
-use crate::frame::Frame;
-use crate::mechanism::{unexpected, Mechanism, Step};
+use crate::mechanism::{unexpected, Ours, Result};
 use crate::{Error, Metadata};
 
 enum State {
@@ -24,9 +24,7 @@ enum State {
     },
     /// INITIATE sent; READY will open with the traffic box.
     WaitReady { traffic: Traffic },
-    /// Handshake done: frames travel in MESSAGE boxes.
-    Ready { traffic: Traffic },
-    /// Failed or consumed.
+    /// Failed, or done (the traffic box went to [`Curve`]).
     Dead,
 }
 
@@ -38,13 +36,18 @@ pub(crate) struct CurveClient {
 }
 
 impl CurveClient {
-    pub(crate) fn new(public: [u8; 32], secret: CurveSecretKey, server: [u8; 32]) -> Self {
-        CurveClient {
+    /// The client mechanism: our key pair, and the server's public key.
+    pub(crate) fn mechanism(
+        public: [u8; 32],
+        secret: CurveSecretKey,
+        server: [u8; 32],
+    ) -> Curve<CurveClient> {
+        Curve::new(CurveClient {
             public,
             secret,
             server: PublicKey::from(server),
             state: State::Idle,
-        }
+        })
     }
 
     fn handle_welcome(
@@ -52,9 +55,8 @@ impl CurveClient {
         transient: SecretKey,
         mut nonces: ShortNonces,
         data: &Bytes,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+        ours: Ours<'_>,
+    ) -> Result<Progress> {
         // data = long nonce (16) + Box[S′ + cookie](S → C′) (144).
         if data.len() + 8 != WELCOME_SIZE {
             return Err(malformed("WELCOME", "not 168 bytes"));
@@ -88,8 +90,8 @@ impl CurveClient {
         let nonce = nonces.take();
         let traffic_box = SalsaBox::new(&server_transient, &transient);
         command_frame(
-            out,
-            MIN_INITIATE_SIZE + ours.encoded_len(),
+            ours.out,
+            MIN_INITIATE_SIZE + ours.metadata.encoded_len(),
             |body: &mut BytesMut| {
                 put_name(body, b"INITIATE");
                 body.put_slice(cookie);
@@ -101,7 +103,7 @@ impl CurveClient {
                     |b| {
                         b.put_slice(&self.public);
                         b.put_slice(&vouch);
-                        ours.encode(b);
+                        ours.metadata.encode(b);
                     },
                 );
             },
@@ -114,10 +116,10 @@ impl CurveClient {
                 nonces,
             },
         };
-        Ok(Step::Continue)
+        Ok(Progress::Continue)
     }
 
-    fn handle_ready(&mut self, mut traffic: Traffic, data: &Bytes) -> Result<Step, Error> {
+    fn handle_ready(&mut self, mut traffic: Traffic, data: &Bytes) -> Result<Progress> {
         // data = short nonce (8) + Box[metadata](S′ → C′) (16+).
         if data.len() + 6 < MIN_READY_SIZE {
             return Err(malformed("READY", "shorter than 30 bytes"));
@@ -132,18 +134,17 @@ impl CurveClient {
         .ok_or(Error::CurveBoxOpenFailed { command: "READY" })?;
         traffic.nonces.peer_last = nonce;
         let peer = Metadata::decode(plain.freeze())?;
-        self.state = State::Ready { traffic };
-        Ok(Step::Done(peer))
+        Ok(Progress::Done { peer, traffic })
     }
 }
 
-impl Mechanism for CurveClient {
-    fn start(&mut self, _ours: &Metadata, out: &mut BytesMut) -> Result<Step, Error> {
+impl Handshake for CurveClient {
+    fn start(&mut self, ours: Ours<'_>) -> Result<Progress> {
         let (transient, transient_public) = transient_keypair()?;
         let mut nonces = ShortNonces::new();
         let nonce = nonces.take();
         let hello_box = SalsaBox::new(&self.server, &transient);
-        command_frame(out, HELLO_SIZE, |body| {
+        command_frame(ours.out, HELLO_SIZE, |body| {
             put_name(body, b"HELLO");
             body.put_slice(&[1, 0]);
             body.put_bytes(0, 72);
@@ -154,42 +155,16 @@ impl Mechanism for CurveClient {
             });
         });
         self.state = State::WaitWelcome { transient, nonces };
-        Ok(Step::Continue)
+        Ok(Progress::Continue)
     }
 
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Progress> {
         match (std::mem::replace(&mut self.state, State::Dead), &name[..]) {
             (State::WaitWelcome { transient, nonces }, b"WELCOME") => {
-                self.handle_welcome(transient, nonces, &data, ours, out)
+                self.handle_welcome(transient, nonces, &data, ours)
             }
             (State::WaitReady { traffic }, b"READY") => self.handle_ready(traffic, &data),
             _ => Err(unexpected(name)),
-        }
-    }
-
-    fn wraps_frames(&self) -> bool {
-        matches!(self.state, State::Ready { .. })
-    }
-
-    fn encode_frame(&mut self, out: &mut BytesMut, more: bool, command: bool, body: &[u8]) {
-        if let State::Ready { traffic } = &mut self.state {
-            traffic.encode(out, more, command, body);
-        } else {
-            // Never in plaintext: the connection only wraps frames after the handshake.
-            debug_assert!(false, "CURVE frame encoded before the handshake completed");
-        }
-    }
-
-    fn decode_frame(&mut self, frame: Frame) -> Result<Frame, Error> {
-        match &mut self.state {
-            State::Ready { traffic } => traffic.decode(frame),
-            _ => Err(Error::UnexpectedMessage),
         }
     }
 }

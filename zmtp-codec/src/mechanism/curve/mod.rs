@@ -24,7 +24,8 @@ use crypto_box::{Nonce, SalsaBox, Tag};
 
 use crate::command;
 use crate::frame::{self, Frame, Framing};
-use crate::Error;
+use crate::mechanism::{AuthReply, AuthRequest, Mechanism, Ours, Result, Step};
+use crate::{Error, Metadata};
 
 pub(crate) use client::CurveClient;
 pub use keys::{CurveKeyPair, CurveSecretKey};
@@ -206,6 +207,98 @@ fn read_u64(data: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&data[..8]);
     u64::from_be_bytes(b)
+}
+
+/// How one side's handshake moves on: a [`Step`], except that completion also hands over
+/// the box for the traffic that follows.
+enum Progress {
+    /// Waiting for the peer's next command.
+    Continue,
+    /// Waiting for the authenticator.
+    Authenticate(AuthRequest),
+    /// Handshake complete: the peer's metadata, and the MESSAGE boxes from now on.
+    Done { peer: Metadata, traffic: Traffic },
+}
+
+/// One side of the CURVE handshake: [`CurveClient`] or [`CurveServer`].
+trait Handshake: Send {
+    /// Queues the first command, if this side speaks first.
+    fn start(&mut self, ours: Ours<'_>) -> Result<Progress>;
+
+    /// Handles one handshake command.
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Progress>;
+
+    /// Handles the authenticator's answer (servers only).
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Progress> {
+        let _ = (reply, ours);
+        Err(Error::NoAuthPending)
+    }
+}
+
+/// The CURVE mechanism: one side's handshake, then the MESSAGE framing both sides share
+/// (libzmq's `curve_mechanism_base`). Generic, so each side's frames take a direct path.
+pub(crate) struct Curve<H> {
+    handshake: H,
+    /// Set when the handshake completes: from then on every frame travels boxed.
+    traffic: Option<Traffic>,
+}
+
+impl<H> Curve<H> {
+    fn new(handshake: H) -> Self {
+        Curve {
+            handshake,
+            traffic: None,
+        }
+    }
+
+    /// The connection's step for the handshake's progress; keeps the traffic box.
+    fn advance(&mut self, progress: Result<Progress>) -> Result<Step> {
+        Ok(match progress? {
+            Progress::Continue => Step::Continue,
+            Progress::Authenticate(request) => Step::Authenticate(request),
+            Progress::Done { peer, traffic } => {
+                self.traffic = Some(traffic);
+                Step::Done(peer)
+            }
+        })
+    }
+}
+
+impl<H: Handshake> Mechanism for Curve<H> {
+    fn start(&mut self, ours: Ours<'_>) -> Result<Step> {
+        let progress = self.handshake.start(ours);
+        self.advance(progress)
+    }
+
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Step> {
+        let progress = self.handshake.handle_command(name, data, ours);
+        self.advance(progress)
+    }
+
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Step> {
+        let progress = self.handshake.handle_auth_reply(reply, ours);
+        self.advance(progress)
+    }
+
+    fn wraps_frames(&self) -> bool {
+        self.traffic.is_some()
+    }
+
+    fn encode_frame(&mut self, out: &mut BytesMut, more: bool, command: bool, body: &[u8]) {
+        if let Some(traffic) = &mut self.traffic {
+            traffic.encode(out, more, command, body);
+        } else {
+            // Never in plaintext: the connection only wraps frames after the handshake.
+            debug_assert!(false, "CURVE frame encoded before the handshake completed");
+        }
+    }
+
+    fn decode_frame(&mut self, frame: Frame) -> Result<Frame, Error> {
+        match &mut self.traffic {
+            Some(traffic) => traffic.decode(frame),
+            None => Err(Error::UnexpectedMessage),
+        }
+    }
 }
 
 /// The encrypted traffic after the handshake: MESSAGE boxes both ways.

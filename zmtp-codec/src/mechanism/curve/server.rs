@@ -9,14 +9,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::{
     command_frame, long_nonce, malformed, open, random, read_u64, seal, short_nonce,
-    transient_keypair, CurveSecretKey, ShortNonces, Traffic, COOKIE_PREFIX, COOKIE_SIZE,
-    HELLO_PREFIX, HELLO_SIZE, INITIATE_PREFIX, MESSAGE_FROM_CLIENT, MESSAGE_FROM_SERVER,
-    MIN_INITIATE_SIZE, MIN_READY_SIZE, READY_PREFIX, VOUCH_PREFIX, VOUCH_SIZE, WELCOME_PREFIX,
-    WELCOME_SIZE,
+    transient_keypair, Curve, CurveSecretKey, Handshake, Progress, ShortNonces, Traffic,
+    COOKIE_PREFIX, COOKIE_SIZE, HELLO_PREFIX, HELLO_SIZE, INITIATE_PREFIX, MESSAGE_FROM_CLIENT,
+    MESSAGE_FROM_SERVER, MIN_INITIATE_SIZE, MIN_READY_SIZE, READY_PREFIX, VOUCH_PREFIX, VOUCH_SIZE,
+    WELCOME_PREFIX, WELCOME_SIZE,
 };
 use crate::command::put_name;
-use crate::frame::Frame;
-use crate::mechanism::{refuse, unexpected, AuthReply, AuthRequest, Mechanism, Step};
+use crate::mechanism::{check_reply, unexpected, AuthReply, AuthRequest, Ours, Result};
 use crate::{Error, Metadata};
 
 enum State {
@@ -32,11 +31,7 @@ enum State {
         traffic: Traffic,
         peer: Metadata,
     },
-    /// READY sent: frames travel in MESSAGE boxes.
-    Ready {
-        traffic: Traffic,
-    },
-    /// Failed or consumed.
+    /// Failed, or done (the traffic box went to [`Curve`]).
     Dead,
 }
 
@@ -47,15 +42,16 @@ pub(crate) struct CurveServer {
 }
 
 impl CurveServer {
-    pub(crate) fn new(public: [u8; 32], secret: CurveSecretKey) -> Self {
-        CurveServer {
+    /// The server mechanism with our key pair.
+    pub(crate) fn mechanism(public: [u8; 32], secret: CurveSecretKey) -> Curve<CurveServer> {
+        Curve::new(CurveServer {
             public,
             secret,
             state: State::WaitHello,
-        }
+        })
     }
 
-    fn handle_hello(&mut self, data: &Bytes, out: &mut BytesMut) -> Result<Step, Error> {
+    fn handle_hello(&mut self, data: &Bytes, out: &mut BytesMut) -> Result<Progress> {
         // data = version (2), padding (72), C′ (32), short nonce (8), Box[64 zeros](C′ → S) (80).
         if data.len() + 6 != HELLO_SIZE {
             return Err(malformed("HELLO", "not 200 bytes"));
@@ -123,7 +119,7 @@ impl CurveServer {
             cookie_key,
             nonces,
         };
-        Ok(Step::Continue)
+        Ok(Progress::Continue)
     }
 
     fn handle_initiate(
@@ -132,7 +128,7 @@ impl CurveServer {
         cookie_key: &[u8; 32],
         mut nonces: ShortNonces,
         data: &Bytes,
-    ) -> Result<Step, Error> {
+    ) -> Result<Progress> {
         // data = cookie (96), short nonce (8), Box[C + vouch + metadata](C′ → S′) (144+).
         if data.len() + 9 < MIN_INITIATE_SIZE {
             return Err(malformed("INITIATE", "shorter than 257 bytes"));
@@ -192,27 +188,21 @@ impl CurveServer {
             },
             peer,
         };
-        Ok(Step::Authenticate(AuthRequest {
+        Ok(Progress::Authenticate(AuthRequest {
             mechanism: "CURVE",
             credentials: vec![Bytes::copy_from_slice(&client_key)],
         }))
     }
 }
 
-impl Mechanism for CurveServer {
-    fn start(&mut self, _ours: &Metadata, _out: &mut BytesMut) -> Result<Step, Error> {
-        Ok(Step::Continue)
+impl Handshake for CurveServer {
+    fn start(&mut self, _ours: Ours<'_>) -> Result<Progress> {
+        Ok(Progress::Continue)
     }
 
-    fn handle_command(
-        &mut self,
-        name: &Bytes,
-        data: Bytes,
-        _ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_command(&mut self, name: &Bytes, data: Bytes, ours: Ours<'_>) -> Result<Progress> {
         match (std::mem::replace(&mut self.state, State::Dead), &name[..]) {
-            (State::WaitHello, b"HELLO") => self.handle_hello(&data, out),
+            (State::WaitHello, b"HELLO") => self.handle_hello(&data, ours.out),
             (
                 State::WaitInitiate {
                     client_transient,
@@ -225,12 +215,7 @@ impl Mechanism for CurveServer {
         }
     }
 
-    fn handle_auth_reply(
-        &mut self,
-        reply: &AuthReply,
-        ours: &Metadata,
-        out: &mut BytesMut,
-    ) -> Result<Step, Error> {
+    fn handle_auth_reply(&mut self, reply: &AuthReply, ours: Ours<'_>) -> Result<Progress> {
         if !matches!(self.state, State::WaitAuth { .. }) {
             return Err(Error::NoAuthPending);
         }
@@ -238,42 +223,23 @@ impl Mechanism for CurveServer {
         else {
             return Err(Error::NoAuthPending);
         };
-        if reply.status_code != 200 {
-            return Err(refuse(reply, out));
-        }
+        check_reply(reply, ours.out)?;
         // READY = short nonce (8) + Box[metadata](S′ → C′).
         let nonce = traffic.nonces.take();
-        command_frame(out, MIN_READY_SIZE + ours.encoded_len(), |body| {
-            put_name(body, b"READY");
-            body.put_u64(nonce);
-            seal(
-                &traffic.cipher,
-                &short_nonce(READY_PREFIX, nonce),
-                body,
-                |b| ours.encode(b),
-            );
-        });
-        self.state = State::Ready { traffic };
-        Ok(Step::Done(peer))
-    }
-
-    fn wraps_frames(&self) -> bool {
-        matches!(self.state, State::Ready { .. })
-    }
-
-    fn encode_frame(&mut self, out: &mut BytesMut, more: bool, command: bool, body: &[u8]) {
-        if let State::Ready { traffic } = &mut self.state {
-            traffic.encode(out, more, command, body);
-        } else {
-            // Never in plaintext: the connection only wraps frames after the handshake.
-            debug_assert!(false, "CURVE frame encoded before the handshake completed");
-        }
-    }
-
-    fn decode_frame(&mut self, frame: Frame) -> Result<Frame, Error> {
-        match &mut self.state {
-            State::Ready { traffic } => traffic.decode(frame),
-            _ => Err(Error::UnexpectedMessage),
-        }
+        command_frame(
+            ours.out,
+            MIN_READY_SIZE + ours.metadata.encoded_len(),
+            |body| {
+                put_name(body, b"READY");
+                body.put_u64(nonce);
+                seal(
+                    &traffic.cipher,
+                    &short_nonce(READY_PREFIX, nonce),
+                    body,
+                    |b| ours.metadata.encode(b),
+                );
+            },
+        );
+        Ok(Progress::Done { peer, traffic })
     }
 }
