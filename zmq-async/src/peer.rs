@@ -374,7 +374,8 @@ pub(crate) struct FarEnds {
 ///    handshake, passing `Some(info)`.
 /// 2. **Handshake** — [`PeerLink::handshake`] with the peer's [`PeerInfo`]
 ///    (skip if it was given to `attach`). ROUTER learns the routing id here;
-///    SUB/XSUB (re)send their subscriptions; XPUB sends its welcome message.
+///    SUB/XSUB send their subscriptions again after a reconnect (they queued
+///    them when the pipes were attached); XPUB sends its welcome message.
 /// 3. **Pump** — the task pushes decoded messages into
 ///    [`PeerPipes::inbound`] (when it is full, stop reading the transport) and
 ///    pops [`PeerPipes::outbound`] to encode and write.

@@ -289,7 +289,7 @@ impl PipeWriter {
     }
 
     /// Queues `msg` ignoring the HWM (used for subscriptions, which libzmq
-    /// never drops, and for probe/welcome messages on a fresh pipe).
+    /// never drops, and for the `probe_router` message on a fresh pipe).
     pub fn push_force(&self, msg: Message) -> Result<(), PipeClosed> {
         let mut st = self.shared.lock();
         if st.reader_closed {

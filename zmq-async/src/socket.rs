@@ -161,7 +161,8 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
     }
 }
 
-/// Where an endpoint goes.
+/// The name of an `inproc://name` endpoint. Any other ZeroMQ scheme (tcp and ipc included)
+/// gives `TransportUnsupported`, anything else `InvalidEndpoint`.
 fn inproc_name(endpoint: &str) -> Result<&str> {
     let Some((scheme, rest)) = endpoint.split_once("://") else {
         return Err(Error::InvalidEndpoint(endpoint.to_owned()));

@@ -1,5 +1,5 @@
 //! The asking side of ZAP: what a connection does with the codec's
-//! [`AuthRequest`](zmtp_codec::AuthRequest).
+//! [`AuthRequest`].
 //!
 //! As libzmq's `session_base_t::zap_connect`: the handler is looked up in the inproc
 //! registry without waiting and, if one is bound, a bare pipe pair is linked to it (no

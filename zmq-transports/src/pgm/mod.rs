@@ -1,6 +1,6 @@
 //! The sans-IO PGM core (RFC 3208, as OpenPGM and so libzmq speak it) for `pgm://` and
-//! `epgm://`: the part of reliable multicast that needs no sockets and no clock. The UDP
-//! driver (a later step) owns the sockets and the timers and feeds this core.
+//! `epgm://`: the part of reliable multicast that needs no sockets and no clock. Its Tokio
+//! driver, [`multicast`](crate::multicast), owns the sockets and the timers and feeds this core.
 //!
 //! - [`packet`]: typed, lossless parse/encode of SPM, ODATA, RDATA, NAK, NCF and SPMR with
 //!   their options and checksum.
