@@ -76,7 +76,10 @@ impl RoutingTable {
                         tracing::debug!(?id, "ignoring peer with duplicate routing id");
                         return None;
                     }
-                    // Handover: the old peer gets a fresh id and is closed.
+                    // Handover: the new peer takes the id; the old one leaves the map and
+                    // the fair queue and is closed by the caller. libzmq first renames the
+                    // old pipe with a generated id; we only use that id up, so later
+                    // generated ids follow libzmq's sequence.
                     let _renamed = self.auto_id();
                     self.by_id.remove(&id);
                     self.ids.remove(&other);

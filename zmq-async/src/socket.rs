@@ -397,7 +397,11 @@ impl<T: SocketKind> Socket<T> {
             self.net.remove(i).task.stop();
             return Ok(());
         }
-        let name = inproc_name(endpoint)?;
+        let name = match route(endpoint)? {
+            Route::Inproc(name) => name,
+            // A tcp/ipc endpoint this socket is not bound to (libzmq: ENOENT).
+            Route::Net(_) => return Err(Error::EndpointNotFound(endpoint.to_owned())),
+        };
         let Some(i) = self.bound.iter().position(|e| e == endpoint) else {
             return Err(Error::EndpointNotFound(endpoint.to_owned()));
         };
@@ -477,7 +481,11 @@ impl<T: SocketKind> Socket<T> {
             self.pump();
             return Ok(());
         }
-        let name = inproc_name(endpoint)?;
+        let name = match route(endpoint)? {
+            Route::Inproc(name) => name,
+            // A tcp/ipc endpoint this socket is not connected to (libzmq: ENOENT).
+            Route::Net(_) => return Err(Error::EndpointNotFound(endpoint.to_owned())),
+        };
         let Some(conns) = self.connections.remove(endpoint) else {
             return Err(Error::EndpointNotFound(endpoint.to_owned()));
         };

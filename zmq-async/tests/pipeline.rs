@@ -191,6 +191,21 @@ async fn endpoint_errors() {
         b.unbind(&e).await,
         Err(Error::EndpointNotFound(_))
     ));
+    // tcp/ipc endpoints this socket never bound or connected: not found, as libzmq's ENOENT.
+    for never in ["tcp://127.0.0.1:1", "ipc:///tmp/zmq-async-never-bound.ipc"] {
+        assert!(matches!(
+            b.unbind(never).await,
+            Err(Error::EndpointNotFound(_))
+        ));
+        assert!(matches!(
+            b.disconnect(never).await,
+            Err(Error::EndpointNotFound(_))
+        ));
+    }
+    assert!(matches!(
+        b.unbind("nonsense").await,
+        Err(Error::InvalidEndpoint(_))
+    ));
     a.unbind(&e).await.unwrap();
     b.bind(&e).await.unwrap(); // free again
     drop(b);

@@ -16,7 +16,7 @@ use zmtp_codec::{AuthReply, AuthRequest, Message, SocketType};
 use crate::inproc::{self, BarePipes};
 use crate::options::SocketOptions;
 use crate::peer::PeerInfo;
-use crate::zap::{self, MalformedZap};
+use crate::zap::wire::{self as zap, MalformedZap};
 
 /// The request id we send; one request per connection, as libzmq.
 const REQUEST_ID: &[u8] = b"1";
