@@ -379,8 +379,9 @@ pub(crate) struct FarEnds {
 ///    pops [`PeerPipes::outbound`] to encode and write.
 /// 4. **Connection lost, will reconnect** — [`PeerPipes::disconnected`]; keep
 ///    the pipes, reconnect, and call [`PeerLink::handshake`] again. Messages
-///    queued meanwhile are delivered after the reconnect (SUB and XSUB resend
-///    their subscriptions instead of what was queued).
+///    queued meanwhile are delivered after the reconnect (SUB and XSUB send
+///    their whole subscription set instead of the subscriptions queued before
+///    the disconnect).
 /// 5. **Gone for good** — drop the [`PeerLink`] and both pipe ends. The socket
 ///    still delivers what the inbound pipe holds, then forgets the peer.
 ///
