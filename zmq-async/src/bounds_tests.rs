@@ -504,8 +504,8 @@ async fn a_flapping_peer_leaves_a_bounded_mailbox() {
 }
 
 /// A peer that reconnects over and over (through the transport API, no bytes read from
-/// the pipe) makes the SUB resend its subscriptions each time; what the old connection
-/// did not take is dropped first, so the pipe holds one set, not one per reconnect.
+/// the pipe) makes the SUB resend its subscriptions each time; what was queued for the old
+/// connection is dropped first, so the pipe holds one set, not one per reconnect.
 #[test]
 fn resubscribing_after_a_hiccup_replaces_what_was_queued() {
     const TOPICS: usize = 100;
@@ -513,22 +513,17 @@ fn resubscribing_after_a_hiccup_replaces_what_was_queued() {
     for i in 0..TOPICS {
         sub.subscribe(topic(i)).unwrap();
     }
-    let pipes = sub.handle().attach(None, None).unwrap();
-    sub.peer_count();
-    assert_eq!(
-        pipes.outbound.len(),
-        TOPICS,
-        "attach sends every subscription"
-    );
+    let mut pipes = sub.handle().attach(None, None).unwrap();
     for round in 0..10 {
         pipes
             .link
             .handshake(PeerInfo::new(SocketType::Pub))
             .unwrap();
         sub.peer_count();
-        pipes.link.disconnected();
-        sub.peer_count();
+        // Round 0: the set sent at attach; then the set sent again at the reconnect.
         assert_eq!(pipes.outbound.len(), TOPICS, "round {round}");
+        pipes.disconnected();
+        sub.peer_count();
     }
     pipes
         .link
@@ -542,6 +537,166 @@ fn resubscribing_after_a_hiccup_replaces_what_was_queued() {
     }
     let want: Vec<Vec<u8>> = (0..TOPICS).map(topic).collect();
     assert_eq!(got, want, "every subscription, once");
+}
+
+/// A reconnect keeps what the transport took from the pipe and did not send, and what is
+/// still queued, but for SUB/XSUB subscriptions (resent whole): a DEALER's messages and an
+/// XSUB's upstream messages go on the next connection, in order, none lost, and the HWM
+/// counts exactly what is left.
+#[test]
+fn a_reconnect_keeps_every_message_but_stale_subscriptions() {
+    use crate::pipe::TryPop;
+    fn pop(outbound: &mut crate::pipe::PipeReader) -> Vec<Message> {
+        let mut got = Vec::new();
+        while let TryPop::Message(m) = outbound.try_pop() {
+            got.push(m);
+        }
+        got
+    }
+    let publisher = || PeerInfo::new(SocketType::Pub);
+    let up = |i: u8| Message::from(vec![b'u', i]);
+
+    let mut dealer = crate::DealerSocket::with_options(options(0, 4)).unwrap();
+    let mut pipes = dealer.handle().attach(None, None).unwrap();
+    for i in 0..4 {
+        dealer.try_send(up(i)).unwrap();
+    }
+    assert_eq!(pipes.outbound.try_pop(), TryPop::Message(up(0)));
+    pipes.disconnected();
+    pipes
+        .link
+        .handshake(PeerInfo::new(SocketType::Router))
+        .unwrap();
+    assert!(dealer.try_send(up(4)).is_ok(), "room for the one sent");
+    assert!(dealer.try_send(up(5)).is_err(), "three taken, one queued");
+    assert_eq!(pop(&mut pipes.outbound), (1..5).map(up).collect::<Vec<_>>());
+
+    let mut xsub = crate::XSubSocket::with_options(options(0, 4)).unwrap();
+    let mut pipes = xsub.handle().attach(Some(publisher()), None).unwrap();
+    xsub.try_send(Message::from("\x01kept")).unwrap();
+    xsub.try_send(up(0)).unwrap();
+    xsub.try_send(Message::from("\x01stale")).unwrap();
+    // The reader takes the queue: the subscribe to `stale` is taken, not sent.
+    assert_eq!(
+        pipes.outbound.try_pop(),
+        TryPop::Message(Message::from("\x01kept"))
+    );
+    xsub.try_send(Message::from("\x00stale")).unwrap();
+    xsub.try_send(up(1)).unwrap();
+    pipes.disconnected();
+    assert_eq!(pipes.outbound.len(), 2, "the upstream messages");
+    pipes.link.handshake(publisher()).unwrap();
+    // The HWM (4) counts the two left and the subscription sent again: room for one.
+    xsub.try_send(up(2)).unwrap();
+    xsub.try_send(up(3)).unwrap();
+    let want = [up(0), up(1), Message::from("\x01kept"), up(2)];
+    assert_eq!(pop(&mut pipes.outbound), want);
+}
+
+/// A subscription command as a raw peer reads it: its name and topic, long topics by their
+/// length (so that a failed comparison prints something readable).
+fn describe(frame: Frame) -> String {
+    let Frame::Command(body) = frame else {
+        panic!("a SUB sends only commands, got {frame:?}");
+    };
+    let name_len = usize::from(body[0]);
+    let name = String::from_utf8_lossy(&body[1..1 + name_len]);
+    let topic = &body[1 + name_len..];
+    if topic.len() > 32 {
+        format!("{name} <{} bytes>", topic.len())
+    } else {
+        format!("{name} {}", String::from_utf8_lossy(topic))
+    }
+}
+
+/// A reconnected SUB sends its subscriptions and nothing its session had taken from the
+/// pipe for the old connection (as libzmq, whose new connection starts on a fresh pipe).
+///
+/// A raw PUB that reads nothing after the handshake leaves the session stuck behind a
+/// subscription too long for the kernel's buffers, with the rest of its first batch taken
+/// from the pipe and not encoded: among them a subscribe to `T` and a cancel of `U`. The
+/// user then cancels `T` and subscribes to `U` again, and the PUB drops the connection.
+/// On the next connection the PUB gets exactly the SUB's subscriptions, each once, and no
+/// cancel: a stale subscribe to `T` would have it send `T` forever to a SUB that drops it,
+/// a stale cancel of `U` after `U`'s subscribe would lose `U`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnected_sub_sends_nothing_taken_for_the_old_connection() {
+    // More than the session's batch (256 messages) follow the long one, so the session
+    // stops with them taken: it checks its write backlog only between batches.
+    const SMALL: usize = 600;
+    // Far more than the kernel buffers for a connection whose reader is idle (the PUB's
+    // receive buffer is set small; the SUB's send buffer grows to tcp_wmem's 4 MiB).
+    const LONG: usize = 16 << 20;
+    within(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(16 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(4).unwrap();
+        let endpoint = format!("tcp://{}", listener.local_addr().unwrap());
+        let mut sub = SubSocket::with_options(SocketOptions {
+            reconnect_ivl: Some(Duration::from_millis(1)),
+            ..SocketOptions::default()
+        })
+        .unwrap();
+        sub.connect(&endpoint).await.unwrap();
+        // Queued before the handshake, so the session takes them all at once.
+        let long = vec![b'L'; LONG];
+        sub.subscribe(&long).unwrap();
+        sub.subscribe("U").unwrap();
+        for i in 0..SMALL {
+            sub.subscribe(topic(i)).unwrap();
+        }
+        sub.subscribe("T").unwrap();
+        sub.unsubscribe("U").unwrap();
+
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut peer = RawPeer::handshake(stream, "PUB", None).await;
+        // The long subscription's header arrives: the session took the queue and is stuck
+        // writing it.
+        let reader = &mut peer.reader;
+        while reader.buf.len() < 19 {
+            let read = reader.read.read_buf(&mut reader.buf).await.expect("read");
+            assert!(read > 0, "our socket closed the connection");
+        }
+        assert_eq!(reader.buf[0], 0x06, "a long command");
+        assert_eq!(&reader.buf[9..19], b"\x09SUBSCRIBE");
+        sub.unsubscribe("T").unwrap();
+        sub.subscribe("U").unwrap();
+        drop(peer);
+
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut peer = RawPeer::handshake(stream, "PUB", None).await;
+        let mut want: Vec<String> = (0..SMALL)
+            .map(|i| format!("SUBSCRIBE {}", String::from_utf8_lossy(&topic(i))))
+            .collect();
+        want.push(format!("SUBSCRIBE <{LONG} bytes>"));
+        want.push("SUBSCRIBE U".to_owned());
+        let mut got = Vec::new();
+        // A pending recv has the socket take the reconnect from its mailbox.
+        tokio::select! {
+            () = async {
+                while got.len() < want.len() {
+                    got.push(describe(peer.reader.frame().await));
+                }
+            } => {}
+            r = sub.recv() => panic!("nothing was published: {r:?}"),
+        }
+        // Whatever came before the subscriptions resent for the reconnect came first: a
+        // last subscription marks the end.
+        sub.subscribe("Z").unwrap();
+        loop {
+            match describe(peer.reader.frame().await) {
+                end if end == "SUBSCRIBE Z" => break,
+                other => got.push(other),
+            }
+        }
+        got.sort();
+        want.sort();
+        let stale: Vec<&String> = got.iter().filter(|g| !want.contains(g)).collect();
+        assert_eq!(stale, Vec::<&String>::new(), "sent for the old connection");
+        assert_eq!(got, want, "every subscription, once");
+    })
+    .await;
 }
 
 /// Raw PULL peers send to a PUSH (which never reads its peers) and leave: the PUSH forgets

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use zmtp_codec::Metadata;
+use zmtp_codec::{Metadata, Subscription};
 
 use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
 use crate::slab::{GenSlab, Key};
@@ -379,9 +379,11 @@ pub(crate) struct FarEnds {
 /// 3. **Pump** — the task pushes decoded messages into
 ///    [`PeerPipes::inbound`] (when it is full, stop reading the transport) and
 ///    pops [`PeerPipes::outbound`] to encode and write.
-/// 4. **Connection lost, will reconnect** — [`PeerLink::disconnected`]; keep
+/// 4. **Connection lost, will reconnect** — [`PeerPipes::disconnected`]; keep
 ///    the pipes, reconnect, and call [`PeerLink::handshake`] again. Messages
-///    queued meanwhile are delivered after the reconnect.
+///    queued meanwhile are delivered after the reconnect (SUB and XSUB send
+///    their whole subscription set instead of the subscriptions queued before
+///    the disconnect).
 /// 5. **Gone for good** — drop the [`PeerLink`] and both pipe ends. The socket
 ///    still delivers what the inbound pipe holds, then forgets the peer.
 ///
@@ -467,6 +469,30 @@ impl SocketHandle {
     }
 }
 
+impl PeerPipes {
+    /// The connection was lost; the pipes are kept for a reconnect, and messages queued
+    /// meanwhile go on the next connection.
+    ///
+    /// But SUB and XSUB drop the subscriptions and cancels queued for the old connection,
+    /// those the transport already took from `outbound` included, and send every
+    /// subscription again once the socket sees the reconnect: as in libzmq, whose new
+    /// connection starts on a fresh pipe. Dropped here, before the reconnect is posted,
+    /// and not when the socket sees it (by then the new connection may have taken them):
+    /// a subscribe taken for the old connection and cancelled since would otherwise reach
+    /// the new one without its cancel, and the publisher would send that topic forever.
+    /// XSUB's other messages stay queued, in order.
+    pub fn disconnected(&mut self) {
+        if matches!(
+            self.link.shared.socket_type,
+            SocketType::Sub | SocketType::XSub
+        ) {
+            self.outbound
+                .retain(|m| m.first().and_then(Subscription::from_frame).is_none());
+        }
+        self.link.disconnected();
+    }
+}
+
 impl PeerLink {
     /// The socket's id for this peer.
     pub fn id(&self) -> PeerId {
@@ -478,8 +504,9 @@ impl PeerLink {
         self.shared.connected(self.id, info)
     }
 
-    /// The connection was lost; pipes are kept for a reconnect.
-    pub fn disconnected(&self) {
+    /// The connection was lost; pipes are kept for a reconnect (see
+    /// [`PeerPipes::disconnected`]).
+    pub(crate) fn disconnected(&self) {
         let _ = self.shared.post(Mail::Disconnected { id: self.id });
     }
 }

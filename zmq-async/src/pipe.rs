@@ -405,22 +405,6 @@ impl PipeWriter {
         wakeup.wake();
     }
 
-    /// Discards what is queued and not yet taken by the reader, keeping the pipe open
-    /// (libzmq's hiccup: a SUB resends its subscriptions on a new connection, so the
-    /// ones still queued for the old one would only pile up).
-    pub(crate) fn discard_queued(&self) {
-        let mut st = self.shared.lock();
-        let was_full = st.is_full();
-        st.queue.clear();
-        let wakeup = if was_full && !st.is_full() {
-            st.writer_wakeup()
-        } else {
-            Wakeup::none()
-        };
-        drop(st);
-        wakeup.wake();
-    }
-
     /// Closes gracefully and returns a handle that can discard what is still
     /// queued later (when a linger period runs out).
     pub(crate) fn close_lingering(self) -> LingerHandle {
@@ -556,6 +540,27 @@ impl PipeReader {
         let mut st = self.shared.lock();
         let was_full = st.is_full();
         st.cached = st.cached.saturating_sub(self.unreleased);
+        self.unreleased = 0;
+        let wakeup = if was_full && !st.is_full() {
+            st.writer_wakeup()
+        } else {
+            Wakeup::none()
+        };
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// Keeps, in order, the unread messages (taken into the cache or still queued) that
+    /// `keep` accepts, and drops the others. The kept ones go back to the queue, so the
+    /// HWM counts them exactly again.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
+        let mut st = self.shared.lock();
+        let was_full = st.is_full();
+        self.cache.retain(&mut keep);
+        st.queue.retain(&mut keep);
+        self.cache.append(&mut st.queue);
+        std::mem::swap(&mut self.cache, &mut st.queue);
+        st.cached = 0;
         self.unreleased = 0;
         let wakeup = if was_full && !st.is_full() {
             st.writer_wakeup()

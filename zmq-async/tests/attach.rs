@@ -22,7 +22,7 @@ async fn connection_task_lifecycle() {
         assert_eq!(strs(&dealer.recv().await.unwrap()), ["from-wire"]);
 
         // Connection lost, pipes kept; messages sent meanwhile go after reconnect.
-        pipes.link.disconnected();
+        pipes.disconnected();
         dealer.send(msg(&["while-down"])).await.unwrap();
         pipes
             .link

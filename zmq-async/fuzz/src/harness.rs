@@ -36,6 +36,8 @@ pub struct Peer {
     /// Messages the pipe's reader took from its queue and has not handed out yet (it takes
     /// the whole queue when its cache is empty): what the transport already took.
     cached: usize,
+    /// A SUB or XSUB's peer: a disconnect empties the reader's cache.
+    resubscribes: bool,
 }
 
 /// What a peer's outbound pipe (socket → peer) may have room for.
@@ -62,6 +64,7 @@ impl Peer {
             precise: true,
             hwm,
             cached: 0,
+            resubscribes: matches!(handle.socket_type(), SocketType::Sub | SocketType::XSub),
         }
     }
 
@@ -70,15 +73,15 @@ impl Peer {
         self.pipes.link.handshake(info).expect("the socket is open");
     }
 
-    /// The connection was lost and made again: what the reader had taken for the old
-    /// connection is dropped with it, as libzmq's fresh pipe would never have handed it to
-    /// the new one (our tcp session still sends it on the new connection). Returns it.
-    pub fn drop_taken(&mut self) -> Vec<Message> {
-        if self.cached == 0 {
-            return Vec::new();
+    /// The connection was lost (the pipes are kept for a reconnect), as the tcp transport
+    /// reports it: SUB and XSUB drop the subscriptions queued for the old connection, taken
+    /// by the reader or not, and the reader's cache goes back to the queue.
+    pub fn disconnected(&mut self) {
+        self.pipes.disconnected();
+        if self.resubscribes {
+            self.cached = 0;
+            self.precise = true;
         }
-        let n = self.cached;
-        self.read(Some(n)).0
     }
 
     /// Pushes a message to the socket; `false` when the pipe was full or closed.

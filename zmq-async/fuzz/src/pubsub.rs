@@ -385,8 +385,8 @@ fn script(data: &[u8]) {
                 }
             }
             3 => {
-                if let Some((_, peer)) = &slots[slot] {
-                    peer.pipes.link.disconnected();
+                if let Some((_, peer)) = &mut slots[slot] {
+                    peer.disconnected();
                     model.signal = true;
                 }
             }

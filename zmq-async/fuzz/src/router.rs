@@ -282,9 +282,9 @@ fn script(data: &[u8]) {
             // Handshake (again), maybe with another id or an incompatible type.
             3 | 4 => {
                 let info = peer_info(input.u8());
-                if let Some((n, peer)) = &slots[slot] {
+                if let Some((n, peer)) = &mut slots[slot] {
                     if op & 0x0f == 3 {
-                        peer.pipes.link.disconnected();
+                        peer.disconnected();
                         model.disconnected(*n);
                     }
                     peer.handshake(info.clone());

@@ -480,5 +480,38 @@ fn sub() -> Vec<(&'static str, Writer)> {
         .u8(0x1b)
         .earlier(0)
         .u8(0x17);
-    vec![("sub", subscriber), ("xsub", xsub)]
+    let mut reconnect = Writer::new();
+    reconnect.u8(0).u8(0).u8(0); // SUB, no HWMs
+    reconnect
+        .u8(0x00)
+        .u8(0) // a PUB, handshake at once
+        .u8(0x09)
+        .topic(b"a")
+        .u8(0x09)
+        .topic(b"b")
+        .u8(0x09)
+        .topic(b"c");
+    // The peer reads one: the subscribes to b and c are taken, not sent. The user cancels
+    // b, the peer reconnects and must end up holding a and c, not b.
+    reconnect.u8(0x08).u8(0).u8(0x0b).topic(b"b").u8(0x03).u8(0);
+    reconnect.u8(0x0d).u8(0x07);
+    // A cancel taken for the old connection, then the topic subscribed again.
+    reconnect
+        .u8(0x09)
+        .topic(b"d")
+        .u8(0x0b)
+        .topic(b"d")
+        .u8(0x08)
+        .u8(0)
+        .u8(0x09)
+        .topic(b"d")
+        .u8(0x03)
+        .u8(0)
+        .u8(0x0d)
+        .u8(0x07);
+    vec![
+        ("sub", subscriber),
+        ("xsub", xsub),
+        ("reconnect-taken", reconnect),
+    ]
 }

@@ -12,10 +12,9 @@
 //!   messages in order): a new peer gets every subscription, a reconnected one gets them
 //!   again, a cancel goes upstream only when it removed the last reference. A reconnect
 //!   is a new connection (the peer's holdings start empty) and, as libzmq's fresh pipe,
-//!   hands it nothing queued for the old one: the socket drops what it had queued when it
-//!   sees the reconnect, and the peer drops what its reader had already taken (see
-//!   `Peer::drop_taken`);
-//! - upstream messages (XSUB) reach a peer in order, each at most once;
+//!   hands it no subscription queued for the old one: `PeerPipes::disconnected`, which
+//!   the tcp transport calls, drops them, those the reader already took included;
+//! - upstream messages (XSUB) reach a peer in order, each at most once, across reconnects;
 //! - a received message is the oldest one of the first peer in turn with a message queued
 //!   and matches a subscription at the time it is received; those that match none are
 //!   dropped; `WouldBlock` only when nothing is due; a refused peer's messages never come.
@@ -121,10 +120,8 @@ fn script(data: &[u8]) {
                 };
                 let n = *n;
                 if op & 0x0f == 3 {
-                    peer.drop_taken();
-                    // A new connection: the publisher on it holds nothing yet, and what the
-                    // transport took for the old one goes with it.
-                    peer.pipes.link.disconnected();
+                    // A new connection: the publisher on it holds nothing yet.
+                    peer.disconnected();
                     model.holds[n].clear();
                 }
                 peer.handshake(info(ty, None));

@@ -282,8 +282,8 @@ async fn connect_loop(
                 }
                 if options.immediate {
                     pipes = None;
-                } else if let Some(p) = &pipes {
-                    p.link.disconnected();
+                } else if let Some(p) = &mut pipes {
+                    p.disconnected();
                 }
             }
             Err(e) => tracing::debug!(error = %e, "connect failed"),

@@ -77,13 +77,11 @@ impl Protocol for XSub {
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
         if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
             self.hiccuped.swap_remove(i);
-            // As libzmq's hiccup (a fresh pipe): what the old connection did not take is
-            // dropped, and every subscription goes again. Otherwise a publisher that
-            // keeps dropping the connection before reading would grow this pipe by the
-            // whole subscription set each time.
-            if let Some(peer) = base.peers.get(key) {
-                peer.outbound.discard_queued();
-            }
+            // As libzmq's hiccup (a fresh pipe): every subscription goes again. The
+            // transport dropped the subscriptions queued for the old connection when it
+            // lost it (`PeerPipes::disconnected`), before the reconnect was posted, so
+            // the pipe holds one set however often the publisher drops the connection
+            // before reading, and nothing queued for the old connection follows it.
             self.send_subscriptions(base, key);
         }
     }
