@@ -52,23 +52,40 @@ fn drain(reader: &mut PipeReader) -> Vec<u8> {
     })
 }
 
+/// Runs `write` on a writer thread (its end closes when `write` returns) while this thread
+/// drains the reader; returns what the reader got, and the reader.
+fn write_and_drain(
+    config: PipeConfig,
+    write: impl FnOnce(PipeWriter) + Send + 'static,
+) -> (Vec<u8>, PipeReader) {
+    let (w, mut r) = pipe_with(config);
+    let writer = thread::spawn(move || write(w));
+    let got = drain(&mut r);
+    writer.join().expect("writer");
+    (got, r)
+}
+
+fn hwm(hwm: usize) -> PipeConfig {
+    PipeConfig {
+        hwm,
+        conflate: false,
+    }
+}
+
 /// A writer pushing `n` messages into a pipe of HWM `hwm` and closing; the reader drains
 /// it. The writer parks at the HWM and must be woken by the reader's take of the queue or
 /// by its release at the low-water mark; the reader parks on the empty pipe and must be
 /// woken by a push or the close. Everything arrives, in order.
 fn writer_and_reader(hwm: usize, n: u8) {
     model(move || {
-        let (w, mut r) = pipe(hwm);
-        let writer = thread::spawn(move || {
+        let (got, _) = write_and_drain(self::hwm(hwm), move |w| {
             block_on(async {
                 for i in 0..n {
                     w.push(msg(i)).await.expect("the reader is alive");
                 }
             });
-            // Dropping `w` closes the pipe.
         });
-        assert_eq!(drain(&mut r), (0..n).collect::<Vec<_>>());
-        writer.join().expect("writer");
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
     });
 }
 
@@ -105,31 +122,27 @@ fn loom_reader_parked_on_empty_is_woken_by_a_push() {
 #[test]
 fn loom_writer_close_is_seen_after_everything_queued() {
     model(|| {
-        let (w, mut r) = pipe(0);
-        let writer = thread::spawn(move || {
+        let (got, r) = write_and_drain(hwm(1), |w| {
             w.try_push(msg(0)).expect("a reader");
+            // Past the HWM: subscriptions and welcome messages are never dropped.
             w.push_force(msg(1)).expect("a reader");
             w.close();
         });
-        assert_eq!(drain(&mut r), [0, 1]);
+        assert_eq!(got, [0, 1]);
         assert!(r.is_finished());
-        writer.join().expect("writer");
     });
 }
 
 #[test]
 fn loom_writer_close_discard_ends_the_reader() {
     model(|| {
-        let (w, mut r) = pipe(2);
-        let writer = thread::spawn(move || {
+        let (got, mut r) = write_and_drain(hwm(2), |w| {
             w.try_push(msg(0)).expect("a reader");
             w.close_discard();
         });
         // Whatever the reader took before the discard it keeps; it then sees the end.
-        let got = drain(&mut r);
         assert!(got.is_empty() || got == [0], "{got:?}");
         assert_eq!(r.try_pop(), TryPop::Finished);
-        writer.join().expect("writer");
     });
 }
 
@@ -231,19 +244,17 @@ fn loom_batch_writer_sees_the_reader_close() {
 #[test]
 fn loom_conflating_pipe_delivers_the_last() {
     model(|| {
-        let (w, mut r) = pipe_with(PipeConfig {
+        let config = PipeConfig {
             hwm: 1,
             conflate: true,
-        });
-        let writer = thread::spawn(move || {
+        };
+        let (got, _) = write_and_drain(config, |w| {
             for i in 0..3 {
                 w.try_push(msg(i)).expect("a conflating pipe is never full");
             }
         });
-        let got = drain(&mut r);
         assert_eq!(got.last(), Some(&2), "{got:?}");
         assert!(got.windows(2).all(|p| p[0] < p[1]), "{got:?}");
-        writer.join().expect("writer");
     });
 }
 
@@ -298,6 +309,33 @@ fn loom_socket_reading_many_pipes_is_woken_through_its_notify() {
     });
 }
 
+/// A socket's load balancer sending `m` down one pipe: try, register on the socket's
+/// `Notify`, try again (as `LoadBalancer::poll_send`).
+fn socket_send(w: &PipeWriter, writable: &Notify, m: Message) {
+    let mut slot = Some(m);
+    let try_send = |slot: &mut Option<Message>| match slot.take() {
+        Some(m) => match w.try_push(m) {
+            Ok(()) => true,
+            Err(e) => {
+                *slot = Some(e.into_message());
+                false
+            }
+        },
+        None => true,
+    };
+    block_on(poll_fn(|cx| {
+        if try_send(&mut slot) {
+            return Poll::Ready(());
+        }
+        writable.register(cx.waker());
+        if try_send(&mut slot) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }));
+}
+
 #[test]
 fn loom_socket_writing_at_hwm_is_woken_through_its_notify() {
     model(|| {
@@ -306,32 +344,84 @@ fn loom_socket_writing_at_hwm_is_woken_through_its_notify() {
         w.set_notify(writable.clone());
         let connection = thread::spawn(move || drain(&mut r));
         for i in 0..2 {
-            // As `LoadBalancer::poll_send`: try, register, try again.
-            let mut slot = Some(msg(i));
-            let try_send = |slot: &mut Option<Message>| match slot.take() {
-                Some(m) => match w.try_push(m) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        *slot = Some(e.into_message());
-                        false
-                    }
-                },
-                None => true,
-            };
-            block_on(poll_fn(|cx| {
-                if try_send(&mut slot) {
-                    return Poll::Ready(());
-                }
-                writable.register(cx.waker());
-                if try_send(&mut slot) {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }));
+            socket_send(&w, &writable, msg(i));
         }
         drop(w);
         assert_eq!(connection.join().expect("connection"), [0, 1]);
+    });
+}
+
+#[test]
+fn loom_inproc_sockets_hand_over_through_their_notifies() {
+    // Both ends of an inproc pipe belong to sockets: the sender waits on its `writable`,
+    // the receiver on its `readable`; neither uses the pipe's own wakers.
+    model(|| {
+        let writable = Arc::new(Notify::new());
+        let readable = Arc::new(Notify::new());
+        let (w, r) = pipe(1);
+        w.set_notify(writable.clone());
+        r.set_notify(readable.clone());
+        let receiver = thread::spawn(move || {
+            let mut readers = [r];
+            let mut got = Vec::new();
+            while let Some(n) = socket_recv(&mut readers, &readable) {
+                got.push(n);
+            }
+            got
+        });
+        for i in 0..3 {
+            socket_send(&w, &writable, msg(i));
+        }
+        drop(w);
+        assert_eq!(receiver.join().expect("receiver"), [0, 1, 2]);
+    });
+}
+
+#[test]
+fn loom_socket_fans_in_from_two_connections() {
+    // Two connection tasks push into their own pipes and close, waking the socket's one
+    // `Notify` at the same time. (Three threads: one message each keeps the model to
+    // seconds; two each, parking the writers too, took minutes.)
+    model(|| {
+        let readable = Arc::new(Notify::new());
+        let mut readers = Vec::new();
+        let mut connections = Vec::new();
+        for first in [1, 2] {
+            let (w, r) = pipe(1);
+            r.set_notify(readable.clone());
+            readers.push(r);
+            connections.push(thread::spawn(move || {
+                block_on(w.push(msg(first))).expect("the socket reads");
+            }));
+        }
+        let mut got = Vec::new();
+        while let Some(n) = socket_recv(&mut readers, &readable) {
+            got.push(n);
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        for c in connections {
+            c.join().expect("connection");
+        }
+    });
+}
+
+#[test]
+fn loom_lowering_the_hwm_mid_stream_loses_no_wake_up() {
+    // The reader refreshes its release interval only when it takes the queue: a lower HWM
+    // set meanwhile may delay the writer's room, never lose its wake-up.
+    model(|| {
+        let (got, _) = write_and_drain(hwm(4), |w| {
+            block_on(async {
+                for i in 0..5 {
+                    if i == 3 {
+                        w.set_hwm(1);
+                    }
+                    w.push(msg(i)).await.expect("the reader is alive");
+                }
+            });
+        });
+        assert_eq!(got, [0, 1, 2, 3, 4]);
     });
 }
 
