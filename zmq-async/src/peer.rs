@@ -239,6 +239,13 @@ impl Shared {
         }
     }
 
+    /// True when commands may be waiting: a lock-free look, for the socket's second look
+    /// after it registered on its `Notify`s (see `Socket::recheck_mail`).
+    #[inline]
+    pub(crate) fn has_mail(&self) -> bool {
+        self.has_mail.load(Ordering::Acquire)
+    }
+
     /// Counts the attach commands taken and wakes listeners waiting for room.
     fn taken_in(&self, commands: &[Mail]) {
         let attaches = commands

@@ -16,14 +16,69 @@
 //! caller's waker (what a connection task uses), and a socket-level
 //! [`Notify`] installed on the end is woken as well, so a socket waiting on
 //! many pipes is woken when any of them changes.
+//!
+//! # The wake-up protocol
+//!
+//! Everything both ends share is in one `State` under one mutex: the queue, `cached`,
+//! the HWM, both closed flags, each end's waker and [`Notify`]. Outside it are only the
+//! reader's own cache (`&mut self`) and the `Notify`s (an atomic flag and an
+//! `AtomicWaker`). An end that waits registers its waker under the lock, in the same
+//! critical section in which it saw that it must wait; an end that changes what the
+//! other waits for takes the other's waker and `Notify` under the lock, in the section
+//! that made the change, and wakes them after unlocking (`Wakeup`). So a change can
+//! never fall between a waiter's look and its registration. The invariants:
+//!
+//! 1. **The reader sleeps only on an empty pipe.** It registers only in `take_queue`,
+//!    with its cache empty, the queue empty (it just took it) and the writer open; the
+//!    same section sets `cached` to 0.
+//! 2. **Writer → reader.** Every push that finds the queue empty (`try_push`,
+//!    `push_force`, `push_batch`, conflating or not) and every close by the writer
+//!    (`close`, `close_discard`, `LingerHandle::discard`) takes the reader's waker and
+//!    `Notify`. By 1, that covers everything a sleeping reader waits for; pushes onto a
+//!    non-empty queue wake no one (the reader is awake, or already woken).
+//! 3. **The writer sleeps only at the HWM.** `poll_ready` registers only when
+//!    `queue.len() + cached >= hwm` (HWM non-zero, not conflating) and the reader is open.
+//!    `try_push` and `push_batch` never register: a writer that got `Full` or `Ok(0)`
+//!    waits with `poll_ready`.
+//! 4. **Reader → writer.** Everything that can take the pipe from full to not full takes
+//!    the writer's waker and `Notify`: the reader taking the queue (`take_queue`) and
+//!    telling the writer what it read from its cache (`release`), `set_hwm`,
+//!    `discard_queued`, and the reader's close (always). Nothing else lowers
+//!    `queue.len() + cached` or raises the HWM.
+//! 5. **Never both asleep.** A sleeping reader left `cached` at 0 and the queue empty
+//!    (1); the writer can reach the HWM (at least 1) only by pushing onto that empty
+//!    queue, which wakes the reader (2). Messages in the reader's cache count against the
+//!    HWM until it releases them, every half HWM (at least 1, at most
+//!    `RELEASE_EVERY`) and in full at its next take; a `set_hwm` between two takes
+//!    only delays that release (the reader's `release_every` is refreshed at its next
+//!    take, which comes before it can sleep), it cannot lose a wake-up.
+//! 6. **Close.** Closing is a flag set under the lock, so it is ordered with every push:
+//!    the reader sees [`TryPop::Finished`] only when the writer closed and its cache and
+//!    the queue are empty, so nothing pushed before the close is lost. After the reader
+//!    closes, every push and `poll_ready` fails with [`PipeClosed`].
+//! 7. **Socket `Notify`s.** Every wake-up in 2 and 4 also wakes the end's `Notify`. A
+//!    socket waiting on many pipes (or on its mailbox, which wakes the same `Notify`)
+//!    must register on the `Notify` *before* its last look at them: look, register, look
+//!    again, then `Pending`. `AtomicWaker` makes register/wake race-free; `signalled` is
+//!    raised before the waker is woken, and [`Notify::take_signal`] clears it before a
+//!    scan, so a change during the scan leaves it raised for the next.
+//!
+//! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
+//! happen (a `Notify` is shared) and every waiter looks again. The model tests in
+//! `pipe/loom_tests.rs` check these under every interleaving (see there for how to run
+//! them); the primitives come from `pipe/sync.rs`, std's in a normal build.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use futures::task::AtomicWaker;
 use zmtp_codec::Message;
+
+use self::sync::{AtomicBool, AtomicWaker, Mutex, MutexGuard, Ordering};
+
+#[cfg(all(test, zmq_loom))]
+mod loom_tests;
+mod sync;
 
 /// The other end of the pipe is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +120,7 @@ pub enum TryPop {
 /// readable (or writable, or closed), so a socket blocked on N pipes needs one
 /// registration. `signalled` additionally records that *something* happened,
 /// for sockets that scan pipes without waiting (PUB's subscription intake).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Notify {
     waker: AtomicWaker,
     signalled: AtomicBool,
@@ -82,18 +137,24 @@ impl Notify {
 
     /// Registers the waker to be woken at the next [`Notify::wake`].
     pub fn register(&self, waker: &Waker) {
-        self.waker.register(waker);
+        sync::register(&self.waker, waker);
     }
 
     /// Records a change and wakes the registered task, if any.
     pub fn wake(&self) {
-        self.signalled.store(true, Ordering::Release);
+        sync::raise(&self.signalled);
         self.waker.wake();
     }
 
     /// Returns whether [`Notify::wake`] was called since the last call, and clears it.
     pub fn take_signal(&self) -> bool {
         self.signalled.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify::new()
     }
 }
 
@@ -181,6 +242,19 @@ impl Shared {
         // (every critical section is a few field updates), so poisoning is ignored.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Changes the high-water mark; wakes a waiting writer if room appeared.
+    fn set_hwm(&self, hwm: usize) {
+        let mut st = self.lock();
+        st.hwm = hwm;
+        let wakeup = if st.is_full() {
+            Wakeup::none()
+        } else {
+            st.writer_wakeup()
+        };
+        drop(st);
+        wakeup.wake();
+    }
 }
 
 /// Configuration of a new pipe.
@@ -202,7 +276,7 @@ pub fn pipe(hwm: usize) -> (PipeWriter, PipeReader) {
 
 /// Creates a pipe from a [`PipeConfig`].
 pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
-    let shared = Arc::new(Shared {
+    let shared = sync::Arc::new(Shared {
         state: Mutex::new(State {
             queue: VecDeque::new(),
             cached: 0,
@@ -232,7 +306,7 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
 /// The sending end of a pipe.
 #[derive(Debug)]
 pub struct PipeWriter {
-    shared: Arc<Shared>,
+    shared: sync::Arc<Shared>,
 }
 
 impl PipeWriter {
@@ -372,15 +446,7 @@ impl PipeWriter {
 
     /// Changes the high-water mark; wakes a waiting writer if room appeared.
     pub fn set_hwm(&self, hwm: usize) {
-        let mut st = self.shared.lock();
-        st.hwm = hwm;
-        let wakeup = if st.is_full() {
-            Wakeup::none()
-        } else {
-            st.writer_wakeup()
-        };
-        drop(st);
-        wakeup.wake();
+        self.shared.set_hwm(hwm);
     }
 
     /// Closes this end gracefully: the reader still gets what is queued.
@@ -429,7 +495,7 @@ impl Drop for PipeWriter {
 /// Discards a closed pipe's remaining messages when a linger period ends.
 #[derive(Debug)]
 pub(crate) struct LingerHandle {
-    shared: Arc<Shared>,
+    shared: sync::Arc<Shared>,
 }
 
 impl LingerHandle {
@@ -452,7 +518,7 @@ impl LingerHandle {
 /// The receiving end of a pipe.
 #[derive(Debug)]
 pub struct PipeReader {
-    shared: Arc<Shared>,
+    shared: sync::Arc<Shared>,
     /// Messages taken from the queue in one batch, popped without locking.
     cache: VecDeque<Message>,
     /// Messages read from the cache that the writer was not told about yet.
@@ -610,15 +676,7 @@ impl PipeReader {
 
     /// Changes the high-water mark (see [`PipeWriter::set_hwm`]).
     pub fn set_hwm(&self, hwm: usize) {
-        let mut st = self.shared.lock();
-        st.hwm = hwm;
-        let wakeup = if st.is_full() {
-            Wakeup::none()
-        } else {
-            st.writer_wakeup()
-        };
-        drop(st);
-        wakeup.wake();
+        self.shared.set_hwm(hwm);
     }
 
     /// Installs the socket-level notifier woken when a message arrives or the writer closes.

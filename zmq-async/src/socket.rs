@@ -533,6 +533,18 @@ impl<T: SocketKind> Socket<T> {
         self.pump();
         let r = self.proto.poll_recv(&mut self.base, cx);
         self.base.reap(&mut *self.proto);
+        self.recheck_mail(r, cx)
+    }
+
+    /// After a `Pending`: mail posted after `pump` looked (a peer attaching, say) woke the
+    /// socket's `Notify` before the protocol registered on it, so that wake-up went
+    /// nowhere. Look at the mailbox again, now that the waker is registered, and come
+    /// back at once if there is some (invariant 7 in `pipe.rs`; the loom model
+    /// `loom_mail_posted_while_the_socket_polls_wakes_it`).
+    fn recheck_mail<R>(&self, r: Poll<R>, cx: &mut Context<'_>) -> Poll<R> {
+        if r.is_pending() && self.base.shared.has_mail() {
+            cx.waker().wake_by_ref();
+        }
         r
     }
 
@@ -543,7 +555,7 @@ impl<T: SocketKind> Socket<T> {
         }
         let r = self.proto.poll_send(&mut self.base, cx, &mut self.pending);
         self.base.reap(&mut *self.proto);
-        r
+        self.recheck_mail(r, cx)
     }
 
     fn poll_send_msg(
@@ -561,7 +573,7 @@ impl<T: SocketKind> Socket<T> {
         futures::ready!(self.poll_pending(cx))?;
         let r = self.proto.poll_send(&mut self.base, cx, slot);
         self.base.reap(&mut *self.proto);
-        r
+        self.recheck_mail(r, cx)
     }
 }
 
@@ -667,7 +679,7 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
         futures::ready!(this.poll_pending(cx))?;
         let r = this.proto.poll_ready(&mut this.base, cx);
         this.base.reap(&mut *this.proto);
-        r
+        this.recheck_mail(r, cx)
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<()> {
