@@ -42,9 +42,9 @@
 //!    waits with `poll_ready`.
 //! 4. **Reader → writer.** Everything that can take the pipe from full to not full takes
 //!    the writer's waker and `Notify`: the reader taking the queue (`take_queue`) and
-//!    telling the writer what it read from its cache (`release`), `set_hwm`,
-//!    `discard_queued`, and the reader's close (always). Nothing else lowers
-//!    `queue.len() + cached` or raises the HWM.
+//!    telling the writer what it read from its cache (`release`), `set_hwm`, `retain`
+//!    (the reader dropping stale subscriptions at a lost connection), and the reader's
+//!    close (always). Nothing else lowers `queue.len() + cached` or raises the HWM.
 //! 5. **Never both asleep.** A sleeping reader left `cached` at 0 and the queue empty
 //!    (1); the writer can reach the HWM (at least 1) only by pushing onto that empty
 //!    queue, which wakes the reader (2). Messages in the reader's cache count against the
