@@ -541,11 +541,20 @@ impl<T: SocketKind> Socket<T> {
     /// nowhere. Look at the mailbox again, now that the waker is registered, and come
     /// back at once if there is some (invariant 7 in `pipe.rs`; the loom model
     /// `loom_mail_posted_while_the_socket_polls_wakes_it`).
+    #[inline]
     fn recheck_mail<R>(&self, r: Poll<R>, cx: &mut Context<'_>) -> Poll<R> {
-        if r.is_pending() && self.base.shared.has_mail() {
-            cx.waker().wake_by_ref();
+        if r.is_pending() {
+            self.recheck_mail_slow(cx);
         }
         r
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn recheck_mail_slow(&self, cx: &mut Context<'_>) {
+        if self.base.shared.has_mail() {
+            cx.waker().wake_by_ref();
+        }
     }
 
     /// Sends what `Sink::start_send` had to keep.
