@@ -210,6 +210,16 @@ impl State {
     fn writer_wakeup(&mut self) -> Wakeup {
         Wakeup(self.writer_waker.take(), self.writer_notify.clone())
     }
+
+    /// The writer's wake-up if a change took the pipe from full (`was_full`) to not full.
+    #[inline]
+    fn writer_wakeup_if_freed(&mut self, was_full: bool) -> Wakeup {
+        if was_full && !self.is_full() {
+            self.writer_wakeup()
+        } else {
+            Wakeup::none()
+        }
+    }
 }
 
 /// Wakers collected under the lock and woken after it is released.
@@ -573,11 +583,7 @@ impl PipeReader {
         st.cached = self.cache.len();
         self.unreleased = 0;
         self.release_every = st.release_every();
-        let wakeup = if was_full && !st.is_full() {
-            st.writer_wakeup()
-        } else {
-            Wakeup::none()
-        };
+        let wakeup = st.writer_wakeup_if_freed(was_full);
         let result = match popped {
             Some(msg) => TryPop::Message(msg),
             None if st.writer_closed => TryPop::Finished,
@@ -607,11 +613,7 @@ impl PipeReader {
         let was_full = st.is_full();
         st.cached = st.cached.saturating_sub(self.unreleased);
         self.unreleased = 0;
-        let wakeup = if was_full && !st.is_full() {
-            st.writer_wakeup()
-        } else {
-            Wakeup::none()
-        };
+        let wakeup = st.writer_wakeup_if_freed(was_full);
         drop(st);
         wakeup.wake();
     }
@@ -628,11 +630,7 @@ impl PipeReader {
         std::mem::swap(&mut self.cache, &mut st.queue);
         st.cached = 0;
         self.unreleased = 0;
-        let wakeup = if was_full && !st.is_full() {
-            st.writer_wakeup()
-        } else {
-            Wakeup::none()
-        };
+        let wakeup = st.writer_wakeup_if_freed(was_full);
         drop(st);
         wakeup.wake();
     }
