@@ -144,22 +144,7 @@ fn script(data: &[u8]) {
             7 | 8 => {
                 let few = (op & 0x0f == 8).then(|| usize::from(input.u8() % 3) + 1);
                 if let Some((n, peer)) = &mut slots[slot] {
-                    let (got, _) = peer.read(few);
-                    let expected = &mut model.outbound[usize::from(*n)];
-                    for m in got {
-                        assert_eq!(
-                            Some(m),
-                            expected.pop_front(),
-                            "peer {n} read a wrong message"
-                        );
-                    }
-                    if few.is_none() {
-                        assert!(
-                            expected.is_empty(),
-                            "peer {n} misses {} messages",
-                            expected.len()
-                        );
-                    }
+                    peer.read_expecting(*n, few, &mut model.outbound[usize::from(*n)]);
                 }
             }
             // The user sends.
@@ -189,12 +174,7 @@ fn script(data: &[u8]) {
     }
     user_recv(&mut socket, &mut model);
     for (n, peer) in slots.iter_mut().flatten() {
-        let (got, _) = peer.read(None);
-        assert!(
-            got.into_iter()
-                .eq(model.outbound[usize::from(*n)].drain(..)),
-            "peer {n} final read"
-        );
+        peer.read_expecting(*n, None, &mut model.outbound[usize::from(*n)]);
     }
 }
 

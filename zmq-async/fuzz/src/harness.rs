@@ -107,6 +107,32 @@ impl Peer {
         }
     }
 
+    /// Reads up to `few` messages (everything when `None`) and checks them against what the
+    /// model expects this peer (`n`) to get, in order; reading everything must leave
+    /// nothing expected.
+    pub fn read_expecting(
+        &mut self,
+        n: impl std::fmt::Display,
+        few: Option<usize>,
+        expected: &mut VecDeque<Message>,
+    ) {
+        let (got, _) = self.read(few);
+        for m in got {
+            assert_eq!(
+                Some(m),
+                expected.pop_front(),
+                "peer {n} read a wrong message"
+            );
+        }
+        if few.is_none() {
+            assert!(
+                expected.is_empty(),
+                "peer {n} misses {} messages",
+                expected.len()
+            );
+        }
+    }
+
     /// Reads up to `n` messages (everything when `n` is `None`); `finished` tells whether
     /// the socket closed the pipe.
     pub fn read(&mut self, n: Option<usize>) -> (Vec<Message>, bool) {

@@ -425,22 +425,7 @@ fn script(data: &[u8]) {
             9 | 10 => {
                 let few = (op & 0x0f == 10).then(|| usize::from(input.u8() % 3) + 1);
                 if let Some((n, peer)) = &mut slots[slot] {
-                    let (got, _) = peer.read(few);
-                    let expected = &mut model.outbound[*n];
-                    for m in got {
-                        assert_eq!(
-                            Some(m),
-                            expected.pop_front(),
-                            "peer {n} read a wrong message"
-                        );
-                    }
-                    if few.is_none() {
-                        assert!(
-                            expected.is_empty(),
-                            "peer {n} misses {} messages",
-                            expected.len()
-                        );
-                    }
+                    peer.read_expecting(*n, few, &mut model.outbound[*n]);
                 }
             }
             // Publish.
@@ -478,11 +463,7 @@ fn script(data: &[u8]) {
         assert!(rounds < 1_000_000, "XPUB: the final receives never end");
     }
     for (n, peer) in slots.iter_mut().flatten() {
-        let (got, _) = peer.read(None);
-        assert!(
-            got.into_iter().eq(model.outbound[*n].drain(..)),
-            "peer {n} final read"
-        );
+        peer.read_expecting(*n, None, &mut model.outbound[*n]);
     }
 }
 
