@@ -127,6 +127,28 @@ impl RawPeer {
         peer
     }
 
+    /// Sends `body` as a one-frame message.
+    async fn send(&mut self, body: &[u8]) {
+        let mut out = BytesMut::new();
+        put_frame(&mut out, 0, body);
+        self.write.write_all(&out).await.expect("send");
+    }
+
+    /// Sends `body` as a one-frame message, closes its side, and reads until our socket
+    /// closes the connection too (it has read the message and the end).
+    async fn send_and_leave(mut self, body: &[u8]) {
+        self.send(body).await;
+        self.write.shutdown().await.expect("close");
+        while self
+            .reader
+            .read
+            .read_buf(&mut self.reader.buf)
+            .await
+            .expect("read")
+            > 0
+        {}
+    }
+
     /// Writes `SUBSCRIBE` for topics `0..n` and then a `PING` with context `end`, in a task
     /// of its own (it blocks while our socket pushes back); returns the read half.
     fn flood_subscriptions(self, n: usize) -> (RawReader, tokio::task::JoinHandle<()>) {
@@ -412,20 +434,10 @@ async fn an_idle_socket_takes_backlog_peers_that_come_and_go() {
             let done = done.clone();
             async move {
                 for i in 0..PEERS {
-                    let mut peer = RawPeer::connect(&endpoint, "PUSH").await;
-                    let mut out = BytesMut::new();
-                    put_frame(&mut out, 0, format!("peer {i}").as_bytes());
-                    peer.write.write_all(&out).await.expect("send");
-                    peer.write.shutdown().await.expect("close");
-                    // Our side closes too once it has read the message and the end.
-                    while peer
-                        .reader
-                        .read
-                        .read_buf(&mut peer.reader.buf)
+                    RawPeer::connect(&endpoint, "PUSH")
                         .await
-                        .expect("read")
-                        > 0
-                    {}
+                        .send_and_leave(format!("peer {i}").as_bytes())
+                        .await;
                     done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
@@ -708,19 +720,10 @@ async fn a_push_forgets_peers_that_sent_to_it_and_left() {
         let mut push = crate::PushSocket::new();
         let endpoint = push.bind("tcp://127.0.0.1:0").await.unwrap();
         for i in 0..PEERS {
-            let mut peer = RawPeer::connect(&endpoint, "PULL").await;
-            let mut out = BytesMut::new();
-            put_frame(&mut out, 0, format!("unwanted {i}").as_bytes());
-            peer.write.write_all(&out).await.expect("send");
-            peer.write.shutdown().await.expect("close");
-            while peer
-                .reader
-                .read
-                .read_buf(&mut peer.reader.buf)
+            RawPeer::connect(&endpoint, "PULL")
                 .await
-                .expect("read")
-                > 0
-            {}
+                .send_and_leave(format!("unwanted {i}").as_bytes())
+                .await;
         }
         // Each detach follows its connection's close closely: wait for the last.
         while push.peer_count() > 0 {
@@ -743,21 +746,17 @@ async fn a_router_forgets_an_ignored_duplicate_that_sent_and_left() {
         while router.peer_count() < 1 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let mut dup = RawPeer::connect_as(&endpoint, "DEALER", Some(b"dup")).await;
-        let mut out = BytesMut::new();
-        put_frame(&mut out, 0, b"from the duplicate");
-        dup.write.write_all(&out).await.unwrap();
-        dup.write.shutdown().await.unwrap();
-        while dup.reader.read.read_buf(&mut dup.reader.buf).await.unwrap() > 0 {}
+        RawPeer::connect_as(&endpoint, "DEALER", Some(b"dup"))
+            .await
+            .send_and_leave(b"from the duplicate")
+            .await;
         // The duplicate was attached (its message reached its pipe) and is gone again.
         while router.peer_count() != 1 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         assert_eq!(router.held_inbound(), 0, "nothing kept from the duplicate");
         // The first holder of the id still talks both ways.
-        let mut out = BytesMut::new();
-        put_frame(&mut out, 0, b"from the first");
-        first.write.write_all(&out).await.unwrap();
+        first.send(b"from the first").await;
         let got = router.recv().await.unwrap();
         assert_eq!(&got[0][..], b"dup");
         assert_eq!(&got[1][..], b"from the first");
