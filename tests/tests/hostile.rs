@@ -280,13 +280,10 @@ fn endless_multipart_with_maxmsgsize_is_taken_by_libzmq() {
     echo.assert_serves_a_dealer("libzmq");
 }
 
-#[test]
-fn reference_differences_libzmq_accepts_what_we_refuse() {
-    // Inputs where libzmq and we act differently, checked on libzmq: it ignores reserved
-    // flag bits and takes a COMMAND frame with MORE, and accepts a READY without
-    // Socket-Type. (We close on each: docs/CONFORMANCE.md, "Hostile and odd peers".)
-    let echo = Echo::start(Target::Libzmq, None);
-    for (what, frame) in [
+/// Frames libzmq takes and we refuse after the handshake: a message frame with a reserved
+/// flag bit set (its body `flagged`), and a COMMAND frame flagged MORE (a PING `alive?`).
+fn odd_frames() -> [(&'static str, Vec<u8>); 2] {
+    [
         ("reserved flag bit", {
             let mut f = message(b"flagged");
             f[0] |= 0x80;
@@ -296,7 +293,16 @@ fn reference_differences_libzmq_accepts_what_we_refuse() {
             "COMMAND with MORE",
             wire::frame(0x05, b"\x04PING\x00\x00alive?"),
         ),
-    ] {
+    ]
+}
+
+#[test]
+fn reference_differences_libzmq_accepts_what_we_refuse() {
+    // Inputs where libzmq and we act differently, checked on libzmq: it ignores reserved
+    // flag bits and takes a COMMAND frame with MORE, and accepts a READY without
+    // Socket-Type. (We close on each: docs/CONFORMANCE.md, "Hostile and odd peers".)
+    let echo = Echo::start(Target::Libzmq, None);
+    for (what, frame) in odd_frames() {
         let (mut peer, mut raw) = hostile_dealer(echo.addr, &ready(b"DEALER", &[]));
         raw.write_all(&frame).unwrap();
         raw.write_all(&ping(0, b"alive?")).unwrap();
@@ -318,17 +324,7 @@ fn reference_differences_libzmq_accepts_what_we_refuse() {
 #[test]
 fn ours_closes_on_what_libzmq_accepts() {
     let echo = Echo::start(Target::Ours, None);
-    for (what, frame) in [
-        ("reserved flag bit", {
-            let mut f = message(b"flagged");
-            f[0] |= 0x80;
-            f
-        }),
-        (
-            "COMMAND with MORE",
-            wire::frame(0x05, b"\x04PING\x00\x00alive?"),
-        ),
-    ] {
+    for (what, frame) in odd_frames() {
         let (mut peer, mut raw) = hostile_dealer(echo.addr, &ready(b"DEALER", &[]));
         raw.write_all(&frame).unwrap();
         peer.expect_closed(what);
