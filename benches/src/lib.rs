@@ -164,6 +164,24 @@ pub fn latency_report(size: usize, roundtrips: usize, elapsed: Duration) -> Stri
     format!("message size: {size} [B]\nroundtrip count: {roundtrips}\naverage latency: {latency:.3} [us]\n")
 }
 
+/// A field of `/proc/self/status` in KiB: `VmRSS` (resident set size) or `VmData` (data
+/// segments, resident or not: it shows reservations that were never touched); 0 where
+/// there is no such file.
+pub fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// This process's resident set size in KiB (`VmRSS`).
+pub fn rss_kib() -> u64 {
+    status_kib("VmRSS")
+}
+
 /// A payload of `size` zero bytes in a fresh allocation, as `zmq_msg_init_size` gives
 /// libzmq's tools a fresh message each time.
 pub fn payload(size: usize) -> bytes::Bytes {

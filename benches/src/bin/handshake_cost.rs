@@ -15,19 +15,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use zmq_benches::{fail, Args};
-
-/// A field of `/proc/self/status` in KiB: `VmRSS` (resident) or `VmData` (data segments,
-/// resident or not: it shows reservations that were never touched).
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+use zmq_benches::{fail, status_kib, Args};
 
 /// How far a client goes before it stalls.
 #[derive(Clone, Copy, PartialEq, Eq)]

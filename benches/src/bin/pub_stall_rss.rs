@@ -8,17 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use zmq_async::{Message, PubSocket, SocketOptions, SubSocket};
-
-/// Resident set size in KiB, from `/proc/self/statm` (pages × page size).
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4
-}
+use zmq_benches::rss_kib;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), zmq_async::Error> {

@@ -6,7 +6,7 @@
 //! subscriptions is not counted) sending first one warm-up subscription, then `count`
 //! distinct random 16-byte topics, or one 1 MiB topic. The XPUB reports each new
 //! subscription to its user; once it has reported them all, the growth of its resident
-//! set size (from `/proc/self/statm`) since the warm-up is divided by the number of
+//! set size (`VmRSS`) since the warm-up is divided by the number of
 //! subscriptions. The sender's SNDHWM is 0, so none is dropped.
 
 use std::io::{BufRead, BufReader, Write};
@@ -16,15 +16,9 @@ use std::time::Duration;
 use zmq_async::{Message, XPubSocket};
 use zmq_benches::fail;
 
-/// Resident set size in bytes, from `/proc/self/statm` (pages × 4 KiB).
+/// Resident set size in bytes (`VmRSS`).
 fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+    zmq_benches::rss_kib() * 1024
 }
 
 /// What the sender subscribes to.

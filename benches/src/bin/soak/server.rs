@@ -9,9 +9,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use zmq_async::{Error, Message, PubSocket, RouterSocket};
-use zmq_benches::fail;
 use zmq_benches::soak::tally::{self, Report, SeqTrack};
 use zmq_benches::soak::Config;
+use zmq_benches::{fail, rss_kib};
 
 /// After the run, publishing goes on this long with no more kills, so the last peers started
 /// have joined before the final counts are taken.
@@ -154,16 +154,6 @@ impl Inc {
     fn known_sent(&self) -> u64 {
         self.report.sent.max(self.router.received)
     }
-}
-
-/// Resident set size of this process in KiB (`VmRSS`).
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Open file descriptors of this process.
