@@ -622,22 +622,7 @@ impl Packet {
 /// ones' complement sum of 16-bit words (odd length padded with zero), where a result of
 /// zero is sent as `0xFFFF` (zero on the wire means "no checksum").
 pub fn checksum(packet: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut words = packet.chunks_exact(2);
-    for w in &mut words {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum >> 16) + (sum & 0xffff);
-    }
-    if sum == 0xffff {
-        0xffff
-    } else {
-        !(sum as u16)
-    }
+    complement(ones_sum(packet))
 }
 
 /// [`checksum`] of `packet` as if its checksum field (bytes 6..8) were zero.
@@ -647,18 +632,40 @@ fn checksum_with_zeroed_field(packet: &[u8]) -> u16 {
     head[6] = 0;
     head[7] = 0;
     // The header is 16 bytes (even), so the sum of the two parts is the sum of the whole.
-    let fold = |s: u16| if s == 0xffff { 0 } else { !s };
-    let a = u32::from(fold(checksum(&head)));
-    let b = u32::from(fold(checksum(&packet[HEADER_LEN..])));
-    let mut sum = a + b;
-    while sum > 0xffff {
-        sum = (sum >> 16) + (sum & 0xffff);
+    complement(ones_sum(&head) + ones_sum(&packet[HEADER_LEN..]))
+}
+
+/// The ones' complement sum of `bytes` as big-endian 16-bit words (an odd last byte padded
+/// with zero), folded to 16 bits.
+fn ones_sum(bytes: &[u8]) -> u32 {
+    let mut sum: u32 = 0;
+    let mut words = bytes.chunks_exact(2);
+    for w in &mut words {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
     }
+    if let [last] = words.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    fold(sum)
+}
+
+/// The checksum of a ones' complement sum: folded, complemented, and `0xFFFF` instead of
+/// zero.
+fn complement(sum: u32) -> u16 {
+    let sum = fold(sum);
     if sum == 0xffff {
         0xffff
     } else {
         !(sum as u16)
     }
+}
+
+/// Carries folded back in until the sum fits 16 bits.
+fn fold(mut sum: u32) -> u32 {
+    while sum > 0xffff {
+        sum = (sum >> 16) + (sum & 0xffff);
+    }
+    sum
 }
 
 /// A bounds-checked big-endian cursor.
