@@ -43,22 +43,43 @@ impl RoundRobin {
     /// takes one; returns its position and what `visit` took.
     #[inline]
     pub(crate) fn find<T>(&mut self, mut visit: impl FnMut(Key) -> Visit<T>) -> Option<(usize, T)> {
-        let mut tries = self.keys.len();
-        while tries > 0 && !self.keys.is_empty() {
-            tries -= 1;
-            if self.next >= self.keys.len() {
-                self.next = 0;
-            }
+        for _ in 0..self.keys.len() {
+            let key = self.current()?;
             let i = self.next;
-            match visit(self.keys[i]) {
+            match visit(key) {
                 Visit::Take(t) => return Some((i, t)),
-                Visit::Skip => self.next += 1,
-                Visit::Remove => {
-                    self.keys.remove(i);
-                }
+                Visit::Skip => self.skip(),
+                Visit::Remove => self.remove_current(),
             }
         }
         None
+    }
+
+    /// The number of peers in the ring.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The peer whose turn it is; `None` when the ring is empty.
+    #[inline(always)]
+    pub(crate) fn current(&mut self) -> Option<Key> {
+        if self.next >= self.keys.len() {
+            self.next = 0;
+        }
+        self.keys.get(self.next).copied()
+    }
+
+    /// Passes over the current peer: the turn moves to the next one.
+    #[inline(always)]
+    pub(crate) fn skip(&mut self) {
+        self.next += 1;
+    }
+
+    /// Takes the current peer out of the ring; the turn moves to the one after it.
+    #[inline(always)]
+    pub(crate) fn remove_current(&mut self) {
+        self.keys.remove(self.next);
     }
 
     /// The peer at `position` was served: the next turn starts after it.
