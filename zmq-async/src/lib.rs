@@ -100,3 +100,5 @@ pub type PushSocket = Socket<kind::Push>;
 pub type XPubSocket = Socket<kind::XPub>;
 /// XSUB socket.
 pub type XSubSocket = Socket<kind::XSub>;
+/// STREAM socket: raw bytes with plain TCP (or ipc) peers, see [`kind::Stream`].
+pub type StreamSocket = Socket<kind::Stream>;

@@ -100,6 +100,11 @@ impl RoutingTable {
         self.ids.contains_key(&key)
     }
 
+    /// The peer routed to by `id`.
+    pub(crate) fn key_of(&self, id: &[u8]) -> Option<Key> {
+        self.by_id.get(id).copied()
+    }
+
     pub(crate) fn detached(&mut self, key: Key) {
         self.fq.detach(key);
         if let Some(id) = self.ids.remove(&key) {

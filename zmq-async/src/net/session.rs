@@ -29,11 +29,11 @@ const BATCH: usize = 256;
 /// Stop popping outbound messages, and taking the codec's output, while this many bytes
 /// wait to be written. What the peer makes us send (PONGs) coalesces in the codec
 /// meanwhile, so a peer that never reads cannot grow our output.
-const WRITE_BACKLOG: usize = 256 * 1024;
+pub(super) const WRITE_BACKLOG: usize = 256 * 1024;
 /// Slices per vectored write.
 const MAX_IOV: usize = 64;
 /// Loop turns before yielding to the runtime.
-const BUDGET: u32 = 32;
+pub(super) const BUDGET: u32 = 32;
 
 /// Why a session ended.
 #[derive(Debug)]
@@ -421,33 +421,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             if self.chunks.is_empty() {
                 break;
             }
-            let slices: Vec<IoSlice<'_>> = self
-                .chunks
-                .iter()
-                .take(MAX_IOV)
-                .map(|c| IoSlice::new(c))
-                .collect();
-            let written = match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices) {
+            let written = match write_chunks(&mut self.stream, &mut self.chunks, cx) {
                 Poll::Pending => break,
-                Poll::Ready(Ok(0)) => return Err(Outcome::Io(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => n,
                 Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
             };
             progress = true;
             self.backlog -= written;
-            let mut left = written;
-            while left > 0 {
-                let Some(front) = self.chunks.front_mut() else {
-                    break;
-                };
-                if front.len() <= left {
-                    left -= front.len();
-                    self.chunks.pop_front();
-                } else {
-                    front.advance(left);
-                    left = 0;
-                }
-            }
         }
         Ok(progress)
     }
@@ -473,6 +453,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Poll::Ready(_) => Poll::Ready(outcome),
         }
     }
+}
+
+/// One vectored write of the front of `chunks` (at most [`MAX_IOV`] of them), dropping
+/// what was written; returns how many bytes that was. `chunks` must not be empty.
+pub(super) fn write_chunks<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    chunks: &mut VecDeque<Bytes>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    let slices: Vec<IoSlice<'_>> = chunks
+        .iter()
+        .take(MAX_IOV)
+        .map(|c| IoSlice::new(c))
+        .collect();
+    let written = match futures::ready!(Pin::new(stream).poll_write_vectored(cx, &slices)) {
+        Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+        Ok(n) => n,
+        Err(e) => return Poll::Ready(Err(e)),
+    };
+    let mut left = written;
+    while left > 0 {
+        let Some(front) = chunks.front_mut() else {
+            break;
+        };
+        if front.len() <= left {
+            left -= front.len();
+            chunks.pop_front();
+        } else {
+            front.advance(left);
+            left = 0;
+        }
+    }
+    Poll::Ready(Ok(written))
 }
 
 /// Says why a connection closes when a peer's sizes were refused: a frame that cannot be
