@@ -129,6 +129,18 @@ impl RoutingTable {
         }
     }
 
+    /// Next message with its sender's routing id in front (ROUTER and STREAM receive).
+    pub(crate) fn poll_recv_addressed(
+        &mut self,
+        peers: &mut Peers,
+        readable: &Notify,
+        cx: &mut Context<'_>,
+    ) -> Poll<Message> {
+        let (_, id, mut msg) = futures::ready!(self.poll_recv(peers, readable, cx));
+        msg.push_front(id);
+        Poll::Ready(msg)
+    }
+
     /// Routes `slot` by its first frame (ROUTER send). With `router_mandatory` an unknown
     /// id is an error and a full peer makes the send wait.
     pub(crate) fn poll_route(

@@ -4,7 +4,7 @@
 mod common;
 use bytes::Bytes;
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zmq_async::{Error, Message, StreamSocket};
 
@@ -41,12 +41,34 @@ async fn bound() -> (StreamSocket, String) {
     (socket, addr)
 }
 
+/// A plain TCP client of `socket` (bound at `addr`), and its routing id from the connect
+/// notification.
+async fn plain_client(socket: &mut StreamSocket, addr: &str) -> (TcpStream, Bytes) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    (stream, notification(socket).await)
+}
+
+/// The next `n` bytes from a plain peer.
+async fn read_n(stream: &mut (impl AsyncRead + Unpin), n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    stream.read_exact(&mut buf).await.unwrap();
+    buf
+}
+
+/// A listener, `socket` connected to it, and the connection it accepted.
+async fn connect_out(socket: &mut StreamSocket) -> (TcpListener, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    socket.connect(&format!("tcp://{addr}")).await.unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (listener, server)
+}
+
 #[tokio::test]
 async fn accepted_peer_notifies_exchanges_bytes_and_is_closed_by_an_empty_frame() {
     within(async {
         let (mut socket, addr) = bound().await;
-        let mut client = TcpStream::connect(&addr).await.unwrap();
-        let id = notification(&mut socket).await;
+        let (mut client, id) = plain_client(&mut socket, &addr).await;
         // libzmq's generated ids: a zero byte, then a u32.
         assert_eq!(id.len(), 5);
         assert_eq!(id[0], 0);
@@ -54,9 +76,7 @@ async fn accepted_peer_notifies_exchanges_bytes_and_is_closed_by_an_empty_frame(
         client.write_all(b"hello").await.unwrap();
         assert_eq!(recv_bytes(&mut socket, &id, 5).await, b"hello");
         socket.send(to(&id, b"world")).await.unwrap();
-        let mut buf = [0u8; 5];
-        client.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"world");
+        assert_eq!(read_n(&mut client, 5).await, b"world");
 
         // What was sent before the close is written before it.
         let big = vec![9u8; 1 << 20];
@@ -73,8 +93,7 @@ async fn accepted_peer_notifies_exchanges_bytes_and_is_closed_by_an_empty_frame(
             socket.send(to(&id, b"late")).await,
             Err(Error::HostUnreachable)
         ));
-        let _second = TcpStream::connect(&addr).await.unwrap();
-        let id2 = notification(&mut socket).await;
+        let (_second, id2) = plain_client(&mut socket, &addr).await;
         assert_ne!(id2, id);
     })
     .await;
@@ -84,8 +103,7 @@ async fn accepted_peer_notifies_exchanges_bytes_and_is_closed_by_an_empty_frame(
 async fn a_peer_that_leaves_sends_a_disconnect_notification() {
     within(async {
         let (mut socket, addr) = bound().await;
-        let mut client = TcpStream::connect(&addr).await.unwrap();
-        let id = notification(&mut socket).await;
+        let (mut client, id) = plain_client(&mut socket, &addr).await;
         client.write_all(b"bye").await.unwrap();
         drop(client);
         assert_eq!(recv_bytes(&mut socket, &id, 3).await, b"bye");
@@ -98,18 +116,13 @@ async fn a_peer_that_leaves_sends_a_disconnect_notification() {
 async fn replies_reach_the_peer_they_are_addressed_to() {
     within(async {
         let (mut socket, addr) = bound().await;
-        let mut a = TcpStream::connect(&addr).await.unwrap();
-        let id_a = notification(&mut socket).await;
-        let mut b = TcpStream::connect(&addr).await.unwrap();
-        let id_b = notification(&mut socket).await;
+        let (mut a, id_a) = plain_client(&mut socket, &addr).await;
+        let (mut b, id_b) = plain_client(&mut socket, &addr).await;
         assert_ne!(id_a, id_b);
         socket.send(to(&id_b, b"to-b")).await.unwrap();
         socket.send(to(&id_a, b"to-a")).await.unwrap();
-        let mut buf = [0u8; 4];
-        b.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"to-b");
-        a.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"to-a");
+        assert_eq!(read_n(&mut b, 4).await, b"to-b");
+        assert_eq!(read_n(&mut a, 4).await, b"to-a");
     })
     .await;
 }
@@ -117,18 +130,13 @@ async fn replies_reach_the_peer_they_are_addressed_to() {
 #[tokio::test]
 async fn connecting_out_keeps_the_routing_id_across_reconnects() {
     within(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let mut socket = StreamSocket::new();
-        socket.connect(&format!("tcp://{addr}")).await.unwrap();
-        let (mut server, _) = listener.accept().await.unwrap();
+        let (listener, mut server) = connect_out(&mut socket).await;
         let id = notification(&mut socket).await;
         assert_eq!(id.len(), 5);
 
         socket.send(to(&id, b"ping")).await.unwrap();
-        let mut buf = [0u8; 4];
-        server.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"ping");
+        assert_eq!(read_n(&mut server, 4).await, b"ping");
         server.write_all(b"pong").await.unwrap();
         assert_eq!(recv_bytes(&mut socket, &id, 4).await, b"pong");
 
@@ -139,9 +147,7 @@ async fn connecting_out_keeps_the_routing_id_across_reconnects() {
         let (mut server, _) = listener.accept().await.unwrap();
         assert_eq!(notification(&mut socket).await, id);
         socket.send(to(&id, b"again")).await.unwrap();
-        let mut buf = [0u8; 5];
-        server.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"again");
+        assert_eq!(read_n(&mut server, 5).await, b"again");
     })
     .await;
 }
@@ -149,24 +155,19 @@ async fn connecting_out_keeps_the_routing_id_across_reconnects() {
 #[tokio::test]
 async fn connect_routing_id_names_the_peer_of_a_connect() {
     within(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let mut socket = StreamSocket::new();
         socket
             .set_connect_routing_id(Some(Bytes::from_static(b"web")))
             .unwrap();
-        socket.connect(&format!("tcp://{addr}")).await.unwrap();
+        let (_listener, mut server) = connect_out(&mut socket).await;
         // Consumed by that connect.
         assert_eq!(socket.options().connect_routing_id, None);
-        let (mut server, _) = listener.accept().await.unwrap();
         assert_eq!(&notification(&mut socket).await[..], b"web");
         socket
             .send(to(&Bytes::from_static(b"web"), b"GET"))
             .await
             .unwrap();
-        let mut buf = [0u8; 3];
-        server.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"GET");
+        assert_eq!(read_n(&mut server, 3).await, b"GET");
     })
     .await;
 }
@@ -200,8 +201,7 @@ async fn without_stream_notify_only_data_arrives() {
 async fn malformed_sends_are_refused() {
     within(async {
         let (mut socket, addr) = bound().await;
-        let _client = TcpStream::connect(&addr).await.unwrap();
-        let id = notification(&mut socket).await;
+        let (_client, id) = plain_client(&mut socket, &addr).await;
         for bad in [
             Message::from(vec![id.clone()]),
             Message::from(vec![id.clone(), Bytes::from("a"), Bytes::from("b")]),
@@ -265,9 +265,7 @@ async fn ipc_peers_are_raw_too() {
         client.write_all(b"unix").await.unwrap();
         assert_eq!(recv_bytes(&mut socket, &id, 4).await, b"unix");
         socket.send(to(&id, b"ok")).await.unwrap();
-        let mut buf = [0u8; 2];
-        client.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"ok");
+        assert_eq!(read_n(&mut client, 2).await, b"ok");
         drop(socket);
         let _ = std::fs::remove_file(&path);
     })

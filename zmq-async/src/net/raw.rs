@@ -84,26 +84,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
         Poll::Pending
     }
 
-    /// Joins the peer to the socket: attaches it (accepted, or `immediate`) or says the
-    /// pipes made at `connect` have a connection now.
+    /// Joins the peer to the socket at once: a raw connection has no handshake.
     fn start(&mut self) -> Result<(), Outcome> {
         self.started = true;
-        let info = PeerInfo::new(SocketType::Stream);
-        match self.link.pipes.as_ref() {
-            // Failing means the socket is gone: a lingering connection still delivers what
-            // its outbound pipe holds.
-            Some(pipes) => {
-                let _ = pipes.link.handshake(info);
-            }
-            None => {
-                let pipes = self
-                    .link
-                    .handle
-                    .attach(Some(info), self.link.alias.clone())
-                    .map_err(|_| Outcome::SocketClosed)?;
-                *self.link.pipes = Some(pipes);
-            }
-        }
+        self.link.connected(PeerInfo::new(SocketType::Stream))?;
         if self.notify {
             self.inbox = Some(notification());
         }

@@ -20,7 +20,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, Subscription};
 
-use crate::peer::{PeerPipes, SocketHandle};
+use crate::peer::{PeerInfo, PeerPipes, SocketHandle};
 
 use super::{convert, zap};
 
@@ -68,6 +68,28 @@ pub(crate) struct Link<'a> {
     pub(crate) alias: Option<Bytes>,
     /// The peer's address for ZAP (IP without port; empty for ipc).
     pub(crate) zap_address: String,
+}
+
+impl Link<'_> {
+    /// The peer is there (handshake done): attaches its pipes (accepted, or `immediate`),
+    /// or tells the socket that the pipes made at `connect` have a connection now.
+    pub(crate) fn connected(&mut self, info: PeerInfo) -> Result<(), Outcome> {
+        match self.pipes.as_ref() {
+            // Failing means the socket is gone: a lingering connection still delivers
+            // what its outbound pipe holds.
+            Some(pipes) => {
+                let _ = pipes.link.handshake(info);
+            }
+            None => {
+                let pipes = self
+                    .handle
+                    .attach(Some(info), self.alias.clone())
+                    .map_err(|_| Outcome::SocketClosed)?;
+                *self.pipes = Some(pipes);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs one connection until it ends.
@@ -272,21 +294,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 if self.authenticated {
                     self.properties = Some(Arc::new(info.metadata.clone()));
                 }
-                match self.link.pipes.as_ref() {
-                    // Failing means the socket is gone: a lingering connection still
-                    // delivers what its outbound pipe holds.
-                    Some(pipes) => {
-                        let _ = pipes.link.handshake(info);
-                    }
-                    None => {
-                        let pipes = self
-                            .link
-                            .handle
-                            .attach(Some(info), self.link.alias.clone())
-                            .map_err(|_| Outcome::SocketClosed)?;
-                        *self.link.pipes = Some(pipes);
-                    }
-                }
+                self.link.connected(info)?;
             }
             Event::Message(msg) => {
                 self.inbox.push_back(msg);
