@@ -271,3 +271,17 @@ async fn ipc_peers_are_raw_too() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_the_socket_writes_what_was_sent_then_closes() {
+    within(async {
+        let (mut socket, addr) = bound().await;
+        let (mut client, id) = plain_client(&mut socket, &addr).await;
+        socket.send(to(&id, b"last words")).await.unwrap();
+        drop(socket);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"last words");
+    })
+    .await;
+}
