@@ -285,3 +285,33 @@ async fn dropping_the_socket_writes_what_was_sent_then_closes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_peer_that_does_not_read_makes_sends_wait_at_sndhwm() {
+    within(async {
+        let mut socket = StreamSocket::new();
+        socket.set_sndhwm(2).unwrap();
+        let endpoint = socket.bind("tcp://127.0.0.1:0").await.unwrap();
+        let (mut client, id) =
+            plain_client(&mut socket, endpoint.trim_start_matches("tcp://")).await;
+        // The client reads nothing: the kernel's buffers, then the session's write
+        // backlog, then the pipe fill up, and a send would have to wait.
+        let chunk = vec![5u8; 64 * 1024];
+        let mut sent = 0usize;
+        loop {
+            match socket.try_send(to(&id, &chunk)) {
+                Ok(()) => sent += chunk.len(),
+                Err(e) if matches!(e.error(), Error::WouldBlock) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+            // Let the session move what it can, so WouldBlock means full, not busy.
+            tokio::task::yield_now().await;
+        }
+        socket.send(to(&id, b"")).await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), sent);
+        assert!(got.iter().all(|&b| b == 5));
+    })
+    .await;
+}
