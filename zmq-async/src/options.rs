@@ -70,8 +70,8 @@ pub struct SocketOptions {
     pub maxmsgsize: Option<u64>,
     /// `ZMQ_ROUTING_ID`: our identity, sent to peers in the handshake (1–255 bytes, not starting with 0).
     pub routing_id: Option<Bytes>,
-    /// `ZMQ_CONNECT_ROUTING_ID`: routing id a ROUTER assigns to the peer of its next `connect`;
-    /// consumed by that `connect`.
+    /// `ZMQ_CONNECT_ROUTING_ID`: routing id a ROUTER or STREAM assigns to the peer of its next
+    /// `connect`; consumed by that `connect`.
     pub connect_routing_id: Option<Bytes>,
     /// `ZMQ_ROUTER_MANDATORY`: unroutable messages fail with `HostUnreachable`
     /// and a full peer makes `send` wait (`try_send`: `WouldBlock`) instead of dropping.

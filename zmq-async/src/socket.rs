@@ -273,7 +273,8 @@ impl<T: SocketKind> Socket<T> {
         set_backlog(backlog: u32);
         /// `ZMQ_ROUTING_ID` (1–255 bytes, not starting with 0).
         set_routing_id(routing_id: Option<Bytes>);
-        /// `ZMQ_CONNECT_ROUTING_ID` (consumed by the next `connect`).
+        /// `ZMQ_CONNECT_ROUTING_ID` (ROUTER, STREAM; consumed by the next `connect`, which
+        /// fails with `InvalidArgument` if a peer has that id already).
         set_connect_routing_id(connect_routing_id: Option<Bytes>);
         /// `ZMQ_ROUTER_MANDATORY`.
         set_router_mandatory(router_mandatory: bool);
@@ -430,6 +431,15 @@ impl<T: SocketKind> Socket<T> {
         let alias = if matches!(T::TYPE, SocketType::Router | SocketType::Stream) {
             let mut opts = self.base.options.clone();
             let alias = opts.connect_routing_id.take();
+            if let Some(id) = &alias {
+                // libzmq asserts (aborts) on a duplicate; here it is the caller's mistake.
+                self.pump();
+                if self.proto.routing().is_some_and(|t| t.key_of(id).is_some()) {
+                    return Err(Error::InvalidArgument(
+                        "connect_routing_id names a peer this socket already has",
+                    ));
+                }
+            }
             if alias.is_some() {
                 self.set_options(opts)?;
             }

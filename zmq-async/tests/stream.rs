@@ -168,6 +168,14 @@ async fn connect_routing_id_names_the_peer_of_a_connect() {
             .await
             .unwrap();
         assert_eq!(read_n(&mut server, 3).await, b"GET");
+        // A second peer cannot take a name in use (libzmq aborts).
+        socket
+            .set_connect_routing_id(Some(Bytes::from_static(b"web")))
+            .unwrap();
+        assert!(matches!(
+            socket.connect("tcp://127.0.0.1:1").await,
+            Err(Error::InvalidArgument(_))
+        ));
     })
     .await;
 }
