@@ -54,11 +54,9 @@ impl Protocol for Stream {
     /// As libzmq: the routing id is given when the peer's pipes are made (at `connect` for
     /// a connect), not at each connection, so a reconnecting peer keeps it.
     fn attached(&mut self, base: &mut SocketBase, key: Key) {
-        if self.table.identify(&base.peers, false, key).is_some() {
-            // Without handover nothing is handed over; an alias already in use leaves the
-            // peer unrouted (and unread), as ROUTER does with duplicate ids.
-            tracing::debug!("STREAM peer with a duplicate connect_routing_id");
-        }
+        // Without handover nothing is handed over. (`connect` refuses an alias in use; one
+        // that raced into use leaves the peer unrouted and unread, as ROUTER's duplicates.)
+        let _none = self.table.identify(&base.peers, false, key);
     }
     fn connected(&mut self, _base: &mut SocketBase, _key: Key) {}
     fn reads_from(&self, key: Key) -> bool {
