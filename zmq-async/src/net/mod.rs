@@ -1,10 +1,11 @@
 //! tcp and ipc: listeners and connectors that reconnect (libzmq's `tcp_listener`,
 //! `tcp_connecter`, and their ipc twins), and the per-connection driver.
 //!
-//! Every accepted stream gets a task of its own running [`session::run`]; a connect's task
-//! runs [`session::run`] itself for each connection it makes. A connect creates its peer's
-//! pipes at once (unless `immediate`), so messages queue before the connection exists and
-//! survive reconnects; an accepted peer is attached when its handshake completes.
+//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP) or, for
+//! STREAM sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each
+//! connection it makes. A connect creates its peer's pipes at once (unless `immediate`), so
+//! messages queue before the connection exists and survive reconnects; an accepted peer is
+//! attached when its handshake completes (a raw peer at once).
 
 mod convert;
 mod raw;
