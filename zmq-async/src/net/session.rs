@@ -64,7 +64,7 @@ pub(crate) struct Link<'a> {
     pub(crate) handle: &'a SocketHandle,
     /// Pipes kept across reconnects (connect side), or `None` to attach at handshake.
     pub(crate) pipes: &'a mut Option<PeerPipes>,
-    /// ROUTER alias for this peer (`connect_routing_id`), used when attaching.
+    /// ROUTER or STREAM alias for this peer (`connect_routing_id`), used when attaching.
     pub(crate) alias: Option<Bytes>,
     /// The peer's address for ZAP (IP without port; empty for ipc).
     pub(crate) zap_address: String,
