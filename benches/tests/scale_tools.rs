@@ -89,8 +89,14 @@ fn idle_router_counts_every_connection() {
 /// `--curve` on the throughput tools, every pairing of ours and libzmq's.
 #[test]
 fn curve_throughput_tools_interoperate() {
-    let local = [env!("CARGO_BIN_EXE_local_thr"), env!("CARGO_BIN_EXE_zmq_local_thr")];
-    let remote = [env!("CARGO_BIN_EXE_remote_thr"), env!("CARGO_BIN_EXE_zmq_remote_thr")];
+    let local = [
+        env!("CARGO_BIN_EXE_local_thr"),
+        env!("CARGO_BIN_EXE_zmq_local_thr"),
+    ];
+    let remote = [
+        env!("CARGO_BIN_EXE_remote_thr"),
+        env!("CARGO_BIN_EXE_zmq_remote_thr"),
+    ];
     for l in local {
         for r in remote {
             let ep = endpoint();
@@ -107,7 +113,10 @@ fn curve_throughput_tools_interoperate() {
             let _ = sender.kill();
             let _ = sender.wait();
             let report = String::from_utf8(out.stdout).expect("utf-8");
-            assert!(report.contains("message count: 200"), "{l} <- {r}: {report}");
+            assert!(
+                report.contains("message count: 200"),
+                "{l} <- {r}: {report}"
+            );
         }
     }
 }
