@@ -66,6 +66,7 @@ mod slab;
 mod socket;
 mod socket_base;
 mod socket_types;
+pub mod split;
 mod trie;
 pub mod zap;
 
@@ -76,6 +77,7 @@ pub use options::{Security, SocketOptions};
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
 pub use peer::{PeerInfo, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
+pub use split::{CanShare, RecvHalf, SendHalf};
 pub use zmtp_codec::Message;
 
 /// PAIR socket.

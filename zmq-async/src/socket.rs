@@ -530,7 +530,7 @@ impl<T: SocketKind> Socket<T> {
     }
 
     #[inline(always)]
-    fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    pub(crate) fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
         let r = self.proto.poll_recv(&mut self.base, cx);
         self.base.reap(&mut *self.proto);
@@ -568,7 +568,7 @@ impl<T: SocketKind> Socket<T> {
         self.recheck_mail(r, cx)
     }
 
-    fn poll_send_msg(
+    pub(crate) fn poll_send_msg(
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
