@@ -59,6 +59,7 @@ pub mod pipe;
 #[cfg(not(feature = "unstable-transport"))]
 #[allow(dead_code)] // what only the `unstable-transport` API uses
 mod pipe;
+pub mod proxy;
 mod random;
 mod round_robin;
 mod routing;
@@ -76,6 +77,7 @@ pub use options::{Security, SocketOptions};
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
 pub use peer::{PeerInfo, SocketType};
+pub use proxy::{proxy, Counters, Proxy, ProxyPair, Statistics};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use split::{CanShare, RecvHalf, SendHalf};
 pub use zmtp_codec::Message;
