@@ -310,8 +310,8 @@ const BUDGET: usize = 128;
 
 /// A proxy between two sockets (see [`proxy`]); a future of its [`Statistics`] at
 /// `TERMINATE`. It borrows the sockets: they are the caller's again when it completes or
-/// is dropped, and dropping it loses no message that one of them had taken (at most one
-/// per direction is in the proxy's hands: it is dropped with it).
+/// is dropped. Dropped mid-way, it drops what it has in hand: at most one message per
+/// direction, received and not yet sent on.
 #[must_use = "a proxy does nothing unless awaited"]
 pub struct Proxy<'a> {
     frontend: &'a mut dyn Side,

@@ -131,6 +131,12 @@ impl<T: SocketKind> Core<T> {
         })
     }
 
+    /// The socket, if `core` is its last reference; `core` back otherwise.
+    fn into_socket(core: Arc<Self>) -> Result<Socket<T>, Arc<Self>> {
+        let core = Arc::try_unwrap(core)?;
+        Ok(core.socket.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Socket<T>> {
         self.socket.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -287,6 +293,18 @@ impl<T: CanShare> SendHalf<T> {
         }
     }
 
+    /// The socket back, if this is its last handle (no clone, no [`RecvHalf`] left);
+    /// otherwise the handle, unchanged. For [`Socket::shutdown`] after
+    /// [`Socket::into_sender`].
+    pub fn into_socket(self) -> Result<Socket<T>, SendHalf<T>> {
+        if Arc::strong_count(&self.core) != 1 || self.pending.is_some() {
+            return Err(self);
+        }
+        let core = self.core.clone();
+        drop(self);
+        Core::into_socket(core).map_err(SendHalf::new)
+    }
+
     /// Delivers what `start_send` took.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.pending.is_none() {
@@ -388,6 +406,32 @@ impl<T: CanRecv> RecvHalf<T> {
             Poll::Ready(r) => r,
             Poll::Pending => Err(Error::WouldBlock),
         }
+    }
+
+    /// The socket back from its two halves, if `send` is the last send handle (its
+    /// clones are all dropped) and both come from the same socket; otherwise the two
+    /// halves, unchanged. For [`Socket::shutdown`], or to bind and connect again.
+    // The halves handed back are large (a send half carries its `Sink` slot); they are
+    // handed back as they are, as `tokio::net::tcp::ReuniteError` hands back its halves.
+    #[allow(clippy::result_large_err)]
+    pub fn reunite(self, send: SendHalf<T>) -> Result<Socket<T>, (SendHalf<T>, RecvHalf<T>)>
+    where
+        T: CanShare,
+    {
+        let alone = Arc::ptr_eq(&self.core, &send.core) && Arc::strong_count(&self.core) == 2;
+        if !alone || send.pending.is_some() {
+            return Err((send, self));
+        }
+        let core = self.core.clone();
+        drop((self, send));
+        Core::into_socket(core).map_err(|core| {
+            let recv = RecvHalf {
+                core: core.clone(),
+                waiter: Waiter::default(),
+                done: false,
+            };
+            (SendHalf::new(core), recv)
+        })
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {

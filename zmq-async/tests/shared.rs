@@ -216,3 +216,39 @@ async fn the_send_half_refuses_an_empty_message() {
     let err = tx.try_send(Message::default()).unwrap_err();
     assert!(matches!(err.error(), Error::EmptyMessage), "{err:?}");
 }
+
+/// The halves give the socket back once the other handles are gone, and `shutdown`
+/// then delivers what they queued.
+#[tokio::test]
+async fn halves_reunite_into_the_socket() {
+    within(async {
+        let mut peer = DealerSocket::new();
+        let endpoint = peer.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut dealer = DealerSocket::new();
+        dealer.connect(&endpoint).await.unwrap();
+        let (tx, rx) = dealer.into_halves();
+        let clone = tx.clone();
+        clone.send("from a clone").await.unwrap();
+        // A clone is still out: no socket yet, the halves come back as they were.
+        let (tx, rx) = rx.reunite(tx).unwrap_err();
+        drop(clone);
+        let mut dealer = rx.reunite(tx).unwrap();
+        dealer.send("from the socket").await.unwrap();
+        dealer.shutdown().await;
+        assert_eq!(strs(&peer.recv().await.unwrap()), ["from a clone"]);
+        assert_eq!(strs(&peer.recv().await.unwrap()), ["from the socket"]);
+
+        // Halves of two sockets do not reunite.
+        let (tx_a, _rx_a) = DealerSocket::new().into_halves();
+        let (_tx_b, rx_b) = DealerSocket::new().into_halves();
+        assert!(rx_b.reunite(tx_a).is_err());
+
+        // A lone sender is the socket's last handle.
+        let tx = PushSocket::new().into_sender();
+        let other = tx.clone();
+        let tx = tx.into_socket().unwrap_err();
+        drop(other);
+        assert!(tx.into_socket().is_ok());
+    })
+    .await;
+}
