@@ -95,7 +95,7 @@ async fn libzmq_reqs_through_our_router_dealer_to_libzmq_reps() {
 
 /// A libzmq publisher (an XPUB, so that the test sees the subscription arrive) -> our
 /// XSUB | proxy | our XPUB -> a libzmq SUB: the SUB's subscription is forwarded up, and
-/// only the matching publications come down.
+/// only the matching publications come down; a libzmq PULL gets the capture.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libzmq_pub_through_our_xsub_xpub_to_libzmq_sub() {
     within(async {
@@ -107,7 +107,15 @@ async fn libzmq_pub_through_our_xsub_xpub_to_libzmq_sub() {
         frontend.connect(&format!("tcp://{up}")).await.unwrap();
         let mut backend = XPubSocket::new();
         let down = backend.bind("tcp://127.0.0.1:0").await.unwrap();
-        tokio::spawn(async move { proxy(&mut frontend, &mut backend).await });
+        let mut capture = PushSocket::new();
+        let cap = capture.bind("tcp://127.0.0.1:0").await.unwrap();
+        tokio::spawn(async move {
+            proxy(&mut frontend, &mut backend)
+                .capture(&mut capture)
+                .await
+        });
+        let captured = libzmq_socket(&ctx, SocketType::PULL);
+        captured.connect(&cap).unwrap();
 
         let sub = libzmq_socket(&ctx, SocketType::SUB);
         sub.set_subscribe(b"weather").unwrap();
@@ -121,11 +129,23 @@ async fn libzmq_pub_through_our_xsub_xpub_to_libzmq_sub() {
             publisher.send("weather end", 0).unwrap();
             let first = sub.recv_multipart(0).unwrap();
             let second = sub.recv_multipart(0).unwrap();
-            (first, second, publisher, sub)
+            let copies: Vec<_> = (0..3)
+                .map(|_| captured.recv_multipart(0).unwrap())
+                .collect();
+            (first, second, copies, publisher, sub)
         })
         .await;
         assert_eq!(got.0, [b"weather".to_vec(), b"21C".to_vec()]);
         assert_eq!(got.1, [b"weather end".to_vec()], "sports never came down");
+        // A libzmq PULL on the capture socket: both directions, in the order they passed.
+        assert_eq!(
+            got.2,
+            [
+                vec![b"\x01weather".to_vec()],
+                vec![b"weather".to_vec(), b"21C".to_vec()],
+                vec![b"weather end".to_vec()],
+            ]
+        );
     })
     .await;
 }

@@ -3,7 +3,9 @@
 //! Every socket is a [`Socket<T>`] for a socket type `T` (aliases:
 //! [`PushSocket`], [`PullSocket`], [`ReqSocket`], …). Receiving sockets are a
 //! [`futures::Stream`] of `Result<Message>`, sending sockets a
-//! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`.
+//! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`. A socket
+//! used from many tasks splits into a cloneable [`SendHalf`] and a [`RecvHalf`]
+//! ([`split`]); [`proxy()`] joins two sockets, as libzmq's `zmq_proxy`.
 //!
 //! Inside, each peer is a pair of pipes of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
