@@ -87,7 +87,8 @@ pub mod kind {
 /// the first error; sending sockets are a [`Sink<Message>`] whose
 /// `poll_ready` waits for room (back-pressure). Sockets that do both can be
 /// split into two halves owned by two tasks with
-/// [`StreamExt::split`](futures::StreamExt::split).
+/// [`StreamExt::split`](futures::StreamExt::split), or, for any number of tasks, into a
+/// cloneable send half and a receive half with [`Socket::into_halves`] (see [`crate::split`]).
 ///
 /// `send` and `recv` are cancel-safe: a future dropped before completion
 /// (e.g. the losing branch of `tokio::select!`) has sent or received nothing.

@@ -90,6 +90,30 @@ async fn forwarder_passes_subscriptions_up_and_publications_down() {
     .await;
 }
 
+/// XPUB/XSUB, the forwarder facing the other way: subscribers on the frontend.
+#[tokio::test]
+async fn forwarder_the_other_way() {
+    within(async {
+        let (up, down) = (ep("proxy-xfw-up"), ep("proxy-xfw-down"));
+        let mut publisher = XPubSocket::new();
+        publisher.bind(&up).await.unwrap();
+        let mut frontend = XPubSocket::new();
+        frontend.bind(&down).await.unwrap();
+        let mut backend = XSubSocket::new();
+        backend.connect(&up).await.unwrap();
+        tokio::spawn(async move { proxy(&mut frontend, &mut backend).await });
+
+        let mut sub = SubSocket::new();
+        sub.subscribe("A").unwrap();
+        sub.connect(&down).await.unwrap();
+        assert_eq!(strs(&publisher.recv().await.unwrap()), ["\u{1}A"]);
+        publisher.send("B no").await.unwrap();
+        publisher.send("A yes").await.unwrap();
+        assert_eq!(strs(&sub.recv().await.unwrap()), ["A yes"]);
+    })
+    .await;
+}
+
 /// Steering over a PAIR: STATISTICS counts messages and bytes on each side in libzmq's
 /// order, PAUSE stops the flow (the statistics stand still while a message waits), RESUME
 /// restarts it, TERMINATE ends the proxy with the same statistics.
