@@ -34,7 +34,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
-use futures::task::noop_waker_ref;
 use futures::{Sink, Stream};
 use zmtp_codec::Message;
 
@@ -166,9 +165,11 @@ impl<T: SocketKind> Core<T> {
         r
     }
 
-    /// `op` once, without waiting.
+    /// `op` once, without waiting. Still with the fan-out waker: whatever the socket
+    /// registers replaces what it had, and the tasks waiting rely on that being the
+    /// fan-out (a no-op waker there would leave them asleep).
     fn try_op<R>(&self, op: impl FnOnce(&mut Socket<T>, &mut Context<'_>) -> Poll<R>) -> Poll<R> {
-        op(&mut self.lock(), &mut Context::from_waker(noop_waker_ref()))
+        op(&mut self.lock(), &mut Context::from_waker(&self.fanout))
     }
 }
 
@@ -486,6 +487,8 @@ impl<T: SocketKind> Drop for RecvFuture<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use futures::task::noop_waker_ref;
+
     use super::*;
     use crate::{DealerSocket, RouterSocket};
 

@@ -252,3 +252,38 @@ async fn halves_reunite_into_the_socket() {
     })
     .await;
 }
+
+/// A `try_send` that finds no room while another task waits to send must not take the
+/// socket's wake-up from it: the waiting send completes once room appears.
+#[tokio::test(flavor = "current_thread")]
+async fn a_try_send_leaves_a_waiting_send_its_wake_up() {
+    within(async {
+        let e = ep("shared-try");
+        let mut pull = PullSocket::with_options(hwm(1)).unwrap();
+        pull.bind(&e).await.unwrap();
+        let mut push = PushSocket::with_options(hwm(1)).unwrap();
+        push.connect(&e).await.unwrap();
+        let tx = push.into_sender();
+        let mut queued = 0;
+        while tx.try_send(msg(&["fill"])).is_ok() {
+            queued += 1;
+        }
+        let waiting = tx.clone();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let sender = tokio::spawn(async move {
+            let mut send = pin!(waiting.send(msg(&["waited"])));
+            assert!(futures::poll!(send.as_mut()).is_pending(), "full");
+            started_tx.send(()).unwrap();
+            send.await
+        });
+        started.await.unwrap();
+        // The socket is still full: this try registers on it too.
+        assert!(tx.try_send(msg(&["refused"])).unwrap_err().is_would_block());
+        for _ in 0..queued {
+            assert_eq!(strs(&pull.recv().await.unwrap()), ["fill"]);
+        }
+        sender.await.unwrap().unwrap();
+        assert_eq!(strs(&pull.recv().await.unwrap()), ["waited"]);
+    })
+    .await;
+}
