@@ -30,7 +30,8 @@
 //! in its order: for the frontend and then the backend, messages and bytes received,
 //! messages and bytes sent. A message counts once, however many frames it has, and its
 //! bytes are all its frames' (as libzmq 4.3.4, Debian 12's, counts; libzmq 4.3.5 and later
-//! count each frame as a message).
+//! count each frame as a message). It counts as received when the proxy takes it, and as
+//! sent when the other socket takes it (4.3.4 counts both once it is sent on).
 //!
 //! # Bounded
 //!
