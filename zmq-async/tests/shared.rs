@@ -11,7 +11,8 @@ use common::*;
 use futures::task::noop_waker_ref;
 use futures::StreamExt;
 use zmq_async::{
-    DealerSocket, Error, Message, PullSocket, PushSocket, ReqSocket, RouterSocket, SocketOptions,
+    kind, DealerSocket, Error, Message, PullSocket, PushSocket, ReqSocket, RouterSocket, SendHalf,
+    SocketOptions,
 };
 
 fn hwm(n: usize) -> SocketOptions {
@@ -19,6 +20,29 @@ fn hwm(n: usize) -> SocketOptions {
     o.sndhwm = n;
     o.rcvhwm = n;
     o
+}
+
+/// A PULL and the send half of a PUSH connected to it over inproc, HWMs 1, with as many
+/// `["fill", n]` queued as the socket took before it refused one (how many: the third).
+async fn full_sender(tag: &str) -> (PullSocket, SendHalf<kind::Push>, usize) {
+    let e = ep(tag);
+    let mut pull = PullSocket::with_options(hwm(1)).unwrap();
+    pull.bind(&e).await.unwrap();
+    let mut push = PushSocket::with_options(hwm(1)).unwrap();
+    push.connect(&e).await.unwrap();
+    let tx = push.into_sender();
+    let mut queued = 0;
+    loop {
+        match tx.try_send(msg(&["fill", &queued.to_string()])) {
+            Ok(()) => queued += 1,
+            Err(e) => {
+                assert!(e.is_would_block(), "{e:?}");
+                break;
+            }
+        }
+    }
+    assert!(queued > 0);
+    (pull, tx, queued)
 }
 
 /// Eight tasks send 500 messages each through clones of one DEALER's send half, over tcp to a DEALER,
@@ -70,25 +94,7 @@ async fn clones_on_many_threads_keep_each_handles_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_send_loses_nothing_and_sends_nothing() {
     within(async {
-        let e = ep("shared-cancel");
-        let mut pull = PullSocket::with_options(hwm(1)).unwrap();
-        pull.bind(&e).await.unwrap();
-        let mut push = PushSocket::with_options(hwm(1)).unwrap();
-        push.connect(&e).await.unwrap();
-        let tx = push.into_sender();
-
-        // Fill the pipe until the socket refuses.
-        let mut queued = 0;
-        loop {
-            match tx.try_send(msg(&["fill", &queued.to_string()])) {
-                Ok(()) => queued += 1,
-                Err(e) => {
-                    assert!(e.is_would_block(), "{e:?}");
-                    break;
-                }
-            }
-        }
-        assert!(queued > 0);
+        let (mut pull, tx, queued) = full_sender("shared-cancel").await;
 
         // A three-frame send that has to wait, dropped mid-way.
         {
@@ -258,16 +264,7 @@ async fn halves_reunite_into_the_socket() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_try_send_leaves_a_waiting_send_its_wake_up() {
     within(async {
-        let e = ep("shared-try");
-        let mut pull = PullSocket::with_options(hwm(1)).unwrap();
-        pull.bind(&e).await.unwrap();
-        let mut push = PushSocket::with_options(hwm(1)).unwrap();
-        push.connect(&e).await.unwrap();
-        let tx = push.into_sender();
-        let mut queued = 0;
-        while tx.try_send(msg(&["fill"])).is_ok() {
-            queued += 1;
-        }
+        let (mut pull, tx, queued) = full_sender("shared-try").await;
         let waiting = tx.clone();
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let sender = tokio::spawn(async move {
@@ -280,7 +277,7 @@ async fn a_try_send_leaves_a_waiting_send_its_wake_up() {
         // The socket is still full: this try registers on it too.
         assert!(tx.try_send(msg(&["refused"])).unwrap_err().is_would_block());
         for _ in 0..queued {
-            assert_eq!(strs(&pull.recv().await.unwrap()), ["fill"]);
+            assert_eq!(strs(&pull.recv().await.unwrap())[0], "fill");
         }
         sender.await.unwrap().unwrap();
         assert_eq!(strs(&pull.recv().await.unwrap()), ["waited"]);
