@@ -3,7 +3,9 @@
 //! Every socket is a [`Socket<T>`] for a socket type `T` (aliases:
 //! [`PushSocket`], [`PullSocket`], [`ReqSocket`], …). Receiving sockets are a
 //! [`futures::Stream`] of `Result<Message>`, sending sockets a
-//! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`.
+//! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`. A socket
+//! used from many tasks splits into a cloneable [`SendHalf`] and a [`RecvHalf`]
+//! ([`split`]); [`proxy()`] joins two sockets, as libzmq's `zmq_proxy`.
 //!
 //! Inside, each peer is a pair of pipes of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
@@ -59,6 +61,7 @@ pub mod pipe;
 #[cfg(not(feature = "unstable-transport"))]
 #[allow(dead_code)] // what only the `unstable-transport` API uses
 mod pipe;
+pub mod proxy;
 mod random;
 mod round_robin;
 mod routing;
@@ -66,6 +69,7 @@ mod slab;
 mod socket;
 mod socket_base;
 mod socket_types;
+pub mod split;
 mod trie;
 pub mod zap;
 
@@ -75,7 +79,9 @@ pub use options::{Security, SocketOptions};
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
 pub use peer::{PeerInfo, SocketType};
+pub use proxy::{proxy, Counters, Proxy, ProxyPair, Statistics};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
+pub use split::{CanShare, RecvHalf, SendHalf};
 pub use zmtp_codec::Message;
 
 /// PAIR socket.

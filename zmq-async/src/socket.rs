@@ -89,7 +89,8 @@ pub mod kind {
 /// the first error; sending sockets are a [`Sink<Message>`] whose
 /// `poll_ready` waits for room (back-pressure). Sockets that do both can be
 /// split into two halves owned by two tasks with
-/// [`StreamExt::split`](futures::StreamExt::split).
+/// [`StreamExt::split`](futures::StreamExt::split), or, for any number of tasks, into a
+/// cloneable send half and a receive half with [`Socket::into_halves`] (see [`crate::split`]).
 ///
 /// `send` and `recv` are cancel-safe: a future dropped before completion
 /// (e.g. the losing branch of `tokio::select!`) has sent or received nothing.
@@ -555,7 +556,7 @@ impl<T: SocketKind> Socket<T> {
     }
 
     #[inline(always)]
-    fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    pub(crate) fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
         let r = self.proto.poll_recv(&mut self.base, cx);
         self.base.reap(&mut *self.proto);
@@ -593,7 +594,7 @@ impl<T: SocketKind> Socket<T> {
         self.recheck_mail(r, cx)
     }
 
-    fn poll_send_msg(
+    pub(crate) fn poll_send_msg(
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
