@@ -66,6 +66,7 @@ mod slab;
 mod socket;
 mod socket_base;
 mod socket_types;
+pub mod thread_safe;
 mod trie;
 pub mod zap;
 
@@ -76,6 +77,7 @@ pub use options::{Security, SocketOptions};
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
 pub use peer::{PeerInfo, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
+pub use thread_safe::ThreadSafeSocket;
 pub use zmtp_codec::Message;
 
 /// PAIR socket.
@@ -100,3 +102,15 @@ pub type PushSocket = Socket<kind::Push>;
 pub type XPubSocket = Socket<kind::XPub>;
 /// XSUB socket.
 pub type XSubSocket = Socket<kind::XSub>;
+/// CLIENT socket (draft, thread-safe; RFC 41).
+pub type ClientSocket = ThreadSafeSocket<kind::Client>;
+/// SERVER socket (draft, thread-safe; RFC 41).
+pub type ServerSocket = ThreadSafeSocket<kind::Server>;
+/// SCATTER socket (draft, thread-safe; RFC 49).
+pub type ScatterSocket = ThreadSafeSocket<kind::Scatter>;
+/// GATHER socket (draft, thread-safe; RFC 49).
+pub type GatherSocket = ThreadSafeSocket<kind::Gather>;
+/// PEER socket (draft, thread-safe; RFC 51).
+pub type PeerSocket = ThreadSafeSocket<kind::Peer>;
+/// CHANNEL socket (draft, thread-safe; RFC 52).
+pub type ChannelSocket = ThreadSafeSocket<kind::Channel>;

@@ -20,7 +20,7 @@ use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
 use crate::options::SocketOptions;
-use crate::peer::{PeerPipes, SocketHandle};
+use crate::peer::{PeerId, PeerPipes, SocketHandle};
 use crate::{Error, Result};
 
 use session::{Link, Outcome};
@@ -34,6 +34,8 @@ type SharedListener = Arc<Mutex<Option<Listener>>>;
 pub(crate) struct EndpointTask {
     /// The endpoint as resolved (`bind` on port 0 gives the real port).
     pub(crate) endpoint: String,
+    /// The peer a connect attached at once (not with `immediate`).
+    pub(crate) peer: Option<PeerId>,
     cancel: CancellationToken,
     listener: Option<SharedListener>,
 }
@@ -111,6 +113,7 @@ pub(crate) async fn bind(
     );
     Ok(EndpointTask {
         endpoint: resolved,
+        peer: None,
         cancel,
         listener: Some(listener),
     })
@@ -207,6 +210,7 @@ pub(crate) fn connect(
     } else {
         Some(handle.attach(None, alias.clone())?)
     };
+    let peer = pipes.as_ref().map(|p| p.link.id());
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
     let span = tracing::debug_span!("zmq.connect", endpoint = %text);
@@ -223,6 +227,7 @@ pub(crate) fn connect(
     );
     Ok(EndpointTask {
         endpoint: text,
+        peer,
         cancel,
         listener: None,
     })
