@@ -96,6 +96,39 @@ async fn our_client_talks_to_a_libzmq_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_server_connects_to_a_libzmq_client() {
+    for transport in TRANSPORTS {
+        let mut client = DraftsPeer::spawn("CLIENT");
+        let endpoint = client.bind(&theirs(transport)).unwrap();
+        let server = ServerSocket::new();
+        server.connect(&endpoint).await.unwrap();
+        // libzmq's send waits for our connection.
+        client.send(b"request", Send::default()).unwrap();
+        let request = recv(server.recv()).await;
+        assert_eq!(&request[0][..], b"request", "{transport}");
+        let id = request.routing_id().expect("stamped");
+        server.send(Message::from("reply").to(id)).await.unwrap();
+        assert_eq!(client.recv().unwrap().data, b"reply", "{transport}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_libzmq_server_connects_to_our_client() {
+    for transport in TRANSPORTS {
+        let client = ClientSocket::new();
+        let endpoint = client.bind(&ours(transport)).await.unwrap();
+        let mut server = DraftsPeer::spawn("SERVER");
+        server.connect(&endpoint).unwrap();
+        // Ours waits for the connection.
+        client.send("request").await.unwrap();
+        let request = server.recv().unwrap();
+        assert_eq!(request.data, b"request", "{transport}");
+        server.send(b"reply", Send::to(request.routing_id)).unwrap();
+        assert_eq!(&recv(client.recv()).await[0][..], b"reply", "{transport}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scatter_and_gather_both_ways() {
     for transport in TRANSPORTS {
         // libzmq scatters to our GATHER.
