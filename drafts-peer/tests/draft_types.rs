@@ -15,27 +15,13 @@ use zmq_drafts_peer::{DraftsPeer, Send};
 
 const TRANSPORTS: [&str; 2] = ["tcp", "ipc"];
 
-/// An endpoint for our socket to bind.
-fn ours(transport: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    match transport {
-        "tcp" => "tcp://127.0.0.1:0".to_owned(),
-        _ => format!(
-            "ipc://{}/zmq-drafts-ours-{}-{}.sock",
-            std::env::temp_dir().display(),
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ),
-    }
-}
-
-/// An endpoint for libzmq to bind.
-fn theirs(transport: &str) -> String {
+/// A fresh endpoint to bind, ours or libzmq's (both take `*` for a port the OS picks).
+fn fresh(transport: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     match transport {
         "tcp" => "tcp://127.0.0.1:*".to_owned(),
         _ => format!(
-            "ipc://{}/zmq-drafts-theirs-{}-{}.sock",
+            "ipc://{}/zmq-drafts-{}-{}.sock",
             std::env::temp_dir().display(),
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
@@ -55,7 +41,7 @@ async fn recv<F: std::future::Future<Output = zmq_async::Result<Message>>>(f: F)
 async fn our_server_answers_libzmq_clients() {
     for transport in TRANSPORTS {
         let server = ServerSocket::new();
-        let endpoint = server.bind(&ours(transport)).await.unwrap();
+        let endpoint = server.bind(&fresh(transport)).await.unwrap();
         let mut a = DraftsPeer::spawn("CLIENT");
         let mut b = DraftsPeer::spawn("CLIENT");
         a.connect(&endpoint).unwrap();
@@ -80,7 +66,7 @@ async fn our_server_answers_libzmq_clients() {
 async fn our_client_talks_to_a_libzmq_server() {
     for transport in TRANSPORTS {
         let mut server = DraftsPeer::spawn("SERVER");
-        let endpoint = server.bind(&theirs(transport)).unwrap();
+        let endpoint = server.bind(&fresh(transport)).unwrap();
         let client = ClientSocket::new();
         client.connect(&endpoint).await.unwrap();
         client.send("request").await.unwrap();
@@ -99,7 +85,7 @@ async fn our_client_talks_to_a_libzmq_server() {
 async fn our_server_connects_to_a_libzmq_client() {
     for transport in TRANSPORTS {
         let mut client = DraftsPeer::spawn("CLIENT");
-        let endpoint = client.bind(&theirs(transport)).unwrap();
+        let endpoint = client.bind(&fresh(transport)).unwrap();
         let server = ServerSocket::new();
         server.connect(&endpoint).await.unwrap();
         // libzmq's send waits for our connection.
@@ -116,7 +102,7 @@ async fn our_server_connects_to_a_libzmq_client() {
 async fn a_libzmq_server_connects_to_our_client() {
     for transport in TRANSPORTS {
         let client = ClientSocket::new();
-        let endpoint = client.bind(&ours(transport)).await.unwrap();
+        let endpoint = client.bind(&fresh(transport)).await.unwrap();
         let mut server = DraftsPeer::spawn("SERVER");
         server.connect(&endpoint).unwrap();
         // Ours waits for the connection.
@@ -133,7 +119,7 @@ async fn scatter_and_gather_both_ways() {
     for transport in TRANSPORTS {
         // libzmq scatters to our GATHER.
         let gather = GatherSocket::new();
-        let endpoint = gather.bind(&ours(transport)).await.unwrap();
+        let endpoint = gather.bind(&fresh(transport)).await.unwrap();
         let mut scatter = DraftsPeer::spawn("SCATTER");
         scatter.connect(&endpoint).unwrap();
         for i in 0..3u8 {
@@ -144,7 +130,7 @@ async fn scatter_and_gather_both_ways() {
         }
         // Our SCATTER to libzmq's GATHER.
         let mut gather = DraftsPeer::spawn("GATHER");
-        let endpoint = gather.bind(&theirs(transport)).unwrap();
+        let endpoint = gather.bind(&fresh(transport)).unwrap();
         let scatter = ScatterSocket::new();
         scatter.connect(&endpoint).await.unwrap();
         for i in 0..3u8 {
@@ -166,7 +152,7 @@ async fn peers_both_ways() {
     for transport in TRANSPORTS {
         // libzmq's PEER connects to ours and speaks first, to the id connect_peer gave it.
         let ours_peer = PeerSocket::new();
-        let endpoint = ours_peer.bind(&ours(transport)).await.unwrap();
+        let endpoint = ours_peer.bind(&fresh(transport)).await.unwrap();
         let mut libzmq = DraftsPeer::spawn("PEER");
         let us = libzmq.connect_peer(&endpoint).unwrap();
         assert_ne!(us, 0, "{transport}");
@@ -186,7 +172,7 @@ async fn peers_both_ways() {
 
         // Ours connects to libzmq's and speaks first.
         let mut libzmq = DraftsPeer::spawn("PEER");
-        let endpoint = libzmq.bind(&theirs(transport)).unwrap();
+        let endpoint = libzmq.bind(&fresh(transport)).unwrap();
         let ours_peer = PeerSocket::new();
         let them = ours_peer.connect_peer(&endpoint).await.unwrap();
         ours_peer
@@ -212,7 +198,7 @@ async fn peers_both_ways() {
 async fn channels_both_ways() {
     for transport in TRANSPORTS {
         let ours_channel = ChannelSocket::new();
-        let endpoint = ours_channel.bind(&ours(transport)).await.unwrap();
+        let endpoint = ours_channel.bind(&fresh(transport)).await.unwrap();
         let mut libzmq = DraftsPeer::spawn("CHANNEL");
         libzmq.connect(&endpoint).unwrap();
         libzmq.send(b"ping", Send::default()).unwrap();
@@ -225,7 +211,7 @@ async fn channels_both_ways() {
         assert_eq!(libzmq.recv().unwrap().data, b"pong", "{transport}");
 
         let mut libzmq = DraftsPeer::spawn("CHANNEL");
-        let endpoint = libzmq.bind(&theirs(transport)).unwrap();
+        let endpoint = libzmq.bind(&fresh(transport)).unwrap();
         let ours_channel = ChannelSocket::new();
         ours_channel.connect(&endpoint).await.unwrap();
         ours_channel.send("ping").await.unwrap();

@@ -679,14 +679,8 @@ impl<T: CanSend> Socket<T> {
     pub fn try_send(&mut self, msg: impl Into<Message>) -> Result<(), TrySendError> {
         let mut slot = Some(msg.into());
         let mut cx = Context::from_waker(noop_waker_ref());
-        match self.poll_send_msg(&mut cx, &mut slot) {
-            Poll::Ready(Ok(())) => Ok(()),
-            Poll::Ready(Err(e)) => Err(TrySendError::new(e, slot.unwrap_or_default())),
-            Poll::Pending => Err(TrySendError::new(
-                Error::WouldBlock,
-                slot.unwrap_or_default(),
-            )),
-        }
+        let sent = self.poll_send_msg(&mut cx, &mut slot);
+        TrySendError::from_poll(sent, slot)
     }
 }
 

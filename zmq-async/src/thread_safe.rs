@@ -258,14 +258,7 @@ impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
             return Err(TrySendError::new(e, slot.unwrap_or_default()));
         }
         let sent = self.poll_once(&mut |s, cx| s.poll_send_msg(cx, &mut slot));
-        match sent {
-            Poll::Ready(Ok(())) => Ok(()),
-            Poll::Ready(Err(e)) => Err(TrySendError::new(e, slot.unwrap_or_default())),
-            Poll::Pending => Err(TrySendError::new(
-                Error::WouldBlock,
-                slot.unwrap_or_default(),
-            )),
-        }
+        TrySendError::from_poll(sent, slot)
     }
 }
 
