@@ -5,6 +5,10 @@
 //! [`futures::Stream`] of `Result<Message>`, sending sockets a
 //! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`.
 //!
+//! The draft thread-safe types (CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL) are
+//! [`ThreadSafeSocket`]s instead ([`ClientSocket`], [`ServerSocket`], …): `Send + Sync`,
+//! every method `&self`, one frame a message (see [`thread_safe`]).
+//!
 //! Inside, each peer is a pair of pipes of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports

@@ -79,6 +79,8 @@ pub mod kind {
         XPub = XPub: CanSend, CanRecv;
         /// XSUB: SUB that sends subscriptions as messages.
         XSub = XSub: CanSend, CanRecv;
+        // The draft thread-safe types send and receive through `ThreadSafeSocket<T>`
+        // (`ClientSocket`, …); a `Socket<T>` of theirs has neither `send` nor `recv`.
         /// CLIENT (draft, thread-safe): DEALER with one frame a message.
         Client = Client: ;
         /// SERVER (draft, thread-safe): replies by the routing id a message carries.

@@ -5,7 +5,7 @@
 //! once, and a message is one frame, so no send or receive has a part that another
 //! thread could interleave with. Here every method takes `&self`, the socket is
 //! `Send + Sync`, and any number of tasks may send and receive on it at the same time
-//! (share it in an [`Arc`](std::sync::Arc)).
+//! (share it in an `Arc`).
 //!
 //! Inside, the socket sits behind a lock held only while one operation is polled, never
 //! across an `.await`: a task that has to wait (for a message, for room) waits without
