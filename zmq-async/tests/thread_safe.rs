@@ -338,3 +338,36 @@ async fn server_send_waits_for_room_at_its_peer() {
     })
     .await;
 }
+
+/// CHANNEL is PAIR's sibling: a second peer is refused.
+#[tokio::test]
+async fn a_channel_takes_one_peer() {
+    within(async {
+        let a = ChannelSocket::new();
+        let endpoint = a.bind(&ep("chan-one")).await.unwrap();
+        let (b, c) = (ChannelSocket::new(), ChannelSocket::new());
+        b.connect(&endpoint).await.unwrap();
+        c.connect(&endpoint).await.unwrap();
+        assert_eq!(a.peer_count(), 1);
+        b.send("from b").await.unwrap();
+        assert_eq!(strs(&a.recv().await.unwrap()), ["from b"]);
+    })
+    .await;
+}
+
+/// A client that is gone cannot be sent to: the SERVER says so rather than queueing.
+#[tokio::test]
+async fn a_server_cannot_reach_a_client_that_left() {
+    within(async {
+        let server = ServerSocket::new();
+        let endpoint = server.bind(&ep("srv-gone")).await.unwrap();
+        let client = ClientSocket::new();
+        client.connect(&endpoint).await.unwrap();
+        client.send("bye").await.unwrap();
+        let id = server.recv().await.unwrap().routing_id().unwrap();
+        drop(client);
+        let err = server.send(Message::from("late").to(id)).await.unwrap_err();
+        assert!(matches!(err, Error::HostUnreachable), "{err:?}");
+    })
+    .await;
+}
