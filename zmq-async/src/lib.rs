@@ -7,6 +7,10 @@
 //! used from many tasks splits into a cloneable [`SendHalf`] and a [`RecvHalf`]
 //! ([`split`]); [`proxy()`] joins two sockets, as libzmq's `zmq_proxy`.
 //!
+//! The draft thread-safe types (CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL) are
+//! [`ThreadSafeSocket`]s instead ([`ClientSocket`], [`ServerSocket`], …): `Send + Sync`,
+//! every method `&self`, one frame a message (see [`thread_safe`]).
+//!
 //! Inside, each peer is a pair of pipes of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
@@ -70,6 +74,7 @@ mod socket;
 mod socket_base;
 mod socket_types;
 pub mod split;
+pub mod thread_safe;
 mod trie;
 pub mod zap;
 
@@ -82,6 +87,7 @@ pub use peer::{PeerInfo, SocketType};
 pub use proxy::{proxy, Counters, Proxy, ProxyPair, Statistics};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use split::{CanShare, RecvHalf, SendHalf};
+pub use thread_safe::ThreadSafeSocket;
 pub use zmtp_codec::Message;
 
 /// PAIR socket.
@@ -119,3 +125,15 @@ pub type XSubSocket = Socket<kind::XSub>;
 /// its connection's queue is at `sndhwm`. At `rcvhwm` messages queued from a connection,
 /// nothing more is read from it. inproc endpoints are refused.
 pub type StreamSocket = Socket<kind::Stream>;
+/// CLIENT socket (draft, thread-safe; RFC 41).
+pub type ClientSocket = ThreadSafeSocket<kind::Client>;
+/// SERVER socket (draft, thread-safe; RFC 41).
+pub type ServerSocket = ThreadSafeSocket<kind::Server>;
+/// SCATTER socket (draft, thread-safe; RFC 49).
+pub type ScatterSocket = ThreadSafeSocket<kind::Scatter>;
+/// GATHER socket (draft, thread-safe; RFC 49).
+pub type GatherSocket = ThreadSafeSocket<kind::Gather>;
+/// PEER socket (draft, thread-safe; RFC 51).
+pub type PeerSocket = ThreadSafeSocket<kind::Peer>;
+/// CHANNEL socket (draft, thread-safe; RFC 52).
+pub type ChannelSocket = ThreadSafeSocket<kind::Channel>;

@@ -33,6 +33,7 @@ pub fn bin(name: &str) -> &'static str {
         "select_two" => env!("CARGO_BIN_EXE_select_two"),
         "sub_filter" => env!("CARGO_BIN_EXE_sub_filter"),
         "stream_http" => env!("CARGO_BIN_EXE_stream_http"),
+        "client_server" => env!("CARGO_BIN_EXE_client_server"),
         other => panic!("no example binary {other}"),
     }
 }

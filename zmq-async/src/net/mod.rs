@@ -25,7 +25,7 @@ use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
 use crate::options::SocketOptions;
-use crate::peer::{PeerPipes, SocketHandle, SocketType};
+use crate::peer::{PeerId, PeerPipes, SocketHandle, SocketType};
 use crate::{Error, Result};
 
 use session::{Link, Outcome};
@@ -39,6 +39,8 @@ type SharedListener = Arc<Mutex<Option<Listener>>>;
 pub(crate) struct EndpointTask {
     /// The endpoint as resolved (`bind` on port 0 gives the real port).
     pub(crate) endpoint: String,
+    /// The peer a connect attached at once (not with `immediate`).
+    pub(crate) peer: Option<PeerId>,
     cancel: CancellationToken,
     listener: Option<SharedListener>,
 }
@@ -133,6 +135,7 @@ pub(crate) async fn bind(
     );
     Ok(EndpointTask {
         endpoint: resolved,
+        peer: None,
         cancel,
         listener: Some(listener),
     })
@@ -228,6 +231,7 @@ pub(crate) fn connect(
     } else {
         Some(handle.attach(None, alias.clone())?)
     };
+    let peer = pipes.as_ref().map(|p| p.link.id());
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
     let span = tracing::debug_span!("zmq.connect", endpoint = %text);
@@ -244,6 +248,7 @@ pub(crate) fn connect(
     );
     Ok(EndpointTask {
         endpoint: text,
+        peer,
         cancel,
         listener: None,
     })
