@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use zmtp_codec::{Config, Connection, Handshake, MechanismConfig};
+use bytes::Bytes;
+use zmtp_codec::{Config, Connection, Handshake, MechanismConfig, Metadata};
 
 use crate::options::{Security, SocketOptions};
 use crate::peer::{PeerInfo, SocketType};
@@ -41,6 +42,41 @@ pub(crate) fn peer_info(ours: SocketType, info: Handshake, authenticated: bool) 
         metadata,
     }
 }
+
+/// What every message from a peer carries, read with `Message::property` (libzmq's
+/// `zmq_msg_gets`), in libzmq's precedence, where the first of a name counts:
+/// `Peer-Address` (when known), then what the authenticator said (`User-Id` and its
+/// metadata, when it was asked), then the peer's own properties (`Socket-Type`, `Identity`,
+/// its `X-` names). A peer cannot pass for another address or user by naming one itself.
+pub(crate) fn message_properties(
+    peer_address: &str,
+    info: &Handshake,
+    authenticated: bool,
+) -> Metadata {
+    let mut properties = Metadata::new();
+    // Names were valid when they came off the wire or out of the ZAP reply.
+    if !peer_address.is_empty() {
+        let _ = properties.insert(
+            PEER_ADDRESS,
+            Bytes::copy_from_slice(peer_address.as_bytes()),
+        );
+    }
+    if authenticated {
+        if let Some(user_id) = &info.user_id {
+            let _ = properties.insert(zmtp_codec::metadata::USER_ID, user_id.clone());
+        }
+        for (name, value) in info.auth_metadata.iter() {
+            let _ = properties.insert(name, value.clone());
+        }
+    }
+    for (name, value) in info.metadata.iter() {
+        let _ = properties.insert(name, value.clone());
+    }
+    properties
+}
+
+/// The message property naming the peer's address (libzmq's `ZMQ_MSG_PROPERTY_PEER_ADDRESS`).
+pub(crate) const PEER_ADDRESS: &str = "Peer-Address";
 
 /// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
 pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
@@ -92,6 +128,7 @@ pub(crate) fn connection(
     if let Some(id) = &o.routing_id {
         c.routing_id = id.clone();
     }
+    c.metadata = o.metadata.clone();
     c.max_msg_size = o.maxmsgsize;
     c.handshake_ivl = o.handshake_ivl;
     c.heartbeat_ivl = o.heartbeat_ivl;

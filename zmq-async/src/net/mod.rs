@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
-use crate::options::SocketOptions;
+use crate::options::{ReconnectStop, SocketOptions};
 use crate::peer::{PeerPipes, SocketHandle};
 use crate::{Error, Result};
 
@@ -74,9 +74,20 @@ fn stream_options(o: &SocketOptions) -> StreamOptions {
     if o.backlog > 0 {
         tcp.backlog = o.backlog;
     }
+    tcp.tos = o.tos;
+    tcp.bindtodevice = o.bindtodevice.clone();
+    tcp.sndbuf = o.sndbuf;
+    tcp.rcvbuf = o.rcvbuf;
+    tcp.connect_timeout = o.connect_timeout;
     let mut s = StreamOptions::default();
     s.tcp = tcp;
     s
+}
+
+/// Nothing listens at the endpoint (`ECONNREFUSED`).
+fn refused(e: &zmq_transports::Error) -> bool {
+    matches!(e, zmq_transports::Error::Io { source, .. }
+        if source.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 fn transport_error(e: zmq_transports::Error) -> Error {
@@ -149,7 +160,7 @@ async fn accept_loop(
         match accepted {
             Ok((stream, addr)) => {
                 let span = tracing::debug_span!("zmq.peer", peer = %addr);
-                let zap_address = zap::address(&addr);
+                let zap_address = zap::address(&stream);
                 let handle = handle.clone();
                 let cancel = cancel.clone();
                 // The task keeps only what the connection needs (not the peer's address
@@ -165,11 +176,14 @@ async fn accept_loop(
                                 }
                             };
                         let mut pipes: Option<PeerPipes> = None;
+                        let mut handshaken = false;
                         let link = Link {
                             handle: &handle,
                             pipes: &mut pipes,
                             alias: None,
                             zap_address,
+                            accepted: true,
+                            handshaken: &mut handshaken,
                         };
                         tokio::select! {
                             outcome = session::run(stream, conn, link) => {
@@ -262,15 +276,15 @@ async fn connect_loop(
                         break;
                     }
                 };
-                let zap_address = stream
-                    .peer_addr()
-                    .map(|a| zap::address(&a))
-                    .unwrap_or_default();
+                let zap_address = zap::address(&stream);
+                let mut handshaken = false;
                 let link = Link {
                     handle: &handle,
                     pipes: &mut pipes,
                     alias: alias.clone(),
                     zap_address,
+                    accepted: false,
+                    handshaken: &mut handshaken,
                 };
                 let outcome = tokio::select! {
                     o = session::run(stream, conn, link) => o,
@@ -280,13 +294,27 @@ async fn connect_loop(
                 if matches!(outcome, Outcome::SocketClosed) {
                     break;
                 }
+                if !handshaken
+                    && options
+                        .reconnect_stop
+                        .contains(ReconnectStop::HANDSHAKE_FAILED)
+                {
+                    tracing::debug!("handshake failed: not reconnecting (reconnect_stop)");
+                    break;
+                }
                 if options.immediate {
                     pipes = None;
                 } else if let Some(p) = &mut pipes {
                     p.disconnected();
                 }
             }
-            Err(e) => tracing::debug!(error = %e, "connect failed"),
+            Err(e) => {
+                tracing::debug!(error = %e, "connect failed");
+                if refused(&e) && options.reconnect_stop.contains(ReconnectStop::CONN_REFUSED) {
+                    tracing::debug!("refused: not reconnecting (reconnect_stop)");
+                    break;
+                }
+            }
         }
         let Some(base) = base else {
             break; // reconnect disabled
