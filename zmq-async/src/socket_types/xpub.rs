@@ -204,8 +204,8 @@ impl Protocol for XPub {
             }
         };
         if self.xpub && base.options.xpub_manual {
-            // The user hears of what the subscriber asked for, as libzmq's manual XPUB.
-            self.asked.rm_peer(key, &mut cancel);
+            // The user hears of everything the subscriber asked for, as libzmq's manual XPUB.
+            self.asked.rm_peer_reporting_all(key, &mut cancel);
             self.trie.rm_peer(key, &mut |_| {});
         } else {
             self.asked.rm_peer(key, &mut |_| {});
