@@ -442,7 +442,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     }
 
     fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
-        if !self.conn.is_active() || self.outbound_done || self.backlog >= WRITE_BACKLOG {
+        // Not before the socket's side of the handshake ran (`greet`): `hello_msg` goes first.
+        if !self.conn.is_active()
+            || !*self.link.handshaken
+            || self.outbound_done
+            || self.backlog >= WRITE_BACKLOG
+        {
             return Ok(false);
         }
         let Some(pipes) = self.link.pipes.as_mut() else {
