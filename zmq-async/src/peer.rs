@@ -26,8 +26,9 @@ pub struct PeerInfo {
     pub socket_type: SocketType,
     /// The peer's `Identity` property; `None` or empty means "none given".
     pub routing_id: Option<Bytes>,
-    /// Every other property of the handshake, in order, then what the ZAP handler added
-    /// (its metadata, and `User-Id`).
+    /// Every other property of the handshake, in order (but for a `User-Id` or
+    /// `Peer-Address` the peer claims itself), then what the ZAP handler added (its
+    /// metadata, and `User-Id`).
     pub metadata: Metadata,
 }
 

@@ -269,3 +269,77 @@ fn metadata_names_must_start_with_x() {
     ));
     assert!(RouterSocket::with_options(opts).is_err());
 }
+
+/// A raw ZMTP DEALER (our codec over a bare tcp stream) that says what it likes in its
+/// READY, then sends one message.
+async fn raw_dealer_claiming(addr: &str, claims: &[(&str, &str)]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use zmtp_codec::{Config, Connection, Event, Metadata, SocketType};
+
+    let mut metadata = Metadata::new();
+    for (name, value) in claims {
+        metadata.insert(name, value.as_bytes().to_vec()).unwrap();
+    }
+    let mut config = Config::new(SocketType::Dealer);
+    config.metadata = metadata;
+    let now = std::time::Instant::now;
+    let mut conn = Connection::new(config, now()).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    'handshake: loop {
+        while let Some(out) = conn.poll_transmit() {
+            stream.write_all(&out).await.unwrap();
+        }
+        while let Some(event) = conn.poll_event().unwrap() {
+            if matches!(event, Event::HandshakeSucceeded(_)) {
+                break 'handshake;
+            }
+        }
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed during the handshake");
+        conn.handle_input(now(), &buf[..n]).unwrap();
+    }
+    conn.send(&msg(&["claimed"])).unwrap();
+    while let Some(out) = conn.poll_transmit() {
+        stream.write_all(&out).await.unwrap();
+    }
+    // Keep the connection until the message is read: wait for the socket to close it.
+    let _ = stream.read(&mut buf).await;
+}
+
+#[tokio::test]
+async fn a_peer_cannot_claim_its_own_peer_address_or_user_id() {
+    within(async {
+        let mut router = RouterSocket::new();
+        let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
+        let addr = endpoint.trim_start_matches("tcp://").to_owned();
+        let peer = tokio::spawn(async move {
+            raw_dealer_claiming(
+                &addr,
+                &[
+                    ("Peer-Address", "203.0.113.9"),
+                    ("User-Id", "admin"),
+                    ("X-Ok", "yes"),
+                ],
+            )
+            .await;
+        });
+        let got = router.recv().await.unwrap();
+        assert_eq!(strs(&got)[1], "claimed");
+        let property = |name| {
+            got.property(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(property("Peer-Address").as_deref(), Some("127.0.0.1"));
+        assert_eq!(property("User-Id"), None);
+        assert_eq!(property("X-Ok").as_deref(), Some("yes"));
+        let infos = router.peer_infos();
+        assert_eq!(infos.len(), 1);
+        assert!(infos[0].metadata.get("X-Ok").is_some());
+        assert!(infos[0].metadata.get("User-Id").is_none());
+        assert!(infos[0].metadata.get("Peer-Address").is_none());
+        drop(router);
+        peer.await.unwrap();
+    })
+    .await;
+}
