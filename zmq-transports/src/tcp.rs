@@ -496,6 +496,28 @@ mod tests {
         ));
     }
 
+    /// Connects to a listener that never accepts until an attempt times out; returns how
+    /// many connected first and how the last one failed.
+    async fn connect_until_the_queue_is_full(endpoint: &TcpEndpoint) -> (usize, io::ErrorKind) {
+        let options = TcpOptions {
+            connect_timeout: Some(Duration::from_millis(500)),
+            ..TcpOptions::default()
+        };
+        let mut held = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match connect(endpoint, &options).await {
+                    Ok(stream) => held.push(stream), // still room in the accept queue
+                    Err(Error::Io { source, .. }) => break (held.len(), source.kind()),
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+                assert!(held.len() < 1000, "the listen queue never filled");
+            }
+        })
+        .await
+        .expect("no connect attempt timed out")
+    }
+
     #[tokio::test]
     async fn connect_timeout_ends_an_attempt_nobody_answers() {
         // A listener that never accepts, with the smallest queue: once its queue is full
@@ -507,23 +529,22 @@ mod tests {
         socket.listen(0).unwrap();
         let addr = socket.local_addr().unwrap().as_socket().unwrap();
         let endpoint = TcpEndpoint::new(Host::Ip(addr.ip()), Port::Number(addr.port()));
+        let (_, failure) = connect_until_the_queue_is_full(&endpoint).await;
+        assert_eq!(failure, io::ErrorKind::TimedOut);
+    }
+
+    /// Linux's accept queue holds `backlog + 1` connections; then it drops SYNs.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn backlog_is_the_listen_queue() {
         let options = TcpOptions {
-            connect_timeout: Some(Duration::from_millis(200)),
+            backlog: 3,
             ..TcpOptions::default()
         };
-        let mut held = Vec::new();
-        let timed_out = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                match connect(&endpoint, &options).await {
-                    Ok(stream) => held.push(stream), // still room in the queue
-                    Err(Error::Io { source, .. }) => break source.kind(),
-                    Err(e) => panic!("unexpected error: {e}"),
-                }
-            }
-        })
-        .await
-        .expect("no connect attempt timed out");
-        assert_eq!(timed_out, io::ErrorKind::TimedOut);
+        let listener = bind(&tcp("tcp://127.0.0.1:*"), &options).await.unwrap();
+        let (connected, failure) =
+            connect_until_the_queue_is_full(&listener.local_endpoint()).await;
+        assert_eq!((connected, failure), (4, io::ErrorKind::TimedOut));
     }
 
     #[tokio::test]

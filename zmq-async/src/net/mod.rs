@@ -330,3 +330,26 @@ async fn connect_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tcp_options_reach_the_transport() {
+        let mut o = SocketOptions::default();
+        assert_eq!(stream_options(&o).tcp, TcpOptions::default());
+        o.tos = 0x28;
+        o.bindtodevice = Some("lo".into());
+        o.sndbuf = Some(1 << 16);
+        o.rcvbuf = Some(1 << 17);
+        o.connect_timeout = Some(Duration::from_millis(250));
+        o.backlog = 7;
+        let tcp = stream_options(&o).tcp;
+        assert_eq!(tcp.tos, 0x28);
+        assert_eq!(tcp.bindtodevice.as_deref(), Some("lo"));
+        assert_eq!((tcp.sndbuf, tcp.rcvbuf), (Some(1 << 16), Some(1 << 17)));
+        assert_eq!(tcp.connect_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(tcp.backlog, 7);
+    }
+}
