@@ -8,23 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-use std::time::Duration;
-
 use bytes::Bytes;
 use zmq_async::{DealerSocket, Message, RouterNotify, RouterSocket, SocketOptions, XPubSocket};
-use zmq_tests::{bind_loopback, libzmq_socket, unique_ipc_endpoint};
-
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("test timed out")
-}
-
-/// Runs a blocking libzmq step off the runtime, with a hang guard.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    within(tokio::task::spawn_blocking(f)).await.unwrap()
-}
+use zmq_tests::{bind_loopback, blocking, libzmq_socket, unique_ipc_endpoint, within};
 
 fn text(m: &Message) -> Vec<String> {
     m.iter()
@@ -37,6 +23,15 @@ fn strings(frames: Vec<Vec<u8>>) -> Vec<String> {
         .into_iter()
         .map(|f| String::from_utf8_lossy(&f).into_owned())
         .collect()
+}
+
+/// Sends `body` from a libzmq socket (off the runtime) and hands the socket back.
+async fn send_from(socket: zmq::Socket, body: &'static str) -> zmq::Socket {
+    blocking(move || {
+        socket.send(body, 0).unwrap();
+        socket
+    })
+    .await
 }
 
 /// A libzmq DEALER named `id`, connected to `endpoint`.
@@ -55,11 +50,7 @@ async fn router_notify_reports_a_libzmq_dealer_coming_and_going() {
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
     let ctx = zmq::Context::new();
     let dealer = libzmq_dealer(&ctx, "d1", &endpoint);
-    let dealer = blocking(move || {
-        dealer.send("hi", 0).unwrap();
-        dealer
-    })
-    .await;
+    let dealer = send_from(dealer, "hi").await;
     assert_eq!(text(&within(router.recv()).await.unwrap()), ["d1", ""]);
     assert_eq!(text(&within(router.recv()).await.unwrap()), ["d1", "hi"]);
     drop(dealer); // linger 0: the connection closes
@@ -104,11 +95,7 @@ async fn disconnect_msg_arrives_when_a_libzmq_dealer_leaves() {
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
     let ctx = zmq::Context::new();
     let dealer = libzmq_dealer(&ctx, "d1", &endpoint);
-    let dealer = blocking(move || {
-        dealer.send("x", 0).unwrap();
-        dealer
-    })
-    .await;
+    let dealer = send_from(dealer, "x").await;
     assert_eq!(text(&within(router.recv()).await.unwrap()), ["d1", "x"]);
     drop(dealer);
     assert_eq!(text(&within(router.recv()).await.unwrap()), ["d1", "BYE"]);
@@ -173,11 +160,7 @@ async fn our_peer_address(ctx: &zmq::Context, endpoint: &str) -> Option<String> 
     let mut router = RouterSocket::new();
     let endpoint = router.bind(endpoint).await.unwrap();
     let dealer = libzmq_dealer(ctx, "d", &endpoint);
-    let dealer = blocking(move || {
-        dealer.send("x", 0).unwrap();
-        dealer
-    })
-    .await;
+    let dealer = send_from(dealer, "x").await;
     let got = within(router.recv()).await.unwrap();
     drop(dealer);
     got.property("Peer-Address")

@@ -348,6 +348,15 @@ mod tests {
         bound
     }
 
+    /// A listener on loopback with `options`, and the two ends of a connection to it.
+    async fn connected_pair(options: &TcpOptions) -> (TcpListener, TcpStream, TcpStream) {
+        let listener = bind(&tcp("tcp://127.0.0.1:*"), options).await.unwrap();
+        let bound = listener.local_endpoint();
+        let (client, server) = tokio::join!(connect(&bound, options), listener.accept());
+        let (client, (server, _)) = (client.unwrap(), server.unwrap());
+        (listener, client, server)
+    }
+
     async fn has_ipv6_loopback() -> bool {
         std::net::TcpListener::bind("[::1]:0").is_ok()
     }
@@ -420,10 +429,8 @@ mod tests {
         options.keepalive_idle = Some(Duration::from_secs(30));
         options.keepalive_intvl = Some(Duration::from_secs(5));
         options.keepalive_cnt = Some(4);
-        let listener = bind(&tcp("tcp://127.0.0.1:*"), &options).await.unwrap();
+        let (listener, client, server) = connected_pair(&options).await;
         let bound = listener.local_endpoint();
-        let (client, server) = tokio::join!(connect(&bound, &options), listener.accept());
-        let (client, (server, _)) = (client.unwrap(), server.unwrap());
         for stream in [&client, &server] {
             let socket = SockRef::from(stream);
             assert!(socket.keepalive().unwrap());
@@ -433,7 +440,7 @@ mod tests {
         }
 
         options.set_zmq_keepalive(0);
-        let stream = connect(&listener.local_endpoint(), &options).await.unwrap();
+        let stream = connect(&bound, &options).await.unwrap();
         assert!(!SockRef::from(&stream).keepalive().unwrap());
     }
 
@@ -445,10 +452,8 @@ mod tests {
             rcvbuf: Some(96 * 1024),
             ..TcpOptions::default()
         };
-        let listener = bind(&tcp("tcp://127.0.0.1:*"), &options).await.unwrap();
+        let (listener, client, server) = connected_pair(&options).await;
         let bound = listener.local_endpoint();
-        let (client, server) = tokio::join!(connect(&bound, &options), listener.accept());
-        let (client, (server, _)) = (client.unwrap(), server.unwrap());
         for stream in [&client, &server] {
             let socket = SockRef::from(stream);
             assert_eq!(socket.tos().unwrap(), 0x28);
@@ -478,10 +483,8 @@ mod tests {
             bindtodevice: Some("lo".into()),
             ..TcpOptions::default()
         };
-        let listener = bind(&tcp("tcp://127.0.0.1:*"), &options).await.unwrap();
+        let (listener, client, server) = connected_pair(&options).await;
         let bound = listener.local_endpoint();
-        let (client, server) = tokio::join!(connect(&bound, &options), listener.accept());
-        let (client, (server, _)) = (client.unwrap(), server.unwrap());
         for stream in [&client, &server] {
             assert_eq!(
                 SockRef::from(stream).device().unwrap().as_deref(),
