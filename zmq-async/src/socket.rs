@@ -227,7 +227,11 @@ impl<T: SocketKind> Socket<T> {
 
     /// Replaces all options. As in libzmq, HWM, conflate and routing id
     /// changes apply to peers attached afterwards; behaviour options
-    /// (`router_*`, `req_*`, `xpub_*`, `probe_router`) apply from the next operation.
+    /// (`router_mandatory`, `router_handover`, `req_*`, `xpub_*`, `invert_matching`,
+    /// `probe_router`) apply from the next operation; what a connection is made or greeted
+    /// with (the tcp options, `metadata`, `hello_msg`, `router_notify`, `disconnect_msg`,
+    /// `hiccup_msg`, security, heartbeats) applies to binds, connects and handshakes
+    /// afterwards.
     pub fn set_options(&mut self, options: SocketOptions) -> Result<()> {
         options.validate()?;
         self.base.shared.set_options(options.clone());
