@@ -173,8 +173,9 @@ pub struct SocketOptions {
     /// subscriptions. A SUB of an inverted PUB must set it too.
     pub invert_matching: bool,
     /// `ZMQ_HELLO_MSG` (draft in libzmq): DEALER and ROUTER send this one-frame message
-    /// first on every new tcp or ipc connection (a ROUTER's reaches the peer without
-    /// envelope). `None` (the default) sends none.
+    /// first to every new peer: on every tcp or ipc connection (reconnections included),
+    /// and on every inproc link (a ROUTER's reaches the peer without envelope). `None` (the
+    /// default) sends none.
     pub hello_msg: Option<Bytes>,
     /// `ZMQ_DISCONNECT_MSG` (draft in libzmq): a ROUTER receives this one-frame message,
     /// behind the peer's routing id, when a peer it accepted (tcp or ipc) disconnects after

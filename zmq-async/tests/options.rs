@@ -270,6 +270,38 @@ fn metadata_names_must_start_with_x() {
     assert!(RouterSocket::with_options(opts).is_err());
 }
 
+#[tokio::test]
+async fn hello_msg_goes_first_to_each_inproc_peer_whoever_binds() {
+    within(async {
+        let hello = |s: &str| Some(bytes::Bytes::from(s.to_owned()));
+        // Connect before bind: the DEALER's hello is ahead of what it queued meanwhile.
+        let e = ep("hello");
+        let mut dealer = DealerSocket::new();
+        dealer.set_hello_msg(hello("from-dealer")).unwrap();
+        dealer.connect(&e).await.unwrap();
+        dealer.send(msg(&["queued"])).await.unwrap();
+        let mut router = RouterSocket::new();
+        router.set_hello_msg(hello("from-router")).unwrap();
+        router.bind(&e).await.unwrap();
+        assert_eq!(strs(&router.recv().await.unwrap())[1], "from-dealer");
+        assert_eq!(strs(&router.recv().await.unwrap())[1], "queued");
+        assert_eq!(strs(&dealer.recv().await.unwrap()), ["from-router"]);
+
+        // Bind before connect, the other way round.
+        let e = ep("hello");
+        let mut dealer = DealerSocket::new();
+        dealer.set_hello_msg(hello("from-dealer")).unwrap();
+        dealer.bind(&e).await.unwrap();
+        let mut router = RouterSocket::new();
+        router.set_routing_id(Some("r".into())).unwrap();
+        router.set_hello_msg(hello("from-router")).unwrap();
+        router.connect(&e).await.unwrap();
+        assert_eq!(strs(&dealer.recv().await.unwrap()), ["from-router"]);
+        assert_eq!(strs(&router.recv().await.unwrap())[1], "from-dealer");
+    })
+    .await;
+}
+
 /// A raw ZMTP DEALER (our codec over a bare tcp stream) that says what it likes in its
 /// READY, then sends one message.
 async fn raw_dealer_claiming(addr: &str, claims: &[(&str, &str)]) {
