@@ -1,26 +1,31 @@
 //! tcp and ipc: listeners and connectors that reconnect (libzmq's `tcp_listener`,
 //! `tcp_connecter`, and their ipc twins), and the per-connection driver.
 //!
-//! Every accepted stream gets a task of its own running [`session::run`]; a connect's task
-//! runs [`session::run`] itself for each connection it makes. A connect creates its peer's
-//! pipes at once (unless `immediate`), so messages queue before the connection exists and
-//! survive reconnects; an accepted peer is attached when its handshake completes.
+//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP) or, for
+//! STREAM sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each
+//! connection it makes. A connect creates its peer's pipes at once (unless `immediate`), so
+//! messages queue before the connection exists and survive reconnects; an accepted peer is
+//! attached when its handshake completes (a raw peer at once).
 
 mod convert;
+mod raw;
 mod session;
 mod zap;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::Either;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
 use crate::options::{ReconnectStop, SocketOptions};
-use crate::peer::{PeerPipes, SocketHandle};
+use crate::peer::{PeerPipes, SocketHandle, SocketType};
 use crate::{Error, Result};
 
 use session::{Link, Outcome};
@@ -103,6 +108,23 @@ fn transport_error(e: zmq_transports::Error) -> Error {
     }
 }
 
+/// The driver of one connection: a ZMTP session, or for STREAM a raw one (no ZMTP).
+fn serve<'a, S>(
+    stream: S,
+    options: &SocketOptions,
+    link: Link<'a>,
+) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+{
+    let socket_type = link.handle.socket_type();
+    if socket_type == SocketType::Stream {
+        return Ok(Either::Left(raw::run(stream, link)));
+    }
+    let conn = convert::connection(socket_type, options)?;
+    Ok(Either::Right(session::run(stream, conn, link)))
+}
+
 /// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.
 pub(crate) async fn bind(
     handle: SocketHandle,
@@ -167,14 +189,6 @@ async fn accept_loop(
                 // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
                     async move {
-                        let conn =
-                            match convert::connection(handle.socket_type(), &handle.options()) {
-                                Ok(c) => c,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "cannot start connection");
-                                    return;
-                                }
-                            };
                         let mut pipes: Option<PeerPipes> = None;
                         let mut handshaken = false;
                         let link = Link {
@@ -185,8 +199,15 @@ async fn accept_loop(
                             accepted: true,
                             handshaken: &mut handshaken,
                         };
+                        let session = match serve(stream, &handle.options(), link) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot start connection");
+                                return;
+                            }
+                        };
                         tokio::select! {
-                            outcome = session::run(stream, conn, link) => {
+                            outcome = session => {
                                 tracing::debug!(%outcome, "connection ended");
                             }
                             _ = cancel.cancelled() => tracing::debug!("unbound"),
@@ -269,13 +290,6 @@ async fn connect_loop(
         match connected {
             Ok(stream) => {
                 ivl = base.unwrap_or_default();
-                let conn = match convert::connection(handle.socket_type(), &options) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot start connection");
-                        break;
-                    }
-                };
                 let zap_address = zap::address(&stream);
                 let mut handshaken = false;
                 let link = Link {
@@ -286,8 +300,15 @@ async fn connect_loop(
                     accepted: false,
                     handshaken: &mut handshaken,
                 };
+                let session = match serve(stream, &options, link) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start connection");
+                        break;
+                    }
+                };
                 let outcome = tokio::select! {
-                    o = session::run(stream, conn, link) => o,
+                    o = session => o,
                     _ = cancel.cancelled() => break,
                 };
                 tracing::debug!(%outcome, "connection ended");
