@@ -163,9 +163,15 @@ impl XPub {
         self.matched.clear();
         self.trie.matching(topic, &mut self.matched);
         if invert {
-            let matching = std::mem::take(&mut self.matched);
-            self.matched
-                .extend(self.peers.iter().filter(|k| !matching.contains(k)).copied());
+            // The complement, built behind the matches and then moved to the front.
+            self.matched.sort_unstable();
+            let matching = self.matched.len();
+            for &key in &self.peers {
+                if self.matched[..matching].binary_search(&key).is_err() {
+                    self.matched.push(key);
+                }
+            }
+            self.matched.drain(..matching);
         }
     }
 
