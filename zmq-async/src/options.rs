@@ -135,9 +135,11 @@ pub struct SocketOptions {
     pub zap_domain: Option<String>,
     /// `ZMQ_ZAP_ENFORCE_DOMAIN` (draft in libzmq): follow RFC 27 strictly when no ZAP handler
     /// is bound. Off (the default), as libzmq 4.3: a NULL server with a `zap_domain` and a
-    /// CURVE server accept every peer without a handler. On: both fail such handshakes,
-    /// a CURVE server without a `zap_domain` asks no handler at all, and a PLAIN server
-    /// needs a `zap_domain` (`bind` and `connect` fail without, where libzmq aborts).
+    /// CURVE server accept every peer without a handler. On: both fail such handshakes
+    /// (closing the connection at once, where libzmq leaves it silent until its
+    /// `handshake_ivl`), a CURVE server without a `zap_domain` asks no handler at all, and a
+    /// PLAIN server needs a `zap_domain` (`bind` and `connect` fail without, where libzmq
+    /// aborts).
     pub zap_enforce_domain: bool,
     /// `ZMQ_CONNECT_TIMEOUT`: how long one tcp connection attempt may take before it is
     /// given up (and retried after `reconnect_ivl`); `None` (libzmq's `0`, the default)
