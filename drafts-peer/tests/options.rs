@@ -1,6 +1,7 @@
-//! Options that are draft in libzmq 4.3, against libzmq 4.3.5 built with the DRAFT API (the
-//! `zmq-drafts-peer` process; Debian's libzmq has none of them): libzmq setting them on its
-//! side for our sockets, and libzmq and ours doing the same scenario side by side.
+//! zmq-async's options that are draft in libzmq 4.3, against libzmq 4.3.5 built with the
+//! DRAFT API (this crate's peer process; Debian's libzmq has none of them): libzmq setting
+//! them on its side for our sockets, and libzmq and ours doing the same scenario side by
+//! side. (Here and not in the zmq-tests crate, whose libzmq is the system's.)
 //!
 //! Tests synchronise on messages; timeouts only guard against hangs.
 
@@ -9,7 +10,22 @@
 use bytes::Bytes;
 use zmq_async::{DealerSocket, Message, RouterNotify, RouterSocket, SocketOptions, XPubSocket};
 use zmq_drafts_peer::{DraftsPeer, Send};
-use zmq_tests::{blocking, within};
+
+/// Guards an await against hangs; never used to wait for something.
+async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(std::time::Duration::from_secs(20), f)
+        .await
+        .expect("test timed out")
+}
+
+/// Runs a blocking step on Tokio's blocking pool, within [`within`]'s guard.
+async fn blocking<T: std::marker::Send + 'static>(
+    f: impl FnOnce() -> T + std::marker::Send + 'static,
+) -> T {
+    within(tokio::task::spawn_blocking(f))
+        .await
+        .expect("blocking step panicked")
+}
 
 /// Runs blocking steps on a drafts peer off the runtime; hands the peer back.
 async fn on<T: std::marker::Send + 'static>(
