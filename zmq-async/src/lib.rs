@@ -79,7 +79,7 @@ mod trie;
 pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
-pub use options::{Security, SocketOptions};
+pub use options::{ReconnectStop, RouterNotify, Security, SocketOptions};
 #[cfg(feature = "unstable-transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
