@@ -69,6 +69,7 @@ pub mod proxy;
 mod random;
 mod round_robin;
 mod routing;
+mod shared_socket;
 mod slab;
 mod socket;
 mod socket_base;
