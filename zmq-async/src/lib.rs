@@ -70,6 +70,7 @@ mod trie;
 pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
+pub use net::MulticastStats;
 pub use options::{Security, SocketOptions};
 #[cfg(feature = "unstable-transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]

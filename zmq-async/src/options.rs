@@ -129,6 +129,17 @@ pub struct SocketOptions {
     /// `ZMQ_ZAP_DOMAIN`: the domain sent to the ZAP handler (at most 255 bytes). With NULL
     /// the handler is asked only when a domain is set; PLAIN and CURVE servers always ask.
     pub zap_domain: Option<String>,
+    /// `ZMQ_RATE`: a `pgm://`/`epgm://` publisher's data rate limit in kbit/s, IP and UDP
+    /// headers counted; it also sizes the repair windows with `recovery_ivl` (100).
+    pub rate: u32,
+    /// `ZMQ_RECOVERY_IVL`: how long a multicast publisher keeps sent data to repair losses,
+    /// and how long its receivers may ask (10 s; not zero).
+    pub recovery_ivl: Duration,
+    /// `ZMQ_MULTICAST_HOPS`: the TTL of multicast sent (1: the local network; 1–255).
+    pub multicast_hops: u32,
+    /// `ZMQ_MULTICAST_MAXTPDU`: the largest multicast packet, IP header included (1500;
+    /// at least 128 here).
+    pub multicast_maxtpdu: u16,
 }
 
 /// The security mechanism a socket's options select, and its role.
@@ -193,6 +204,10 @@ impl std::fmt::Debug for SocketOptions {
         );
         f.field("curve_serverkey", &key(&self.curve_serverkey))
             .field("zap_domain", &self.zap_domain)
+            .field("rate", &self.rate)
+            .field("recovery_ivl", &self.recovery_ivl)
+            .field("multicast_hops", &self.multicast_hops)
+            .field("multicast_maxtpdu", &self.multicast_maxtpdu)
             .finish()
     }
 }
@@ -236,6 +251,10 @@ impl Default for SocketOptions {
             curve_secretkey: None,
             curve_serverkey: None,
             zap_domain: None,
+            rate: 100,
+            recovery_ivl: Duration::from_secs(10),
+            multicast_hops: 1,
+            multicast_maxtpdu: 1500,
         }
     }
 }
@@ -277,7 +296,7 @@ impl SocketOptions {
                 "zap_domain must be at most 255 bytes",
             ));
         }
-        Ok(())
+        crate::net::check_multicast_options(self)
     }
 
     /// The mechanism these options select (libzmq's `ZMQ_MECHANISM` plus the role), or

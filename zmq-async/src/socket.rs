@@ -140,7 +140,8 @@ impl NetEndpoint {
     }
 }
 
-/// How an endpoint is served: inproc by name, tcp and ipc by a connection task.
+/// How an endpoint is served: inproc by name, tcp and ipc by a connection task (pgm and
+/// epgm by a multicast session).
 enum Route<'a> {
     Inproc(&'a str),
     Net(Endpoint),
@@ -151,7 +152,9 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
         return inproc_name(endpoint).map(Route::Inproc);
     }
     match endpoint.parse::<Endpoint>() {
-        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_))) => Ok(Route::Net(ep)),
+        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_) | Endpoint::Pgm(_) | Endpoint::Epgm(_))) => {
+            Ok(Route::Net(ep))
+        }
         Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
         Err(e) => match inproc_name(endpoint) {
             // Schemes we know of but do not serve (ws, tipc, …) keep their own error.
@@ -294,6 +297,14 @@ impl<T: SocketKind> Socket<T> {
         set_curve_server(curve_server: bool);
         /// `ZMQ_ZAP_DOMAIN` (at most 255 bytes).
         set_zap_domain(zap_domain: Option<String>);
+        /// `ZMQ_RATE`: multicast data rate, kbit/s (applies to later `pgm`/`epgm` endpoints).
+        set_rate(rate: u32);
+        /// `ZMQ_RECOVERY_IVL`: how long multicast data stays repairable.
+        set_recovery_ivl(recovery_ivl: Duration);
+        /// `ZMQ_MULTICAST_HOPS`: the multicast TTL (1–255).
+        set_multicast_hops(multicast_hops: u32);
+        /// `ZMQ_MULTICAST_MAXTPDU`: the largest multicast packet, IP header included.
+        set_multicast_maxtpdu(multicast_maxtpdu: u16);
     }
 
     /// `ZMQ_CURVE_PUBLICKEY`: 32 bytes or 40 Z85 characters.
@@ -367,7 +378,9 @@ impl<T: SocketKind> Socket<T> {
     /// Binds to `endpoint` and returns the resolved endpoint.
     ///
     /// `inproc://`, `tcp://` and `ipc://` are served; the resolved endpoint names the port
-    /// a `tcp://…:0` or `tcp://…:*` bind got. Other ZeroMQ schemes (`pgm`, `ws`, `tipc`, …)
+    /// a `tcp://…:0` or `tcp://…:*` bind got. `pgm://` and `epgm://` (PUB, XPUB, SUB and
+    /// XSUB only, else [`Error::IncompatibleTransport`]) join a multicast group, exactly as
+    /// `connect` does (see the crate's README). Other ZeroMQ schemes (`ws`, `tipc`, …)
     /// return [`Error::TransportUnsupported`]; a malformed endpoint
     /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
@@ -378,7 +391,12 @@ impl<T: SocketKind> Socket<T> {
                 Ok(endpoint.to_owned())
             }
             Route::Net(ep) => {
-                let task = net::bind(self.handle(), &ep, self.net_closed.clone()).await?;
+                let task = match ep {
+                    Endpoint::Pgm(_) | Endpoint::Epgm(_) => {
+                        net::multicast(self.handle(), &ep, self.net_closed.clone()).await?
+                    }
+                    _ => net::bind(self.handle(), &ep, self.net_closed.clone()).await?,
+                };
                 let resolved = task.endpoint.clone();
                 self.net.push(NetEndpoint {
                     given: endpoint.to_owned(),
@@ -388,6 +406,17 @@ impl<T: SocketKind> Socket<T> {
                 Ok(resolved)
             }
         }
+    }
+
+    /// What this socket's `pgm://` and `epgm://` endpoints received, lost beyond repair,
+    /// and dropped as malformed, summed over them (all zero without any, and on a
+    /// publisher). Unrecoverable loss is also logged as a `tracing` warning.
+    pub fn multicast_stats(&self) -> crate::MulticastStats {
+        let mut total = crate::MulticastStats::default();
+        for stats in self.net.iter().filter_map(|n| n.task.multicast_stats()) {
+            total += stats;
+        }
+        total
     }
 
     /// Stops accepting connections on `endpoint` (the endpoint as given to `bind`, or as
@@ -409,9 +438,13 @@ impl<T: SocketKind> Socket<T> {
         inproc::unbind(name, &self.base.shared)
     }
 
-    /// Connects to `endpoint`. With inproc the peer need not be bound yet.
+    /// Connects to `endpoint`. With inproc the peer need not be bound yet. `pgm://` and
+    /// `epgm://` join the group as `bind` does.
     pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
         let route = route(endpoint)?;
+        if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
+            net::check_multicast(T::TYPE, endpoint)?;
+        }
         let alias = if T::TYPE == SocketType::Router {
             let mut opts = self.base.options.clone();
             let alias = opts.connect_routing_id.take();
@@ -431,7 +464,12 @@ impl<T: SocketKind> Socket<T> {
                     .push(conn);
             }
             Route::Net(ep) => {
-                let task = net::connect(self.handle(), ep, alias, self.net_closed.clone())?;
+                let task = match ep {
+                    Endpoint::Pgm(_) | Endpoint::Epgm(_) => {
+                        net::multicast(self.handle(), &ep, self.net_closed.clone()).await?
+                    }
+                    _ => net::connect(self.handle(), ep, alias, self.net_closed.clone())?,
+                };
                 self.net.push(NetEndpoint {
                     given: endpoint.to_owned(),
                     task,
