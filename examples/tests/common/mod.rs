@@ -31,6 +31,8 @@ pub fn bin(name: &str) -> &'static str {
         "pipeline_forward" => env!("CARGO_BIN_EXE_pipeline_forward"),
         "select_two" => env!("CARGO_BIN_EXE_select_two"),
         "sub_filter" => env!("CARGO_BIN_EXE_sub_filter"),
+        "mcast_pub" => env!("CARGO_BIN_EXE_mcast_pub"),
+        "mcast_sub" => env!("CARGO_BIN_EXE_mcast_sub"),
         other => panic!("no example binary {other}"),
     }
 }
