@@ -37,6 +37,8 @@ use crate::{Error, Result};
 const MIN_MAXTPDU: u16 = 128;
 /// Deliveries the driver may hold for the socket beyond `rcvhwm` (its channel).
 const RECEIVER_QUEUE: usize = 256;
+/// Messages the driver may hold beyond the socket's `sndhwm` (its channel).
+const SENDER_QUEUE: usize = 1000;
 
 /// What a socket's multicast endpoints have received and lost, summed over its `pgm://`
 /// and `epgm://` binds and connects ([`Socket::multicast_stats`](crate::Socket::multicast_stats)).
@@ -142,7 +144,10 @@ fn pgm_options(o: &SocketOptions) -> PgmOptions {
     p.max_tpdu = o.multicast_maxtpdu;
     p.max_msg_size = o.maxmsgsize;
     // The socket's pipe holds `sndhwm`; the driver's queue only smooths the hand-over.
-    p.send_hwm = o.sndhwm.clamp(1, 1000);
+    p.send_hwm = match o.sndhwm {
+        0 => SENDER_QUEUE,
+        hwm => hwm.min(SENDER_QUEUE),
+    };
     p.recv_hwm = RECEIVER_QUEUE;
     p
 }
