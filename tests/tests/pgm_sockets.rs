@@ -396,6 +396,49 @@ fn pub_and_two_subs_on_loopback() {
     .unwrap();
 }
 
+/// A SUB whose queue is full waits (the data waits in the PGM window) rather than drop; a
+/// datagram that is not PGM is dropped and counted; a PUB dropped with messages queued
+/// still sends them (linger).
+#[test]
+fn full_queues_wait_garbage_is_counted_and_linger_delivers() {
+    let Some(ns) = loopback_ns("full_queues_wait_garbage_is_counted_and_linger_delivers")
+    else {
+        return;
+    };
+    ns.spawn(|| async {
+        const M: usize = 200;
+        let group = "239.192.9.5:7575";
+        let ep = format!("epgm://lo;{group}");
+        let mut s = SubSocket::new();
+        s.set_rcvhwm(2).unwrap();
+        s.subscribe("").unwrap();
+        s.connect(&ep).await.unwrap();
+        // Not PGM: too short for a header, and no valid checksum.
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.send_to(b"not a PGM packet", group).unwrap();
+        let mut p = PubSocket::new();
+        p.set_sndhwm(0).unwrap();
+        p.set_rate(RATE).unwrap();
+        p.set_recovery_ivl(Duration::from_secs(1)).unwrap();
+        p.bind(&ep).await.unwrap();
+        for i in 0..M {
+            p.send(message(i)).await.unwrap();
+        }
+        // Closed at once: what is queued still goes out, then the session ends.
+        drop(p);
+        for i in 0..M {
+            let m = timeout(GUARD, s.recv()).await.unwrap().unwrap();
+            assert_eq!(m, message(i));
+        }
+        // The garbage came before the publisher's first packet, on the same socket.
+        let stats = s.multicast_stats();
+        assert_eq!(stats.malformed_packets, 1, "{stats:?}");
+        assert_eq!((stats.messages, stats.losses), (M as u64, 0), "{stats:?}");
+    })
+    .join()
+    .unwrap();
+}
+
 /// Multicast carries one direction: libzmq refuses it on every other socket type with
 /// `ENOCOMPATPROTO`, on bind and connect alike, and so do we.
 #[test]
