@@ -401,8 +401,7 @@ fn pub_and_two_subs_on_loopback() {
 /// still sends them (linger).
 #[test]
 fn full_queues_wait_garbage_is_counted_and_linger_delivers() {
-    let Some(ns) = loopback_ns("full_queues_wait_garbage_is_counted_and_linger_delivers")
-    else {
+    let Some(ns) = loopback_ns("full_queues_wait_garbage_is_counted_and_linger_delivers") else {
         return;
     };
     ns.spawn(|| async {
