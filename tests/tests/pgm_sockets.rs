@@ -185,6 +185,18 @@ impl Signals {
     }
 }
 
+/// [`run_case`], then [`check`] (unless skipped).
+fn interop(
+    test: &str,
+    loss: u32,
+    start_pub: impl FnOnce(&Netns, PubControl) -> std::thread::JoinHandle<()>,
+    start_sub: impl Fn(&Netns, usize, Signals) -> std::thread::JoinHandle<Vec<usize>>,
+) {
+    if let Some(got) = run_case(test, loss, start_pub, start_sub) {
+        check(test, &got);
+    }
+}
+
 /// Every early subscriber got every message once, in order; the late one an unbroken run
 /// to the end.
 fn check(test: &str, got: &[Vec<usize>]) {
@@ -306,34 +318,32 @@ fn libzmq_sub(ns: &Netns, id: usize, signals: Signals) -> std::thread::JoinHandl
 
 #[test]
 fn our_epgm_pub_feeds_libzmq_subs() {
-    let test = "our_epgm_pub_feeds_libzmq_subs";
-    if let Some(got) = run_case(test, 0, our_pub, libzmq_sub) {
-        check(test, &got);
-    }
+    interop("our_epgm_pub_feeds_libzmq_subs", 0, our_pub, libzmq_sub);
 }
 
 #[test]
 fn our_epgm_pub_feeds_libzmq_subs_at_5_percent_loss() {
-    let test = "our_epgm_pub_feeds_libzmq_subs_at_5_percent_loss";
-    if let Some(got) = run_case(test, 5, our_pub, libzmq_sub) {
-        check(test, &got);
-    }
+    interop(
+        "our_epgm_pub_feeds_libzmq_subs_at_5_percent_loss",
+        5,
+        our_pub,
+        libzmq_sub,
+    );
 }
 
 #[test]
 fn libzmq_epgm_pub_feeds_our_subs() {
-    let test = "libzmq_epgm_pub_feeds_our_subs";
-    if let Some(got) = run_case(test, 0, libzmq_pub, our_sub) {
-        check(test, &got);
-    }
+    interop("libzmq_epgm_pub_feeds_our_subs", 0, libzmq_pub, our_sub);
 }
 
 #[test]
 fn libzmq_epgm_pub_feeds_our_subs_at_5_percent_loss() {
-    let test = "libzmq_epgm_pub_feeds_our_subs_at_5_percent_loss";
-    if let Some(got) = run_case(test, 5, libzmq_pub, our_sub) {
-        check(test, &got);
-    }
+    interop(
+        "libzmq_epgm_pub_feeds_our_subs_at_5_percent_loss",
+        5,
+        libzmq_pub,
+        our_sub,
+    );
 }
 
 /// A PUB and two SUBs (one bound, one connected: the same for multicast), and an XPUB and
