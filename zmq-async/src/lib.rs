@@ -10,6 +10,10 @@
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a `SocketHandle`.
 //!
+//! Transports: `tcp://`, `ipc://`, `inproc://`, and for PUB/XPUB/SUB/XSUB `epgm://` and
+//! `pgm://` (PGM multicast, interoperable with libzmq's; losses it cannot repair are
+//! counted in [`Socket::multicast_stats`]).
+//!
 //! # Features
 //!
 //! - `curve` (default): CURVE security, with its crypto dependencies. Without it the
