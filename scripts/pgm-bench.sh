@@ -92,7 +92,7 @@ run_one() { # impl size count loss -> "msg_s lost"
     echo "$line" | awk '{print $10, $4, $6}'
 }
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); receive buffers: $(cat /proc/sys/net/core/rmem_default) B" >&2
 started=$(date +%s)
 declare -A results
 for round in $(seq "$rounds"); do
