@@ -1,7 +1,8 @@
 //! `pgm_thr <pub|sub> <ours|libzmq> <endpoint> <message-size> <message-count> <rate-kbit>`:
 //! multicast throughput, PUB to SUB over `epgm://` (or `pgm://`), ours or libzmq's (through
 //! the `zmq` crate) at either end. `scripts/pgm-bench.sh` runs it between two network
-//! namespaces, with and without loss.
+//! namespaces, with and without loss. Both ask for 4 MiB kernel receive buffers (ours always
+//! does on its PGM sockets; libzmq through `ZMQ_RCVBUF`).
 //!
 //! The publisher sends 200 one-byte warm-up messages 5 ms apart (so the subscriber has
 //! joined and the session is known before the clock matters), then `message-count` messages
@@ -10,9 +11,10 @@
 //! for `recovery_ivl` (10 s) and exits.
 //!
 //! The subscriber prints `ready` once connected, starts the clock at the first counted
-//! message and stops it at the last one received: the last of the run, or the last before 15 s
-//! of silence (longer than the receivers' repair give-up, 50 NAK retries 200 ms apart). It prints `received <n> lost <n> disordered <n> elapsed_s <s> msg_s <n>
-//! mbit_s <n>` (lost: never received; disordered: not above the previous number).
+//! message and stops it at the last one received: the last of the run, or the last before
+//! 15 s of silence (longer than the receivers' repair give-up, 50 NAK retries 200 ms apart).
+//! It prints `received <n> lost <n> disordered <n> elapsed_s <s> msg_s <n> mbit_s <n>`
+//! (lost: never received; disordered: not above the previous number).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -27,6 +29,9 @@ const SILENCE: Duration = Duration::from_secs(15);
 /// How long the subscriber waits for the first counted message.
 const FIRST: Duration = Duration::from_secs(60);
 const RECOVERY_IVL: Duration = Duration::from_secs(10);
+/// libzmq's `ZMQ_RCVBUF` here: the 4 MiB kernel receive buffer ours asks for on its PGM
+/// sockets (libzmq leaves the kernel's default unless told).
+const LIBZMQ_RCVBUF: i32 = 4 << 20;
 
 const USAGE: &str =
     "pgm_thr <pub|sub> <ours|libzmq> <endpoint> <message-size> <message-count> <rate-kbit>";
@@ -97,6 +102,7 @@ fn libzmq_pub(run: Run) {
     let set = s
         .set_rate(run.rate as i32)
         .and_then(|()| s.set_sndhwm(0))
+        .and_then(|()| s.set_rcvbuf(LIBZMQ_RCVBUF))
         .and_then(|()| s.set_linger(0));
     if let Err(e) = set {
         fail(format_args!("zmq_setsockopt: {e}"));
@@ -209,6 +215,7 @@ fn libzmq_sub(run: &Run) -> Stats {
     let set = s
         .set_rate(run.rate as i32)
         .and_then(|()| s.set_rcvhwm(0))
+        .and_then(|()| s.set_rcvbuf(LIBZMQ_RCVBUF))
         .and_then(|()| s.set_subscribe(b""));
     if let Err(e) = set {
         fail(format_args!("zmq_setsockopt: {e}"));
