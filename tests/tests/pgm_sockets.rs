@@ -524,3 +524,60 @@ fn multicast_options_out_of_range_are_refused() {
         (100, Duration::from_secs(10), 1, 1500)
     );
 }
+
+/// Data that can never be repaired (the publisher ends its session with a gap open) is
+/// counted where the SUB's user sees it, and the SUB goes on with the next message. The
+/// publisher here is hand-made packets: message "a" (sqn 0), message "c" (sqn 2), then the
+/// FIN SPMs, sqn 1 never sent.
+#[test]
+fn unrecoverable_loss_is_counted_and_the_sub_goes_on() {
+    use bytes::Bytes;
+    use zmq_transports::pgm::packet::{Body, Data, Nla, Options, Packet, PgmOption, Spm};
+
+    let Some(ns) = loopback_ns("unrecoverable_loss_is_counted_and_the_sub_goes_on") else {
+        return;
+    };
+    ns.spawn(|| async {
+        const GROUP: &str = "239.192.9.6:7576";
+        let gsi = [9, 8, 7, 6, 5, 4];
+        let packet = |body, tsdu: &'static [u8]| {
+            Packet::new(4242, 7576, gsi, body, Bytes::from_static(tsdu))
+        };
+        // libzmq's framing: offset of the first message (0), then `len` = body + 1, flags, body.
+        let odata = |sqn, tsdu| packet(Body::Odata(Data { sqn, trail: 0 }), tsdu).to_bytes();
+        let mut fin = packet(
+            Body::Spm(Spm {
+                spm_sqn: 0,
+                trail: 0,
+                lead: 2,
+                nla: Nla::V4([127, 0, 0, 1]),
+            }),
+            b"",
+        );
+        fin.options = Options {
+            list: vec![PgmOption::fin()],
+        };
+
+        let mut s = SubSocket::new();
+        s.subscribe("").unwrap();
+        s.connect(&format!("epgm://lo;{GROUP}")).await.unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for datagram in [
+            odata(0, b"\x00\x00\x02\x00a"),
+            odata(2, b"\x00\x00\x02\x00c"),
+            fin.to_bytes(),
+        ] {
+            udp.send_to(&datagram, GROUP).unwrap();
+        }
+        let a = timeout(GUARD, s.recv()).await.unwrap().unwrap();
+        assert_eq!(a, Message::from("a"));
+        let c = timeout(GUARD, s.recv()).await.unwrap().unwrap();
+        assert_eq!(c, Message::from("c"));
+        // The loss was counted before "c" was handed over.
+        let stats = s.multicast_stats();
+        assert_eq!((stats.losses, stats.packets_lost), (1, 1), "{stats:?}");
+        assert_eq!(stats.messages, 2, "{stats:?}");
+    })
+    .join()
+    .unwrap();
+}
