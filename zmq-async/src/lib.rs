@@ -16,6 +16,10 @@
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a `SocketHandle`.
 //!
+//! Transports: `tcp://`, `ipc://`, `inproc://`, and for PUB/XPUB/SUB/XSUB `epgm://` and
+//! `pgm://` (PGM multicast, interoperable with libzmq's; losses it cannot repair are
+//! counted in [`Socket::multicast_stats`]).
+//!
 //! # Features
 //!
 //! - `curve` (default): CURVE security, with its crypto dependencies. Without it the
@@ -80,6 +84,7 @@ mod trie;
 pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
+pub use net::MulticastStats;
 pub use options::{ReconnectStop, RouterNotify, Security, SocketOptions};
 #[cfg(feature = "unstable-transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
