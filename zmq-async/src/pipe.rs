@@ -539,6 +539,7 @@ pub struct PipeReader {
 
 impl PipeReader {
     /// The next message; `Ready(None)` once the writer closed and the queue is drained.
+    #[inline(always)]
     pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         match self.next(Some(cx)) {
             TryPop::Message(msg) => Poll::Ready(Some(msg)),
