@@ -404,7 +404,9 @@ impl<T: SocketKind> Socket<T> {
     /// `bind` returned it). inproc peers stay; tcp and ipc connections accepted there close.
     pub async fn unbind(&mut self, endpoint: &str) -> Result<()> {
         if let Some(i) = self.net.iter().position(|n| n.matches(endpoint, true)) {
-            self.net.remove(i).task.stop();
+            let task = self.net.remove(i).task;
+            task.stop();
+            crate::monitor::listener_closed(&self.base.shared, &task.endpoint);
             return Ok(());
         }
         let name = match route(endpoint)? {
@@ -749,6 +751,9 @@ impl<T: SocketKind> Drop for Socket<T> {
         // outbound pipes under linger, like inproc peers.
         self.net_closed.cancel();
         let shared = self.base.shared.clone();
+        for n in self.net.iter().filter(|n| n.bind) {
+            crate::monitor::listener_closed(&shared, &n.task.endpoint);
+        }
         for endpoint in &self.bound {
             if let Ok(name) = inproc_name(endpoint) {
                 let _ = inproc::unbind(name, &shared);
