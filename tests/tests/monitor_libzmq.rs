@@ -550,3 +550,40 @@ async fn a_full_monitor_drops_and_counts_without_blocking() {
     assert_eq!(reader.dropped(), 0);
     assert_eq!(router.stats().handshake_failures, 3);
 }
+
+/// Bytes that are no ZMTP greeting at all, then the peer leaves: libzmq waits for more
+/// (the first byte could start a ZMTP 1.0 identity) and reports HANDSHAKE_FAILED_NO_DETAIL
+/// when the peer goes; so do we.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_zmtp_peer_leaving_matches_libzmq() {
+    fn http_then_leave(addr: SocketAddr) {
+        let mut raw = TcpStream::connect(addr).expect("raw tcp connect");
+        raw.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("send");
+    }
+    let ctx = zmq::Context::new();
+    let router = libzmq_socket(&ctx, zmq::ROUTER);
+    let mon = LibzmqMonitor::start(&ctx, &router, "http");
+    let addr = bind_loopback(&router);
+    http_then_leave(addr);
+    let libzmq_seen = mon.until("DISCONNECTED");
+
+    let mut router = RouterSocket::new();
+    let mut monitor = router.monitor();
+    let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
+    tokio::task::spawn_blocking(move || http_then_leave(addr))
+        .await
+        .unwrap();
+    let ours_seen = until(&mut monitor, "DISCONNECTED").await.0;
+
+    assert_eq!(
+        names(&libzmq_seen),
+        [
+            "LISTENING",
+            "ACCEPTED",
+            "HANDSHAKE_FAILED_NO_DETAIL",
+            "DISCONNECTED"
+        ]
+    );
+    assert_eq!(ours_seen, libzmq_seen);
+}

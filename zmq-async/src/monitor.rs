@@ -292,7 +292,10 @@ impl MonitorEvent {
 
 impl std::fmt::Display for MonitorEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} on {}", self.kind, self.endpoint)?;
+        write!(f, "{}", self.kind)?;
+        if !self.endpoint.is_empty() {
+            write!(f, " on {}", self.endpoint)?;
+        }
         if let Some(peer) = &self.peer_address {
             write!(f, " peer {peer}")?;
         }
@@ -307,6 +310,34 @@ pub struct Events(u32);
 impl Events {
     /// Every event (`ZMQ_EVENT_ALL`).
     pub const ALL: Events = Events(0xFFFF);
+    /// `ZMQ_EVENT_CONNECTED`.
+    pub const CONNECTED: Events = Events(0x0001);
+    /// `ZMQ_EVENT_CONNECT_DELAYED`.
+    pub const CONNECT_DELAYED: Events = Events(0x0002);
+    /// `ZMQ_EVENT_CONNECT_RETRIED`.
+    pub const CONNECT_RETRIED: Events = Events(0x0004);
+    /// `ZMQ_EVENT_LISTENING`.
+    pub const LISTENING: Events = Events(0x0008);
+    /// `ZMQ_EVENT_BIND_FAILED`.
+    pub const BIND_FAILED: Events = Events(0x0010);
+    /// `ZMQ_EVENT_ACCEPTED`.
+    pub const ACCEPTED: Events = Events(0x0020);
+    /// `ZMQ_EVENT_ACCEPT_FAILED`.
+    pub const ACCEPT_FAILED: Events = Events(0x0040);
+    /// `ZMQ_EVENT_CLOSED`.
+    pub const CLOSED: Events = Events(0x0080);
+    /// `ZMQ_EVENT_DISCONNECTED`.
+    pub const DISCONNECTED: Events = Events(0x0200);
+    /// `ZMQ_EVENT_MONITOR_STOPPED`.
+    pub const MONITOR_STOPPED: Events = Events(0x0400);
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`.
+    pub const HANDSHAKE_FAILED_NO_DETAIL: Events = Events(0x0800);
+    /// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`.
+    pub const HANDSHAKE_SUCCEEDED: Events = Events(0x1000);
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`.
+    pub const HANDSHAKE_FAILED_PROTOCOL: Events = Events(0x2000);
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`.
+    pub const HANDSHAKE_FAILED_AUTH: Events = Events(0x4000);
 
     /// The events whose `ZMQ_EVENT_*` bits are set in `bits` (bits without an event are
     /// kept, and match nothing).
@@ -322,6 +353,14 @@ impl Events {
     /// Whether events of this kind are in the set.
     pub fn contains(self, kind: &EventKind) -> bool {
         self.0 & u32::from(kind.number()) != 0
+    }
+}
+
+impl std::ops::BitOr for Events {
+    type Output = Events;
+
+    fn bitor(self, other: Events) -> Events {
+        Events(self.0 | other.0)
     }
 }
 

@@ -384,12 +384,14 @@ impl<T: SocketKind> Socket<T> {
         match route(endpoint)? {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
+                self.base.shared.span.add_endpoint("bind", endpoint);
                 self.bound.push(endpoint.to_owned());
                 Ok(endpoint.to_owned())
             }
             Route::Net(ep) => {
                 let task = net::bind(self.handle(), &ep, self.net_closed.clone()).await?;
                 let resolved = task.endpoint.clone();
+                self.base.shared.span.add_endpoint("bind", &resolved);
                 self.net.push(NetEndpoint {
                     given: endpoint.to_owned(),
                     task,
@@ -451,6 +453,7 @@ impl<T: SocketKind> Socket<T> {
                 });
             }
         }
+        self.base.shared.span.add_endpoint("connect", endpoint);
         // Take the new peer in now, so a SUB's subscriptions are queued for it at once.
         self.pump();
         Ok(())

@@ -126,7 +126,8 @@ pub(crate) async fn bind(
     monitors.raise(|| EventKind::Listening, &resolved, None, None);
     let cancel = CancellationToken::new();
     let listener: SharedListener = Arc::new(Mutex::new(Some(listener)));
-    let span = tracing::debug_span!("zmq.listen", endpoint = %resolved);
+    let span =
+        tracing::debug_span!(parent: &handle.shared.span.span, "zmq.listen", endpoint = %resolved);
     handle.clone().spawn(
         accept_loop(
             handle,
@@ -253,7 +254,8 @@ pub(crate) fn connect(
     };
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
-    let span = tracing::debug_span!("zmq.connect", endpoint = %text);
+    let span =
+        tracing::debug_span!(parent: &handle.shared.span.span, "zmq.connect", endpoint = %text);
     handle.clone().spawn(
         connect_loop(
             handle,
