@@ -149,6 +149,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     /// `error`): a handshake failure if the handshake had not completed, then
     /// DISCONNECTED. A connection the socket closed raises none.
     #[cold]
+    #[inline(never)]
     fn report_end(&self, outcome: &Outcome) {
         let shared = &self.link.handle.shared;
         let routing_id = self.handshaken.as_ref().and_then(Option::as_ref);
@@ -444,31 +445,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             return Ok(false);
         };
         // The pipe's reader takes its queue in one batch and pops the rest without locking.
-        let counters = &self.link.handle.shared.counters;
+        let mut popped = BATCH;
+        let mut result = Ok(true);
         for n in 0..BATCH {
             match pipes.outbound.poll_pop(cx) {
                 Poll::Pending => {
-                    counters.sent(n);
-                    return Ok(n > 0);
+                    (popped, result) = (n, Ok(n > 0));
+                    break;
                 }
                 Poll::Ready(None) => {
-                    counters.sent(n);
                     self.outbound_done = true;
-                    return Ok(true);
+                    popped = n;
+                    break;
                 }
                 Poll::Ready(Some(msg)) => match self.conn.send(&msg) {
                     Ok(()) => {}
                     // An empty message is the caller's mistake; it is not sent.
                     Err(e) if e.is_caller_error() => {}
                     Err(e) => {
-                        counters.sent(n);
-                        return Err(Outcome::Protocol(e));
+                        (popped, result) = (n, Err(Outcome::Protocol(e)));
+                        break;
                     }
                 },
             }
         }
-        counters.sent(BATCH);
-        Ok(true)
+        self.link.handle.shared.counters.sent(popped);
+        result
     }
 
     /// Takes the codec's output until [`WRITE_BACKLOG`] bytes wait; the rest stays in the
