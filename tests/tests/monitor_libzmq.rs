@@ -6,9 +6,6 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -18,7 +15,7 @@ use zmq_async::{
     DealerSocket, EventKind, Message, Monitor, MonitorEvent, PairSocket, RouterSocket,
     SocketOptions,
 };
-use zmq_tests::{bind_loopback, libzmq_socket, IO_TIMEOUT};
+use zmq_tests::{bind_loopback, libzmq_socket, LibzmqZap, IO_TIMEOUT};
 
 /// An event as both sides report it: the kind's libzmq name, and its value where it is
 /// not a file descriptor nor a random interval.
@@ -425,45 +422,6 @@ async fn monitor_endpoint_frames_match_libzmq_bytes() {
     assert_eq!(&last[0][..], &[0x00, 0x04, 0, 0, 0, 0]);
 }
 
-/// A ZAP handler in libzmq's context that refuses everyone with 400.
-struct LibzmqRefuser {
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl LibzmqRefuser {
-    fn start(ctx: &zmq::Context) -> Self {
-        let rep = ctx.socket(zmq::REP).unwrap();
-        rep.set_linger(0).unwrap();
-        rep.set_rcvtimeo(20).unwrap();
-        rep.bind("inproc://zeromq.zap.01").unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok(request) = rep.recv_multipart(0) else {
-                    continue;
-                };
-                let reply: Vec<&[u8]> = vec![b"1.0", &request[1], b"400", b"No access", b"", b""];
-                rep.send_multipart(reply, 0).unwrap();
-            }
-        });
-        LibzmqRefuser {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for LibzmqRefuser {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn libzmq_plain_client(ctx: &zmq::Context) -> zmq::Socket {
     let dealer = libzmq_socket(ctx, zmq::DEALER);
     dealer.set_plain_username(Some("user")).unwrap();
@@ -476,7 +434,7 @@ fn libzmq_plain_client(ctx: &zmq::Context) -> zmq::Socket {
 async fn handshake_failed_by_auth_matches_libzmq() {
     // libzmq server and client, libzmq's handler.
     let ctx = zmq::Context::new();
-    let refuser = LibzmqRefuser::start(&ctx);
+    let refuser = LibzmqZap::start(&ctx, |_| ("400", "No access"));
     let server = libzmq_socket(&ctx, zmq::ROUTER);
     server.set_plain_server(true).unwrap();
     let server_mon = LibzmqMonitor::start(&ctx, &server, "auth-server");
