@@ -326,24 +326,44 @@ fn send_garbage(addr: SocketAddr) -> TcpStream {
     raw
 }
 
+/// The address of a `tcp://ip:port` endpoint.
+fn tcp_addr(endpoint: &str) -> SocketAddr {
+    let addr = endpoint.strip_prefix("tcp://").expect("a tcp endpoint");
+    addr.parse().expect("ip:port")
+}
+
+/// [`send_garbage`] to our socket bound at `endpoint`, off the runtime.
+async fn garbage_to(endpoint: &str) -> TcpStream {
+    let addr = tcp_addr(endpoint);
+    tokio::task::spawn_blocking(move || send_garbage(addr))
+        .await
+        .expect("the raw peer")
+}
+
+/// A libzmq ROUTER, monitored, that a raw peer sent [`garbage_greeting`] (kept open).
+fn libzmq_router_fed_garbage(
+    ctx: &zmq::Context,
+    name: &str,
+) -> (zmq::Socket, LibzmqMonitor, SocketAddr, TcpStream) {
+    let router = libzmq_socket(ctx, zmq::ROUTER);
+    let mon = LibzmqMonitor::start(ctx, &router, name);
+    let addr = bind_loopback(&router);
+    let raw = send_garbage(addr);
+    (router, mon, addr, raw)
+}
+
 /// A raw tcp peer whose greeting names no mechanism we know.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_failed_by_protocol_matches_libzmq() {
     let ctx = zmq::Context::new();
 
-    let router = libzmq_socket(&ctx, zmq::ROUTER);
-    let mon = LibzmqMonitor::start(&ctx, &router, "protocol");
-    let addr = bind_loopback(&router);
-    let _raw = send_garbage(addr);
+    let (_router, mon, _, _raw) = libzmq_router_fed_garbage(&ctx, "protocol");
     let libzmq_seen = mon.until("DISCONNECTED");
 
     let mut router = RouterSocket::new();
     let mut monitor = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
-    let raw = tokio::task::spawn_blocking(move || send_garbage(addr))
-        .await
-        .unwrap();
+    let raw = garbage_to(&endpoint).await;
     let (ours_seen, events) = until(&mut monitor, "DISCONNECTED").await;
     let local = raw.local_addr().unwrap();
     assert_eq!(
@@ -372,10 +392,7 @@ async fn handshake_failed_by_protocol_matches_libzmq() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_endpoint_frames_match_libzmq_bytes() {
     let ctx = zmq::Context::new();
-    let router = libzmq_socket(&ctx, zmq::ROUTER);
-    let mon = LibzmqMonitor::start(&ctx, &router, "bytes");
-    let addr = bind_loopback(&router);
-    let _raw = send_garbage(addr);
+    let (_router, mon, addr, _raw) = libzmq_router_fed_garbage(&ctx, "bytes");
     let libzmq_frames = loop {
         let frames = mon.next_frames();
         if frames[0][..2] == [0x00, 0x20] {
@@ -392,10 +409,7 @@ async fn monitor_endpoint_frames_match_libzmq_bytes() {
     let mut reader = PairSocket::new();
     reader.connect("inproc://our-monitor").await.unwrap();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
-    let _raw = tokio::task::spawn_blocking(move || send_garbage(addr))
-        .await
-        .unwrap();
+    let _raw = garbage_to(&endpoint).await;
     let ours: Message = loop {
         let msg = tokio::time::timeout(IO_TIMEOUT, reader.recv())
             .await
@@ -495,11 +509,8 @@ async fn a_full_monitor_drops_and_counts_without_blocking() {
     let idle = router.monitor_with(zmq_async::Events::ALL, 1);
     let mut reader = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
     for _ in 0..3 {
-        let _raw = tokio::task::spawn_blocking(move || send_garbage(addr))
-            .await
-            .unwrap();
+        let _raw = garbage_to(&endpoint).await;
         until(&mut reader, "DISCONNECTED").await;
     }
     // LISTENING fit; the 9 after it (ACCEPTED, HANDSHAKE_FAILED_PROTOCOL, DISCONNECTED
@@ -528,7 +539,7 @@ async fn non_zmtp_peer_leaving_matches_libzmq() {
     let mut router = RouterSocket::new();
     let mut monitor = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
+    let addr = tcp_addr(&endpoint);
     tokio::task::spawn_blocking(move || http_then_leave(addr))
         .await
         .unwrap();
