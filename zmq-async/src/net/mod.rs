@@ -314,6 +314,8 @@ async fn connect_loop(
                     .map(|a| a.to_string())
                     .unwrap_or_default();
                 monitors.raise(|| EventKind::Connected, &text, Some(&peer_address), None);
+                // One span per connection, as the accepted ones have.
+                let span = tracing::debug_span!("zmq.peer", peer = %peer_address);
                 let conn = match convert::connection(handle.socket_type(), &options) {
                     Ok(c) => c,
                     Err(e) => {
@@ -334,10 +336,10 @@ async fn connect_loop(
                     peer_address,
                 };
                 let outcome = tokio::select! {
-                    o = session::run(stream, conn, link) => o,
+                    o = session::run(stream, conn, link).instrument(span.clone()) => o,
                     _ = cancel.cancelled() => break,
                 };
-                tracing::debug!(%outcome, "connection ended");
+                span.in_scope(|| tracing::debug!(%outcome, "connection ended"));
                 if matches!(outcome, Outcome::SocketClosed) {
                     break;
                 }
