@@ -27,6 +27,11 @@
 //! - [`MonitorStopped`](EventKind::MonitorStopped), the last event of every monitor, when
 //!   the socket is dropped.
 //!
+//! A STREAM socket's connections have no handshake: they raise no handshake events, only
+//! DISCONNECTED when they end (libzmq's raw engine raises HANDSHAKE_FAILED_NO_DETAIL before
+//! it, as though each had failed a handshake; we do not). The values are libzmq's, with
+//! Linux's errno numbers; where libzmq sends a file descriptor we send 0.
+//!
 //! [`Socket::monitor_with`]: crate::Socket::monitor_with
 
 use std::pin::Pin;
