@@ -1,55 +1,13 @@
-//! Shared helpers for the examples: the guide's message queue [`proxy`], the
-//! guide's `randof`, and the `ZMQ_EXAMPLES_FAST` switch the automated checks use.
+//! Shared helpers for the examples: the guide's `randof`, and the
+//! `ZMQ_EXAMPLES_FAST` switch the automated checks use. (The guide's
+//! `zmq_proxy` is in the library: `zmq_async::proxy`.)
 //!
 //! ```
-//! use zmq_async::{DealerSocket, Message, RepSocket, ReqSocket, RouterSocket};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), zmq_async::Error> {
-//! // REQ -> ROUTER | proxy | DEALER -> REP, as the guide's `msgqueue`.
-//! let mut frontend = RouterSocket::new();
-//! let front = frontend.bind("inproc://doc-front").await?;
-//! let mut backend = DealerSocket::new();
-//! let back = backend.bind("inproc://doc-back").await?;
-//! tokio::spawn(zmq_examples::proxy(frontend, backend));
-//!
-//! let mut rep = RepSocket::new();
-//! rep.connect(&back).await?;
-//! let mut req = ReqSocket::new();
-//! req.connect(&front).await?;
-//! req.send("Hello").await?;
-//! let request = rep.recv().await?;
-//! assert_eq!(&request[0][..], b"Hello");
-//! rep.send("World").await?;
-//! assert_eq!(req.recv().await?, Message::from("World"));
-//! # Ok(())
-//! # }
+//! let mut rng = zmq_examples::Rand::with_seed(7);
+//! assert!(rng.randof(100) < 100);
 //! ```
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use futures::StreamExt;
-use zmq_async::{CanRecv, CanSend, Result, Socket};
-
-/// Passes messages both ways between `frontend` and `backend` until either
-/// side fails, like `zmq_proxy(frontend, backend, NULL)`.
-///
-/// Each socket is split into its [`Stream`](futures::Stream) and
-/// [`Sink`](futures::Sink) halves; the two directions are two `forward`s
-/// that run concurrently, so a slow direction never holds up the other one.
-/// Multipart messages travel whole (a [`zmq_async::Message`] is every frame).
-pub async fn proxy<F, B>(frontend: Socket<F>, backend: Socket<B>) -> Result<()>
-where
-    F: CanSend + CanRecv,
-    B: CanSend + CanRecv,
-{
-    let (front_tx, front_rx) = frontend.split();
-    let (back_tx, back_rx) = backend.split();
-    tokio::select! {
-        r = front_rx.forward(back_tx) => r,
-        r = back_rx.forward(front_tx) => r,
-    }
-}
 
 /// True when `ZMQ_EXAMPLES_FAST=1`: the automated checks set it to shorten
 /// the one-second "work" of `hwserver` and `rrworker`. Off by default.

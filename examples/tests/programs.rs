@@ -61,3 +61,13 @@ fn sub_filter_keeps_only_hot_updates_in_its_zipcodes() {
         assert!((100..=134).contains(&temp), "{line}");
     }
 }
+
+#[test]
+fn client_server_answers_every_request_from_many_tasks() {
+    let out = run("client_server");
+    assert!(
+        out.contains("100 requests from 4 tasks on one CLIENT, answered by 3 tasks on one SERVER"),
+        "{out}"
+    );
+    assert_eq!(count(&out, "answered by worker"), 4, "{out}");
+}

@@ -1,5 +1,5 @@
 //! The guide's programs working together, as processes on the guide's fixed
-//! ports (5555-5560): ours with ours, and ours with pyzmq's (libzmq's) for
+//! ports (5555-5560, and `wuproxy`'s 8100): ours with ours, and ours with pyzmq's (libzmq's) for
 //! every pair. The fixed ports are taken by one scenario at a time
 //! ([`common::lock_guide_ports`]); the servers run with `ZMQ_EXAMPLES_FAST=1`.
 //!
@@ -48,9 +48,25 @@ fn hello_world(server: Impl, client: Impl) {
 /// wuclient <- wuserver: 100 updates for zipcodes starting with "10".
 fn weather(server: Impl, client: Impl) {
     let server = Program::start(server, "wuserver", &[]);
-    let mut client = Program::start(client, "wuclient", &["10"]);
-    let out = client.wait_success(DEADLINE);
+    let client = Program::start(client, "wuclient", &["10"]);
+    check_weather(client);
     drop(server);
+}
+
+/// wuclient <- wuproxy (XSUB to 5556, XPUB on 8100) <- wuserver: the client's
+/// subscription goes up through the proxy, its updates come down.
+fn weather_through_proxy(server: Impl) {
+    let server = Program::start(server, "wuserver", &[]);
+    let proxy = Program::start(Rust, "wuproxy", &[]);
+    let client = Program::start(Rust, "wuclient", &["10", "tcp://localhost:8100"]);
+    check_weather(client);
+    drop(proxy);
+    drop(server);
+}
+
+/// The client averaged 100 plausible temperatures for zipcode "10".
+fn check_weather(mut client: Program) {
+    let out = client.wait_success(DEADLINE);
     let line = out
         .lines()
         .find(|l| l.starts_with("Average temperature for zipcode '10' was "))
@@ -160,6 +176,7 @@ fn guide_programs_against_pyzmq() {
     hello_world(Py, Rust);
     hello_world(Rust, Py);
     weather(Py, Rust);
+    weather_through_proxy(Py);
     divide_and_conquer(Py, [Rust, Py], Rust, true);
     divide_and_conquer(Rust, [Py, Rust], Py, true);
     divide_and_conquer(Rust, [Py, Py], Rust, false);
@@ -173,6 +190,7 @@ fn guide_programs_against_pyzmq() {
 fn our_weather_server() {
     let _ports = lock_guide_ports();
     weather(Rust, Rust);
+    weather_through_proxy(Rust);
     if pyzmq_available() {
         weather(Rust, Py);
     }

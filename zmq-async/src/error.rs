@@ -1,5 +1,7 @@
 //! The one error type of the socket layer.
 
+use std::task::Poll;
+
 use zmtp_codec::Message;
 
 use crate::SocketType;
@@ -73,6 +75,18 @@ pub struct TrySendError {
 impl TrySendError {
     pub(crate) fn new(error: Error, message: Message) -> Self {
         TrySendError { error, message }
+    }
+
+    /// A `try_send`'s outcome from its one poll, with the message it left unsent.
+    pub(crate) fn from_poll(sent: Poll<Result<()>>, unsent: Option<Message>) -> Result<(), Self> {
+        match sent {
+            Poll::Ready(Ok(())) => Ok(()),
+            Poll::Ready(Err(e)) => Err(TrySendError::new(e, unsent.unwrap_or_default())),
+            Poll::Pending => Err(TrySendError::new(
+                Error::WouldBlock,
+                unsent.unwrap_or_default(),
+            )),
+        }
     }
 
     /// Why the message was not sent.

@@ -3,7 +3,13 @@
 //! Every socket is a [`Socket<T>`] for a socket type `T` (aliases:
 //! [`PushSocket`], [`PullSocket`], [`ReqSocket`], …). Receiving sockets are a
 //! [`futures::Stream`] of `Result<Message>`, sending sockets a
-//! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`.
+//! [`futures::Sink<Message>`]; both also offer cancel-safe `send`/`recv`. A socket
+//! used from many tasks splits into a cloneable [`SendHalf`] and a [`RecvHalf`]
+//! ([`split`]); [`proxy()`] joins two sockets, as libzmq's `zmq_proxy`.
+//!
+//! The draft thread-safe types (CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL) are
+//! [`ThreadSafeSocket`]s instead ([`ClientSocket`], [`ServerSocket`], …): `Send + Sync`,
+//! every method `&self`, one frame a message (see [`thread_safe`]).
 //!
 //! Inside, each peer is a pair of pipes of whole messages with a
 //! high-water mark; socket types compose a few parts (load balancer, fair
@@ -102,6 +108,7 @@ pub mod pipe;
 #[cfg(not(feature = "unstable-transport"))]
 #[allow(dead_code)] // what only the `unstable-transport` API uses
 mod pipe;
+pub mod proxy;
 mod random;
 mod round_robin;
 mod routing;
@@ -109,7 +116,9 @@ mod slab;
 mod socket;
 mod socket_base;
 mod socket_types;
+pub mod split;
 mod stats;
+pub mod thread_safe;
 mod trie;
 pub mod zap;
 
@@ -120,8 +129,11 @@ pub use options::{Security, SocketOptions};
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
 pub use peer::{PeerInfo, SocketType};
+pub use proxy::{proxy, Counters, Proxy, ProxyPair, Statistics};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
+pub use split::{CanShare, RecvHalf, SendHalf};
 pub use stats::SocketStats;
+pub use thread_safe::ThreadSafeSocket;
 pub use zmtp_codec::Message;
 
 /// PAIR socket.
@@ -159,3 +171,15 @@ pub type XSubSocket = Socket<kind::XSub>;
 /// its connection's queue is at `sndhwm`. At `rcvhwm` messages queued from a connection,
 /// nothing more is read from it. inproc endpoints are refused.
 pub type StreamSocket = Socket<kind::Stream>;
+/// CLIENT socket (draft, thread-safe; RFC 41).
+pub type ClientSocket = ThreadSafeSocket<kind::Client>;
+/// SERVER socket (draft, thread-safe; RFC 41).
+pub type ServerSocket = ThreadSafeSocket<kind::Server>;
+/// SCATTER socket (draft, thread-safe; RFC 49).
+pub type ScatterSocket = ThreadSafeSocket<kind::Scatter>;
+/// GATHER socket (draft, thread-safe; RFC 49).
+pub type GatherSocket = ThreadSafeSocket<kind::Gather>;
+/// PEER socket (draft, thread-safe; RFC 51).
+pub type PeerSocket = ThreadSafeSocket<kind::Peer>;
+/// CHANNEL socket (draft, thread-safe; RFC 52).
+pub type ChannelSocket = ThreadSafeSocket<kind::Channel>;

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use zmtp_codec::Message;
 
 use crate::inproc::{self, Connect};
 use crate::net::{self, EndpointTask};
-use crate::peer::{Shared, SocketHandle};
+use crate::peer::{PeerId, Shared, SocketHandle};
 use crate::socket_base::Protocol;
 use crate::socket_base::SocketBase;
 use crate::socket_types;
@@ -80,6 +81,20 @@ pub mod kind {
         XSub = XSub: CanSend, CanRecv;
         /// STREAM: raw bytes with plain TCP peers, addressed by routing id.
         Stream = Stream: CanSend, CanRecv;
+        // The draft thread-safe types send and receive through `ThreadSafeSocket<T>`
+        // (`ClientSocket`, …); a `Socket<T>` of theirs has neither `send` nor `recv`.
+        /// CLIENT (draft, thread-safe): DEALER with one frame a message.
+        Client = Client: ;
+        /// SERVER (draft, thread-safe): replies by the routing id a message carries.
+        Server = Server: ;
+        /// SCATTER (draft, thread-safe): PUSH with one frame a message.
+        Scatter = Scatter: ;
+        /// GATHER (draft, thread-safe): PULL with one frame a message.
+        Gather = Gather: ;
+        /// PEER (draft, thread-safe): SERVER that also connects, learning each peer's id.
+        Peer = Peer: ;
+        /// CHANNEL (draft, thread-safe): PAIR with one frame a message.
+        Channel = Channel: ;
     }
 }
 
@@ -89,7 +104,8 @@ pub mod kind {
 /// the first error; sending sockets are a [`Sink<Message>`] whose
 /// `poll_ready` waits for room (back-pressure). Sockets that do both can be
 /// split into two halves owned by two tasks with
-/// [`StreamExt::split`](futures::StreamExt::split).
+/// [`StreamExt::split`](futures::StreamExt::split), or, for any number of tasks, into a
+/// cloneable send half and a receive half with [`Socket::into_halves`] (see [`crate::split`]).
 ///
 /// `send` and `recv` are cancel-safe: a future dropped before completion
 /// (e.g. the losing branch of `tokio::select!`) has sent or received nothing.
@@ -139,6 +155,20 @@ struct NetEndpoint {
 impl NetEndpoint {
     fn matches(&self, endpoint: &str, bind: bool) -> bool {
         self.bind == bind && (self.given == endpoint || self.task.endpoint == endpoint)
+    }
+}
+
+/// A tcp or ipc bind's wait for its listener, which needs no socket (see
+/// [`Socket::start_bind`]).
+pub(crate) struct NetBind {
+    handle: SocketHandle,
+    endpoint: Endpoint,
+    closed: CancellationToken,
+}
+
+impl NetBind {
+    pub(crate) async fn run(self) -> Result<EndpointTask> {
+        net::bind(self.handle, &self.endpoint, self.closed).await
     }
 }
 
@@ -397,30 +427,54 @@ impl<T: SocketKind> Socket<T> {
     /// return [`Error::TransportUnsupported`]; a malformed endpoint
     /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
+        match self.start_bind(endpoint)? {
+            Ok(resolved) => Ok(resolved),
+            Err(net) => {
+                let task = net.run().await?;
+                Ok(self.finish_bind(endpoint, task))
+            }
+        }
+    }
+
+    /// What `bind` does with the socket before it waits: an inproc bind completes
+    /// (`Ok`); a tcp or ipc bind returns what to await without the socket (`Err`), for
+    /// [`Socket::finish_bind`]. Split so a socket behind a lock is not held across it.
+    pub(crate) fn start_bind(&mut self, endpoint: &str) -> Result<Result<String, NetBind>> {
         match route_for(T::TYPE, endpoint)? {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
                 self.base.shared.span.add_endpoint("bind", endpoint);
                 self.bound.push(endpoint.to_owned());
-                Ok(endpoint.to_owned())
+                Ok(Ok(endpoint.to_owned()))
             }
-            Route::Net(ep) => {
-                let task = net::bind(self.handle(), &ep, self.net_closed.clone()).await?;
-                let resolved = task.endpoint.clone();
-                self.base.shared.span.add_endpoint("bind", &resolved);
-                self.net.push(NetEndpoint {
-                    given: endpoint.to_owned(),
-                    task,
-                    bind: true,
-                });
-                Ok(resolved)
-            }
+            Route::Net(ep) => Ok(Err(NetBind {
+                handle: self.handle(),
+                endpoint: ep,
+                closed: self.net_closed.clone(),
+            })),
         }
+    }
+
+    /// Keeps the listener of a tcp or ipc bind; returns the resolved endpoint.
+    pub(crate) fn finish_bind(&mut self, endpoint: &str, task: EndpointTask) -> String {
+        let resolved = task.endpoint.clone();
+        self.base.shared.span.add_endpoint("bind", &resolved);
+        self.net.push(NetEndpoint {
+            given: endpoint.to_owned(),
+            task,
+            bind: true,
+        });
+        resolved
     }
 
     /// Stops accepting connections on `endpoint` (the endpoint as given to `bind`, or as
     /// `bind` returned it). inproc peers stay; tcp and ipc connections accepted there close.
     pub async fn unbind(&mut self, endpoint: &str) -> Result<()> {
+        self.unbind_now(endpoint)
+    }
+
+    /// `unbind`, which never waits.
+    pub(crate) fn unbind_now(&mut self, endpoint: &str) -> Result<()> {
         if let Some(i) = self.net.iter().position(|n| n.matches(endpoint, true)) {
             let task = self.net.remove(i).task;
             task.stop();
@@ -441,6 +495,12 @@ impl<T: SocketKind> Socket<T> {
 
     /// Connects to `endpoint`. With inproc the peer need not be bound yet.
     pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
+        self.connect_now(endpoint).map(drop)
+    }
+
+    /// `connect`, which never waits; returns the peer it attached, if it attached one
+    /// (not with `immediate`).
+    pub(crate) fn connect_now(&mut self, endpoint: &str) -> Result<Option<PeerId>> {
         let route = route_for(T::TYPE, endpoint)?;
         let alias = if matches!(T::TYPE, SocketType::Router | SocketType::Stream) {
             let mut opts = self.base.options.clone();
@@ -461,27 +521,40 @@ impl<T: SocketKind> Socket<T> {
         } else {
             None
         };
-        match route {
+        let peer = match route {
             Route::Inproc(name) => {
                 let conn = inproc::connect(name, &self.base.shared, alias)?;
                 self.connections
                     .entry(endpoint.to_owned())
                     .or_default()
                     .push(conn);
+                match conn {
+                    Connect::Peer(id) => Some(id),
+                    Connect::Waiting => None,
+                }
             }
             Route::Net(ep) => {
                 let task = net::connect(self.handle(), ep, alias, self.net_closed.clone())?;
+                let peer = task.peer;
                 self.net.push(NetEndpoint {
                     given: endpoint.to_owned(),
                     task,
                     bind: false,
                 });
+                peer
             }
-        }
+        };
         self.base.shared.span.add_endpoint("connect", endpoint);
         // Take the new peer in now, so a SUB's subscriptions are queued for it at once.
         self.pump();
-        Ok(())
+        Ok(peer)
+    }
+
+    /// The routing id the socket type gave the peer `id` (SERVER, PEER).
+    pub(crate) fn routing_id_of(&mut self, id: PeerId) -> Option<NonZeroU32> {
+        self.pump();
+        let key = self.base.key_of(id)?;
+        self.proto.routing_id(key)
     }
 
     /// Closes the socket and waits until what it queued for its tcp and ipc peers has been
@@ -509,6 +582,11 @@ impl<T: SocketKind> Socket<T> {
 
     /// Drops the peers created by `connect(endpoint)`.
     pub async fn disconnect(&mut self, endpoint: &str) -> Result<()> {
+        self.disconnect_now(endpoint)
+    }
+
+    /// `disconnect`, which never waits.
+    pub(crate) fn disconnect_now(&mut self, endpoint: &str) -> Result<()> {
         let before = self.net.len();
         self.net.retain(|n| {
             let hit = n.matches(endpoint, false);
@@ -570,7 +648,7 @@ impl<T: SocketKind> Socket<T> {
     }
 
     #[inline(always)]
-    fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+    pub(crate) fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
         let r = self.proto.poll_recv(&mut self.base, cx);
         self.base.reap(&mut *self.proto);
@@ -608,7 +686,7 @@ impl<T: SocketKind> Socket<T> {
         self.recheck_mail(r, cx)
     }
 
-    fn poll_send_msg(
+    pub(crate) fn poll_send_msg(
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
@@ -644,14 +722,8 @@ impl<T: CanSend> Socket<T> {
     pub fn try_send(&mut self, msg: impl Into<Message>) -> Result<(), TrySendError> {
         let mut slot = Some(msg.into());
         let mut cx = Context::from_waker(noop_waker_ref());
-        match self.poll_send_msg(&mut cx, &mut slot) {
-            Poll::Ready(Ok(())) => Ok(()),
-            Poll::Ready(Err(e)) => Err(TrySendError::new(e, slot.unwrap_or_default())),
-            Poll::Pending => Err(TrySendError::new(
-                Error::WouldBlock,
-                slot.unwrap_or_default(),
-            )),
-        }
+        let sent = self.poll_send_msg(&mut cx, &mut slot);
+        TrySendError::from_poll(sent, slot)
     }
 }
 

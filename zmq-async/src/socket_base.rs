@@ -2,6 +2,7 @@
 //! free of locks, and the [`Protocol`] trait through which it calls its socket type.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -70,6 +71,10 @@ pub(crate) trait Protocol: Send + std::fmt::Debug {
     /// never be read is forgotten, with them, as soon as it is gone.
     fn reads_from(&self, _key: Key) -> bool {
         true
+    }
+    /// The routing id this socket type gave the peer (SERVER, PEER).
+    fn routing_id(&self, _key: Key) -> Option<NonZeroU32> {
+        None
     }
     /// Work done at every poll (PUB/XPUB: read subscriptions).
     fn housekeeping(&mut self, _base: &mut SocketBase) {}

@@ -1,5 +1,6 @@
 //! Multipart messages: a sequence of [`Bytes`] frames.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,6 +17,11 @@ use crate::Metadata;
 /// peer's handshake metadata, the authenticator's metadata and `User-Id`. They are not
 /// part of the message's value: equality and hashing look at the frames only.
 ///
+/// The thread-safe draft types address peers by a routing id the message carries
+/// (libzmq's `zmq_msg_routing_id` and `zmq_msg_set_routing_id`): a SERVER or PEER sets it
+/// on each message it receives, and sends each message to the peer it names. Like the
+/// properties, it is not part of the message's value.
+///
 /// ```
 /// use zmtp_codec::Message;
 /// let mut msg = Message::from("world");
@@ -27,6 +33,7 @@ use crate::Metadata;
 pub struct Message {
     frames: SmallVec<[Bytes; 2]>,
     metadata: Option<Arc<Metadata>>,
+    routing_id: Option<NonZeroU32>,
 }
 
 impl PartialEq for Message {
@@ -123,6 +130,7 @@ impl Message {
         Message {
             frames: tail,
             metadata: self.metadata.clone(),
+            routing_id: self.routing_id,
         }
     }
 
@@ -140,6 +148,31 @@ impl Message {
     /// Attaches the sender's properties (done by the socket layer on receipt).
     pub fn set_metadata(&mut self, metadata: Option<Arc<Metadata>>) {
         self.metadata = metadata;
+    }
+
+    /// The routing id of the peer that sent this message (SERVER, PEER), or of the peer it
+    /// is addressed to (libzmq's `zmq_msg_routing_id`; `None` is libzmq's 0).
+    pub fn routing_id(&self) -> Option<NonZeroU32> {
+        self.routing_id
+    }
+
+    /// Addresses the message to a SERVER's or PEER's peer (libzmq's
+    /// `zmq_msg_set_routing_id`); `None` clears it.
+    pub fn set_routing_id(&mut self, id: Option<NonZeroU32>) {
+        self.routing_id = id;
+    }
+
+    /// The message addressed to the peer `id` (see [`Message::set_routing_id`]).
+    ///
+    /// ```
+    /// use zmtp_codec::Message;
+    /// let id = std::num::NonZeroU32::new(7).unwrap();
+    /// assert_eq!(Message::from("reply").to(id).routing_id(), Some(id));
+    /// ```
+    #[must_use]
+    pub fn to(mut self, id: NonZeroU32) -> Message {
+        self.routing_id = Some(id);
+        self
     }
 
     /// Consumes the message and returns its frames.
@@ -182,6 +215,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
             metadata: None,
+            routing_id: None,
         }
     }
 }
@@ -198,7 +232,7 @@ macro_rules! single_frame_from {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
                 frames.push(Bytes::from(frame));
-                Message { frames, metadata: None }
+                Message { frames, metadata: None, routing_id: None }
             }
         }
     )*};
@@ -216,6 +250,7 @@ impl From<Vec<Bytes>> for Message {
         Message {
             frames: SmallVec::from_vec(frames),
             metadata: None,
+            routing_id: None,
         }
     }
 }
@@ -250,6 +285,19 @@ mod tests {
         );
         assert_eq!(body, Message::from("body"));
         assert!(Message::from("x").metadata().is_none());
+    }
+
+    #[test]
+    fn routing_id_rides_along_but_does_not_change_equality() {
+        let id = NonZeroU32::new(42).unwrap();
+        let mut msg = Message::from("x").to(id);
+        assert_eq!(msg.routing_id(), Some(id));
+        assert_eq!(msg, Message::from("x"));
+        msg.push_back("y");
+        assert_eq!(msg.split_off(1).routing_id(), Some(id));
+        msg.set_routing_id(None);
+        assert_eq!(msg.routing_id(), None);
+        assert_eq!(Message::from("z").routing_id(), None);
     }
 
     #[test]

@@ -252,4 +252,41 @@ mod tests {
             assert!(!a.is_compatible(b), "{a} {b}");
         }
     }
+
+    #[test]
+    fn draft_types_match_libzmq_4_3_5() {
+        use SocketType::*;
+        // Names, and libzmq's numbers (zmq_draft.h; 18 is DGRAM, which has no ZMTP peer).
+        for (t, name, number) in [
+            (Server, "SERVER", 12),
+            (Client, "CLIENT", 13),
+            (Radio, "RADIO", 14),
+            (Dish, "DISH", 15),
+            (Gather, "GATHER", 16),
+            (Scatter, "SCATTER", 17),
+            (Peer, "PEER", 19),
+            (Channel, "CHANNEL", 20),
+        ] {
+            assert_eq!((t.name(), t.number()), (name, number));
+        }
+        // mechanism.cpp `check_socket_type`: each draft type pairs with one type only.
+        let pairs = [
+            (Client, Server),
+            (Radio, Dish),
+            (Scatter, Gather),
+            (Peer, Peer),
+            (Channel, Channel),
+        ];
+        for &a in SocketType::all() {
+            for &b in SocketType::all() {
+                let draft = pairs
+                    .iter()
+                    .any(|&(x, y)| (a, b) == (x, y) || (a, b) == (y, x));
+                if [a, b].iter().any(|t| t.number() >= 12) {
+                    assert_eq!(a.is_compatible(b), draft, "{a} {b}");
+                }
+            }
+        }
+        assert!(!Client.sends_identity() && !Server.sends_identity() && !Peer.sends_identity());
+    }
 }

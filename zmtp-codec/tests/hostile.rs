@@ -335,7 +335,7 @@ fn handshake_metadata_of_several_mib_is_accepted() {
 fn the_sizes_docs_architecture_counts() {
     // "What a peer can make us hold" in docs/ARCHITECTURE.md counts these.
     assert_eq!(FRAME_OVERHEAD, 32);
-    assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 80);
+    assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 88);
 }
 
 #[test]

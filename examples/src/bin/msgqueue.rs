@@ -1,8 +1,8 @@
 //! Simple message queuing broker (the guide's `msgqueue`): the same sockets as
 //! `rrbroker` (ROUTER on `tcp://*:5559`, DEALER on `tcp://*:5560`), joined by
-//! the built-in proxy, here [`zmq_examples::proxy`]. Runs until killed.
+//! the built-in proxy, [`zmq_async::proxy`] (libzmq's `zmq_proxy`). Runs until killed.
 
-use zmq_async::{DealerSocket, Result, RouterSocket};
+use zmq_async::{proxy, DealerSocket, Result, RouterSocket};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -15,5 +15,6 @@ async fn main() -> Result<()> {
     backend.bind("tcp://*:5560").await?;
 
     // Start the proxy
-    zmq_examples::proxy(frontend, backend).await
+    proxy(&mut frontend, &mut backend).await?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Weather update client (the guide's `wuclient`): a SUB socket connected to
 //! `tcp://localhost:5556`, subscribed to one zipcode (first argument, default
 //! `"10001 "`), that collects 100 updates and prints the average temperature.
+//! A second argument connects elsewhere (`tcp://localhost:8100`: through `wuproxy`).
 
 use zmq_async::SubSocket;
 
@@ -9,7 +10,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Socket to talk to server
     println!("Collecting updates from weather server...");
     let mut subscriber = SubSocket::new();
-    subscriber.connect("tcp://localhost:5556").await?;
+    let endpoint = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "tcp://localhost:5556".to_owned());
+    subscriber.connect(&endpoint).await?;
 
     // Subscribe to zipcode, default is NYC, 10001
     let filter = std::env::args()

@@ -28,10 +28,12 @@ pub fn bin(name: &str) -> &'static str {
         "rrworker" => env!("CARGO_BIN_EXE_rrworker"),
         "rrbroker" => env!("CARGO_BIN_EXE_rrbroker"),
         "msgqueue" => env!("CARGO_BIN_EXE_msgqueue"),
+        "wuproxy" => env!("CARGO_BIN_EXE_wuproxy"),
         "pipeline_forward" => env!("CARGO_BIN_EXE_pipeline_forward"),
         "select_two" => env!("CARGO_BIN_EXE_select_two"),
         "sub_filter" => env!("CARGO_BIN_EXE_sub_filter"),
         "stream_http" => env!("CARGO_BIN_EXE_stream_http"),
+        "client_server" => env!("CARGO_BIN_EXE_client_server"),
         other => panic!("no example binary {other}"),
     }
 }

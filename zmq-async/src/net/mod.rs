@@ -26,7 +26,7 @@ use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
 use crate::monitor::EventKind;
 use crate::options::SocketOptions;
-use crate::peer::{PeerPipes, SocketHandle, SocketType};
+use crate::peer::{PeerId, PeerPipes, SocketHandle, SocketType};
 use crate::{Error, Result};
 
 use session::{Link, Outcome};
@@ -40,6 +40,8 @@ type SharedListener = Arc<Mutex<Option<Listener>>>;
 pub(crate) struct EndpointTask {
     /// The endpoint as resolved (`bind` on port 0 gives the real port).
     pub(crate) endpoint: String,
+    /// The peer a connect attached at once (not with `immediate`).
+    pub(crate) peer: Option<PeerId>,
     cancel: CancellationToken,
     listener: Option<SharedListener>,
 }
@@ -162,6 +164,7 @@ pub(crate) async fn bind(
     );
     Ok(EndpointTask {
         endpoint: resolved,
+        peer: None,
         cancel,
         listener: Some(listener),
     })
@@ -273,6 +276,7 @@ pub(crate) fn connect(
     } else {
         Some(handle.attach(None, alias.clone())?)
     };
+    let peer = pipes.as_ref().map(|p| p.link.id());
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
     let span =
@@ -291,6 +295,7 @@ pub(crate) fn connect(
     );
     Ok(EndpointTask {
         endpoint: text,
+        peer,
         cancel,
         listener: None,
     })

@@ -5,10 +5,16 @@
 //! As in libzmq, PUB is XPUB that neither receives nor passes subscriptions up
 //! (`xpub.rs`), and SUB is XSUB that cannot send and subscribes through its own calls
 //! (`xsub.rs`); REP is ROUTER's identity map with an envelope and strict alternation.
+//!
+//! The thread-safe draft types reuse them: SCATTER is PUSH, GATHER is PULL, CHANNEL is
+//! PAIR, CLIENT is DEALER's parts (`client.rs`), and PEER is SERVER (`server.rs`); what
+//! sets them apart (one frame a message, `connect_peer`) is their socket's,
+//! [`ThreadSafeSocket`](crate::ThreadSafeSocket).
 
 use crate::socket_base::Protocol;
 use crate::SocketType;
 
+mod client;
 mod dealer;
 mod pair;
 mod pull;
@@ -17,6 +23,7 @@ mod rep;
 mod req;
 mod router;
 mod stream;
+mod server;
 mod xpub;
 mod xsub;
 
@@ -35,7 +42,12 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
         SocketType::Sub => Box::new(xsub::XSub::new(false)),
         SocketType::XSub => Box::new(xsub::XSub::new(true)),
         SocketType::Stream => Box::new(stream::Stream::new()),
-        // Only the marker types in `socket::kind` create sockets, and none is a draft type.
+        SocketType::Client => Box::new(client::Client::default()),
+        SocketType::Server | SocketType::Peer => Box::new(server::Server::new()),
+        SocketType::Scatter => Box::new(push::Push::default()),
+        SocketType::Gather => Box::new(pull::Pull::default()),
+        SocketType::Channel => Box::new(pair::Pair::default()),
+        // Only the marker types in `socket::kind` create sockets, and none is RADIO or DISH.
         other => unreachable!("no socket of type {other} can be created"),
     }
 }

@@ -88,7 +88,7 @@ impl CurveClient {
             },
         );
         let nonce = nonces.take();
-        let traffic_box = SalsaBox::new(&server_transient, &transient);
+        let traffic_box = super::nacl::BoxKey::for_box(&server_transient, &transient);
         command_frame(
             ours.out,
             MIN_INITIATE_SIZE + ours.metadata.encoded_len(),

@@ -1,8 +1,10 @@
 //! The CURVE mechanism (RFC 25, CurveZMQ RFC 26): HELLO → WELCOME → INITIATE → READY, then
 //! every frame travels inside a MESSAGE box.
 //!
-//! Boxes are NaCl `crypto_box` (X25519 + XSalsa20-Poly1305, `crypto_box::SalsaBox`); the
-//! server's cookie is a `crypto_secretbox` under a per-handshake random key. On the wire a
+//! Boxes are NaCl `crypto_box` (X25519 + XSalsa20-Poly1305): the handshake's with
+//! `crypto_box::SalsaBox`, the MESSAGE boxes after it with `nacl.rs` (the same construction,
+//! written for short messages); the server's cookie is a `crypto_secretbox` under a
+//! per-handshake random key. On the wire a
 //! box is the 16-byte Poly1305 tag followed by the ciphertext (NaCl's layout without its
 //! zero padding). Nonces are a 16-byte prefix plus a big-endian 8-byte counter ("short
 //! nonce"), or an 8-byte prefix plus 16 random bytes ("long nonce").
@@ -14,13 +16,13 @@
 
 mod client;
 mod keys;
+mod nacl;
 mod server;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use crypto_box::aead::consts::{U16, U24};
 use crypto_box::aead::rand_core::RngCore;
-use crypto_box::aead::{AeadCore, AeadInPlace, OsRng};
-use crypto_box::{Nonce, SalsaBox, Tag};
+use crypto_box::aead::{AeadInPlace, OsRng};
+use crypto_box::{Nonce, SalsaBox};
 
 use crate::command;
 use crate::frame::{self, Frame, Framing};
@@ -94,14 +96,46 @@ fn transient_keypair() -> Result<(crypto_box::SecretKey, crypto_box::PublicKey),
     Ok((secret, public))
 }
 
-/// A NaCl box or secretbox: 24-byte nonces, 16-byte tags.
-trait Cipher: AeadInPlace + AeadCore<NonceSize = U24, TagSize = U16> {}
+/// A NaCl box or secretbox (24-byte nonces, 16-byte tags), sealed and opened in place:
+/// RustCrypto's `crypto_box`/`crypto_secretbox` for the handshake's boxes (each used once
+/// or twice), [`nacl::BoxKey`] for the traffic, where every frame pays a box's setup.
+trait Sealer {
+    /// Encrypts `data` in place; its tag.
+    fn seal_in_place(&self, nonce: &Nonce, data: &mut [u8]) -> [u8; BOX_OVERHEAD];
+    /// Checks `tag` and decrypts `data` in place; `false` if the tag does not match.
+    fn open_in_place(&self, nonce: &Nonce, data: &mut [u8], tag: &[u8; BOX_OVERHEAD]) -> bool;
+}
 
-impl<T: AeadInPlace + AeadCore<NonceSize = U24, TagSize = U16>> Cipher for T {}
+macro_rules! rustcrypto_sealer {
+    ($($t:ty),*) => {$(
+        impl Sealer for $t {
+            fn seal_in_place(&self, nonce: &Nonce, data: &mut [u8]) -> [u8; BOX_OVERHEAD] {
+                self.encrypt_in_place_detached(nonce, b"", data)
+                    // Only non-empty associated data makes XSalsa20-Poly1305 sealing fail.
+                    .expect("sealing without associated data cannot fail")
+                    .into()
+            }
+            fn open_in_place(&self, nonce: &Nonce, data: &mut [u8], tag: &[u8; BOX_OVERHEAD]) -> bool {
+                self.decrypt_in_place_detached(nonce, b"", data, tag.into()).is_ok()
+            }
+        }
+    )*};
+}
+
+rustcrypto_sealer!(SalsaBox, crypto_secretbox::XSalsa20Poly1305);
+
+impl Sealer for nacl::BoxKey {
+    fn seal_in_place(&self, nonce: &Nonce, data: &mut [u8]) -> [u8; BOX_OVERHEAD] {
+        self.seal(nonce.as_ref(), data)
+    }
+    fn open_in_place(&self, nonce: &Nonce, data: &mut [u8], tag: &[u8; BOX_OVERHEAD]) -> bool {
+        self.open(nonce.as_ref(), data, tag)
+    }
+}
 
 /// Appends `Box[plaintext]` (tag, then ciphertext) to `out`; `write` appends the plaintext.
 fn seal(
-    cipher: &impl Cipher,
+    cipher: &impl Sealer,
     nonce: &Nonce,
     out: &mut BytesMut,
     write: impl FnOnce(&mut BytesMut),
@@ -109,25 +143,22 @@ fn seal(
     let tag_at = out.len();
     out.put_bytes(0, BOX_OVERHEAD);
     write(out);
-    let tag = cipher
-        .encrypt_in_place_detached(nonce, b"", &mut out[tag_at + BOX_OVERHEAD..])
-        // Only non-empty associated data makes XSalsa20-Poly1305 sealing fail.
-        .expect("sealing without associated data cannot fail");
+    let tag = cipher.seal_in_place(nonce, &mut out[tag_at + BOX_OVERHEAD..]);
     out[tag_at..tag_at + BOX_OVERHEAD].copy_from_slice(&tag);
 }
 
 /// Opens a box (tag, then ciphertext); `None` if it was not sealed by the expected
 /// keys under this nonce, or was altered.
-fn open(cipher: &impl Cipher, nonce: &Nonce, sealed: &[u8]) -> Option<BytesMut> {
+fn open(cipher: &impl Sealer, nonce: &Nonce, sealed: &[u8]) -> Option<BytesMut> {
     if sealed.len() < BOX_OVERHEAD {
         return None;
     }
-    let tag = Tag::clone_from_slice(&sealed[..BOX_OVERHEAD]);
-    let mut plain = BytesMut::from(&sealed[BOX_OVERHEAD..]);
+    let (tag, ciphertext) = sealed.split_at(BOX_OVERHEAD);
+    let tag: &[u8; BOX_OVERHEAD] = tag.try_into().ok()?;
+    let mut plain = BytesMut::from(ciphertext);
     cipher
-        .decrypt_in_place_detached(nonce, b"", &mut plain, &tag)
-        .ok()?;
-    Some(plain)
+        .open_in_place(nonce, &mut plain, tag)
+        .then_some(plain)
 }
 
 fn malformed(command: &'static str, reason: &'static str) -> Error {
@@ -304,7 +335,7 @@ impl<H: Handshake> Mechanism for Curve<H> {
 /// The encrypted traffic after the handshake: MESSAGE boxes both ways.
 struct Traffic {
     /// Precomputed `crypto_box` between our transient secret and the peer's transient public key.
-    cipher: SalsaBox,
+    cipher: nacl::BoxKey,
     send_prefix: &'static [u8; 16],
     recv_prefix: &'static [u8; 16],
     nonces: ShortNonces,
@@ -381,7 +412,7 @@ mod tests {
         let (cs, cp) = transient_keypair().unwrap();
         let (ss, sp) = transient_keypair().unwrap();
         let client = Traffic {
-            cipher: SalsaBox::new(&sp, &cs),
+            cipher: nacl::BoxKey::for_box(&sp, &cs),
             send_prefix: MESSAGE_FROM_CLIENT,
             recv_prefix: MESSAGE_FROM_SERVER,
             nonces: ShortNonces {
@@ -390,7 +421,7 @@ mod tests {
             },
         };
         let server = Traffic {
-            cipher: SalsaBox::new(&cp, &ss),
+            cipher: nacl::BoxKey::for_box(&cp, &ss),
             send_prefix: MESSAGE_FROM_SERVER,
             recv_prefix: MESSAGE_FROM_CLIENT,
             nonces: ShortNonces {

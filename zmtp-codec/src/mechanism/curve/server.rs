@@ -150,7 +150,7 @@ impl CurveServer {
 
         let nonce = read_u64(&data[COOKIE_SIZE..COOKIE_SIZE + 8]);
         nonces.check("INITIATE", nonce)?;
-        let traffic_box = SalsaBox::new(&client_transient_key, &transient);
+        let traffic_box = super::nacl::BoxKey::for_box(&client_transient_key, &transient);
         let plain = Zeroizing::new(
             open(
                 &traffic_box,

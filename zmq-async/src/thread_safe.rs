@@ -1,0 +1,339 @@
+//! The thread-safe draft socket types: CLIENT and SERVER (RFC 41), SCATTER and GATHER
+//! (RFC 49), PEER (RFC 51) and CHANNEL (RFC 52), each a [`ThreadSafeSocket`].
+//!
+//! What makes them thread-safe in libzmq is that one socket is used from many threads at
+//! once, and a message is one frame, so no send or receive has a part that another
+//! thread could interleave with. Here every method takes `&self`, the socket is
+//! `Send + Sync`, and any number of tasks may send and receive on it at the same time
+//! (share it in an `Arc`).
+//!
+//! Inside, the socket sits behind a lock held only while one operation is polled, never
+//! across an `.await`: a task that has to wait (for a message, for room) waits without
+//! it. The socket keeps one waker; the one it is given wakes every waiting task, and each
+//! looks again (the same design as the shared handles of the standard types).
+//!
+//! Messages are single frames: sending a multipart message is
+//! [`Error::InvalidArgument`] (libzmq: `EINVAL`), and a multipart message that arrives
+//! from a peer is dropped, as libzmq drops it. A SERVER or PEER stamps each message it
+//! receives with its sender's routing id ([`Message::routing_id`]) and sends each
+//! message to the peer its routing id names ([`Message::to`]).
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use tokio::sync::Notify;
+use zmtp_codec::Message;
+
+use crate::socket::{kind, Socket, SocketKind};
+use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
+
+/// The socket types a [`ThreadSafeSocket`] can be.
+pub trait ThreadSafeKind: SocketKind {}
+
+/// Thread-safe socket types that send: CLIENT, SERVER, SCATTER, PEER, CHANNEL.
+pub trait ThreadSafeSend: ThreadSafeKind {}
+
+/// Thread-safe socket types that receive: CLIENT, SERVER, GATHER, PEER, CHANNEL.
+pub trait ThreadSafeRecv: ThreadSafeKind {}
+
+macro_rules! thread_safe {
+    ($($kind:ident: $($cap:ident),*;)*) => {$(
+        impl ThreadSafeKind for kind::$kind {}
+        $(impl $cap for kind::$kind {})*
+    )*};
+}
+
+thread_safe! {
+    Client: ThreadSafeSend, ThreadSafeRecv;
+    Server: ThreadSafeSend, ThreadSafeRecv;
+    Scatter: ThreadSafeSend;
+    Gather: ThreadSafeRecv;
+    Peer: ThreadSafeSend, ThreadSafeRecv;
+    Channel: ThreadSafeSend, ThreadSafeRecv;
+}
+
+/// A socket of a thread-safe draft type `T`, used through `&self` from any number of
+/// tasks (aliases [`ClientSocket`](crate::ClientSocket),
+/// [`ServerSocket`](crate::ServerSocket), …; see the [module docs](crate::thread_safe)).
+///
+/// `send` and `recv` are cancel-safe as [`Socket`]'s are: a future dropped before it
+/// completes has sent, or taken, nothing.
+///
+/// ```
+/// use std::sync::Arc;
+/// use zmq_async::{ClientSocket, Message, ServerSocket};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), zmq_async::Error> {
+/// let server = Arc::new(ServerSocket::new());
+/// let endpoint = server.bind("inproc://thread-safe-doc").await?;
+/// // Two tasks answer requests on the one socket, each reply to its request's sender.
+/// for _ in 0..2 {
+///     let server = server.clone();
+///     tokio::spawn(async move {
+///         while let Ok(request) = server.recv().await {
+///             let id = request.routing_id().expect("SERVER stamps every message");
+///             let _ = server.send(Message::from("pong").to(id)).await;
+///         }
+///     });
+/// }
+/// let client = ClientSocket::new();
+/// client.connect(&endpoint).await?;
+/// client.send("ping").await?;
+/// assert_eq!(&client.recv().await?[0][..], b"pong");
+/// # Ok(())
+/// # }
+/// ```
+pub struct ThreadSafeSocket<T: ThreadSafeKind> {
+    socket: Mutex<Socket<T>>,
+    /// The tasks waiting on the socket.
+    waiting: Arc<Waiting>,
+    /// `waiting` as the one waker the socket keeps: its wake-up reaches every task.
+    fanout: Waker,
+}
+
+/// Every task that waits on a [`ThreadSafeSocket`].
+#[derive(Debug, Default)]
+struct Waiting(Notify);
+
+impl Wake for Waiting {
+    fn wake(self: Arc<Self>) {
+        self.0.notify_waiters();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.notify_waiters();
+    }
+}
+
+impl<T: ThreadSafeKind> std::fmt::Debug for ThreadSafeSocket<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadSafeSocket")
+            .field("type", &T::TYPE)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ThreadSafeKind> Default for ThreadSafeSocket<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
+    /// A new socket with default options.
+    pub fn new() -> Self {
+        Self::wrap(Socket::new())
+    }
+
+    /// A new socket with the given options.
+    pub fn with_options(options: SocketOptions) -> Result<Self> {
+        Socket::with_options(options).map(Self::wrap)
+    }
+
+    fn wrap(socket: Socket<T>) -> Self {
+        let waiting = Arc::new(Waiting::default());
+        ThreadSafeSocket {
+            socket: Mutex::new(socket),
+            fanout: Waker::from(waiting.clone()),
+            waiting,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Socket<T>> {
+        self.socket.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Polls `op` once on the socket, with the fan-out waker.
+    fn poll_once<R>(
+        &self,
+        op: &mut impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        let mut cx = Context::from_waker(&self.fanout);
+        op(&mut self.lock(), &mut cx)
+    }
+
+    /// Runs `op` until it is ready, waiting without the lock in between. A task that has
+    /// to wait enables its place among the waiters before it looks a second time, so a
+    /// change the socket saw after the first look is seen by the second or wakes it.
+    async fn run<R>(&self, mut op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>) -> R {
+        loop {
+            if let Poll::Ready(r) = self.poll_once(&mut op) {
+                return r;
+            }
+            let mut notified = pin!(self.waiting.0.notified());
+            notified.as_mut().enable();
+            if let Poll::Ready(r) = self.poll_once(&mut op) {
+                return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// The socket type.
+    pub fn socket_type(&self) -> SocketType {
+        T::TYPE
+    }
+
+    /// The current options.
+    pub fn options(&self) -> SocketOptions {
+        self.lock().options().clone()
+    }
+
+    /// Replaces all options (see [`Socket::set_options`]).
+    pub fn set_options(&self, options: SocketOptions) -> Result<()> {
+        self.lock().set_options(options)
+    }
+
+    /// Binds to `endpoint` and returns the resolved endpoint (see [`Socket::bind`]).
+    pub async fn bind(&self, endpoint: &str) -> Result<String> {
+        let started = self.lock().start_bind(endpoint)?;
+        match started {
+            Ok(resolved) => Ok(resolved),
+            Err(net) => {
+                let task = net.run().await?;
+                Ok(self.lock().finish_bind(endpoint, task))
+            }
+        }
+    }
+
+    /// Stops accepting connections on `endpoint` (see [`Socket::unbind`]).
+    pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.lock().unbind_now(endpoint)
+    }
+
+    /// Connects to `endpoint` (see [`Socket::connect`]).
+    pub async fn connect(&self, endpoint: &str) -> Result<()> {
+        self.lock().connect_now(endpoint).map(drop)
+    }
+
+    /// Drops the peers created by `connect(endpoint)` (see [`Socket::disconnect`]).
+    pub async fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.lock().disconnect_now(endpoint)
+    }
+
+    /// Number of peers currently attached (including ones still handshaking).
+    pub fn peer_count(&self) -> usize {
+        self.lock().peer_count()
+    }
+
+    /// A handle for transports to attach peers (see [`Socket::handle`]).
+    #[cfg(feature = "unstable-transport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
+    pub fn handle(&self) -> crate::SocketHandle {
+        self.lock().handle()
+    }
+
+    /// Closes the socket and waits for its queued messages as [`Socket::shutdown`] does.
+    pub async fn shutdown(self) {
+        let socket = self.socket.into_inner().unwrap_or_else(|e| e.into_inner());
+        socket.shutdown().await;
+    }
+}
+
+impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
+    /// Sends a one-frame message, waiting while it cannot go (CLIENT, SCATTER, CHANNEL:
+    /// no peer with room; SERVER, PEER: its peer at the HWM). SERVER and PEER send to the
+    /// peer the message's routing id names: [`Error::HostUnreachable`] if none has it.
+    /// A multipart message is [`Error::InvalidArgument`].
+    ///
+    /// Cancel-safe: if the future is dropped before it completes, the message was not
+    /// sent.
+    pub fn send(&self, msg: impl Into<Message>) -> impl Future<Output = Result<()>> + Send + '_ {
+        let mut slot = Some(msg.into());
+        async move {
+            check_single_frame(&slot)?;
+            self.run(|s, cx| s.poll_send_msg(cx, &mut slot)).await
+        }
+    }
+
+    /// Sends without waiting; [`Error::WouldBlock`] (with the message handed back) when
+    /// it would have to wait.
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+        let mut slot = Some(msg.into());
+        if let Err(e) = check_single_frame(&slot) {
+            return Err(TrySendError::new(e, slot.unwrap_or_default()));
+        }
+        let sent = self.poll_once(&mut |s, cx| s.poll_send_msg(cx, &mut slot));
+        TrySendError::from_poll(sent, slot)
+    }
+}
+
+impl<T: ThreadSafeRecv> ThreadSafeSocket<T> {
+    /// Receives the next one-frame message (SERVER and PEER: stamped with its sender's
+    /// routing id). Cancel-safe: a message is taken only in the poll that returns it.
+    pub fn recv(&self) -> impl Future<Output = Result<Message>> + Send + '_ {
+        self.run(|s, cx| poll_single_frame(s, cx))
+    }
+
+    /// Receives without waiting; [`Error::WouldBlock`] when nothing is queued.
+    pub fn try_recv(&self) -> Result<Message> {
+        match self.poll_once(&mut |s, cx| poll_single_frame(s, cx)) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(Error::WouldBlock),
+        }
+    }
+}
+
+impl ThreadSafeSocket<kind::Peer> {
+    /// Connects to another PEER at `endpoint` and returns the routing id that peer has
+    /// here, to address messages to it before it has sent any (libzmq's
+    /// `zmq_connect_peer`). Not with `immediate`, whose peers exist only once connected
+    /// ([`Error::InvalidArgument`]; libzmq: `EFAULT`).
+    pub async fn connect_peer(&self, endpoint: &str) -> Result<NonZeroU32> {
+        let mut socket = self.lock();
+        if socket.options().immediate {
+            return Err(Error::InvalidArgument(
+                "connect_peer cannot work with immediate",
+            ));
+        }
+        let peer = socket.connect_now(endpoint)?;
+        peer.and_then(|id| socket.routing_id_of(id))
+            .ok_or(Error::Closed)
+    }
+}
+
+/// libzmq's rule for these types: `ZMQ_SNDMORE` is `EINVAL`.
+fn check_single_frame(slot: &Option<Message>) -> Result<()> {
+    match slot {
+        Some(msg) if msg.len() > 1 => Err(Error::InvalidArgument(
+            "thread-safe socket types send one frame a message",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The next message of one frame; multipart ones from a peer are dropped, as libzmq does.
+fn poll_single_frame<T: SocketKind>(
+    s: &mut Socket<T>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Message>> {
+    loop {
+        match futures::ready!(s.poll_recv_msg(cx)) {
+            Ok(msg) if msg.len() > 1 => {
+                tracing::debug!(frames = msg.len(), "dropping a multipart message");
+            }
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_shared<S: Send + Sync + 'static>() {}
+
+    #[test]
+    fn sockets_are_send_and_sync() {
+        assert_shared::<ThreadSafeSocket<kind::Server>>();
+        assert_shared::<ThreadSafeSocket<kind::Client>>();
+        assert_shared::<ThreadSafeSocket<kind::Peer>>();
+        assert_shared::<ThreadSafeSocket<kind::Channel>>();
+        assert_shared::<ThreadSafeSocket<kind::Scatter>>();
+        assert_shared::<ThreadSafeSocket<kind::Gather>>();
+    }
+}
