@@ -147,6 +147,16 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.socket.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A stream of the socket's events (see [`Socket::monitor`]).
+    pub fn monitor(&self) -> crate::Monitor {
+        self.lock().monitor()
+    }
+
+    /// The socket's counters (see [`Socket::stats`]).
+    pub fn stats(&self) -> crate::SocketStats {
+        self.lock().stats()
+    }
+
     /// Polls `op` once on the socket, with the fan-out waker.
     fn poll_once<R>(
         &self,

@@ -163,3 +163,34 @@ async fn a_stream_socket_raises_accepted_and_disconnected() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn split_halves_have_the_sockets_monitors_and_stats() {
+    within(async {
+        let mut router = zmq_async::RouterSocket::new();
+        let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut dealer = zmq_async::DealerSocket::new();
+        dealer.set_routing_id(Some("d".into())).unwrap();
+        dealer.connect(&endpoint).await.unwrap();
+        let (send, mut recv) = dealer.into_halves();
+        let mut events = send.monitor();
+        send.send(msg(&["ping"])).await.unwrap();
+        let request = router.recv().await.unwrap();
+        router
+            .send(msg(&[std::str::from_utf8(&request[0]).unwrap(), "pong"]))
+            .await
+            .unwrap();
+        assert_eq!(strs(&recv.recv().await.unwrap()), ["pong"]);
+        assert_eq!(recv.stats().messages_in, 1);
+        assert_eq!(send.stats().messages_out, 1);
+        drop(router);
+        let gone = loop {
+            let event = events.next().await.unwrap();
+            if event.kind == EventKind::Disconnected {
+                break event;
+            }
+        };
+        assert_eq!(gone.endpoint, endpoint);
+    })
+    .await;
+}

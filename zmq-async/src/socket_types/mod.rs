@@ -22,8 +22,8 @@ mod push;
 mod rep;
 mod req;
 mod router;
-mod stream;
 mod server;
+mod stream;
 mod xpub;
 mod xsub;
 
