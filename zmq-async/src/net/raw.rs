@@ -20,7 +20,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::io::poll_read_buf;
 use zmtp_codec::Message;
 
-use crate::monitor::EventKind;
 use crate::peer::{PeerInfo, SocketType};
 
 use super::session::{write_chunks, Link, Outcome, BUDGET, WRITE_BACKLOG};
@@ -71,25 +70,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         let r = self.poll_turns(cx);
         if let Poll::Ready(outcome) = &r {
-            self.report_end(outcome);
+            // No handshake: DISCONNECTED only. (libzmq's raw engine raises
+            // HANDSHAKE_FAILED_NO_DETAIL before it, as if every raw connection had failed a
+            // handshake; we do not.)
+            self.link.report_end(outcome, Some(None));
         }
         r
-    }
-
-    /// DISCONNECTED when the connection ends other than by the socket closing it. (libzmq's
-    /// raw engine raises HANDSHAKE_FAILED_NO_DETAIL before it, as if every raw connection
-    /// failed a handshake; we do not.)
-    #[cold]
-    #[inline(never)]
-    fn report_end(&self, outcome: &Outcome) {
-        if !matches!(outcome, Outcome::SocketClosed) {
-            self.link.handle.shared.monitors.raise(
-                || EventKind::Disconnected,
-                self.link.endpoint,
-                Some(&self.link.peer_address),
-                None,
-            );
-        }
     }
 
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {

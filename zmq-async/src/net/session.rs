@@ -76,6 +76,42 @@ pub(crate) struct Link<'a> {
 }
 
 impl Link<'_> {
+    /// Raises a monitor event of this connection (its endpoint and peer address).
+    pub(crate) fn raise(&self, kind: EventKind, routing_id: Option<&Bytes>) {
+        let monitors = &self.handle.shared.monitors;
+        monitors.raise(|| kind, self.endpoint, Some(&self.peer_address), routing_id);
+    }
+
+    /// Raises the monitor events of the connection's end (libzmq's `stream_engine`
+    /// `error`): a handshake failure if `handshaken` is `None` (the handshake had not
+    /// completed), then DISCONNECTED with the peer's routing id, if any. A connection the
+    /// socket closed raises none.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn report_end(&self, outcome: &Outcome, handshaken: Option<Option<&Bytes>>) {
+        if matches!(outcome, Outcome::SocketClosed) {
+            return;
+        }
+        let Some(routing_id) = handshaken else {
+            self.handle.shared.counters.handshake_failed();
+            let failure = match outcome {
+                Outcome::Protocol(e) => monitor::handshake_failure(e),
+                Outcome::Io(e) => EventKind::HandshakeFailedNoDetail {
+                    errno: e.raw_os_error().unwrap_or(0),
+                    reason: e.to_string(),
+                },
+                _ => EventKind::HandshakeFailedNoDetail {
+                    errno: 0,
+                    reason: outcome.to_string(),
+                },
+            };
+            self.raise(failure, None);
+            self.raise(EventKind::Disconnected, None);
+            return;
+        };
+        self.raise(EventKind::Disconnected, routing_id);
+    }
+
     /// The peer is there (handshake done): attaches its pipes (accepted, or `immediate`),
     /// or tells the socket that the pipes made at `connect` have a connection now.
     pub(crate) fn connected(&mut self, info: PeerInfo) -> Result<(), Outcome> {
@@ -162,45 +198,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         let r = self.poll_turns(cx);
         if let Poll::Ready(outcome) = &r {
-            self.report_end(outcome);
+            let handshaken = self.handshaken.as_ref().map(Option::as_ref);
+            self.link.report_end(outcome, handshaken);
         }
         r
-    }
-
-    /// Raises the monitor events of the connection's end (libzmq's `stream_engine`
-    /// `error`): a handshake failure if the handshake had not completed, then
-    /// DISCONNECTED. A connection the socket closed raises none.
-    #[cold]
-    #[inline(never)]
-    fn report_end(&self, outcome: &Outcome) {
-        let shared = &self.link.handle.shared;
-        let routing_id = self.handshaken.as_ref().and_then(Option::as_ref);
-        let raise = |kind: EventKind| {
-            shared.monitors.raise(
-                || kind,
-                self.link.endpoint,
-                Some(&self.link.peer_address),
-                routing_id,
-            );
-        };
-        if matches!(outcome, Outcome::SocketClosed) {
-            return;
-        }
-        if self.handshaken.is_none() {
-            shared.counters.handshake_failed();
-            match outcome {
-                Outcome::Protocol(e) => raise(monitor::handshake_failure(e)),
-                Outcome::Io(e) => raise(EventKind::HandshakeFailedNoDetail {
-                    errno: e.raw_os_error().unwrap_or(0),
-                    reason: e.to_string(),
-                }),
-                _ => raise(EventKind::HandshakeFailedNoDetail {
-                    errno: 0,
-                    reason: outcome.to_string(),
-                }),
-            }
-        }
-        raise(EventKind::Disconnected);
     }
 
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
@@ -344,12 +345,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
                 let routing_id = info.routing_id.clone().filter(|id| !id.is_empty());
-                self.link.handle.shared.monitors.raise(
-                    || EventKind::HandshakeSucceeded,
-                    self.link.endpoint,
-                    Some(&self.link.peer_address),
-                    routing_id.as_ref(),
-                );
+                self.link
+                    .raise(EventKind::HandshakeSucceeded, routing_id.as_ref());
                 self.handshaken = Some(routing_id);
                 if self.authenticated {
                     self.properties = Some(Arc::new(info.metadata.clone()));
