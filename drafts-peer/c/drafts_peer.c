@@ -38,12 +38,19 @@ static const struct named int_options[] = {
     {"sndhwm", ZMQ_SNDHWM}, {"rcvhwm", ZMQ_RCVHWM}, {"reconnect_ivl", ZMQ_RECONNECT_IVL},
     {"plain_server", ZMQ_PLAIN_SERVER}, {"multicast_hops", ZMQ_MULTICAST_HOPS},
     {"immediate", ZMQ_IMMEDIATE}, {"router_mandatory", ZMQ_ROUTER_MANDATORY},
-    {"stream_notify", ZMQ_STREAM_NOTIFY}, {NULL, 0}};
+    {"stream_notify", ZMQ_STREAM_NOTIFY}, {"router_notify", ZMQ_ROUTER_NOTIFY},
+    {"invert_matching", ZMQ_INVERT_MATCHING}, {"xpub_nodrop", ZMQ_XPUB_NODROP},
+    {"xpub_manual", ZMQ_XPUB_MANUAL}, {"zap_enforce_domain", ZMQ_ZAP_ENFORCE_DOMAIN},
+    {"reconnect_stop", ZMQ_RECONNECT_STOP}, {"handshake_ivl", ZMQ_HANDSHAKE_IVL},
+    {NULL, 0}};
 
 static const struct named text_options[] = {
     {"subscribe", ZMQ_SUBSCRIBE}, {"unsubscribe", ZMQ_UNSUBSCRIBE},
     {"routing_id", ZMQ_ROUTING_ID}, {"plain_username", ZMQ_PLAIN_USERNAME},
-    {"plain_password", ZMQ_PLAIN_PASSWORD}, {"zap_domain", ZMQ_ZAP_DOMAIN}, {NULL, 0}};
+    {"plain_password", ZMQ_PLAIN_PASSWORD}, {"zap_domain", ZMQ_ZAP_DOMAIN},
+    {"hello_msg", ZMQ_HELLO_MSG}, {"disconnect_msg", ZMQ_DISCONNECT_MSG},
+    {"hiccup_msg", ZMQ_HICCUP_MSG}, {"metadata", ZMQ_METADATA},
+    {"xpub_welcome_msg", ZMQ_XPUB_WELCOME_MSG}, {NULL, 0}};
 
 static int lookup(const struct named *table, const char *name) {
     for (; table->name; table++)

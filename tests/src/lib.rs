@@ -130,6 +130,22 @@ where
     spawn_blocking(f).join_timeout(timeout)
 }
 
+/// Awaits `f`, failing the test if it takes longer than 20 s: a guard against hangs in async
+/// tests, never a way to wait for something.
+pub async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("test timed out")
+}
+
+/// Runs a blocking libzmq step on Tokio's blocking pool, within [`within`]'s guard; a panic
+/// in `f` fails the test.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    within(tokio::task::spawn_blocking(f))
+        .await
+        .expect("blocking step panicked")
+}
+
 /// Starts `f` on a new thread; join it later with [`Blocking::join_timeout`].
 pub fn spawn_blocking<T, F>(f: F) -> Blocking<T>
 where

@@ -8,15 +8,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zmq_async::zap::{self, Authenticator, StaticAuthenticator, ZapReply, ZapRequest};
 use zmq_async::{Message, PullSocket, RepSocket, ReqSocket, SocketOptions, SubSocket, XPubSocket};
-use zmq_tests::{bind_loopback, libzmq_socket, LibzmqZap, QUIET};
+use zmq_tests::{bind_loopback, blocking, libzmq_socket, within, LibzmqZap, QUIET};
 use zmtp_codec::{Config, Connection, CurveKeyPair, Event, MechanismConfig, SocketType};
 
 // libzmq's test keys (doc/zmq_curve.adoc).
@@ -27,17 +26,6 @@ const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
 
 /// Our ZAP handler is process-wide.
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("test timed out")
-}
-
-/// Runs a blocking libzmq step off the runtime, with a hang guard.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    within(tokio::task::spawn_blocking(f)).await.unwrap()
-}
 
 fn curve_available() -> bool {
     let ok = zmq::has("curve") == Some(true);

@@ -16,9 +16,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 
+use zmtp_codec::Message;
+
 use crate::peer::{FarEnds, PeerId, PeerInfo, Shared};
 use crate::pipe::{PipeReader, PipeWriter};
-use crate::{Error, Result, SocketOptions};
+use crate::{Error, Result, SocketOptions, SocketType};
 
 /// A connect waiting for its bind.
 #[derive(Debug)]
@@ -83,6 +85,20 @@ fn info_of(shared: &Shared, opts: &SocketOptions) -> PeerInfo {
     }
 }
 
+/// What a DEALER or ROUTER with `hello_msg` sends first to each new inproc peer (as
+/// libzmq's `send_hello_msg` on an inproc pipe).
+fn hello_of(shared: &Shared, opts: &SocketOptions) -> Option<Message> {
+    let greets = matches!(shared.socket_type, SocketType::Dealer | SocketType::Router);
+    opts.hello_msg.clone().filter(|_| greets).map(Message::from)
+}
+
+/// Puts the binder's hello at the head of the pipe to its new connector.
+fn greet_connector(to_connector: &PipeWriter, binder: &Shared, b: &SocketOptions) {
+    if let Some(hello) = hello_of(binder, b) {
+        let _ = to_connector.push_force(hello);
+    }
+}
+
 /// libzmq's inproc HWM: the sender's SNDHWM plus the receiver's RCVHWM; 0 if either is unlimited.
 fn combined(snd: usize, rcv: usize) -> usize {
     if snd == 0 || rcv == 0 {
@@ -101,7 +117,9 @@ fn link(connector: &Arc<Shared>, binder: &Arc<Shared>, alias: Option<Bytes>) -> 
         c.conflate || b.conflate,
         Some(info_of(binder, &b)),
         alias,
+        hello_of(connector, &c),
     )?;
+    greet_connector(&ends.to_socket, binder, &b);
     // If the binder closed meanwhile its ends drop here and the connector sees the peer end.
     let _ = binder.attach_ends(
         ends.from_socket,
@@ -132,6 +150,7 @@ pub(crate) fn bind(name: &str, binder: &Arc<Shared>) -> Result<()> {
                 let c = p.connector.options();
                 from_connector.set_hwm(combined(c.sndhwm, b.rcvhwm));
                 to_connector.set_hwm(combined(b.sndhwm, c.rcvhwm));
+                greet_connector(&to_connector, binder, &b);
                 // Attach even if the connector is gone: what it queued before
                 // closing (within its linger) is still delivered, as libzmq.
                 let _ = binder.attach_ends(from_connector, to_connector, Some(p.info), None);
@@ -188,6 +207,7 @@ pub(crate) fn connect(
                 opts.conflate,
                 None,
                 alias.clone(),
+                hello_of(connector, &opts),
             )?;
             made = Some(id);
             Some((id, ends))
@@ -244,7 +264,7 @@ pub(crate) fn attach_bare(name: &str, info: PeerInfo) -> Option<BarePipes> {
     let b = binder.options();
     // Fails only if the binder closed since the look-up: as if it had not been there.
     let (_, ends) = binder
-        .attach_new(b.rcvhwm, b.sndhwm, false, Some(info), None)
+        .attach_new(b.rcvhwm, b.sndhwm, false, Some(info), None, None)
         .ok()?;
     Some(BarePipes {
         outbound: ends.to_socket,

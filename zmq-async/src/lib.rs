@@ -112,6 +112,7 @@ pub mod proxy;
 mod random;
 mod round_robin;
 mod routing;
+mod shared_socket;
 mod slab;
 mod socket;
 mod socket_base;
@@ -124,7 +125,7 @@ pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
 pub use monitor::{EventKind, Events, Monitor, MonitorEvent};
-pub use options::{Security, SocketOptions};
+pub use options::{ReconnectStop, RouterNotify, Security, SocketOptions};
 #[cfg(feature = "unstable-transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use zmtp_codec::Metadata;
 #[cfg(feature = "curve")]
 use zmtp_codec::{CurveKeyPair, CurveSecretKey};
 
@@ -132,6 +133,68 @@ pub struct SocketOptions {
     /// `ZMQ_ZAP_DOMAIN`: the domain sent to the ZAP handler (at most 255 bytes). With NULL
     /// the handler is asked only when a domain is set; PLAIN and CURVE servers always ask.
     pub zap_domain: Option<String>,
+    /// `ZMQ_ZAP_ENFORCE_DOMAIN` (draft in libzmq): follow RFC 27 strictly when no ZAP handler
+    /// is bound. Off (the default), as libzmq 4.3: a NULL server with a `zap_domain` and a
+    /// CURVE server accept every peer without a handler. On: both fail such handshakes
+    /// (closing the connection at once, where libzmq leaves it silent until its
+    /// `handshake_ivl`), a CURVE server without a `zap_domain` asks no handler at all, and a
+    /// PLAIN server needs a `zap_domain` (`bind` and `connect` fail without, where libzmq
+    /// aborts).
+    pub zap_enforce_domain: bool,
+    /// `ZMQ_CONNECT_TIMEOUT`: how long one tcp connection attempt may take before it is
+    /// given up (and retried after `reconnect_ivl`); `None` (libzmq's `0`, the default)
+    /// leaves it to the kernel.
+    pub connect_timeout: Option<Duration>,
+    /// `ZMQ_TOS`: the IP type-of-service byte of the socket's tcp connections (`IP_TOS`,
+    /// `IPV6_TCLASS`); `0` (the default) leaves the system's.
+    pub tos: u32,
+    /// `ZMQ_BINDTODEVICE`: the network device (interface or VRF) the socket's tcp
+    /// connections and listeners are bound to (`SO_BINDTODEVICE`, Linux only, which before
+    /// 5.7 needs `CAP_NET_RAW`); `None` (the default) binds to none.
+    pub bindtodevice: Option<String>,
+    /// `ZMQ_SNDBUF`: the kernel send buffer of tcp connections, in bytes; `None` (libzmq's
+    /// `-1`, the default) leaves the system's.
+    pub sndbuf: Option<usize>,
+    /// `ZMQ_RCVBUF`: the kernel receive buffer of tcp connections, in bytes; `None`
+    /// (libzmq's `-1`, the default) leaves the system's.
+    pub rcvbuf: Option<usize>,
+    /// `ZMQ_RECONNECT_STOP` (draft in libzmq): when a connect stops reconnecting; empty (the
+    /// default) = never. See [`ReconnectStop`].
+    pub reconnect_stop: ReconnectStop,
+    /// `ZMQ_ROUTER_NOTIFY` (draft in libzmq): a ROUTER receives `[routing id, ""]` when a tcp
+    /// or ipc peer completes its handshake ([`RouterNotify::CONNECT`]) or its connection
+    /// ends after one ([`RouterNotify::DISCONNECT`]). Empty (the default) = neither.
+    pub router_notify: RouterNotify,
+    /// `ZMQ_XPUB_NODROP`: PUB and XPUB do not drop a message when a matching subscriber is
+    /// at its `sndhwm`: `send` waits until every matching subscriber has room, and
+    /// `try_send` fails with `WouldBlock` (libzmq's `EAGAIN`). Off by default.
+    pub xpub_nodrop: bool,
+    /// `ZMQ_XPUB_MANUAL`: an XPUB applies no subscription by itself; every subscribe and
+    /// cancel reaches the user, who subscribes the peer that sent the last one with
+    /// [`XPubSocket::subscribe`](crate::XPubSocket) (libzmq's `ZMQ_SUBSCRIBE` on XPUB).
+    pub xpub_manual: bool,
+    /// `ZMQ_INVERT_MATCHING`: PUB and XPUB send each message to the subscribers whose
+    /// subscriptions do *not* match it; SUB delivers the messages that match none of its
+    /// subscriptions. A SUB of an inverted PUB must set it too.
+    pub invert_matching: bool,
+    /// `ZMQ_HELLO_MSG` (draft in libzmq): DEALER and ROUTER send this one-frame message
+    /// first to every new peer: on every tcp or ipc connection (reconnections included),
+    /// and on every inproc link (a ROUTER's reaches the peer without envelope). `None` (the
+    /// default) sends none.
+    pub hello_msg: Option<Bytes>,
+    /// `ZMQ_DISCONNECT_MSG` (draft in libzmq): a ROUTER receives this one-frame message,
+    /// behind the peer's routing id, when a peer it accepted (tcp or ipc) disconnects after
+    /// its handshake. `None` (the default) = none.
+    pub disconnect_msg: Option<Bytes>,
+    /// `ZMQ_HICCUP_MSG` (draft in libzmq): a DEALER receives this one-frame message when a
+    /// tcp or ipc connection it made drops after its handshake (it reconnects as usual).
+    /// `None` (the default) = none.
+    pub hiccup_msg: Option<Bytes>,
+    /// `ZMQ_METADATA` (draft in libzmq): properties of our own sent in every handshake's
+    /// READY (or INITIATE), read on the peer with [`Message::property`](crate::Message) or
+    /// libzmq's `zmq_msg_gets`. Names start with `X-` (libzmq's rule); add them with
+    /// [`add_metadata`](Self::add_metadata).
+    pub metadata: Metadata,
 }
 
 /// The security mechanism a socket's options select, and its role.
@@ -197,6 +260,21 @@ impl std::fmt::Debug for SocketOptions {
         );
         f.field("curve_serverkey", &key(&self.curve_serverkey))
             .field("zap_domain", &self.zap_domain)
+            .field("zap_enforce_domain", &self.zap_enforce_domain)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tos", &self.tos)
+            .field("bindtodevice", &self.bindtodevice)
+            .field("sndbuf", &self.sndbuf)
+            .field("rcvbuf", &self.rcvbuf)
+            .field("reconnect_stop", &self.reconnect_stop)
+            .field("router_notify", &self.router_notify)
+            .field("xpub_nodrop", &self.xpub_nodrop)
+            .field("xpub_manual", &self.xpub_manual)
+            .field("invert_matching", &self.invert_matching)
+            .field("hello_msg", &self.hello_msg)
+            .field("disconnect_msg", &self.disconnect_msg)
+            .field("hiccup_msg", &self.hiccup_msg)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }
@@ -241,6 +319,21 @@ impl Default for SocketOptions {
             curve_secretkey: None,
             curve_serverkey: None,
             zap_domain: None,
+            zap_enforce_domain: false,
+            connect_timeout: None,
+            tos: 0,
+            bindtodevice: None,
+            sndbuf: None,
+            rcvbuf: None,
+            reconnect_stop: ReconnectStop::NEVER,
+            router_notify: RouterNotify::NONE,
+            xpub_nodrop: false,
+            xpub_manual: false,
+            invert_matching: false,
+            hello_msg: None,
+            disconnect_msg: None,
+            hiccup_msg: None,
+            metadata: Metadata::new(),
         }
     }
 }
@@ -282,6 +375,22 @@ impl SocketOptions {
                 "zap_domain must be at most 255 bytes",
             ));
         }
+        if self
+            .metadata
+            .iter()
+            .any(|(name, _)| !name.starts_with("X-"))
+        {
+            return Err(crate::Error::InvalidArgument(
+                "metadata property names must start with \"X-\"",
+            ));
+        }
+        for msg in [&self.hello_msg, &self.disconnect_msg, &self.hiccup_msg] {
+            if msg.as_ref().is_some_and(Bytes::is_empty) {
+                return Err(crate::Error::InvalidArgument(
+                    "hello_msg, disconnect_msg and hiccup_msg cannot be empty (None sends none)",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -311,6 +420,14 @@ impl SocketOptions {
         }
         if curve {
             self.check_curve_keys()?;
+        }
+        if self.plain_server
+            && self.zap_enforce_domain
+            && !self.zap_domain.as_ref().is_some_and(|d| !d.is_empty())
+        {
+            return Err(InvalidArgument(
+                "a PLAIN server with zap_enforce_domain needs a zap_domain",
+            ));
         }
         Ok(match (plain, curve) {
             (true, _) if self.plain_server => Security::PlainServer,
@@ -391,6 +508,101 @@ impl SocketOptions {
     pub fn set_curve_keypair(&mut self, pair: &CurveKeyPair) {
         self.curve_publickey = Some(pair.public);
         self.curve_secretkey = Some(pair.secret.clone());
+    }
+
+    /// `ZMQ_METADATA`: adds a property in libzmq's `"X-name:value"` form. The name must
+    /// start with `X-` and be a valid property name (at most 255 characters of
+    /// `A-Z a-z 0-9 - _ . +`), the value must not be empty; a name already set keeps its
+    /// first value, as in libzmq.
+    ///
+    /// ```
+    /// let mut opts = zmq_async::SocketOptions::default();
+    /// opts.add_metadata("X-Service:billing").unwrap();
+    /// assert_eq!(&opts.metadata.get("X-Service").unwrap()[..], b"billing");
+    /// assert!(opts.add_metadata("Service:billing").is_err());
+    /// ```
+    pub fn add_metadata(&mut self, property: &str) -> crate::Result<()> {
+        let bad = crate::Error::InvalidArgument(
+            "metadata must be \"X-name:value\" with a valid name and a value",
+        );
+        let Some((name, value)) = property.split_once(':') else {
+            return Err(bad);
+        };
+        if !name.starts_with("X-") || value.is_empty() {
+            return Err(bad);
+        }
+        if self.metadata.get(name).is_none() {
+            self.metadata
+                .insert(name, Bytes::copy_from_slice(value.as_bytes()))
+                .map_err(|_| bad)?;
+        }
+        Ok(())
+    }
+}
+
+macro_rules! flags {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $flag:ident = $bit:expr;)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct $name(u32);
+
+        impl $name {
+            $($(#[$fdoc])* pub const $flag: $name = $name($bit);)*
+
+            /// From libzmq's integer; bits it does not define are refused.
+            pub fn from_bits(bits: u32) -> Option<Self> {
+                let all = 0 $(| $bit)*;
+                (bits & !all == 0).then_some($name(bits))
+            }
+
+            /// libzmq's integer.
+            pub fn bits(self) -> u32 {
+                self.0
+            }
+
+            /// Whether every flag of `other` is set.
+            pub fn contains(self, other: Self) -> bool {
+                self.0 & other.0 == other.0
+            }
+        }
+
+        impl std::ops::BitOr for $name {
+            type Output = $name;
+
+            fn bitor(self, other: Self) -> Self {
+                $name(self.0 | other.0)
+            }
+        }
+    };
+}
+
+flags! {
+    /// `ZMQ_ROUTER_NOTIFY`'s flags: which peer events a ROUTER hears of (combine with `|`).
+    RouterNotify {
+        /// None (the default).
+        NONE = 0;
+        /// `ZMQ_NOTIFY_CONNECT`: `[routing id, ""]` once a peer's handshake completes.
+        CONNECT = 1;
+        /// `ZMQ_NOTIFY_DISCONNECT`: `[routing id, ""]` when a handshaken peer's connection ends.
+        DISCONNECT = 2;
+    }
+}
+
+flags! {
+    /// `ZMQ_RECONNECT_STOP`'s flags: when a connect gives up (combine with `|`).
+    ReconnectStop {
+        /// Never (the default).
+        NEVER = 0;
+        /// `ZMQ_RECONNECT_STOP_CONN_REFUSED`: when a connection attempt is refused (nothing
+        /// listens there; tcp and ipc, where libzmq checks tcp only).
+        CONN_REFUSED = 1;
+        /// `ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED`: when a handshake fails (the peer speaks
+        /// no ZMTP, or refuses us, or drops or stalls the connection before the handshake
+        /// ends; set `handshake_ivl` lower than its 30 s to find stalls sooner).
+        HANDSHAKE_FAILED = 2;
+        /// `ZMQ_RECONNECT_STOP_AFTER_DISCONNECT`: after `disconnect`. Accepted for libzmq's
+        /// sake; ours never reconnects after `disconnect`, with or without it.
+        AFTER_DISCONNECT = 4;
     }
 }
 

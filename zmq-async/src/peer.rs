@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use zmtp_codec::{Metadata, Subscription};
+use zmtp_codec::{Message, Metadata, Subscription};
 
 use crate::pipe::{pipe_with, Notify, PipeConfig, PipeReader, PipeWriter};
 use crate::slab::{GenSlab, Key};
@@ -26,8 +26,9 @@ pub struct PeerInfo {
     pub socket_type: SocketType,
     /// The peer's `Identity` property; `None` or empty means "none given".
     pub routing_id: Option<Bytes>,
-    /// Every other property of the handshake, in order, then what the ZAP handler added
-    /// (its metadata, and `User-Id`).
+    /// Every other property of the handshake, in order (but for a `User-Id` or
+    /// `Peer-Address` the peer claims itself), then what the ZAP handler added (its
+    /// metadata, and `User-Id`).
     pub metadata: Metadata,
 }
 
@@ -349,7 +350,8 @@ impl Shared {
     }
 
     /// Creates a new peer's two pipes, the `inbound` one with HWM `rcvhwm` and the
-    /// `outbound` one with `sndhwm`, attaches the socket's ends and returns the peer's.
+    /// `outbound` one with `sndhwm` (holding `hello` first, if any: inproc's `hello_msg`),
+    /// attaches the socket's ends and returns the peer's.
     pub(crate) fn attach_new(
         &self,
         rcvhwm: usize,
@@ -357,6 +359,7 @@ impl Shared {
         conflate: bool,
         info: Option<PeerInfo>,
         alias: Option<Bytes>,
+        hello: Option<Message>,
     ) -> Result<(PeerId, FarEnds)> {
         let (to_socket, inbound) = pipe_with(PipeConfig {
             hwm: rcvhwm,
@@ -366,6 +369,10 @@ impl Shared {
             hwm: sndhwm,
             conflate,
         });
+        if let Some(hello) = hello {
+            // A fresh pipe: its reader is right here.
+            let _ = outbound.push_force(hello);
+        }
         let id = self.attach_ends(inbound, outbound, info, alias)?;
         Ok((
             id,
@@ -487,6 +494,7 @@ impl SocketHandle {
             opts.conflate,
             info,
             connect_routing_id,
+            None, // a tcp/ipc session sends `hello_msg` itself, on every connection
         )?;
         Ok(PeerPipes {
             inbound: ends.to_socket,

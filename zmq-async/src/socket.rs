@@ -280,7 +280,11 @@ impl<T: SocketKind> Socket<T> {
 
     /// Replaces all options. As in libzmq, HWM, conflate and routing id
     /// changes apply to peers attached afterwards; behaviour options
-    /// (`router_*`, `req_*`, `xpub_*`, `probe_router`) apply from the next operation.
+    /// (`router_mandatory`, `router_handover`, `req_*`, `xpub_*`, `invert_matching`,
+    /// `probe_router`) apply from the next operation; what a connection is made or greeted
+    /// with (the tcp options, `metadata`, `hello_msg`, `router_notify`, `disconnect_msg`,
+    /// `hiccup_msg`, security, heartbeats) applies to binds, connects and handshakes
+    /// afterwards.
     pub fn set_options(&mut self, options: SocketOptions) -> Result<()> {
         options.validate()?;
         self.base.shared.set_options(options.clone());
@@ -350,6 +354,42 @@ impl<T: SocketKind> Socket<T> {
         set_curve_server(curve_server: bool);
         /// `ZMQ_ZAP_DOMAIN` (at most 255 bytes).
         set_zap_domain(zap_domain: Option<String>);
+        /// `ZMQ_ZAP_ENFORCE_DOMAIN` (draft in libzmq): RFC 27's strict rules without a handler.
+        set_zap_enforce_domain(zap_enforce_domain: bool);
+        /// `ZMQ_CONNECT_TIMEOUT`: the limit of one tcp connection attempt; `None` = the kernel's.
+        set_connect_timeout(connect_timeout: Option<Duration>);
+        /// `ZMQ_TOS`: the IP type-of-service byte of tcp connections (0 = the system's).
+        set_tos(tos: u32);
+        /// `ZMQ_BINDTODEVICE`: the device tcp connections and listeners are bound to.
+        set_bindtodevice(bindtodevice: Option<String>);
+        /// `ZMQ_SNDBUF`: the kernel send buffer of tcp connections; `None` = the system's.
+        set_sndbuf(sndbuf: Option<usize>);
+        /// `ZMQ_RCVBUF`: the kernel receive buffer of tcp connections; `None` = the system's.
+        set_rcvbuf(rcvbuf: Option<usize>);
+        /// `ZMQ_RECONNECT_STOP` (draft in libzmq): when a connect stops reconnecting.
+        set_reconnect_stop(reconnect_stop: crate::ReconnectStop);
+        /// `ZMQ_ROUTER_NOTIFY` (draft in libzmq): a ROUTER's connect and disconnect messages.
+        set_router_notify(router_notify: crate::RouterNotify);
+        /// `ZMQ_XPUB_NODROP`: PUB and XPUB wait for room instead of dropping.
+        set_xpub_nodrop(xpub_nodrop: bool);
+        /// `ZMQ_XPUB_MANUAL`: XPUB's user applies subscriptions with `subscribe`.
+        set_xpub_manual(xpub_manual: bool);
+        /// `ZMQ_INVERT_MATCHING`: PUB, XPUB and SUB match the messages no subscription matches.
+        set_invert_matching(invert_matching: bool);
+        /// `ZMQ_HELLO_MSG` (draft in libzmq): DEALER and ROUTER send it on every new connection.
+        set_hello_msg(hello_msg: Option<Bytes>);
+        /// `ZMQ_DISCONNECT_MSG` (draft in libzmq): a ROUTER receives it when an accepted peer leaves.
+        set_disconnect_msg(disconnect_msg: Option<Bytes>);
+        /// `ZMQ_HICCUP_MSG` (draft in libzmq): a DEALER receives it when its connection drops.
+        set_hiccup_msg(hiccup_msg: Option<Bytes>);
+    }
+
+    /// `ZMQ_METADATA` (draft in libzmq): adds an `"X-name:value"` property sent in every
+    /// handshake from now on (see [`SocketOptions::add_metadata`]).
+    pub fn add_metadata(&mut self, property: &str) -> Result<()> {
+        let mut opts = self.base.options.clone();
+        opts.add_metadata(property)?;
+        self.set_options(opts)
     }
 
     /// `ZMQ_CURVE_PUBLICKEY`: 32 bytes or 40 Z85 characters.
@@ -750,16 +790,34 @@ impl Socket<kind::Sub> {
     /// Subscribes to messages whose first frame starts with `topic` (empty = all).
     /// Subscriptions are counted: subscribe twice, unsubscribe twice.
     pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
-        self.pump();
-        let r = self.proto.subscribe(&mut self.base, topic.as_ref(), true);
-        self.base.reap(&mut *self.proto);
-        r
+        self.apply_subscription(topic.as_ref(), true)
     }
 
     /// Removes one subscription to `topic`.
     pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.apply_subscription(topic.as_ref(), false)
+    }
+}
+
+impl Socket<kind::XPub> {
+    /// With `xpub_manual` (libzmq's `ZMQ_SUBSCRIBE` on an XPUB): subscribes the subscriber
+    /// whose subscription or cancel this socket received last to `topic`, which need not
+    /// be the topic it asked for. Without `xpub_manual`, [`Error::NotSupported`].
+    pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.apply_subscription(topic.as_ref(), true)
+    }
+
+    /// With `xpub_manual`: removes `topic` from the subscriber whose subscription or cancel
+    /// this socket received last. Without `xpub_manual`, [`Error::NotSupported`].
+    pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.apply_subscription(topic.as_ref(), false)
+    }
+}
+
+impl<T: SocketKind> Socket<T> {
+    fn apply_subscription(&mut self, topic: &[u8], on: bool) -> Result<()> {
         self.pump();
-        let r = self.proto.subscribe(&mut self.base, topic.as_ref(), false);
+        let r = self.proto.subscribe(&mut self.base, topic, on);
         self.base.reap(&mut *self.proto);
         r
     }

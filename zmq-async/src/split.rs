@@ -30,13 +30,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures::{Sink, Stream};
 use zmtp_codec::Message;
 
+use crate::shared_socket::{Core, Waiter};
 use crate::socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 use crate::{Error, Result, TrySendError};
 
@@ -109,122 +109,6 @@ impl<T: CanShare> Socket<T> {
     pub fn into_sender(self) -> SendHalf<T> {
         SendHalf::new(Core::new(self))
     }
-}
-
-/// What the halves share: the socket, and the tasks waiting on it.
-struct Core<T: SocketKind> {
-    socket: Mutex<Socket<T>>,
-    waiters: Arc<Waiters>,
-    /// `waiters` as a waker: the one the socket registers, so that its one wake-up
-    /// reaches every waiting task.
-    fanout: Waker,
-}
-
-impl<T: SocketKind> Core<T> {
-    fn new(socket: Socket<T>) -> Arc<Self> {
-        let waiters = Arc::new(Waiters::default());
-        Arc::new(Core {
-            socket: Mutex::new(socket),
-            fanout: Waker::from(waiters.clone()),
-            waiters,
-        })
-    }
-
-    /// The socket, if `core` is its last reference; `core` back otherwise.
-    fn into_socket(core: Arc<Self>) -> Result<Socket<T>, Arc<Self>> {
-        let core = Arc::try_unwrap(core)?;
-        Ok(core.socket.into_inner().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Socket<T>> {
-        self.socket.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Polls `op` on the socket for the task of `cx`, as `waiter`.
-    ///
-    /// The socket registers the fan-out waker. A task that has to wait puts its own
-    /// waker in the list before it looks a second time, so a change the socket saw after
-    /// the first look is either seen by the second or wakes the list, this task in it.
-    fn poll<R>(
-        &self,
-        waiter: &mut Waiter,
-        cx: &mut Context<'_>,
-        mut op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
-    ) -> Poll<R> {
-        let mut fcx = Context::from_waker(&self.fanout);
-        let r = op(&mut self.lock(), &mut fcx);
-        if r.is_ready() {
-            self.waiters.remove(waiter);
-            return r;
-        }
-        self.waiters.register(waiter, cx.waker());
-        let r = op(&mut self.lock(), &mut fcx);
-        if r.is_ready() {
-            self.waiters.remove(waiter);
-        }
-        r
-    }
-
-    /// `op` once, without waiting. Still with the fan-out waker: whatever the socket
-    /// registers replaces what it had, and the tasks waiting rely on that being the
-    /// fan-out (a no-op waker there would leave them asleep).
-    fn try_op<R>(&self, op: impl FnOnce(&mut Socket<T>, &mut Context<'_>) -> Poll<R>) -> Poll<R> {
-        op(&mut self.lock(), &mut Context::from_waker(&self.fanout))
-    }
-}
-
-/// The tasks waiting on a shared socket, each with the id of its operation.
-#[derive(Debug, Default)]
-struct Waiters {
-    list: Mutex<Vec<(u64, Waker)>>,
-}
-
-impl Waiters {
-    fn list(&self) -> MutexGuard<'_, Vec<(u64, Waker)>> {
-        self.list.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn register(&self, waiter: &mut Waiter, waker: &Waker) {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        if waiter.id == 0 {
-            waiter.id = NEXT.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut list = self.list();
-        match list.iter_mut().find(|(id, _)| *id == waiter.id) {
-            Some((_, w)) => w.clone_from(waker),
-            None => list.push((waiter.id, waker.clone())),
-        }
-        waiter.registered = true;
-    }
-
-    /// Takes `waiter` off the list (an operation that completed or was dropped).
-    fn remove(&self, waiter: &mut Waiter) {
-        if waiter.registered {
-            waiter.registered = false;
-            self.list().retain(|(id, _)| *id != waiter.id);
-        }
-    }
-}
-
-impl Wake for Waiters {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let woken = std::mem::take(&mut *self.list());
-        for (_, waker) in woken {
-            waker.wake();
-        }
-    }
-}
-
-/// One operation's place in [`Waiters`] (`id` 0: not given one yet).
-#[derive(Debug, Default)]
-struct Waiter {
-    id: u64,
-    /// Put on the list since it last completed (it may have been woken off it since).
-    registered: bool,
 }
 
 /// The sending side of a shared socket: `Clone + Send + Sync`, one clone per task.
@@ -509,6 +393,9 @@ impl<T: SocketKind> Drop for RecvFuture<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+    use std::task::{Wake, Waker};
+
     use futures::task::noop_waker_ref;
 
     use super::*;

@@ -10,7 +10,7 @@
 //! Inside, the socket sits behind a lock held only while one operation is polled, never
 //! across an `.await`: a task that has to wait (for a message, for room) waits without
 //! it. The socket keeps one waker; the one it is given wakes every waiting task, and each
-//! looks again (the same design as the shared handles of the standard types).
+//! looks again (`shared_socket.rs`, which the shared halves of the standard types use too).
 //!
 //! Messages are single frames: sending a multipart message is
 //! [`Error::InvalidArgument`] (libzmq: `EINVAL`), and a multipart message that arrives
@@ -20,13 +20,12 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::{Arc, MutexGuard};
+use std::task::{Context, Poll};
 
-use tokio::sync::Notify;
 use zmtp_codec::Message;
 
+use crate::shared_socket::Core;
 use crate::socket::{kind, Socket, SocketKind};
 use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
 
@@ -88,25 +87,7 @@ thread_safe! {
 /// # }
 /// ```
 pub struct ThreadSafeSocket<T: ThreadSafeKind> {
-    socket: Mutex<Socket<T>>,
-    /// The tasks waiting on the socket.
-    waiting: Arc<Waiting>,
-    /// `waiting` as the one waker the socket keeps: its wake-up reaches every task.
-    fanout: Waker,
-}
-
-/// Every task that waits on a [`ThreadSafeSocket`].
-#[derive(Debug, Default)]
-struct Waiting(Notify);
-
-impl Wake for Waiting {
-    fn wake(self: Arc<Self>) {
-        self.0.notify_waiters();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.notify_waiters();
-    }
+    core: Arc<Core<T>>,
 }
 
 impl<T: ThreadSafeKind> std::fmt::Debug for ThreadSafeSocket<T> {
@@ -135,16 +116,13 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
     }
 
     fn wrap(socket: Socket<T>) -> Self {
-        let waiting = Arc::new(Waiting::default());
         ThreadSafeSocket {
-            socket: Mutex::new(socket),
-            fanout: Waker::from(waiting.clone()),
-            waiting,
+            core: Core::new(socket),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Socket<T>> {
-        self.socket.lock().unwrap_or_else(|e| e.into_inner())
+        self.core.lock()
     }
 
     /// A stream of the socket's events (see [`Socket::monitor`]).
@@ -157,30 +135,17 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.lock().stats()
     }
 
-    /// Polls `op` once on the socket, with the fan-out waker.
+    /// Polls `op` once on the socket, without waiting.
     fn poll_once<R>(
         &self,
         op: &mut impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
-        let mut cx = Context::from_waker(&self.fanout);
-        op(&mut self.lock(), &mut cx)
+        self.core.try_op(|s, cx| op(s, cx))
     }
 
-    /// Runs `op` until it is ready, waiting without the lock in between. A task that has
-    /// to wait enables its place among the waiters before it looks a second time, so a
-    /// change the socket saw after the first look is seen by the second or wakes it.
-    async fn run<R>(&self, mut op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>) -> R {
-        loop {
-            if let Poll::Ready(r) = self.poll_once(&mut op) {
-                return r;
-            }
-            let mut notified = pin!(self.waiting.0.notified());
-            notified.as_mut().enable();
-            if let Poll::Ready(r) = self.poll_once(&mut op) {
-                return r;
-            }
-            notified.await;
-        }
+    /// Runs `op` until it is ready, waiting without the lock in between.
+    async fn run<R>(&self, op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>) -> R {
+        self.core.run(op).await
     }
 
     /// The socket type.
@@ -239,8 +204,10 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
 
     /// Closes the socket and waits for its queued messages as [`Socket::shutdown`] does.
     pub async fn shutdown(self) {
-        let socket = self.socket.into_inner().unwrap_or_else(|e| e.into_inner());
-        socket.shutdown().await;
+        // The socket is its core's only holder, so this always gets it back.
+        if let Ok(socket) = Core::into_socket(self.core) {
+            socket.shutdown().await;
+        }
     }
 }
 

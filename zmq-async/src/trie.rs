@@ -562,6 +562,18 @@ impl MTrie {
         self.0.retain(|peers| remove_peer(peers, peer), orphaned);
     }
 
+    /// Removes `peer` everywhere; calls `had` with every topic it was subscribed to.
+    pub(crate) fn rm_peer_reporting_all(&mut self, peer: Key, had: &mut dyn FnMut(&[u8])) {
+        self.0.retain(
+            |peers| {
+                let was = peers.contains(&peer);
+                remove_peer(peers, peer);
+                was
+            },
+            had,
+        );
+    }
+
     /// Appends every peer subscribed to a prefix of `data` to `out` (deduplicated).
     pub(crate) fn matching(&self, data: &[u8], out: &mut Vec<Key>) {
         let start = out.len();

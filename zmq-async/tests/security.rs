@@ -396,6 +396,34 @@ async fn null_without_zap_domain_does_not_ask_the_handler() {
 }
 
 #[tokio::test]
+async fn curve_with_zap_enforce_domain_and_no_domain_does_not_ask_the_handler() {
+    let _lock = LOCK.lock().await;
+    within(async {
+        let deny_all = |_: &ZapRequest| ZapReply::deny(400, "no");
+        let (_zap, mut verdicts) = serve_recording(deny_all).await;
+        let (server_keys, client_keys) = (CurveKeyPair::generate(), CurveKeyPair::generate());
+        let mut opts = curve_server(&server_keys);
+        opts.zap_enforce_domain = true;
+        let (mut pull, ep) = pull_bound(opts).await;
+        let _push = push_to(curve_client(&client_keys, &server_keys), &ep, "hello").await;
+        assert_eq!(text(&pull.recv().await.unwrap()), ["hello"]);
+        assert!(verdicts.try_recv().is_err(), "the handler was asked");
+        assert_eq!(user_id(&pull.peer_infos()), None);
+
+        // With a domain, the handler is asked (and here refuses).
+        let mut opts = curve_server(&server_keys);
+        opts.zap_enforce_domain = true;
+        opts.zap_domain = Some("global".into());
+        let (_pull, ep) = pull_bound(opts).await;
+        let _push = push_to(curve_client(&client_keys, &server_keys), &ep, "hello").await;
+        let (request, reply) = verdicts.recv().await.unwrap();
+        assert_eq!(request.domain, "global");
+        assert_eq!(reply.status_code, 400);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn malformed_zap_reply_closes_without_error() {
     let _lock = LOCK.lock().await;
     within(async {

@@ -40,6 +40,23 @@ pub struct TcpOptions {
     pub keepalive_intvl: Option<Duration>,
     /// `ZMQ_BACKLOG`: the listen queue length (libzmq's default is 100).
     pub backlog: u32,
+    /// `ZMQ_TOS`: the IP type-of-service byte (DSCP and ECN) of every stream, listeners'
+    /// and connectors' alike (`IP_TOS`); `0` (the default) leaves the system's.
+    pub tos: u32,
+    /// `ZMQ_BINDTODEVICE`: the device (interface or VRF) every socket is bound to
+    /// (`SO_BINDTODEVICE`, Linux only); `None` (the default) binds to none. Linux before 5.7
+    /// needs `CAP_NET_RAW` for it; without, `bind` and `connect` fail.
+    pub bindtodevice: Option<String>,
+    /// `ZMQ_SNDBUF`: the kernel send buffer (`SO_SNDBUF`), in bytes; `None` (libzmq's `-1`,
+    /// the default) leaves the system's. Linux doubles the value it is given.
+    pub sndbuf: Option<usize>,
+    /// `ZMQ_RCVBUF`: the kernel receive buffer (`SO_RCVBUF`), in bytes; `None` (libzmq's
+    /// `-1`, the default) leaves the system's. Linux doubles the value it is given.
+    pub rcvbuf: Option<usize>,
+    /// `ZMQ_CONNECT_TIMEOUT`: how long one connection attempt may take before it fails with
+    /// [`io::ErrorKind::TimedOut`]; `None` (libzmq's `0`, the default) leaves it to the
+    /// kernel, which can take minutes.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for TcpOptions {
@@ -51,6 +68,11 @@ impl Default for TcpOptions {
             keepalive_cnt: None,
             keepalive_intvl: None,
             backlog: 100,
+            tos: 0,
+            bindtodevice: None,
+            sndbuf: None,
+            rcvbuf: None,
+            connect_timeout: None,
         }
     }
 }
@@ -64,6 +86,34 @@ impl TcpOptions {
             0 => Some(false),
             _ => Some(true),
         };
+    }
+
+    /// Applies `tos`, `bindtodevice`, `sndbuf` and `rcvbuf` to a socket before it binds or
+    /// connects (as libzmq's `tcp_open_socket` and listener do).
+    fn prepare(&self, socket: SockRef<'_>, ipv6: bool) -> io::Result<()> {
+        self.set_tos(&socket, ipv6)?;
+        if let Some(device) = &self.bindtodevice {
+            bind_device(&socket, device)?;
+        }
+        self.set_buffers(&socket)
+    }
+
+    fn set_tos(&self, socket: &SockRef<'_>, ipv6: bool) -> io::Result<()> {
+        match self.tos {
+            0 => Ok(()),
+            tos if ipv6 => socket.set_tclass_v6(tos),
+            tos => socket.set_tos(tos),
+        }
+    }
+
+    fn set_buffers(&self, socket: &SockRef<'_>) -> io::Result<()> {
+        if let Some(size) = self.sndbuf {
+            socket.set_send_buffer_size(size)?;
+        }
+        if let Some(size) = self.rcvbuf {
+            socket.set_recv_buffer_size(size)?;
+        }
+        Ok(())
     }
 
     /// Applies `TCP_NODELAY` and the keepalive options to a connected or accepted stream.
@@ -123,6 +173,11 @@ impl TcpListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = std::task::ready!(self.inner.poll_accept(cx))?;
         self.options.configure(&stream)?;
+        // As libzmq's listener, on the accepted socket too (what the kernel does not copy
+        // from the listener varies by system).
+        let socket = SockRef::from(&stream);
+        self.options.set_tos(&socket, self.local.is_ipv6())?;
+        self.options.set_buffers(&socket)?;
         Poll::Ready(Ok((stream, peer)))
     }
 
@@ -166,6 +221,7 @@ fn listen(addr: SocketAddr, options: &TcpOptions) -> io::Result<tokio::net::TcpL
         socket.set_only_v6(!options.ipv6)?;
     }
     socket.set_reuse_address(true)?;
+    options.prepare(SockRef::from(&socket), addr.is_ipv6())?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     let backlog = i32::try_from(options.backlog).unwrap_or(i32::MAX);
@@ -205,7 +261,7 @@ pub async fn connect(endpoint: &TcpEndpoint, options: &TcpOptions) -> Result<Tcp
     };
     let mut last_error = None;
     for addr in candidates {
-        match TcpStream::connect(addr).await {
+        match connect_one(addr, options).await {
             Ok(stream) => {
                 options
                     .configure(&stream)
@@ -223,6 +279,41 @@ pub async fn connect(endpoint: &TcpEndpoint, options: &TcpOptions) -> Result<Tcp
         Some(e) => Error::io(&label, e),
         None => Error::NoAddress { endpoint: label },
     })
+}
+
+/// One connection attempt with the options that must be set before `connect`, bounded by
+/// `connect_timeout`.
+async fn connect_one(addr: SocketAddr, options: &TcpOptions) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()?
+    } else {
+        tokio::net::TcpSocket::new_v4()?
+    };
+    options.prepare(SockRef::from(&socket), addr.is_ipv6())?;
+    match options.connect_timeout {
+        None => socket.connect(addr).await,
+        Some(limit) => tokio::time::timeout(limit, socket.connect(addr))
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connect_timeout expired",
+                ))
+            }),
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn bind_device(socket: &SockRef<'_>, device: &str) -> io::Result<()> {
+    socket.bind_device(Some(device.as_bytes()))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn bind_device(_socket: &SockRef<'_>, _device: &str) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "bindtodevice is only available on Linux",
+    ))
 }
 
 #[cfg(test)]
@@ -255,6 +346,15 @@ mod tests {
         server.write_all(b"q").await.unwrap();
         assert_eq!(client.read_u8().await.unwrap(), b'q');
         bound
+    }
+
+    /// A listener on loopback with `options`, and the two ends of a connection to it.
+    async fn connected_pair(options: &TcpOptions) -> (TcpListener, TcpStream, TcpStream) {
+        let listener = bind(&tcp("tcp://127.0.0.1:*"), options).await.unwrap();
+        let bound = listener.local_endpoint();
+        let (client, server) = tokio::join!(connect(&bound, options), listener.accept());
+        let (client, (server, _)) = (client.unwrap(), server.unwrap());
+        (listener, client, server)
     }
 
     async fn has_ipv6_loopback() -> bool {
@@ -329,10 +429,8 @@ mod tests {
         options.keepalive_idle = Some(Duration::from_secs(30));
         options.keepalive_intvl = Some(Duration::from_secs(5));
         options.keepalive_cnt = Some(4);
-        let listener = bind(&tcp("tcp://127.0.0.1:*"), &options).await.unwrap();
+        let (listener, client, server) = connected_pair(&options).await;
         let bound = listener.local_endpoint();
-        let (client, server) = tokio::join!(connect(&bound, &options), listener.accept());
-        let (client, (server, _)) = (client.unwrap(), server.unwrap());
         for stream in [&client, &server] {
             let socket = SockRef::from(stream);
             assert!(socket.keepalive().unwrap());
@@ -342,8 +440,114 @@ mod tests {
         }
 
         options.set_zmq_keepalive(0);
-        let stream = connect(&listener.local_endpoint(), &options).await.unwrap();
+        let stream = connect(&bound, &options).await.unwrap();
         assert!(!SockRef::from(&stream).keepalive().unwrap());
+    }
+
+    #[tokio::test]
+    async fn tos_and_buffer_sizes_reach_both_ends() {
+        let options = TcpOptions {
+            tos: 0x28, // DSCP AF11
+            sndbuf: Some(64 * 1024),
+            rcvbuf: Some(96 * 1024),
+            ..TcpOptions::default()
+        };
+        let (listener, client, server) = connected_pair(&options).await;
+        let bound = listener.local_endpoint();
+        for stream in [&client, &server] {
+            let socket = SockRef::from(stream);
+            assert_eq!(socket.tos().unwrap(), 0x28);
+            // Linux doubles what it is given (and grows the buffers no further by itself
+            // once they were set).
+            assert_eq!(socket.send_buffer_size().unwrap(), 2 * 64 * 1024);
+            assert_eq!(socket.recv_buffer_size().unwrap(), 2 * 96 * 1024);
+        }
+
+        // The defaults leave the system's.
+        let plain = TcpOptions::default();
+        let stream = connect(&bound, &plain).await.unwrap();
+        assert_eq!(SockRef::from(&stream).tos().unwrap(), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn bindtodevice_binds_both_ends_to_the_device() {
+        if Socket::new(Domain::IPV4, Type::STREAM, None)
+            .and_then(|s| s.bind_device(Some(b"lo")))
+            .is_err()
+        {
+            eprintln!("skipping: SO_BINDTODEVICE needs CAP_NET_RAW here");
+            return;
+        }
+        let mut options = TcpOptions {
+            bindtodevice: Some("lo".into()),
+            ..TcpOptions::default()
+        };
+        let (listener, client, server) = connected_pair(&options).await;
+        let bound = listener.local_endpoint();
+        for stream in [&client, &server] {
+            assert_eq!(
+                SockRef::from(stream).device().unwrap().as_deref(),
+                Some(&b"lo"[..])
+            );
+        }
+        // A device that does not exist fails the connect (ENODEV), as in libzmq.
+        options.bindtodevice = Some("no-such-dev0".into());
+        assert!(matches!(
+            connect(&bound, &options).await,
+            Err(Error::Io { .. })
+        ));
+    }
+
+    /// Connects to a listener that never accepts until an attempt times out; returns how
+    /// many connected first and how the last one failed.
+    async fn connect_until_the_queue_is_full(endpoint: &TcpEndpoint) -> (usize, io::ErrorKind) {
+        let options = TcpOptions {
+            connect_timeout: Some(Duration::from_millis(500)),
+            ..TcpOptions::default()
+        };
+        let mut held = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match connect(endpoint, &options).await {
+                    Ok(stream) => held.push(stream), // still room in the accept queue
+                    Err(Error::Io { source, .. }) => break (held.len(), source.kind()),
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+                assert!(held.len() < 1000, "the listen queue never filled");
+            }
+        })
+        .await
+        .expect("no connect attempt timed out")
+    }
+
+    #[tokio::test]
+    async fn connect_timeout_ends_an_attempt_nobody_answers() {
+        // A listener that never accepts, with the smallest queue: once its queue is full
+        // the kernel drops further SYNs, and a connect waits for an answer that never comes.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let endpoint = TcpEndpoint::new(Host::Ip(addr.ip()), Port::Number(addr.port()));
+        let (_, failure) = connect_until_the_queue_is_full(&endpoint).await;
+        assert_eq!(failure, io::ErrorKind::TimedOut);
+    }
+
+    /// Linux's accept queue holds `backlog + 1` connections; then it drops SYNs.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn backlog_is_the_listen_queue() {
+        let options = TcpOptions {
+            backlog: 3,
+            ..TcpOptions::default()
+        };
+        let listener = bind(&tcp("tcp://127.0.0.1:*"), &options).await.unwrap();
+        let (connected, failure) =
+            connect_until_the_queue_is_full(&listener.local_endpoint()).await;
+        assert_eq!((connected, failure), (4, io::ErrorKind::TimedOut));
     }
 
     #[tokio::test]

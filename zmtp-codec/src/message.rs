@@ -135,12 +135,15 @@ impl Message {
     }
 
     /// The sender's properties, when the connection that delivered this message has any
-    /// to give (today: peers an authenticator accepted).
+    /// to give (zmq-async's tcp and ipc connections: `Peer-Address`, the peer's handshake
+    /// properties, and what an authenticator added).
     pub fn metadata(&self) -> Option<&Metadata> {
         self.metadata.as_deref()
     }
 
-    /// One of the sender's properties, such as `User-Id` (libzmq's `zmq_msg_gets`).
+    /// One of the sender's properties, such as `User-Id`, `Peer-Address`, `Socket-Type` or
+    /// an `X-` name of the peer's (libzmq's `zmq_msg_gets`; `Peer-Address` is a draft
+    /// property there).
     pub fn property(&self, name: &str) -> Option<&Bytes> {
         self.metadata.as_deref()?.get(name)
     }

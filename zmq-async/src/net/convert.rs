@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use zmtp_codec::{Config, Connection, Handshake, MechanismConfig};
+use bytes::Bytes;
+use zmtp_codec::metadata::USER_ID;
+use zmtp_codec::{Config, Connection, Handshake, MechanismConfig, Metadata};
 
 use crate::options::{Security, SocketOptions};
 use crate::peer::{PeerInfo, SocketType};
@@ -23,17 +25,23 @@ fn counterpart(t: SocketType) -> SocketType {
     }
 }
 
-/// The socket layer's view of a handshake result: the peer's properties, then the
-/// authenticator's metadata and `User-Id`, in one [`Metadata`](zmtp_codec::Metadata). `authenticated` is false
-/// when no ZAP handler was asked (then there is no `User-Id`, as in libzmq).
+/// The socket layer's view of a handshake result: the peer's properties (but for a
+/// `User-Id` or `Peer-Address` it claims itself), then the authenticator's metadata and
+/// `User-Id`, in one [`Metadata`](zmtp_codec::Metadata). `authenticated` is false when no
+/// ZAP handler was asked (then there is no `User-Id`, as in libzmq).
 pub(crate) fn peer_info(ours: SocketType, info: Handshake, authenticated: bool) -> PeerInfo {
-    let mut metadata = info.metadata;
+    let mut metadata = Metadata::new();
+    // Names were valid when they came off the wire or out of the ZAP reply.
+    for (name, value) in info.metadata.iter() {
+        if !claims_local_fact(name) {
+            let _ = metadata.insert(name, value.clone());
+        }
+    }
     for (name, value) in info.auth_metadata.iter() {
-        // Names were valid when they came off the wire or out of the ZAP reply.
         let _ = metadata.insert(name, value.clone());
     }
     if let Some(user_id) = info.user_id.filter(|_| authenticated) {
-        let _ = metadata.insert(zmtp_codec::metadata::USER_ID, user_id);
+        let _ = metadata.insert(USER_ID, user_id);
     }
     PeerInfo {
         socket_type: info.socket_type.unwrap_or_else(|| counterpart(ours)),
@@ -41,6 +49,50 @@ pub(crate) fn peer_info(ours: SocketType, info: Handshake, authenticated: bool) 
         metadata,
     }
 }
+
+/// A property only this side can know, which a peer's own claim must not stand for (libzmq
+/// would show a `User-Id` claimed by an unauthenticated peer).
+fn claims_local_fact(name: &str) -> bool {
+    name.eq_ignore_ascii_case(PEER_ADDRESS) || name.eq_ignore_ascii_case(USER_ID)
+}
+
+/// What every message from a peer carries, read with `Message::property` (libzmq's
+/// `zmq_msg_gets`), in libzmq's precedence, where the first of a name counts:
+/// `Peer-Address` (when known), then what the authenticator said (`User-Id` and its
+/// metadata, when it was asked), then the peer's own properties (`Socket-Type`, `Identity`,
+/// its `X-` names). A peer cannot pass for another address or user by naming one itself:
+/// its own `Peer-Address` and `User-Id` are left out.
+pub(crate) fn message_properties(
+    peer_address: &str,
+    info: &Handshake,
+    authenticated: bool,
+) -> Metadata {
+    let mut properties = Metadata::new();
+    // Names were valid when they came off the wire or out of the ZAP reply.
+    if !peer_address.is_empty() {
+        let _ = properties.insert(
+            PEER_ADDRESS,
+            Bytes::copy_from_slice(peer_address.as_bytes()),
+        );
+    }
+    if authenticated {
+        if let Some(user_id) = &info.user_id {
+            let _ = properties.insert(USER_ID, user_id.clone());
+        }
+        for (name, value) in info.auth_metadata.iter() {
+            let _ = properties.insert(name, value.clone());
+        }
+    }
+    for (name, value) in info.metadata.iter() {
+        if !claims_local_fact(name) {
+            let _ = properties.insert(name, value.clone());
+        }
+    }
+    properties
+}
+
+/// The message property naming the peer's address (libzmq's `ZMQ_MSG_PROPERTY_PEER_ADDRESS`).
+pub(crate) const PEER_ADDRESS: &str = "Peer-Address";
 
 /// The codec's mechanism for these options (checked by [`SocketOptions::security`]).
 pub(crate) fn mechanism(o: &SocketOptions) -> crate::Result<MechanismConfig> {
@@ -92,6 +144,7 @@ pub(crate) fn connection(
     if let Some(id) = &o.routing_id {
         c.routing_id = id.clone();
     }
+    c.metadata = o.metadata.clone();
     c.max_msg_size = o.maxmsgsize;
     c.handshake_ivl = o.handshake_ivl;
     c.heartbeat_ivl = o.heartbeat_ivl;

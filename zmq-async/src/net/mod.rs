@@ -25,7 +25,7 @@ use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
 use crate::monitor::EventKind;
-use crate::options::SocketOptions;
+use crate::options::{ReconnectStop, SocketOptions};
 use crate::peer::{PeerId, PeerPipes, SocketHandle, SocketType};
 use crate::{Error, Result};
 
@@ -82,6 +82,11 @@ fn stream_options(o: &SocketOptions) -> StreamOptions {
     if o.backlog > 0 {
         tcp.backlog = o.backlog;
     }
+    tcp.tos = o.tos;
+    tcp.bindtodevice = o.bindtodevice.clone();
+    tcp.sndbuf = o.sndbuf;
+    tcp.rcvbuf = o.rcvbuf;
+    tcp.connect_timeout = o.connect_timeout;
     let mut s = StreamOptions::default();
     s.tcp = tcp;
     s
@@ -94,6 +99,12 @@ fn errno(e: &Error) -> i32 {
         Error::AddrInUse(_) => 98, // EADDRINUSE (Linux)
         _ => 0,
     }
+}
+
+/// Nothing listens at the endpoint (`ECONNREFUSED`).
+fn refused(e: &zmq_transports::Error) -> bool {
+    matches!(e, zmq_transports::Error::Io { source, .. }
+        if source.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 fn transport_error(e: zmq_transports::Error) -> Error {
@@ -204,7 +215,7 @@ async fn accept_loop(
         match accepted {
             Ok((stream, addr)) => {
                 let span = tracing::debug_span!("zmq.peer", peer = %addr);
-                let zap_address = zap::address(&addr);
+                let zap_address = zap::address(&stream);
                 let peer_address = addr.to_string();
                 handle.shared.monitors.raise(
                     || EventKind::Accepted,
@@ -220,6 +231,7 @@ async fn accept_loop(
                 handle.clone().spawn(
                     async move {
                         let mut pipes: Option<PeerPipes> = None;
+                        let mut handshaken = false;
                         let link = Link {
                             handle: &handle,
                             pipes: &mut pipes,
@@ -227,6 +239,8 @@ async fn accept_loop(
                             zap_address,
                             endpoint: &endpoint,
                             peer_address,
+                            accepted: true,
+                            handshaken: &mut handshaken,
                         };
                         let session = match serve(stream, &handle.options(), link) {
                             Ok(s) => s,
@@ -342,10 +356,8 @@ async fn connect_loop(
                 monitors.raise(|| EventKind::Connected, &text, Some(&peer_address), None);
                 // One span per connection, as the accepted ones have.
                 let span = tracing::debug_span!("zmq.peer", peer = %peer_address);
-                let zap_address = stream
-                    .peer_addr()
-                    .map(|a| zap::address(&a))
-                    .unwrap_or_default();
+                let zap_address = zap::address(&stream);
+                let mut handshaken = false;
                 let link = Link {
                     handle: &handle,
                     pipes: &mut pipes,
@@ -353,6 +365,8 @@ async fn connect_loop(
                     zap_address,
                     endpoint: &text,
                     peer_address,
+                    accepted: false,
+                    handshaken: &mut handshaken,
                 };
                 let session = match serve(stream, &options, link) {
                     Ok(s) => s,
@@ -369,6 +383,14 @@ async fn connect_loop(
                 if matches!(outcome, Outcome::SocketClosed) {
                     break;
                 }
+                if !handshaken
+                    && options
+                        .reconnect_stop
+                        .contains(ReconnectStop::HANDSHAKE_FAILED)
+                {
+                    tracing::debug!("handshake failed: not reconnecting (reconnect_stop)");
+                    break;
+                }
                 if options.immediate {
                     pipes = None;
                 } else if let Some(p) = &mut pipes {
@@ -378,6 +400,10 @@ async fn connect_loop(
             Err(e) => {
                 tracing::debug!(error = %e, "connect failed");
                 monitors.raise(|| EventKind::Closed, &text, None, None);
+                if refused(&e) && options.reconnect_stop.contains(ReconnectStop::CONN_REFUSED) {
+                    tracing::debug!("refused: not reconnecting (reconnect_stop)");
+                    break;
+                }
             }
         }
         let Some(base) = base else {
@@ -399,5 +425,28 @@ async fn connect_loop(
         if let Some(max) = options.reconnect_ivl_max.filter(|m| *m > base) {
             ivl = (ivl * 2).min(max);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tcp_options_reach_the_transport() {
+        let mut o = SocketOptions::default();
+        assert_eq!(stream_options(&o).tcp, TcpOptions::default());
+        o.tos = 0x28;
+        o.bindtodevice = Some("lo".into());
+        o.sndbuf = Some(1 << 16);
+        o.rcvbuf = Some(1 << 17);
+        o.connect_timeout = Some(Duration::from_millis(250));
+        o.backlog = 7;
+        let tcp = stream_options(&o).tcp;
+        assert_eq!(tcp.tos, 0x28);
+        assert_eq!(tcp.bindtodevice.as_deref(), Some("lo"));
+        assert_eq!((tcp.sndbuf, tcp.rcvbuf), (Some(1 << 16), Some(1 << 17)));
+        assert_eq!(tcp.connect_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(tcp.backlog, 7);
     }
 }

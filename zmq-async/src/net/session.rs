@@ -18,9 +18,10 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
-use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, Subscription};
+use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, SocketType, Subscription};
 
 use crate::monitor::{self, EventKind};
+use crate::options::RouterNotify;
 use crate::peer::{PeerInfo, PeerPipes, SocketHandle};
 
 use super::{convert, zap};
@@ -67,12 +68,17 @@ pub(crate) struct Link<'a> {
     pub(crate) pipes: &'a mut Option<PeerPipes>,
     /// ROUTER or STREAM alias for this peer (`connect_routing_id`), used when attaching.
     pub(crate) alias: Option<Bytes>,
-    /// The peer's address for ZAP (IP without port; empty for ipc).
+    /// The peer's address as libzmq reports it, to ZAP and as every message's
+    /// `Peer-Address` (see [`zap::address`]).
     pub(crate) zap_address: String,
     /// The socket's endpoint this connection belongs to, for monitor events.
     pub(crate) endpoint: &'a str,
     /// The peer's address (`tcp://ip:port`), for monitor events.
     pub(crate) peer_address: String,
+    /// The connection was accepted by a listener (not made by a connect).
+    pub(crate) accepted: bool,
+    /// Set once the handshake completes ([`Link::connected`]; a raw session's at once).
+    pub(crate) handshaken: &'a mut bool,
 }
 
 impl Link<'_> {
@@ -115,6 +121,7 @@ impl Link<'_> {
     /// The peer is there (handshake done): attaches its pipes (accepted, or `immediate`),
     /// or tells the socket that the pipes made at `connect` have a connection now.
     pub(crate) fn connected(&mut self, info: PeerInfo) -> Result<(), Outcome> {
+        *self.handshaken = true;
         match self.pipes.as_ref() {
             // Failing means the socket is gone: a lingering connection still delivers
             // what its outbound pipe holds.
@@ -161,7 +168,8 @@ where
         zap: None,
         authenticated: false,
         properties: None,
-        handshaken: None,
+        routing_id: None,
+        farewell: Vec::new(),
     };
     std::future::poll_fn(move |cx| session.poll(cx))
 }
@@ -188,18 +196,21 @@ struct Session<'a, S> {
     zap: Option<zap::Pending>,
     /// A ZAP handler was asked (and said 200): the peer gets a `User-Id`.
     authenticated: bool,
-    /// The peer's properties, attached to every message it sends (authenticated peers).
+    /// The peer's properties, attached to every message it sends.
     properties: Option<Arc<Metadata>>,
     /// Set at handshake, with the peer's routing id, for monitor events.
-    handshaken: Option<Option<Bytes>>,
+    routing_id: Option<Option<Bytes>>,
+    /// What the socket receives from this peer if the connection ends after its handshake
+    /// (`router_notify`'s disconnect, `disconnect_msg`, `hiccup_msg`).
+    farewell: Vec<Message>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         let r = self.poll_turns(cx);
         if let Poll::Ready(outcome) = &r {
-            let handshaken = self.handshaken.as_ref().map(Option::as_ref);
-            self.link.report_end(outcome, handshaken);
+            let routing_id = self.routing_id.as_ref().map(Option::as_ref);
+            self.link.report_end(outcome, routing_id);
         }
         r
     }
@@ -214,6 +225,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 Ok(false) => return Poll::Pending,
                 Err(outcome) => {
                     note_size_failure(&outcome);
+                    if !matches!(outcome, Outcome::SocketClosed) {
+                        self.say_farewell();
+                    }
                     self.ended = Some(outcome);
                 }
             }
@@ -342,16 +356,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     fn handle_event(&mut self, event: Event) -> Result<(), Outcome> {
         match event {
             Event::HandshakeSucceeded(info) => {
+                let properties =
+                    convert::message_properties(&self.link.zap_address, &info, self.authenticated);
+                self.properties = Some(Arc::new(properties));
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
                 let routing_id = info.routing_id.clone().filter(|id| !id.is_empty());
                 self.link
                     .raise(EventKind::HandshakeSucceeded, routing_id.as_ref());
-                self.handshaken = Some(routing_id);
-                if self.authenticated {
-                    self.properties = Some(Arc::new(info.metadata.clone()));
-                }
+                self.routing_id = Some(routing_id);
                 self.link.connected(info)?;
+                self.greet();
             }
             Event::Message(msg) => {
                 self.inbox.push_back(msg);
@@ -377,6 +392,57 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// What a new connection starts with once its handshake is done: `hello_msg` to the
+    /// peer (DEALER, ROUTER), `router_notify`'s connect message to the socket; and what the
+    /// socket will get if it ends ([`Self::say_farewell`]).
+    fn greet(&mut self) {
+        let options = self.link.handle.options();
+        let socket_type = self.link.handle.socket_type();
+        let router = socket_type == SocketType::Router;
+        if let Some(hello) = options
+            .hello_msg
+            .filter(|_| router || socket_type == SocketType::Dealer)
+        {
+            if let Err(e) = self.conn.send(&Message::from(hello)) {
+                tracing::debug!(error = %e, "hello_msg not sent");
+            }
+        }
+        let notify = |flag| router && options.router_notify.contains(flag);
+        if notify(RouterNotify::CONNECT) {
+            self.inbox.push_back(Message::from(Bytes::new()));
+        }
+        self.farewell.clear();
+        if notify(RouterNotify::DISCONNECT) {
+            self.farewell.push(Message::from(Bytes::new()));
+        }
+        let accepted = self.link.accepted;
+        if let Some(msg) = options.disconnect_msg.filter(|_| router && accepted) {
+            self.farewell.push(Message::from(msg));
+        }
+        let dealer = socket_type == SocketType::Dealer;
+        if let Some(msg) = options.hiccup_msg.filter(|_| dealer && !accepted) {
+            self.farewell.push(Message::from(msg));
+        }
+    }
+
+    /// The connection ended after its handshake: the socket gets the farewell messages,
+    /// whatever its `rcvhwm` (as libzmq writes them past it). What was decoded but had no
+    /// room in the pipe is lost, as without them, and does not follow them.
+    fn say_farewell(&mut self) {
+        if self.farewell.is_empty() {
+            return;
+        }
+        let Some(pipes) = self.link.pipes.as_ref() else {
+            return;
+        };
+        self.inbox.clear();
+        for msg in self.farewell.drain(..) {
+            if pipes.inbound.push_force(msg).is_err() {
+                break;
+            }
+        }
     }
 
     /// Attaches the peer's properties to the messages in the inbox from `from` on.
@@ -443,7 +509,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     }
 
     fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
-        if !self.conn.is_active() || self.outbound_done || self.backlog >= WRITE_BACKLOG {
+        // Not before the socket's side of the handshake ran (`greet`): `hello_msg` goes first.
+        if !self.conn.is_active()
+            || !*self.link.handshaken
+            || self.outbound_done
+            || self.backlog >= WRITE_BACKLOG
+        {
             return Ok(false);
         }
         let Some(pipes) = self.link.pipes.as_mut() else {
@@ -598,6 +669,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("connection: {e}"));
         let (stream, _peer) = tokio::io::duplex(64);
         let mut pipes = None;
+        let mut handshaken = false;
         let link = Link {
             handle: &handle,
             pipes: &mut pipes,
@@ -605,6 +677,8 @@ mod tests {
             zap_address: String::new(),
             endpoint: "",
             peer_address: String::new(),
+            accepted: true,
+            handshaken: &mut handshaken,
         };
         let future = run(stream, conn, link);
         assert_eq!(

@@ -93,13 +93,26 @@ pub(crate) struct Context<'a> {
 }
 
 /// Starts authenticating a peer: asks the bound handler, or applies libzmq's rules when
-/// none is bound (NULL and CURVE accept, PLAIN closes without ERROR).
+/// none is bound (NULL and CURVE accept, PLAIN closes without ERROR; with
+/// `zap_enforce_domain`, all three close). With `zap_enforce_domain` and no `zap_domain`, a
+/// CURVE server asks no handler (libzmq's `curve_server_t`).
 pub(crate) fn start(request: AuthRequest, cx: Context<'_>) -> Start {
+    let enforce = cx.options.zap_enforce_domain;
+    let no_domain = !cx
+        .options
+        .zap_domain
+        .as_ref()
+        .is_some_and(|d| !d.is_empty());
+    if enforce && no_domain && request.mechanism == "CURVE" {
+        return Start::Now(AuthReply::accept(Bytes::new()));
+    }
     let Some(pipes) = inproc::attach_bare(zap::NAME, PeerInfo::new(SocketType::Dealer)) else {
         return Start::Now(match request.mechanism {
-            // libzmq: plain_server_t fails the handshake when zap_connect fails; a 300
-            // reply closes without an ERROR command just the same.
+            // libzmq: plain_server_t fails the handshake when zap_connect fails (and NULL
+            // and CURVE do with zap_enforce_domain); a 300 reply closes without an ERROR
+            // command just the same.
             "PLAIN" => AuthReply::deny(300, "no ZAP handler"),
+            _ if enforce => AuthReply::deny(300, "no ZAP handler (zap_enforce_domain)"),
             _ => AuthReply::accept(Bytes::new()),
         });
     };
@@ -118,13 +131,20 @@ pub(crate) fn start(request: AuthRequest, cx: Context<'_>) -> Start {
     Start::Ask(Pending::send(pipes, msg))
 }
 
-/// The peer's address as libzmq puts it in a ZAP request: the numeric IP without port for
-/// tcp, empty for ipc.
-pub(crate) fn address(peer: &zmq_transports::PeerAddr) -> String {
-    match peer {
-        zmq_transports::PeerAddr::Tcp(addr) => addr.ip().to_string(),
-        _ => String::new(),
+/// The peer's address as libzmq gives it, to ZAP and as messages' `Peer-Address`: the
+/// numeric IP without port for tcp; for ipc, as libzmq on Linux with glibc,
+/// `localhost:uid:gid:pid` of the process on the other end (`SO_PEERCRED`), or empty when
+/// the system does not say.
+pub(crate) fn address(stream: &zmq_transports::Stream) -> String {
+    match stream {
+        zmq_transports::Stream::Tcp(s) => s.peer_addr().map(|a| a.ip().to_string()),
+        zmq_transports::Stream::Ipc(s) => s.peer_cred().map(|c| {
+            let pid = c.pid().map(|p| p.to_string()).unwrap_or_default();
+            format!("localhost:{}:{}:{pid}", c.uid(), c.gid())
+        }),
+        _ => Ok(String::new()),
     }
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

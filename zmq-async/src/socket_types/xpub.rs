@@ -25,6 +25,14 @@ pub(crate) struct XPub {
     /// Subscriptions (and upstream messages) waiting for the XPUB user; the intake stops
     /// while it holds `rcvhwm` of them.
     pending: VecDeque<Message>,
+    /// The subscriber each message of `pending` came from (none: a cancel for a peer gone).
+    senders: VecDeque<Option<Key>>,
+    /// `xpub_manual`: the subscriber of the last subscription the user received, whom the
+    /// user's `subscribe` and `unsubscribe` apply to.
+    last_sender: Option<Key>,
+    /// `xpub_manual`: what each subscriber asked for (the trie holds what the user
+    /// granted), so that a subscriber's departure cancels what it asked for.
+    asked: MTrie,
     matched: Vec<Key>,
     xpub: bool,
     /// Scan at the next intake even without a signal: a peer was attached since the last
@@ -42,6 +50,9 @@ impl XPub {
             peers: Vec::new(),
             trie: MTrie::default(),
             pending: VecDeque::new(),
+            senders: VecDeque::new(),
+            last_sender: None,
+            asked: MTrie::default(),
             matched: Vec::new(),
             xpub,
             rescan: false,
@@ -60,6 +71,7 @@ impl XPub {
             return;
         }
         let verbose = base.options.xpub_verbose;
+        let manual = self.xpub && base.options.xpub_manual;
         let limit = if self.xpub { base.options.rcvhwm } else { 0 };
         if limit != 0 && self.pending.len() >= limit {
             self.rescan = true;
@@ -81,7 +93,7 @@ impl XPub {
                 budget -= 1;
                 match peer.inbound.try_pop() {
                     TryPop::Message(msg) => {
-                        self.handle(key, msg, verbose);
+                        self.handle(key, msg, verbose, manual);
                         if limit != 0 && self.pending.len() >= limit {
                             // The next intake starts with the next subscriber.
                             self.next = i + 1;
@@ -102,27 +114,75 @@ impl XPub {
         }
     }
 
-    fn handle(&mut self, key: Key, msg: Message, verbose: bool) {
+    fn handle(&mut self, key: Key, msg: Message, verbose: bool, manual: bool) {
+        if manual {
+            // As libzmq: every subscribe and cancel goes to the user, who decides.
+            match Subscription::from_message(&msg) {
+                Some(Subscription::Subscribe(topic)) => {
+                    self.asked.add(&topic, key);
+                }
+                Some(Subscription::Cancel(topic)) => {
+                    self.asked.rm(&topic, key);
+                }
+                None => {}
+            }
+            self.pend(msg, Some(key));
+            return;
+        }
         match Subscription::from_message(&msg) {
             Some(Subscription::Subscribe(topic)) => {
                 let first = self.trie.add(&topic, key);
                 if self.xpub && (first || verbose) {
-                    self.pending.push_back(msg);
+                    self.pend(msg, Some(key));
                 }
             }
             Some(Subscription::Cancel(topic)) => {
                 let last = self.trie.rm(&topic, key);
                 if self.xpub && last {
-                    self.pending.push_back(msg);
+                    self.pend(msg, Some(key));
                 }
             }
             None => {
                 // A user message sent upstream by an XSUB: XPUB passes it on, PUB drops it.
                 if self.xpub {
-                    self.pending.push_back(msg);
+                    self.pend(msg, Some(key));
                 }
             }
         }
+    }
+
+    /// Queues a message for the XPUB user.
+    fn pend(&mut self, msg: Message, from: Option<Key>) {
+        self.pending.push_back(msg);
+        self.senders.push_back(from);
+    }
+
+    /// The subscribers a message with this first frame goes to: those with a matching
+    /// subscription, or with `invert_matching` those without.
+    fn select(&mut self, topic: &[u8], invert: bool) {
+        self.matched.clear();
+        self.trie.matching(topic, &mut self.matched);
+        if invert {
+            // The complement, built behind the matches and then moved to the front.
+            self.matched.sort_unstable();
+            let matching = self.matched.len();
+            for &key in &self.peers {
+                if self.matched[..matching].binary_search(&key).is_err() {
+                    self.matched.push(key);
+                }
+            }
+            self.matched.drain(..matching);
+        }
+    }
+
+    /// `xpub_nodrop`: whether every selected subscriber has room (a closed one does not
+    /// count: it will never have room, and takes nothing).
+    fn all_have_room(&self, base: &SocketBase) -> bool {
+        self.matched.iter().all(|k| {
+            base.peers
+                .get(*k)
+                .map_or(true, |p| p.outbound.has_room() || p.outbound.is_closed())
+        })
     }
 }
 
@@ -136,15 +196,27 @@ impl Protocol for XPub {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }
     }
-    fn detached(&mut self, _base: &mut SocketBase, key: Key) {
+    fn detached(&mut self, base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
-        let (xpub, pending) = (self.xpub, &mut self.pending);
-        self.trie.rm_peer(key, &mut |topic| {
+        if self.last_sender == Some(key) {
+            self.last_sender = None;
+        }
+        let (xpub, pending, senders) = (self.xpub, &mut self.pending, &mut self.senders);
+        let mut cancel = |topic: &[u8]| {
             if xpub {
                 let cancel = Subscription::Cancel(Bytes::copy_from_slice(topic));
                 pending.push_back(cancel.to_message());
+                senders.push_back(None);
             }
-        });
+        };
+        if self.xpub && base.options.xpub_manual {
+            // The user hears of everything the subscriber asked for, as libzmq's manual XPUB.
+            self.asked.rm_peer_reporting_all(key, &mut cancel);
+            self.trie.rm_peer(key, &mut |_| {});
+        } else {
+            self.asked.rm_peer(key, &mut |_| {});
+            self.trie.rm_peer(key, &mut cancel);
+        }
     }
     fn housekeeping(&mut self, base: &mut SocketBase) {
         self.intake(base);
@@ -153,13 +225,30 @@ impl Protocol for XPub {
     fn held(&self) -> usize {
         self.pending.len()
     }
+    /// XPUB with `xpub_manual`: grants (or withdraws) `topic` to the subscriber of the last
+    /// subscription received.
+    fn subscribe(&mut self, base: &mut SocketBase, topic: &[u8], on: bool) -> Result<()> {
+        if !(self.xpub && base.options.xpub_manual) {
+            return Err(crate::Error::NotSupported(
+                "XPUB subscribes its subscribers only with xpub_manual",
+            ));
+        }
+        if let Some(key) = self.last_sender.filter(|k| base.peers.get(*k).is_some()) {
+            if on {
+                self.trie.add(topic, key);
+            } else {
+                self.trie.rm(topic, key);
+            }
+        }
+        Ok(())
+    }
     fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Ok(()))
     }
     fn poll_send(
         &mut self,
         base: &mut SocketBase,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
         let Some(msg) = slot.take() else {
@@ -167,9 +256,17 @@ impl Protocol for XPub {
         };
         self.intake(base);
         let topic = msg.first().map(|f| &f[..]).unwrap_or_default();
-        self.matched.clear();
-        self.trie.matching(topic, &mut self.matched);
-        // PUB drops at the HWM, per peer.
+        self.select(topic, base.options.invert_matching);
+        if base.options.xpub_nodrop && !self.all_have_room(base) {
+            // All or nothing, as libzmq's `check_hwm`: wait until every selected
+            // subscriber has room (register, then look again so room made since counts).
+            base.shared.writable.register(cx.waker());
+            if !self.all_have_room(base) {
+                *slot = Some(msg);
+                return Poll::Pending;
+            }
+        }
+        // PUB drops at the HWM, per peer (never, with xpub_nodrop: all have room).
         dist::send_to_all(&mut base.peers, &self.matched, msg, AtHwm::Drop);
         Poll::Ready(Ok(()))
     }
@@ -180,7 +277,10 @@ impl Protocol for XPub {
         base.shared.readable.register(cx.waker());
         self.intake(base);
         match self.pending.pop_front() {
-            Some(m) => Poll::Ready(Ok(m)),
+            Some(m) => {
+                self.last_sender = self.senders.pop_front().flatten();
+                Poll::Ready(Ok(m))
+            }
             None => {
                 if self.rescan {
                     // The intake stopped at its budget with nothing for the user yet

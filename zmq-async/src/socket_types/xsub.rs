@@ -117,13 +117,22 @@ impl Protocol for XSub {
         Poll::Ready(Ok(()))
     }
     fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        // `invert_matching`: SUB takes what matches none of its subscriptions; an XSUB
+        // with it set filters nothing (libzmq's XSUB never filters).
+        let invert = base.options.invert_matching;
+        if invert && self.xsub {
+            return self
+                .fq
+                .poll_recv(&mut base.peers, &base.shared.readable, cx)
+                .map(|(_, msg)| Ok(msg));
+        }
         loop {
             let (_, msg) =
                 futures::ready!(self
                     .fq
                     .poll_recv(&mut base.peers, &base.shared.readable, cx));
             let first = msg.first().map(|f| &f[..]).unwrap_or_default();
-            if self.subs.matches(first) {
+            if self.subs.matches(first) != invert {
                 return Poll::Ready(Ok(msg));
             }
         }
