@@ -47,6 +47,10 @@ pub enum Error {
     /// (`EPROTONOSUPPORT`).
     #[error("transport not supported yet (EPROTONOSUPPORT): {0}")]
     TransportUnsupported(String),
+    /// The transport cannot serve this socket type (`ENOCOMPATPROTO`): `pgm://` and
+    /// `epgm://` carry one direction only, so only PUB, XPUB, SUB and XSUB take them.
+    #[error("transport not compatible with the socket type (ENOCOMPATPROTO): {0}")]
+    IncompatibleTransport(String),
     /// An argument is out of range (`EINVAL`), e.g. a routing id longer than 255 bytes.
     #[error("invalid argument (EINVAL): {0}")]
     InvalidArgument(&'static str),

@@ -82,6 +82,7 @@ fn info_of(shared: &Shared, opts: &SocketOptions) -> PeerInfo {
         socket_type: shared.socket_type,
         routing_id: opts.routing_id.clone(),
         metadata: Default::default(),
+        subscribe_all: false,
     }
 }
 

@@ -16,6 +16,10 @@
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a `SocketHandle`.
 //!
+//! Transports: `tcp://`, `ipc://`, `inproc://`, and for PUB/XPUB/SUB/XSUB `epgm://` and
+//! `pgm://` (PGM multicast, interoperable with libzmq's; losses it cannot repair are
+//! counted in [`Socket::multicast_stats`]).
+//!
 //! # Events, counters and tracing
 //!
 //! [`Socket::monitor`] returns a [`Monitor`], a [`futures::Stream`] of [`MonitorEvent`]s
@@ -125,6 +129,7 @@ pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
 pub use monitor::{EventKind, Events, Monitor, MonitorEvent};
+pub use net::MulticastStats;
 pub use options::{ReconnectStop, RouterNotify, Security, SocketOptions};
 #[cfg(feature = "unstable-transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]

@@ -195,6 +195,17 @@ pub struct SocketOptions {
     /// libzmq's `zmq_msg_gets`. Names start with `X-` (libzmq's rule); add them with
     /// [`add_metadata`](Self::add_metadata).
     pub metadata: Metadata,
+    /// `ZMQ_RATE`: a `pgm://`/`epgm://` publisher's data rate limit in kbit/s, IP and UDP
+    /// headers counted; it also sizes the repair windows with `recovery_ivl` (100).
+    pub rate: u32,
+    /// `ZMQ_RECOVERY_IVL`: how long a multicast publisher keeps sent data to repair losses,
+    /// and how long its receivers may ask (10 s; not zero).
+    pub recovery_ivl: Duration,
+    /// `ZMQ_MULTICAST_HOPS`: the TTL of multicast sent (1: the local network; 1–255).
+    pub multicast_hops: u32,
+    /// `ZMQ_MULTICAST_MAXTPDU`: the largest multicast packet, IP header included (1500;
+    /// at least 128 here).
+    pub multicast_maxtpdu: u16,
 }
 
 /// The security mechanism a socket's options select, and its role.
@@ -275,6 +286,10 @@ impl std::fmt::Debug for SocketOptions {
             .field("disconnect_msg", &self.disconnect_msg)
             .field("hiccup_msg", &self.hiccup_msg)
             .field("metadata", &self.metadata)
+            .field("rate", &self.rate)
+            .field("recovery_ivl", &self.recovery_ivl)
+            .field("multicast_hops", &self.multicast_hops)
+            .field("multicast_maxtpdu", &self.multicast_maxtpdu)
             .finish()
     }
 }
@@ -334,6 +349,10 @@ impl Default for SocketOptions {
             disconnect_msg: None,
             hiccup_msg: None,
             metadata: Metadata::new(),
+            rate: 100,
+            recovery_ivl: Duration::from_secs(10),
+            multicast_hops: 1,
+            multicast_maxtpdu: 1500,
         }
     }
 }
@@ -391,7 +410,7 @@ impl SocketOptions {
                 ));
             }
         }
-        Ok(())
+        crate::net::check_multicast_options(self)
     }
 
     /// The mechanism these options select (libzmq's `ZMQ_MECHANISM` plus the role), or

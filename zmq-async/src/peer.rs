@@ -30,6 +30,10 @@ pub struct PeerInfo {
     /// `Peer-Address` the peer claims itself), then what the ZAP handler added (its
     /// metadata, and `User-Id`).
     pub metadata: Metadata,
+    /// A multicast session standing for every subscriber at once: a PUB/XPUB sends it
+    /// everything without a subscription (libzmq's `subscribe_to_all`), and XPUB's user
+    /// hears of no subscription from it.
+    pub(crate) subscribe_all: bool,
 }
 
 impl PeerInfo {
@@ -39,6 +43,7 @@ impl PeerInfo {
             socket_type,
             routing_id: None,
             metadata: Metadata::new(),
+            subscribe_all: false,
         }
     }
 }

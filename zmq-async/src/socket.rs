@@ -158,7 +158,7 @@ impl NetEndpoint {
     }
 }
 
-/// A tcp or ipc bind's wait for its listener, which needs no socket (see
+/// A tcp, ipc, pgm or epgm bind's wait for its listener or multicast session, which needs no socket (see
 /// [`Socket::start_bind`]).
 pub(crate) struct NetBind {
     handle: SocketHandle,
@@ -168,11 +168,17 @@ pub(crate) struct NetBind {
 
 impl NetBind {
     pub(crate) async fn run(self) -> Result<EndpointTask> {
-        net::bind(self.handle, &self.endpoint, self.closed).await
+        match self.endpoint {
+            Endpoint::Pgm(_) | Endpoint::Epgm(_) => {
+                net::multicast(self.handle, &self.endpoint, self.closed).await
+            }
+            _ => net::bind(self.handle, &self.endpoint, self.closed).await,
+        }
     }
 }
 
-/// How an endpoint is served: inproc by name, tcp and ipc by a connection task.
+/// How an endpoint is served: inproc by name, tcp and ipc by a connection task (pgm and
+/// epgm by a multicast session).
 enum Route<'a> {
     Inproc(&'a str),
     Net(Endpoint),
@@ -183,7 +189,9 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
         return inproc_name(endpoint).map(Route::Inproc);
     }
     match endpoint.parse::<Endpoint>() {
-        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_))) => Ok(Route::Net(ep)),
+        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_) | Endpoint::Pgm(_) | Endpoint::Epgm(_))) => {
+            Ok(Route::Net(ep))
+        }
         Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
         Err(e) => match inproc_name(endpoint) {
             // Schemes we know of but do not serve (ws, tipc, …) keep their own error.
@@ -382,6 +390,14 @@ impl<T: SocketKind> Socket<T> {
         set_disconnect_msg(disconnect_msg: Option<Bytes>);
         /// `ZMQ_HICCUP_MSG` (draft in libzmq): a DEALER receives it when its connection drops.
         set_hiccup_msg(hiccup_msg: Option<Bytes>);
+        /// `ZMQ_RATE`: multicast data rate, kbit/s (applies to later `pgm`/`epgm` endpoints).
+        set_rate(rate: u32);
+        /// `ZMQ_RECOVERY_IVL`: how long multicast data stays repairable.
+        set_recovery_ivl(recovery_ivl: Duration);
+        /// `ZMQ_MULTICAST_HOPS`: the multicast TTL (1–255).
+        set_multicast_hops(multicast_hops: u32);
+        /// `ZMQ_MULTICAST_MAXTPDU`: the largest multicast packet, IP header included.
+        set_multicast_maxtpdu(multicast_maxtpdu: u16);
     }
 
     /// `ZMQ_METADATA` (draft in libzmq): adds an `"X-name:value"` property sent in every
@@ -463,7 +479,9 @@ impl<T: SocketKind> Socket<T> {
     /// Binds to `endpoint` and returns the resolved endpoint.
     ///
     /// `inproc://`, `tcp://` and `ipc://` are served; the resolved endpoint names the port
-    /// a `tcp://…:0` or `tcp://…:*` bind got. Other ZeroMQ schemes (`pgm`, `ws`, `tipc`, …)
+    /// a `tcp://…:0` or `tcp://…:*` bind got. `pgm://` and `epgm://` (PUB, XPUB, SUB and
+    /// XSUB only, else [`Error::IncompatibleTransport`]) join a multicast group, exactly as
+    /// `connect` does (see the crate's README). Other ZeroMQ schemes (`ws`, `tipc`, …)
     /// return [`Error::TransportUnsupported`]; a malformed endpoint
     /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
@@ -480,7 +498,11 @@ impl<T: SocketKind> Socket<T> {
     /// (`Ok`); a tcp or ipc bind returns what to await without the socket (`Err`), for
     /// [`Socket::finish_bind`]. Split so a socket behind a lock is not held across it.
     pub(crate) fn start_bind(&mut self, endpoint: &str) -> Result<Result<String, NetBind>> {
-        match route_for(T::TYPE, endpoint)? {
+        let route = route_for(T::TYPE, endpoint)?;
+        if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
+            net::check_multicast(T::TYPE, endpoint)?;
+        }
+        match route {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
                 self.base.shared.span.add_endpoint("bind", endpoint);
@@ -505,6 +527,17 @@ impl<T: SocketKind> Socket<T> {
             bind: true,
         });
         resolved
+    }
+
+    /// What this socket's `pgm://` and `epgm://` endpoints received, lost beyond repair,
+    /// and dropped as malformed, summed over them (all zero without any, and on a
+    /// publisher). Unrecoverable loss is also logged as a `tracing` warning.
+    pub fn multicast_stats(&self) -> crate::MulticastStats {
+        let mut total = crate::MulticastStats::default();
+        for stats in self.net.iter().filter_map(|n| n.task.multicast_stats()) {
+            total += stats;
+        }
+        total
     }
 
     /// Stops accepting connections on `endpoint` (the endpoint as given to `bind`, or as
@@ -533,8 +566,21 @@ impl<T: SocketKind> Socket<T> {
         inproc::unbind(name, &self.base.shared)
     }
 
-    /// Connects to `endpoint`. With inproc the peer need not be bound yet.
+    /// Connects to `endpoint`. With inproc the peer need not be bound yet. `pgm://` and
+    /// `epgm://` join the group as `bind` does.
     pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
+        let route = route_for(T::TYPE, endpoint)?;
+        if let Route::Net(ep @ (Endpoint::Pgm(_) | Endpoint::Epgm(_))) = route {
+            net::check_multicast(T::TYPE, endpoint)?;
+            let task = net::multicast(self.handle(), &ep, self.net_closed.clone()).await?;
+            self.net.push(NetEndpoint {
+                given: endpoint.to_owned(),
+                task,
+                bind: false,
+            });
+            self.pump();
+            return Ok(());
+        }
         self.connect_now(endpoint).map(drop)
     }
 
@@ -542,6 +588,12 @@ impl<T: SocketKind> Socket<T> {
     /// (not with `immediate`).
     pub(crate) fn connect_now(&mut self, endpoint: &str) -> Result<Option<PeerId>> {
         let route = route_for(T::TYPE, endpoint)?;
+        if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
+            // `connect` opens multicast endpoints before it gets here; for the types
+            // that reach this directly (the thread-safe ones) it is the wrong transport.
+            net::check_multicast(T::TYPE, endpoint)?;
+            return Err(Error::IncompatibleTransport(endpoint.to_owned()));
+        }
         let alias = if matches!(T::TYPE, SocketType::Router | SocketType::Stream) {
             let mut opts = self.base.options.clone();
             let alias = opts.connect_routing_id.take();

@@ -175,7 +175,7 @@ async fn endpoint_errors() {
     assert!(matches!(b.bind(&e).await, Err(Error::AddrInUse(_))));
     assert!(matches!(
         b.bind("epgm://127.0.0.1;239.192.1.1:5555").await,
-        Err(Error::TransportUnsupported(_))
+        Err(Error::IncompatibleTransport(_))
     ));
     assert!(matches!(
         b.connect("ws://127.0.0.1:80").await,

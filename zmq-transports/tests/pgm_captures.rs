@@ -338,3 +338,29 @@ fn libzmq_tsdus_decode_and_late_joiners_skip_to_a_boundary() {
     assert_eq!(all(4), full[3..].to_vec());
     assert_eq!(all(2), full[2..].to_vec());
 }
+
+/// OpenPGM follows a NAK list with single NAKs for the same numbers: a NAK for data whose
+/// repair was queued less than `repair_holdoff` (50 ms) ago gets neither NCF nor RDATA; a
+/// later one (the receiver lost the repair) gets both again.
+#[test]
+fn a_repeated_nak_within_the_holdoff_costs_no_second_repair() {
+    let t0 = Instant::now();
+    let mut source = Source::new(config(0xa683), t0);
+    let _ = drain(&mut source);
+    let mut enc = Encoder::new(source.max_tsdu());
+    for m in ["hello", "topic"] {
+        enc.push(&Message::from(m));
+        let tsdu = enc.poll_tsdu().expect("a TSDU");
+        source.handle_send(t0, tsdu).expect("within the rate");
+    }
+    let _ = drain(&mut source);
+    let t1 = t0 + Duration::from_millis(100);
+    let nak = |source: &mut Source, at: Instant| {
+        source.handle_datagram(at, &hex(NAK1)).expect("valid NAK");
+        drain(source).len()
+    };
+    assert_eq!(nak(&mut source, t1), 2, "NCF and RDATA");
+    assert_eq!(nak(&mut source, t1 + Duration::from_millis(10)), 0);
+    assert_eq!(nak(&mut source, t1 + Duration::from_millis(49)), 0);
+    assert_eq!(nak(&mut source, t1 + Duration::from_millis(60)), 2);
+}

@@ -47,6 +47,7 @@ pub(crate) fn peer_info(ours: SocketType, info: Handshake, authenticated: bool) 
         socket_type: info.socket_type.unwrap_or_else(|| counterpart(ours)),
         routing_id: info.routing_id,
         metadata,
+        subscribe_all: false,
     }
 }
 

@@ -8,11 +8,17 @@
 //! attached when its handshake completes (a raw peer at once).
 
 mod convert;
+mod pgm;
 mod raw;
 mod session;
 mod zap;
 
 use std::future::Future;
+
+pub use pgm::MulticastStats;
+pub(crate) use pgm::{
+    check_options as check_multicast_options, check_socket_type as check_multicast,
+};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -44,9 +50,30 @@ pub(crate) struct EndpointTask {
     pub(crate) peer: Option<PeerId>,
     cancel: CancellationToken,
     listener: Option<SharedListener>,
+    /// A `pgm://`/`epgm://` endpoint's counters.
+    multicast: Option<Arc<pgm::Counters>>,
 }
 
 impl EndpointTask {
+    fn multicast(
+        endpoint: String,
+        cancel: CancellationToken,
+        counters: Arc<pgm::Counters>,
+    ) -> Self {
+        EndpointTask {
+            endpoint,
+            peer: None,
+            cancel,
+            listener: None,
+            multicast: Some(counters),
+        }
+    }
+
+    /// What a multicast endpoint received and lost (`None` for tcp and ipc).
+    pub(crate) fn multicast_stats(&self) -> Option<MulticastStats> {
+        self.multicast.as_ref().map(|c| c.snapshot())
+    }
+
     /// Stops the listener or connector and every connection it made. A listener's port or
     /// ipc file is released before this returns.
     pub(crate) fn stop(&self) {
@@ -116,6 +143,11 @@ fn transport_error(e: zmq_transports::Error) -> Error {
         }
         T::Unsupported { .. } => Error::TransportUnsupported(e.to_string()),
         T::Io { source, .. } => Error::Io(source),
+        T::NoInterface { .. } => Error::InvalidEndpoint(e.to_string()),
+        T::RawSocketDenied { .. } => Error::Io(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            e.to_string(),
+        )),
         other => Error::Io(std::io::Error::other(other.to_string())),
     }
 }
@@ -135,6 +167,16 @@ where
     }
     let conn = convert::connection(socket_type, options)?;
     Ok(Either::Right(session::run(stream, conn, link)))
+}
+
+/// Opens a `pgm://` or `epgm://` endpoint on a PUB, XPUB, SUB or XSUB (bind and connect
+/// alike, as in libzmq).
+pub(crate) async fn multicast(
+    handle: SocketHandle,
+    endpoint: &Endpoint,
+    socket_closed: CancellationToken,
+) -> Result<EndpointTask> {
+    pgm::open(handle, endpoint, socket_closed).await
 }
 
 /// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.
@@ -178,6 +220,7 @@ pub(crate) async fn bind(
         peer: None,
         cancel,
         listener: Some(listener),
+        multicast: None,
     })
 }
 
@@ -312,6 +355,7 @@ pub(crate) fn connect(
         peer,
         cancel,
         listener: None,
+        multicast: None,
     })
 }
 

@@ -192,6 +192,10 @@ impl Protocol for XPub {
         self.rescan = true;
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
+        let multicast = base.peers.get(key).and_then(|p| p.info.as_ref());
+        if multicast.is_some_and(|info| info.subscribe_all) {
+            self.trie.add(b"", key);
+        }
         if let (Some(welcome), Some(peer)) = (&base.options.xpub_welcome_msg, base.peers.get(key)) {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }

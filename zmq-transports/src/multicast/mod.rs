@@ -60,7 +60,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-pub use receiver::{Delivery, PgmReceiver};
+pub use receiver::{Delivery, MalformedPackets, PgmReceiver};
 pub use sender::{PgmSender, TrySendError};
 
 use crate::endpoint::{Endpoint, PgmEndpoint};

@@ -14,6 +14,10 @@ use crate::pgm::{Destination, Nla};
 pub(crate) const IPPROTO_PGM: i32 = 113;
 /// The largest datagram read (an IPv4 packet can be no larger).
 const RECV_BUFFER: usize = 65_536;
+/// The kernel receive buffer asked for (`SO_RCVBUF`; the kernel caps it at
+/// `net.core.rmem_max`): a receiver's socket absorbs a burst at `rate` while its task is
+/// busy, instead of dropping it for NAKs and repairs to make up.
+const SOCKET_RECV_BUFFER: usize = 4 << 20;
 
 /// Which encapsulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +73,9 @@ impl Net {
         };
         socket.set_nonblocking(true)?;
         socket.set_reuse_address(true)?;
+        if let Err(e) = socket.set_recv_buffer_size(SOCKET_RECV_BUFFER) {
+            tracing::debug!(error = %e, "PGM socket keeps the default receive buffer");
+        }
         // Only the groups this socket joined, not every group some socket of the host joined.
         socket.set_multicast_all_v4(false)?;
         socket.join_multicast_v4(&group, &interface)?;

@@ -2,6 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -62,7 +64,25 @@ pub enum Delivery {
 pub struct PgmReceiver {
     endpoint: String,
     deliveries: mpsc::Receiver<io::Result<Delivery>>,
+    malformed: MalformedPackets,
     task: JoinHandle<()>,
+}
+
+/// How many datagrams a [`PgmReceiver`] dropped because they were not PGM packets it could
+/// parse (bad checksum, truncated, unknown type, bad options): a shared counter, readable
+/// while the receiver runs ([`PgmReceiver::malformed_packets`]).
+#[derive(Debug, Clone, Default)]
+pub struct MalformedPackets(Arc<AtomicU64>);
+
+impl MalformedPackets {
+    /// Datagrams dropped so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Drop for PgmReceiver {
@@ -83,8 +103,10 @@ impl PgmReceiver {
         config.recovery_ivl = options.recovery_ivl;
         config.max_tpdu = options.max_tpdu;
         let (tx, deliveries) = mpsc::channel(options.recv_hwm);
+        let malformed = MalformedPackets::default();
         let task = RecvTask {
             net,
+            malformed: malformed.clone(),
             core: Receiver::new(config, Instant::now()),
             decoders: HashMap::new(),
             max_msg_size: options.max_msg_size,
@@ -95,8 +117,15 @@ impl PgmReceiver {
         Ok(PgmReceiver {
             endpoint: session.name,
             deliveries,
+            malformed,
             task: tokio::spawn(task.run()),
         })
+    }
+
+    /// The counter of datagrams dropped as malformed (a handle that stays valid after
+    /// the receiver is gone).
+    pub fn malformed_packets(&self) -> MalformedPackets {
+        self.malformed.clone()
     }
 
     /// The next delivery. [`Error::Io`] when the socket failed (once; then
@@ -120,6 +149,7 @@ impl PgmReceiver {
 
 struct RecvTask {
     net: Net,
+    malformed: MalformedPackets,
     core: Receiver,
     decoders: HashMap<Tsi, Decoder>,
     max_msg_size: Option<u64>,
@@ -148,6 +178,7 @@ impl RecvTask {
                 received = self.net.recv() => match received {
                     Ok((datagram, from)) => {
                         if let Err(e) = self.core.handle_datagram(Instant::now(), from, &datagram) {
+                            self.malformed.add();
                             tracing::trace!(error = %e, "PGM datagram ignored");
                         }
                     }

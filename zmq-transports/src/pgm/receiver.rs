@@ -1,6 +1,6 @@
 //! The receiving side: one receive window per source.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -143,6 +143,9 @@ struct Session {
     next: Option<u32>,
     /// `slots[i]` is sequence number `next + i`.
     slots: VecDeque<Slot>,
+    /// The sequence numbers of the `Missing` slots, so the repair timers visit only those
+    /// (a window behind a gap may hold hundreds of thousands of slots).
+    missing: HashSet<u32>,
     last_heard: Instant,
     spmr_at: Option<Instant>,
     /// A run of lost numbers not yet queued as an event (queued before the next data, or
@@ -267,6 +270,7 @@ impl Receiver {
                 last_spm: None,
                 next: None,
                 slots: VecDeque::new(),
+                missing: HashSet::new(),
                 last_heard: now,
                 spmr_at: None,
                 unreported: None,
@@ -313,6 +317,7 @@ impl Receiver {
         if !sqn_lt(sqn, next) {
             if let Some(i) = self.ensure(now, s, sqn) {
                 if !matches!(s.slots[i], Slot::Have(_)) {
+                    s.missing.remove(&sqn);
                     s.slots[i] = Slot::Have(tsdu);
                 }
             }
@@ -353,8 +358,10 @@ impl Receiver {
             self.advance(s, excess);
             offset = self.capacity - 1;
         }
+        let next = s.next.unwrap_or(next);
         while s.slots.len() <= offset as usize {
             let backoff = self.backoff();
+            s.missing.insert(next.wrapping_add(s.slots.len() as u32));
             s.slots.push_back(Slot::Missing {
                 wait: Wait::BackOff,
                 expiry: now + backoff,
@@ -378,6 +385,7 @@ impl Receiver {
                 break;
             }
             if matches!(slot, Slot::Missing { .. }) {
+                s.missing.remove(&next.wrapping_add(i as u32));
                 *slot = Slot::Lost;
             }
         }
@@ -400,6 +408,10 @@ impl Receiver {
                         sqn: next,
                         tsdu,
                     });
+                }
+                Slot::Missing { .. } => {
+                    s.missing.remove(&next);
+                    Self::report_loss(s, next, 1);
                 }
                 _ => Self::report_loss(s, next, 1),
             }
@@ -518,14 +530,19 @@ impl Receiver {
     fn run_repairs(&mut self, now: Instant, s: &mut Session) {
         let Some(next) = s.next else { return };
         let mut naks = Vec::new();
-        for i in 0..s.slots.len() {
-            let Slot::Missing {
+        let mut due: Vec<u32> = s.missing.iter().copied().collect();
+        // In window order, as a scan of the slots would find them.
+        due.sort_unstable_by_key(|sqn| sqn.wrapping_sub(next));
+        for sqn in due {
+            let i = sqn.wrapping_sub(next) as usize;
+            let Some(Slot::Missing {
                 wait,
                 expiry,
                 ncf_retries,
                 data_retries,
-            } = &mut s.slots[i]
+            }) = s.slots.get_mut(i)
             else {
+                s.missing.remove(&sqn);
                 continue;
             };
             if *expiry > now {
@@ -549,6 +566,7 @@ impl Receiver {
                 }
             };
             if give_up {
+                s.missing.remove(&sqn);
                 s.slots[i] = Slot::Lost;
             } else if *wait != Wait::Ncf || *expiry <= now {
                 let backoff = self
@@ -645,8 +663,10 @@ impl Receiver {
             if let Some(t) = s.spmr_at {
                 consider(t);
             }
-            for slot in &s.slots {
-                if let Slot::Missing { expiry, .. } = slot {
+            let next = s.next.unwrap_or_default();
+            for sqn in &s.missing {
+                let i = sqn.wrapping_sub(next) as usize;
+                if let Some(Slot::Missing { expiry, .. }) = s.slots.get(i) {
                     consider(*expiry);
                 }
             }

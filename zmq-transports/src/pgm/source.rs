@@ -42,6 +42,11 @@ pub struct SourceConfig {
     /// OpenPGM the first interval is used twice and the last never: after the table the
     /// ambient interval takes over.
     pub heartbeat_spm: Vec<Duration>,
+    /// A NAK for data whose repair was queued less than this long ago is ignored: the RDATA
+    /// on its way answers it (OpenPGM follows a NAK list with single NAKs for the same
+    /// numbers, which would each cost a second repair). Receivers ask again only after
+    /// their NCF or RDATA wait (libzmq: 200 ms), so it must stay well below that (50 ms).
+    pub repair_holdoff: Duration,
 }
 
 impl SourceConfig {
@@ -69,6 +74,7 @@ impl SourceConfig {
                 ms(25000),
                 ms(30000),
             ],
+            repair_holdoff: ms(50),
         }
     }
 
@@ -112,7 +118,8 @@ pub enum SendError {
 /// every NAK that asks for data still in the window.
 ///
 /// Bounds: the window holds [`window_sqns`] TSDUs; the repair queue at most one entry per
-/// window slot; the transmit queue [`MAX_QUEUED_TRANSMITS`].
+/// window slot, and as many recently queued repairs (kept for `repair_holdoff`); the
+/// transmit queue [`MAX_QUEUED_TRANSMITS`].
 #[derive(Debug)]
 pub struct Source {
     config: SourceConfig,
@@ -127,6 +134,9 @@ pub struct Source {
     spm_requested: bool,
     repairs: VecDeque<u32>,
     repair_set: HashSet<u32>,
+    /// Repairs queued within `repair_holdoff`, oldest first, and their numbers.
+    recent_repairs: VecDeque<(Instant, u32)>,
+    recent_set: HashSet<u32>,
     /// Token bucket, in bytes.
     tokens: f64,
     bucket_max: f64,
@@ -163,6 +173,8 @@ impl Source {
             spm_requested: false,
             repairs: VecDeque::new(),
             repair_set: HashSet::new(),
+            recent_repairs: VecDeque::new(),
+            recent_set: HashSet::new(),
             tokens: bucket_max,
             bucket_max,
             rate_bytes,
@@ -265,18 +277,25 @@ impl Source {
             tracing::debug!(?nak.source, "PGM NAK for another source address, ignored");
             return;
         }
+        while let Some(&(at, s)) = self.recent_repairs.front() {
+            if now.saturating_duration_since(at) < self.config.repair_holdoff {
+                break;
+            }
+            self.recent_repairs.pop_front();
+            self.recent_set.remove(&s);
+        }
         let lead = self.lead();
         let in_window =
             |s: u32| !sqn_lt(s, self.trail) && !sqn_lt(lead, s) && !self.window.is_empty();
         let wanted: Vec<u32> = std::iter::once(nak.sqn)
             .chain(packet.options.nak_list())
-            .filter(|&s| in_window(s))
+            .filter(|&s| in_window(s) && !self.recent_set.contains(&s))
             .take(1 + super::packet::MAX_NAK_LIST)
             .collect();
         let Some((&first, rest)) = wanted.split_first() else {
             tracing::debug!(
                 sqn = nak.sqn,
-                "PGM NAK outside the transmit window, ignored"
+                "PGM NAK outside the transmit window or just repaired, ignored"
             );
             return;
         };
@@ -296,6 +315,9 @@ impl Source {
         for &s in &wanted {
             if self.repair_set.insert(s) {
                 self.repairs.push_back(s);
+            }
+            if !self.config.repair_holdoff.is_zero() && self.recent_set.insert(s) {
+                self.recent_repairs.push_back((now, s));
             }
         }
         self.reset_heartbeat(now);
