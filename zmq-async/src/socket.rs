@@ -266,6 +266,16 @@ impl<T: SocketKind> Socket<T> {
         }
     }
 
+    /// The state shared with the socket's transports (monitors, counters).
+    pub(crate) fn shared(&self) -> &std::sync::Arc<Shared> {
+        &self.base.shared
+    }
+
+    /// The socket's core (its peers, for the counters it keeps).
+    pub(crate) fn base(&self) -> &SocketBase {
+        &self.base
+    }
+
     /// The socket type.
     pub fn socket_type(&self) -> SocketType {
         T::TYPE
@@ -495,6 +505,7 @@ impl<T: SocketKind> Socket<T> {
         match route {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
+                self.base.shared.span.add_endpoint("bind", endpoint);
                 self.bound.push(endpoint.to_owned());
                 Ok(Ok(endpoint.to_owned()))
             }
@@ -509,6 +520,7 @@ impl<T: SocketKind> Socket<T> {
     /// Keeps the listener of a tcp or ipc bind; returns the resolved endpoint.
     pub(crate) fn finish_bind(&mut self, endpoint: &str, task: EndpointTask) -> String {
         let resolved = task.endpoint.clone();
+        self.base.shared.span.add_endpoint("bind", &resolved);
         self.net.push(NetEndpoint {
             given: endpoint.to_owned(),
             task,
@@ -537,7 +549,9 @@ impl<T: SocketKind> Socket<T> {
     /// `unbind`, which never waits.
     pub(crate) fn unbind_now(&mut self, endpoint: &str) -> Result<()> {
         if let Some(i) = self.net.iter().position(|n| n.matches(endpoint, true)) {
-            self.net.remove(i).task.stop();
+            let task = self.net.remove(i).task;
+            task.stop();
+            crate::monitor::listener_closed(&self.base.shared, &task.endpoint);
             return Ok(());
         }
         let name = match route(endpoint)? {
@@ -622,6 +636,7 @@ impl<T: SocketKind> Socket<T> {
                 peer
             }
         };
+        self.base.shared.span.add_endpoint("connect", endpoint);
         // Take the new peer in now, so a SUB's subscriptions are queued for it at once.
         self.pump();
         Ok(peer)
@@ -946,6 +961,9 @@ impl<T: SocketKind> Drop for Socket<T> {
         // outbound pipes under linger, like inproc peers.
         self.net_closed.cancel();
         let shared = self.base.shared.clone();
+        for n in self.net.iter().filter(|n| n.bind) {
+            crate::monitor::listener_closed(&shared, &n.task.endpoint);
+        }
         for endpoint in &self.bound {
             if let Ok(name) = inproc_name(endpoint) {
                 let _ = inproc::unbind(name, &shared);

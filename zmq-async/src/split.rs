@@ -137,6 +137,16 @@ impl<T: SocketKind> SendHalf<T> {
             waiter: Waiter::default(),
         }
     }
+
+    /// A stream of the socket's events (see [`Socket::monitor`]).
+    pub fn monitor(&self) -> crate::Monitor {
+        self.core.lock().monitor()
+    }
+
+    /// The socket's counters (see [`Socket::stats`]).
+    pub fn stats(&self) -> crate::SocketStats {
+        self.core.lock().stats()
+    }
 }
 
 impl<T: SocketKind> Clone for SendHalf<T> {
@@ -276,6 +286,18 @@ impl<T: SocketKind> std::fmt::Debug for RecvHalf<T> {
         f.debug_struct("RecvHalf")
             .field("type", &T::TYPE)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T: SocketKind> RecvHalf<T> {
+    /// A stream of the socket's events (see [`Socket::monitor`]).
+    pub fn monitor(&self) -> crate::Monitor {
+        self.core.lock().monitor()
+    }
+
+    /// The socket's counters (see [`Socket::stats`]).
+    pub fn stats(&self) -> crate::SocketStats {
+        self.core.lock().stats()
     }
 }
 

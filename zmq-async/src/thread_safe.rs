@@ -125,6 +125,16 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.core.lock()
     }
 
+    /// A stream of the socket's events (see [`Socket::monitor`]).
+    pub fn monitor(&self) -> crate::Monitor {
+        self.lock().monitor()
+    }
+
+    /// The socket's counters (see [`Socket::stats`]).
+    pub fn stats(&self) -> crate::SocketStats {
+        self.lock().stats()
+    }
+
     /// Polls `op` once on the socket, without waiting.
     fn poll_once<R>(
         &self,

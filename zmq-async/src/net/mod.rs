@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
+use crate::monitor::EventKind;
 use crate::options::{ReconnectStop, SocketOptions};
 use crate::peer::{PeerId, PeerPipes, SocketHandle, SocketType};
 use crate::{Error, Result};
@@ -118,6 +119,15 @@ fn stream_options(o: &SocketOptions) -> StreamOptions {
     s
 }
 
+/// The OS error number behind `e`, 0 if none (as libzmq's monitor values).
+fn errno(e: &Error) -> i32 {
+    match e {
+        Error::Io(e) => e.raw_os_error().unwrap_or(0),
+        Error::AddrInUse(_) => 98, // EADDRINUSE (Linux)
+        _ => 0,
+    }
+}
+
 /// Nothing listens at the endpoint (`ECONNREFUSED`).
 fn refused(e: &zmq_transports::Error) -> bool {
     matches!(e, zmq_transports::Error::Io { source, .. }
@@ -176,15 +186,34 @@ pub(crate) async fn bind(
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
-    let listener = zmq_transports::bind(endpoint, &stream_options(&handle.options()))
-        .await
-        .map_err(transport_error)?;
+    let monitors = &handle.shared.monitors;
+    let listener = match zmq_transports::bind(endpoint, &stream_options(&handle.options())).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            let e = transport_error(e);
+            let kind = || EventKind::BindFailed {
+                errno: errno(&e),
+                reason: e.to_string(),
+            };
+            monitors.raise(kind, &endpoint.to_string(), None, None);
+            return Err(e);
+        }
+    };
     let resolved = listener.local_endpoint().to_string();
+    monitors.raise(|| EventKind::Listening, &resolved, None, None);
     let cancel = CancellationToken::new();
     let listener: SharedListener = Arc::new(Mutex::new(Some(listener)));
-    let span = tracing::debug_span!("zmq.listen", endpoint = %resolved);
+    let span =
+        tracing::debug_span!(parent: &handle.shared.span.span, "zmq.listen", endpoint = %resolved);
     handle.clone().spawn(
-        accept_loop(handle, listener.clone(), cancel.clone(), socket_closed).instrument(span),
+        accept_loop(
+            handle,
+            listener.clone(),
+            resolved.as_str().into(),
+            cancel.clone(),
+            socket_closed,
+        )
+        .instrument(span),
     );
     Ok(EndpointTask {
         endpoint: resolved,
@@ -198,6 +227,7 @@ pub(crate) async fn bind(
 async fn accept_loop(
     handle: SocketHandle,
     listener: SharedListener,
+    endpoint: Arc<str>,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
@@ -229,8 +259,16 @@ async fn accept_loop(
             Ok((stream, addr)) => {
                 let span = tracing::debug_span!("zmq.peer", peer = %addr);
                 let zap_address = zap::address(&stream);
+                let peer_address = addr.to_string();
+                handle.shared.monitors.raise(
+                    || EventKind::Accepted,
+                    &endpoint,
+                    Some(&peer_address),
+                    None,
+                );
                 let handle = handle.clone();
                 let cancel = cancel.clone();
+                let endpoint = endpoint.clone();
                 // The task keeps only what the connection needs (not the peer's address
                 // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
@@ -242,6 +280,8 @@ async fn accept_loop(
                             pipes: &mut pipes,
                             alias: None,
                             zap_address,
+                            endpoint: &endpoint,
+                            peer_address,
                             accepted: true,
                             handshaken: &mut handshaken,
                         };
@@ -266,6 +306,11 @@ async fn accept_loop(
             Err(e) => {
                 // Per-connection failures (EMFILE, ECONNABORTED): keep the listener.
                 tracing::warn!(error = %e, "accept failed");
+                let kind = || EventKind::AcceptFailed {
+                    errno: e.raw_os_error().unwrap_or(0),
+                    reason: e.to_string(),
+                };
+                handle.shared.monitors.raise(kind, &endpoint, None, None);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -291,11 +336,13 @@ pub(crate) fn connect(
     let peer = pipes.as_ref().map(|p| p.link.id());
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
-    let span = tracing::debug_span!("zmq.connect", endpoint = %text);
+    let span =
+        tracing::debug_span!(parent: &handle.shared.span.span, "zmq.connect", endpoint = %text);
     handle.clone().spawn(
         connect_loop(
             handle,
             endpoint,
+            text.clone(),
             pipes,
             alias,
             cancel.clone(),
@@ -315,6 +362,7 @@ pub(crate) fn connect(
 async fn connect_loop(
     handle: SocketHandle,
     endpoint: Endpoint,
+    text: String,
     mut pipes: Option<PeerPipes>,
     alias: Option<Bytes>,
     cancel: CancellationToken,
@@ -328,9 +376,15 @@ async fn connect_loop(
     // holds messages: linger delivers them (and its timer discards them, which ends this).
     let lingering =
         |pipes: &Option<PeerPipes>| pipes.as_ref().is_some_and(|p| !p.outbound.is_finished());
+    let monitors = &handle.shared.monitors;
     loop {
         if socket_closed.is_cancelled() && !lingering(&pipes) {
             break;
+        }
+        // libzmq's tcp connect is non-blocking and in progress at once (CONNECT_DELAYED);
+        // its ipc connect completes or fails at once.
+        if matches!(endpoint, Endpoint::Tcp(_)) {
+            monitors.raise(|| EventKind::ConnectDelayed, &text, None, None);
         }
         let connected = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -339,6 +393,13 @@ async fn connect_loop(
         match connected {
             Ok(stream) => {
                 ivl = base.unwrap_or_default();
+                let peer_address = stream
+                    .peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                monitors.raise(|| EventKind::Connected, &text, Some(&peer_address), None);
+                // One span per connection, as the accepted ones have.
+                let span = tracing::debug_span!("zmq.peer", peer = %peer_address);
                 let zap_address = zap::address(&stream);
                 let mut handshaken = false;
                 let link = Link {
@@ -346,6 +407,8 @@ async fn connect_loop(
                     pipes: &mut pipes,
                     alias: alias.clone(),
                     zap_address,
+                    endpoint: &text,
+                    peer_address,
                     accepted: false,
                     handshaken: &mut handshaken,
                 };
@@ -357,10 +420,10 @@ async fn connect_loop(
                     }
                 };
                 let outcome = tokio::select! {
-                    o = session => o,
+                    o = session.instrument(span.clone()) => o,
                     _ = cancel.cancelled() => break,
                 };
-                tracing::debug!(%outcome, "connection ended");
+                span.in_scope(|| tracing::debug!(%outcome, "connection ended"));
                 if matches!(outcome, Outcome::SocketClosed) {
                     break;
                 }
@@ -380,6 +443,7 @@ async fn connect_loop(
             }
             Err(e) => {
                 tracing::debug!(error = %e, "connect failed");
+                monitors.raise(|| EventKind::Closed, &text, None, None);
                 if refused(&e) && options.reconnect_stop.contains(ReconnectStop::CONN_REFUSED) {
                     tracing::debug!("refused: not reconnecting (reconnect_stop)");
                     break;
@@ -389,6 +453,13 @@ async fn connect_loop(
         let Some(base) = base else {
             break; // reconnect disabled
         };
+        handle.shared.counters.reconnect();
+        monitors.raise(
+            || EventKind::ConnectRetried { interval: ivl },
+            &text,
+            None,
+            None,
+        );
         tokio::select! {
             _ = tokio::time::sleep(ivl) => {}
             _ = cancel.cancelled() => break,

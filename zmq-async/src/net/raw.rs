@@ -68,6 +68,17 @@ struct RawSession<'a, S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let r = self.poll_turns(cx);
+        if let Poll::Ready(outcome) = &r {
+            // No handshake: DISCONNECTED only. (libzmq's raw engine raises
+            // HANDSHAKE_FAILED_NO_DETAIL before it, as if every raw connection had failed a
+            // handshake; we do not.)
+            self.link.report_end(outcome, Some(None));
+        }
+        r
+    }
+
+    fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         if !self.started {
             if let Err(outcome) = self.start() {
                 return Poll::Ready(outcome);
@@ -149,7 +160,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
                 self.broken(Outcome::PeerClosed);
                 true
             }
-            Poll::Ready(Ok(_)) => {
+            Poll::Ready(Ok(n)) => {
+                let counters = &self.link.handle.shared.counters;
+                counters.read(n);
+                counters.received(1);
                 // A copy the size of the read, so a small message does not hold the buffer.
                 self.inbox = Some(Message::from(Bytes::copy_from_slice(&self.read_buf)));
                 true
@@ -189,6 +203,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
                 }
                 Poll::Ready(Some(msg)) => {
                     progress = true;
+                    self.link.handle.shared.counters.sent(1);
                     for frame in msg.into_frames() {
                         if !frame.is_empty() {
                             self.backlog += frame.len();
@@ -209,6 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
                 Poll::Pending => break,
                 Poll::Ready(Ok(n)) => {
                     progress = true;
+                    self.link.handle.shared.counters.written(n);
                     self.backlog -= n;
                 }
                 Poll::Ready(Err(e)) => {

@@ -20,6 +20,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, SocketType, Subscription};
 
+use crate::monitor::{self, EventKind};
 use crate::options::RouterNotify;
 use crate::peer::{PeerInfo, PeerPipes, SocketHandle};
 
@@ -70,6 +71,10 @@ pub(crate) struct Link<'a> {
     /// The peer's address as libzmq reports it, to ZAP and as every message's
     /// `Peer-Address` (see [`zap::address`]).
     pub(crate) zap_address: String,
+    /// The socket's endpoint this connection belongs to, for monitor events.
+    pub(crate) endpoint: &'a str,
+    /// The peer's address (`tcp://ip:port`), for monitor events.
+    pub(crate) peer_address: String,
     /// The connection was accepted by a listener (not made by a connect).
     pub(crate) accepted: bool,
     /// Set once the handshake completes ([`Link::connected`]; a raw session's at once).
@@ -77,6 +82,42 @@ pub(crate) struct Link<'a> {
 }
 
 impl Link<'_> {
+    /// Raises a monitor event of this connection (its endpoint and peer address).
+    pub(crate) fn raise(&self, kind: EventKind, routing_id: Option<&Bytes>) {
+        let monitors = &self.handle.shared.monitors;
+        monitors.raise(|| kind, self.endpoint, Some(&self.peer_address), routing_id);
+    }
+
+    /// Raises the monitor events of the connection's end (libzmq's `stream_engine`
+    /// `error`): a handshake failure if `handshaken` is `None` (the handshake had not
+    /// completed), then DISCONNECTED with the peer's routing id, if any. A connection the
+    /// socket closed raises none.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn report_end(&self, outcome: &Outcome, handshaken: Option<Option<&Bytes>>) {
+        if matches!(outcome, Outcome::SocketClosed) {
+            return;
+        }
+        let Some(routing_id) = handshaken else {
+            self.handle.shared.counters.handshake_failed();
+            let failure = match outcome {
+                Outcome::Protocol(e) => monitor::handshake_failure(e),
+                Outcome::Io(e) => EventKind::HandshakeFailedNoDetail {
+                    errno: e.raw_os_error().unwrap_or(0),
+                    reason: e.to_string(),
+                },
+                _ => EventKind::HandshakeFailedNoDetail {
+                    errno: 0,
+                    reason: outcome.to_string(),
+                },
+            };
+            self.raise(failure, None);
+            self.raise(EventKind::Disconnected, None);
+            return;
+        };
+        self.raise(EventKind::Disconnected, routing_id);
+    }
+
     /// The peer is there (handshake done): attaches its pipes (accepted, or `immediate`),
     /// or tells the socket that the pipes made at `connect` have a connection now.
     pub(crate) fn connected(&mut self, info: PeerInfo) -> Result<(), Outcome> {
@@ -127,6 +168,7 @@ where
         zap: None,
         authenticated: false,
         properties: None,
+        routing_id: None,
         farewell: Vec::new(),
     };
     std::future::poll_fn(move |cx| session.poll(cx))
@@ -156,6 +198,8 @@ struct Session<'a, S> {
     authenticated: bool,
     /// The peer's properties, attached to every message it sends.
     properties: Option<Arc<Metadata>>,
+    /// Set at handshake, with the peer's routing id, for monitor events.
+    routing_id: Option<Option<Bytes>>,
     /// What the socket receives from this peer if the connection ends after its handshake
     /// (`router_notify`'s disconnect, `disconnect_msg`, `hiccup_msg`).
     farewell: Vec<Message>,
@@ -163,6 +207,15 @@ struct Session<'a, S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let r = self.poll_turns(cx);
+        if let Poll::Ready(outcome) = &r {
+            let routing_id = self.routing_id.as_ref().map(Option::as_ref);
+            self.link.report_end(outcome, routing_id);
+        }
+        r
+    }
+
+    fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         for _ in 0..BUDGET {
             if let Some(outcome) = self.ended.take() {
                 return self.poll_finish(cx, outcome);
@@ -308,6 +361,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 self.properties = Some(Arc::new(properties));
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
+                let routing_id = info.routing_id.clone().filter(|id| !id.is_empty());
+                self.link
+                    .raise(EventKind::HandshakeSucceeded, routing_id.as_ref());
+                self.routing_id = Some(routing_id);
                 self.link.connected(info)?;
                 self.greet();
             }
@@ -417,10 +474,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 // Subscriptions (on PUB/XPUB) count against the HWM like messages: never
                 // dropped, but held back here, and the peer's further bytes in the kernel,
                 // while the socket has not read them (as libzmq's session).
-                pipes
+                let n = pipes
                     .inbound
                     .push_batch(&mut self.inbox)
                     .map_err(|_| Outcome::SocketClosed)?;
+                self.link.handle.shared.counters.received(n);
                 Ok(true)
             }
         }
@@ -439,7 +497,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 self.eof = true;
                 Ok(true)
             }
-            Poll::Ready(Ok(_)) => {
+            Poll::Ready(Ok(n)) => {
+                self.link.handle.shared.counters.read(n);
                 self.conn
                     .handle_read(convert::now())
                     .map_err(Outcome::Protocol)?;
@@ -462,22 +521,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             return Ok(false);
         };
         // The pipe's reader takes its queue in one batch and pops the rest without locking.
+        let mut popped = BATCH;
+        let mut result = Ok(true);
         for n in 0..BATCH {
             match pipes.outbound.poll_pop(cx) {
-                Poll::Pending => return Ok(n > 0),
+                Poll::Pending => {
+                    (popped, result) = (n, Ok(n > 0));
+                    break;
+                }
                 Poll::Ready(None) => {
                     self.outbound_done = true;
-                    return Ok(true);
+                    popped = n;
+                    break;
                 }
                 Poll::Ready(Some(msg)) => match self.conn.send(&msg) {
                     Ok(()) => {}
                     // An empty message is the caller's mistake; it is not sent.
                     Err(e) if e.is_caller_error() => {}
-                    Err(e) => return Err(Outcome::Protocol(e)),
+                    Err(e) => {
+                        (popped, result) = (n, Err(Outcome::Protocol(e)));
+                        break;
+                    }
                 },
             }
         }
-        Ok(true)
+        self.link.handle.shared.counters.sent(popped);
+        result
     }
 
     /// Takes the codec's output until [`WRITE_BACKLOG`] bytes wait; the rest stays in the
@@ -506,6 +575,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
             };
             progress = true;
+            self.link.handle.shared.counters.written(written);
             self.backlog -= written;
         }
         Ok(progress)
@@ -605,6 +675,8 @@ mod tests {
             pipes: &mut pipes,
             alias: None,
             zap_address: String::new(),
+            endpoint: "",
+            peer_address: String::new(),
             accepted: true,
             handshaken: &mut handshaken,
         };
