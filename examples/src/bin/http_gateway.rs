@@ -352,7 +352,11 @@ impl Drop for Outstanding {
 async fn work(State(gw): State<Arc<Gateway>>, body: Bytes) -> Response {
     let Ok(slot) = gw.slots.clone().try_acquire_owned() else {
         gw.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many requests waiting\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests waiting\n",
+        )
+            .into_response();
     };
     gw.stats.requests.fetch_add(1, Ordering::Relaxed);
     let id = gw.next_id.fetch_add(1, Ordering::Relaxed);
@@ -363,9 +367,13 @@ async fn work(State(gw): State<Arc<Gateway>>, body: Bytes) -> Response {
         id,
         _slot: slot,
     };
-    let request: Message = [Bytes::copy_from_slice(&id.to_be_bytes()), Bytes::new(), body]
-        .into_iter()
-        .collect();
+    let request: Message = [
+        Bytes::copy_from_slice(&id.to_be_bytes()),
+        Bytes::new(),
+        body,
+    ]
+    .into_iter()
+    .collect();
     for attempt in 1..=gw.attempts {
         if attempt > 1 {
             gw.stats.retries.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,268 @@
+//! The HTTP gateway (`src/bin/http_gateway.rs`) as a process, driven with
+//! hyper's HTTP/1 client over tcp on 127.0.0.1 (ports chosen by the OS):
+//! a thousand requests from fifty clients each answered with its own body
+//! reversed; a worker that hangs and is killed mid-run losing nothing (its
+//! requests are sent again); the bound on waiting requests answering 503.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{bin, Program};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Guards every wait against a hang; the scenarios take a few seconds.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A running gateway: the process, its HTTP address and its worker endpoint.
+struct Gateway {
+    program: Program,
+    http: SocketAddr,
+    backend: String,
+}
+
+impl Gateway {
+    fn start(args: &[&str]) -> Gateway {
+        let mut cmd = Command::new(bin("http_gateway"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+        let program = Program::spawn(cmd, format!("http_gateway {}", args.join(" ")));
+        let listening = program.wait_for_line("listening on http://", DEADLINE);
+        let http = listening
+            .trim_start_matches("listening on http://")
+            .parse()
+            .unwrap_or_else(|e| panic!("{listening:?}: {e}"));
+        let backend = program.wait_for_line("backend ", DEADLINE)["backend ".len()..].to_owned();
+        Gateway {
+            program,
+            http,
+            backend,
+        }
+    }
+
+    /// Starts a worker process connected to this gateway.
+    fn worker(&self, id: &str, extra: &[&str]) -> Program {
+        let mut cmd = Command::new(bin("http_gateway"));
+        cmd.args(["--worker", &self.backend, "--id", id])
+            .args(extra);
+        Program::spawn(cmd, format!("worker {id}"))
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(self.http).await
+    }
+
+    /// `GET /stats` as a map.
+    async fn stats(&self) -> HashMap<String, u64> {
+        let (status, _, body) = self.client().await.request(Method::GET, "/stats", "").await;
+        assert_eq!(status, StatusCode::OK);
+        std::str::from_utf8(&body)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let (name, value) = line.split_once(' ').unwrap();
+                (name.to_owned(), value.parse().unwrap())
+            })
+            .collect()
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        Client {
+            sender,
+            host: addr.to_string(),
+        }
+    }
+
+    /// Status, `x-worker` (if any) and body.
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> (StatusCode, Option<String>, Bytes) {
+        self.sender.ready().await.unwrap();
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host)
+            .body(Full::new(body.into()))
+            .unwrap();
+        let response = self.sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let worker = response
+            .headers()
+            .get("x-worker")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, worker, body)
+    }
+}
+
+/// Client `c`'s request `i`: distinct for every pair, not valid UTF-8 once
+/// reversed (a reversal done on characters would not match).
+fn body(c: usize, i: usize) -> Vec<u8> {
+    let mut body = format!("client {c} request {i}: héllo ").into_bytes();
+    body.extend_from_slice(&[0, 0xff, c as u8, i as u8]);
+    body
+}
+
+/// `clients` connections each sending `each` requests one after another;
+/// checks every reply is 200 with its own body reversed and returns how many
+/// each worker answered.
+async fn load(gateway: &Gateway, clients: usize, each: usize) -> HashMap<String, usize> {
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let http = gateway.http;
+            tokio::spawn(async move {
+                let mut client = Client::connect(http).await;
+                let mut workers = Vec::new();
+                for i in 0..each {
+                    let sent = body(c, i);
+                    let (status, worker, reply) =
+                        client.request(Method::POST, "/work", sent.clone()).await;
+                    assert_eq!(status, StatusCode::OK, "client {c} request {i}: {reply:?}");
+                    let mut expected = sent;
+                    expected.reverse();
+                    assert_eq!(reply, expected, "client {c} request {i}");
+                    workers.push(worker.expect("an x-worker header"));
+                }
+                workers
+            })
+        })
+        .collect();
+    let mut answered = HashMap::new();
+    for task in tasks {
+        for worker in task.await.unwrap() {
+            *answered.entry(worker).or_insert(0) += 1;
+        }
+    }
+    answered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_from_fifty_clients_each_get_their_own_reversal() {
+    let gateway = Gateway::start(&["--workers", "4"]);
+    let answered = tokio::time::timeout(DEADLINE, load(&gateway, 50, 20))
+        .await
+        .expect("the load finished");
+    assert_eq!(answered.values().sum::<usize>(), 1000);
+    // The DEALER takes turns over the four in-process workers.
+    let mut workers: Vec<&str> = answered.keys().map(String::as_str).collect();
+    workers.sort_unstable();
+    assert_eq!(workers, ["w1", "w2", "w3", "w4"], "{answered:?}");
+    let stats = gateway.stats().await;
+    assert_eq!(stats["requests"], 1000, "{stats:?}");
+    assert_eq!(stats["replies"], 1000, "{stats:?}");
+    assert_eq!(stats["outstanding"], 0, "{stats:?}");
+    assert_eq!(stats["malformed"], 0, "{stats:?}");
+}
+
+/// What the README promises: a worker that hangs holding a request, and is
+/// then killed, loses nothing; its requests are sent again to the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_loses_no_request() {
+    let gateway = Gateway::start(&[
+        "--workers",
+        "0",
+        "--backend",
+        "tcp://127.0.0.1:0",
+        "--retry-ms",
+        "500",
+        "--attempts",
+        "20",
+    ]);
+    let _p1 = gateway.worker("p1", &[]);
+    let _p2 = gateway.worker("p2", &[]);
+    // Answers 20 requests, takes the 21st and never answers it.
+    let victim = gateway.worker("victim", &["--stall-after", "20"]);
+
+    let run = load(&gateway, 50, 20);
+    let kill = tokio::task::spawn_blocking(move || {
+        victim.wait_for_line("stalled after 20 replies", DEADLINE);
+        victim.stop()
+    });
+    let (answered, victim_output) =
+        tokio::time::timeout(DEADLINE, async { tokio::join!(run, kill) })
+            .await
+            .expect("the load finished");
+    let victim_output = victim_output.unwrap();
+
+    assert_eq!(answered.values().sum::<usize>(), 1000);
+    let by_victim = answered.get("victim").copied().unwrap_or(0);
+    assert!(
+        (1..=20).contains(&by_victim),
+        "the victim answered {by_victim}: {answered:?}\n{victim_output}"
+    );
+    let stats = gateway.stats().await;
+    // The request the victim held, at least, went out again.
+    assert!(stats["retries"] >= 1, "{stats:?}");
+    assert_eq!(stats["requests"], 1000, "{stats:?}");
+    assert_eq!(stats["replies"], 1000, "{stats:?}");
+    assert_eq!(stats["timeouts"], 0, "{stats:?}");
+    assert_eq!(stats["outstanding"], 0, "{stats:?}");
+    drop(gateway.program);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_over_max_outstanding_gets_503() {
+    // No workers: the requests wait (an hour, one attempt each).
+    let gateway = Gateway::start(&[
+        "--workers",
+        "0",
+        "--max-outstanding",
+        "2",
+        "--retry-ms",
+        "3600000",
+        "--attempts",
+        "1",
+    ]);
+    let mut waiting = Vec::new();
+    for c in 0..2 {
+        let mut client = gateway.client().await;
+        waiting.push(tokio::spawn(async move {
+            client.request(Method::POST, "/work", body(c, 0)).await
+        }));
+    }
+    tokio::time::timeout(DEADLINE, async {
+        while gateway.stats().await["outstanding"] < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("two requests waiting");
+
+    let (status, worker, _) = gateway
+        .client()
+        .await
+        .request(Method::POST, "/work", body(2, 0))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(worker, None);
+    let stats = gateway.stats().await;
+    assert_eq!(stats["rejected"], 1, "{stats:?}");
+    assert_eq!(stats["requests"], 2, "{stats:?}");
+    assert_eq!(stats["outstanding"], 2, "{stats:?}");
+    assert!(waiting.iter().all(|w| !w.is_finished()));
+}
