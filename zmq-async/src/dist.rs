@@ -36,7 +36,14 @@ pub(crate) fn send_to_all(peers: &mut Peers, keys: &[Key], msg: Message, at_hwm:
         };
         let closed = match at_hwm {
             AtHwm::Force => peer.outbound.push_force(m).is_err(),
-            AtHwm::Drop => matches!(peer.outbound.try_push(m), Err(PushError::Closed(_))),
+            AtHwm::Drop => match peer.outbound.try_push(m) {
+                Ok(()) => false,
+                Err(PushError::Full(_)) => {
+                    peers.note_hwm_drop();
+                    false
+                }
+                Err(PushError::Closed(_)) => true,
+            },
         };
         if closed {
             peers.note_dead(key);

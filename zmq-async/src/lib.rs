@@ -48,6 +48,7 @@ mod fq;
 pub mod fuzzing;
 mod inproc;
 mod lb;
+pub mod monitor;
 mod net;
 mod options;
 // What only the `unstable-transport` API uses is dead without it.
@@ -66,16 +67,19 @@ mod slab;
 mod socket;
 mod socket_base;
 mod socket_types;
+mod stats;
 mod trie;
 pub mod zap;
 
 pub use error::{Error, Result, TrySendError};
+pub use monitor::{EventKind, Events, Monitor, MonitorEvent};
 pub use options::{Security, SocketOptions};
 #[cfg(feature = "unstable-transport")]
 #[cfg_attr(docsrs, doc(cfg(feature = "unstable-transport")))]
 pub use peer::{PeerId, PeerLink, PeerPipes, SocketHandle};
 pub use peer::{PeerInfo, SocketType};
 pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
+pub use stats::SocketStats;
 pub use zmtp_codec::Message;
 
 /// PAIR socket.

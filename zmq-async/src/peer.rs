@@ -83,6 +83,8 @@ impl Peer {
 pub(crate) struct Peers {
     slab: GenSlab<Peer>,
     dead: Vec<Key>,
+    /// Messages dropped at a peer's HWM (read by `Socket::stats`).
+    hwm_drops: u64,
 }
 
 impl std::ops::Deref for Peers {
@@ -108,6 +110,17 @@ impl Peers {
     /// The next peer noted dead, if any.
     pub(crate) fn next_dead(&mut self) -> Option<Key> {
         self.dead.pop()
+    }
+
+    /// Records a message dropped because its peer was at its HWM.
+    #[cold]
+    pub(crate) fn note_hwm_drop(&mut self) {
+        self.hwm_drops += 1;
+    }
+
+    /// Messages dropped at a peer's HWM so far.
+    pub(crate) fn hwm_drops(&self) -> u64 {
+        self.hwm_drops
     }
 
     /// Whether some peer was noted dead since the last reap.
@@ -161,6 +174,10 @@ pub(crate) struct Shared {
     /// Every tcp/ipc task of this socket (listeners, connectors, connections), so that
     /// `Socket::shutdown` can wait for queued messages to be written.
     pub(crate) tasks: tokio_util::task::TaskTracker,
+    /// The socket's monitors (`Socket::monitor`).
+    pub(crate) monitors: crate::monitor::Monitors,
+    /// Traffic and connection counters (`Socket::stats`).
+    pub(crate) counters: crate::stats::Counters,
 }
 
 impl Shared {
@@ -176,6 +193,8 @@ impl Shared {
             next_peer: AtomicU64::new(1),
             options: Mutex::new(options),
             tasks: tokio_util::task::TaskTracker::new(),
+            monitors: Default::default(),
+            counters: Default::default(),
         })
     }
 
@@ -295,6 +314,7 @@ impl Shared {
         mb.closed = true;
         let commands = std::mem::take(&mut mb.commands);
         drop(mb);
+        self.monitors.stop();
         self.taken_in(&commands);
         self.taken.notify_waiters();
         commands

@@ -167,7 +167,10 @@ impl RoutingTable {
                 *slot = Some(msg);
                 Poll::Pending
             }
-            Err(PushError::Full(_)) => Poll::Ready(Ok(())),
+            Err(PushError::Full(_)) => {
+                peers.note_hwm_drop();
+                Poll::Ready(Ok(()))
+            }
             Err(PushError::Closed(_)) => {
                 peers.note_dead(key);
                 Poll::Ready(if mandatory {

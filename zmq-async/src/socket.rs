@@ -215,6 +215,16 @@ impl<T: SocketKind> Socket<T> {
         }
     }
 
+    /// The state shared with the socket's transports (monitors, counters).
+    pub(crate) fn shared(&self) -> &std::sync::Arc<Shared> {
+        &self.base.shared
+    }
+
+    /// The socket's core (its peers, for the counters it keeps).
+    pub(crate) fn base(&self) -> &SocketBase {
+        &self.base
+    }
+
     /// The socket type.
     pub fn socket_type(&self) -> SocketType {
         T::TYPE

@@ -58,8 +58,10 @@ impl Protocol for Rep {
         }
         if let Some(peer) = base.peers.get(key) {
             // A reply the peer cannot take (gone, or at HWM) is dropped, as in libzmq.
-            if let Err(crate::pipe::PushError::Closed(_)) = peer.outbound.try_push(reply) {
-                base.peers.note_dead(key);
+            match peer.outbound.try_push(reply) {
+                Ok(()) => {}
+                Err(crate::pipe::PushError::Full(_)) => base.peers.note_hwm_drop(),
+                Err(crate::pipe::PushError::Closed(_)) => base.peers.note_dead(key),
             }
         }
         Poll::Ready(Ok(()))
