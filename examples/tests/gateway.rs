@@ -266,3 +266,105 @@ async fn one_request_over_max_outstanding_gets_503() {
     assert_eq!(stats["outstanding"], 2, "{stats:?}");
     assert!(waiting.iter().all(|w| !w.is_finished()));
 }
+
+/// `/events` replays the DEALER's LISTENING, then shows a worker process
+/// coming (ACCEPTED, HANDSHAKE_SUCCEEDED) and going (DISCONNECTED).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_show_a_worker_come_and_go() {
+    let gateway = Gateway::start(&["--workers", "0", "--backend", "tcp://127.0.0.1:0"]);
+    let mut events = EventReader::open(&gateway).await;
+    let listening = events.next_event().await;
+    assert_eq!(listening.0, "LISTENING", "{listening:?}");
+    assert!(listening.1.contains(&gateway.backend), "{listening:?}");
+
+    let worker = gateway.worker("p1", &[]);
+    let accepted = events.until("ACCEPTED").await;
+    assert!(accepted.contains(&gateway.backend), "{accepted:?}");
+    assert!(accepted.contains("peer tcp://127.0.0.1:"), "{accepted:?}");
+    events.until("HANDSHAKE_SUCCEEDED").await;
+    // The worker answers through the gateway before it goes.
+    let (status, by, _) = gateway
+        .client()
+        .await
+        .request(Method::POST, "/work", "ab")
+        .await;
+    assert_eq!((status, by.as_deref()), (StatusCode::OK, Some("p1")));
+    drop(worker.stop());
+    let disconnected = events.until("DISCONNECTED").await;
+    assert!(disconnected.contains(&gateway.backend), "{disconnected:?}");
+}
+
+/// A `GET /events` response read as server-sent events.
+struct EventReader {
+    body: hyper::body::Incoming,
+    /// Text received and not yet parsed into events.
+    text: String,
+    /// Every event read so far, for failure messages.
+    seen: Vec<(String, String)>,
+    _client: Client,
+}
+
+impl EventReader {
+    async fn open(gateway: &Gateway) -> EventReader {
+        let mut client = gateway.client().await;
+        client.sender.ready().await.unwrap();
+        let request = Request::get("/events")
+            .header("host", &client.host)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = client.sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "{response:?}"
+        );
+        EventReader {
+            body: response.into_body(),
+            text: String::new(),
+            seen: Vec::new(),
+            _client: client,
+        }
+    }
+
+    /// The next event as (event name, data); comments (keep-alives) skipped.
+    async fn next_event(&mut self) -> (String, String) {
+        // One deadline for all the reads: keep-alive comments come every 15 s.
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            while let Some((block, rest)) = self.text.split_once("\n\n") {
+                let (mut name, mut data) = (String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        name = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = v.to_owned();
+                    }
+                }
+                self.text = rest.to_owned();
+                if !name.is_empty() {
+                    self.seen.push((name.clone(), data.clone()));
+                    return (name, data);
+                }
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .unwrap_or_else(|_| panic!("no event within {DEADLINE:?}; {:?}", self.seen))
+                .expect("the event stream ended")
+                .unwrap();
+            if let Ok(chunk) = frame.into_data() {
+                self.text.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        }
+    }
+
+    /// Reads events until one named `name`; returns its data.
+    async fn until(&mut self, name: &str) -> String {
+        loop {
+            let (n, data) = self.next_event().await;
+            if n == name {
+                return data;
+            }
+        }
+    }
+}

@@ -32,7 +32,10 @@
 //!   dropped (its request is retried as if no reply came).
 //!
 //! `GET /stats` gives the counters as `name value` lines; `GET /events`
-//! streams the DEALER's monitor events as server-sent events.
+//! streams the DEALER's monitor events as server-sent events (the last 64
+//! first, then new ones as they happen; the event type is libzmq's name,
+//! `ACCEPTED`, `DISCONNECTED`, …, the data the event in words). `GET /` is a
+//! page that shows them and posts to `/work`.
 //!
 //! On start it prints `backend ENDPOINT` (the bound endpoint: a tcp port 0 is
 //! resolved) and then `listening on http://ADDR:PORT` (likewise).
@@ -43,7 +46,7 @@
 //! curl -N http://127.0.0.1:8080/events
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,7 +62,7 @@ use axum::Router;
 use bytes::Bytes;
 use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
-use zmq_async::{DealerSocket, Message, RepSocket};
+use zmq_async::{DealerSocket, Message, MonitorEvent, RepSocket};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -196,9 +199,8 @@ struct Gateway {
     retry_after: Duration,
     attempts: u32,
     stats: Stats,
-    /// Monitor events for `/events`: a broadcast, so a slow browser loses
-    /// events (it is told how many) and never holds up the socket.
-    events: broadcast::Sender<WebEvent>,
+    /// The DEALER's monitor events, for `/events`.
+    events: Arc<EventLog>,
 }
 
 /// A worker's answer.
@@ -207,11 +209,62 @@ struct Reply {
     body: Bytes,
 }
 
-/// One server-sent event.
+/// One server-sent event: the event's libzmq name, and the event in words
+/// (`HANDSHAKE_SUCCEEDED on tcp://127.0.0.1:5560 peer tcp://127.0.0.1:40112`).
 #[derive(Debug, Clone)]
 struct WebEvent {
-    name: String,
+    name: &'static str,
     data: String,
+}
+
+impl From<&MonitorEvent> for WebEvent {
+    fn from(event: &MonitorEvent) -> Self {
+        let mut data = event.to_string();
+        if let Some(id) = &event.routing_id {
+            data.push_str(&format!(" routing id {:?}", String::from_utf8_lossy(id)));
+        }
+        WebEvent {
+            name: event.kind.name(),
+            data,
+        }
+    }
+}
+
+/// The monitor events as `/events` serves them: the last [`EventLog::KEPT`]
+/// replayed to each browser that comes, then the new ones through a
+/// broadcast channel, so a slow browser misses events (it is told how many)
+/// and never holds up the others or the socket.
+struct EventLog {
+    /// The kept events and the channel, under one lock: a browser gets each
+    /// event once, from the replay or from the channel.
+    inner: Mutex<(VecDeque<WebEvent>, broadcast::Sender<WebEvent>)>,
+}
+
+impl EventLog {
+    const KEPT: usize = 64;
+
+    fn new() -> Self {
+        let (tx, _) = broadcast::channel(256);
+        EventLog {
+            inner: Mutex::new((VecDeque::with_capacity(Self::KEPT), tx)),
+        }
+    }
+
+    fn push(&self, event: WebEvent) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (kept, tx) = &mut *inner;
+        if kept.len() == Self::KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(event.clone());
+        // No browser listening is fine.
+        let _ = tx.send(event);
+    }
+
+    fn subscribe(&self) -> (Vec<WebEvent>, broadcast::Receiver<WebEvent>) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.0.iter().cloned().collect(), inner.1.subscribe())
+    }
 }
 
 /// The counters `/stats` shows.
@@ -228,10 +281,18 @@ struct Stats {
 
 async fn gateway(config: GatewayConfig) -> Result<(), Error> {
     let mut dealer = DealerSocket::new();
+    // Monitored from before the bind, so LISTENING is the first event (tcp
+    // and ipc raise events; inproc raises none, as in libzmq).
+    let mut monitor = dealer.monitor();
+    let events = Arc::new(EventLog::new());
+    let log = events.clone();
+    tokio::spawn(async move {
+        while let Some(event) = monitor.next().await {
+            log.push(WebEvent::from(&event));
+        }
+    });
     let backend = dealer.bind(&config.backend).await?;
     println!("backend {backend}");
-    let (events, _) = broadcast::channel(256);
-    // TODO(monitor): dealer.monitor() into `events`.
 
     for n in 1..=config.workers {
         let worker_config = WorkerConfig {
@@ -283,6 +344,7 @@ async fn gateway(config: GatewayConfig) -> Result<(), Error> {
     });
 
     let app = Router::new()
+        .route("/", get(page))
         .route("/work", post(work))
         .route("/stats", get(stats))
         .route("/events", get(events_stream))
@@ -411,11 +473,47 @@ async fn stats(State(gw): State<Arc<Gateway>>) -> String {
     .collect()
 }
 
+/// `GET /`: a page that posts to `/work` and shows `/events` as they come.
+async fn page() -> axum::response::Html<&'static str> {
+    axum::response::Html(PAGE)
+}
+
+const PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>http_gateway</title>
+<h1>http_gateway</h1>
+<form id="work"><input id="body" value="hello, world" size="40"> <button>POST /work</button></form>
+<pre id="reply"></pre>
+<h2>The DEALER's monitor events (<a href="/events">/events</a>)</h2>
+<pre id="events"></pre>
+<script>
+document.getElementById("work").onsubmit = async (e) => {
+  e.preventDefault();
+  const r = await fetch("/work", {method: "POST", body: document.getElementById("body").value});
+  document.getElementById("reply").textContent =
+    r.status + " from " + r.headers.get("x-worker") + ": " + await r.text();
+};
+const events = new EventSource("/events");
+for (const name of ["CONNECTED", "CONNECT_DELAYED", "CONNECT_RETRIED", "LISTENING",
+    "BIND_FAILED", "ACCEPTED", "ACCEPT_FAILED", "CLOSED", "DISCONNECTED", "MONITOR_STOPPED",
+    "HANDSHAKE_FAILED_NO_DETAIL", "HANDSHAKE_SUCCEEDED", "HANDSHAKE_FAILED_PROTOCOL",
+    "HANDSHAKE_FAILED_AUTH"]) {
+  events.addEventListener(name, (e) => {
+    document.getElementById("events").textContent +=
+      new Date().toISOString().slice(11, 23) + " " + e.data + "
+";
+  });
+}
+</script>
+"#;
+
 /// `GET /events`: the DEALER's monitor events, as server-sent events.
 async fn events_stream(
     State(gw): State<Arc<Gateway>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let events = futures::stream::unfold(gw.events.subscribe(), |mut rx| async move {
+    let (kept, live) = gw.events.subscribe();
+    let kept = futures::stream::iter(kept).map(|e| Ok(Event::default().event(e.name).data(e.data)));
+    let live = futures::stream::unfold(live, |mut rx| async move {
         let event = match rx.recv().await {
             Ok(e) => Event::default().event(e.name).data(e.data),
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -425,7 +523,7 @@ async fn events_stream(
         };
         Some((Ok(event), rx))
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Sse::new(kept.chain(live)).keep_alive(KeepAlive::default())
 }
 
 // ---------------------------------------------------------------------------
