@@ -10,6 +10,48 @@
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a `SocketHandle`.
 //!
+//! # Events, counters and tracing
+//!
+//! [`Socket::monitor`] returns a [`Monitor`], a [`futures::Stream`] of [`MonitorEvent`]s
+//! with libzmq's names and meanings ([`EventKind`]: LISTENING, ACCEPTED, CONNECTED,
+//! CONNECT_RETRIED, HANDSHAKE_SUCCEEDED, DISCONNECTED, …), each with the endpoint, the
+//! peer's address and, after the handshake, its routing id. A socket can have any number of
+//! monitors; each buffers a bounded number of events and **drops** (and counts, in
+//! [`Monitor::dropped`]) those it has no room for, so a slow or forgotten monitor never slows
+//! the socket. [`Socket::monitor_endpoint`] is libzmq's `zmq_socket_monitor`: the same
+//! events as two-frame messages on an inproc PAIR, in libzmq's byte layout. See the
+//! [`monitor`] module for where each event is raised.
+//!
+//! [`Socket::stats`] returns a [`SocketStats`]: messages and bytes in and out over tcp and
+//! ipc, messages dropped at the HWM, reconnects and handshake failures (relaxed atomics,
+//! added to once per batch).
+//!
+//! Each socket has a `tracing` span, `zmq.socket` (DEBUG, fields `type`, `id`, `endpoints`),
+//! the parent of its listeners' (`zmq.listen`), connects' (`zmq.connect`) and connections'
+//! (`zmq.peer`) spans, where the transports log.
+//!
+//! ```
+//! use futures::StreamExt;
+//! use zmq_async::{DealerSocket, EventKind, RouterSocket};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), zmq_async::Error> {
+//! let mut router = RouterSocket::new();
+//! let mut events = router.monitor();
+//! let endpoint = router.bind("tcp://127.0.0.1:0").await?;
+//! let mut dealer = DealerSocket::new();
+//! dealer.connect(&endpoint).await?;
+//!
+//! let kinds: Vec<EventKind> = events.by_ref().take(3).map(|e| e.kind).collect().await;
+//! assert_eq!(
+//!     kinds,
+//!     [EventKind::Listening, EventKind::Accepted, EventKind::HandshakeSucceeded]
+//! );
+//! assert_eq!(router.stats().handshake_failures, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! - `curve` (default): CURVE security, with its crypto dependencies. Without it the

@@ -41,6 +41,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use zmtp_codec::Message;
 
+use crate::peer::Shared;
 use crate::socket::{kind, Socket, SocketKind};
 use crate::Result;
 
@@ -291,7 +292,10 @@ impl MonitorEvent {
 
 impl std::fmt::Display for MonitorEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} on {}", self.kind, self.endpoint)?;
+        write!(f, "{}", self.kind)?;
+        if !self.endpoint.is_empty() {
+            write!(f, " on {}", self.endpoint)?;
+        }
         if let Some(peer) = &self.peer_address {
             write!(f, " peer {peer}")?;
         }
@@ -306,6 +310,34 @@ pub struct Events(u32);
 impl Events {
     /// Every event (`ZMQ_EVENT_ALL`).
     pub const ALL: Events = Events(0xFFFF);
+    /// `ZMQ_EVENT_CONNECTED`.
+    pub const CONNECTED: Events = Events(0x0001);
+    /// `ZMQ_EVENT_CONNECT_DELAYED`.
+    pub const CONNECT_DELAYED: Events = Events(0x0002);
+    /// `ZMQ_EVENT_CONNECT_RETRIED`.
+    pub const CONNECT_RETRIED: Events = Events(0x0004);
+    /// `ZMQ_EVENT_LISTENING`.
+    pub const LISTENING: Events = Events(0x0008);
+    /// `ZMQ_EVENT_BIND_FAILED`.
+    pub const BIND_FAILED: Events = Events(0x0010);
+    /// `ZMQ_EVENT_ACCEPTED`.
+    pub const ACCEPTED: Events = Events(0x0020);
+    /// `ZMQ_EVENT_ACCEPT_FAILED`.
+    pub const ACCEPT_FAILED: Events = Events(0x0040);
+    /// `ZMQ_EVENT_CLOSED`.
+    pub const CLOSED: Events = Events(0x0080);
+    /// `ZMQ_EVENT_DISCONNECTED`.
+    pub const DISCONNECTED: Events = Events(0x0200);
+    /// `ZMQ_EVENT_MONITOR_STOPPED`.
+    pub const MONITOR_STOPPED: Events = Events(0x0400);
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`.
+    pub const HANDSHAKE_FAILED_NO_DETAIL: Events = Events(0x0800);
+    /// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`.
+    pub const HANDSHAKE_SUCCEEDED: Events = Events(0x1000);
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`.
+    pub const HANDSHAKE_FAILED_PROTOCOL: Events = Events(0x2000);
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`.
+    pub const HANDSHAKE_FAILED_AUTH: Events = Events(0x4000);
 
     /// The events whose `ZMQ_EVENT_*` bits are set in `bits` (bits without an event are
     /// kept, and match nothing).
@@ -321,6 +353,14 @@ impl Events {
     /// Whether events of this kind are in the set.
     pub fn contains(self, kind: &EventKind) -> bool {
         self.0 & u32::from(kind.number()) != 0
+    }
+}
+
+impl std::ops::BitOr for Events {
+    type Output = Events;
+
+    fn bitor(self, other: Events) -> Events {
+        Events(self.0 | other.0)
     }
 }
 
@@ -455,6 +495,25 @@ impl Monitors {
         }
     }
 
+    /// Raises an event of `kind` on `endpoint`, if anyone listens.
+    #[inline]
+    pub(crate) fn raise(
+        &self,
+        kind: impl FnOnce() -> EventKind,
+        endpoint: &str,
+        peer_address: Option<&str>,
+        routing_id: Option<&Bytes>,
+    ) {
+        if self.is_active() {
+            self.emit(MonitorEvent {
+                kind: kind(),
+                endpoint: endpoint.to_owned(),
+                peer_address: peer_address.map(str::to_owned),
+                routing_id: routing_id.cloned(),
+            });
+        }
+    }
+
     /// The socket is gone: every monitor yields MONITOR_STOPPED once it has read what it
     /// holds, then ends.
     pub(crate) fn stop(&self) {
@@ -462,6 +521,86 @@ impl Monitors {
         self.active.store(false, Ordering::Relaxed);
     }
 }
+
+/// The event a handshake that failed with `error` raises, as libzmq's engine and
+/// mechanisms classify it: authentication refused (by our ZAP handler, or the peer's:
+/// an ERROR whose reason is a 3xx/4xx/5xx status code) is HANDSHAKE_FAILED_AUTH; the
+/// peer breaking the protocol is HANDSHAKE_FAILED_PROTOCOL with libzmq's code; anything
+/// else (a timeout) has no detail.
+pub(crate) fn handshake_failure(error: &zmtp_codec::Error) -> EventKind {
+    use protocol_error as p;
+    use zmtp_codec::Error as E;
+    let reason = error.to_string();
+    let code = match error {
+        E::Failed(inner) => return handshake_failure(inner),
+        E::AuthenticationFailed { status_code, .. } => {
+            return EventKind::HandshakeFailedAuth {
+                status_code: *status_code,
+                reason,
+            }
+        }
+        E::PeerError(text) => match status_code(text) {
+            Some(status_code) => {
+                return EventKind::HandshakeFailedAuth {
+                    status_code,
+                    reason,
+                }
+            }
+            None => p::ZMTP_UNSPECIFIED,
+        },
+        E::HandshakeTimeout | E::HeartbeatTimeout => {
+            return EventKind::HandshakeFailedNoDetail {
+                errno: ETIMEDOUT,
+                reason,
+            }
+        }
+        E::MechanismMismatch { .. } | E::RoleMismatch(_) => p::ZMTP_MECHANISM_MISMATCH,
+        E::UnexpectedCommand(_) | E::UnexpectedMessage => p::ZMTP_UNEXPECTED_COMMAND,
+        E::MalformedCommand(_) | E::CommandWithMore => p::ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+        E::MalformedMechanismCommand { command, .. } => match *command {
+            "HELLO" => p::ZMTP_MALFORMED_COMMAND_HELLO,
+            "WELCOME" => p::ZMTP_MALFORMED_COMMAND_WELCOME,
+            "INITIATE" => p::ZMTP_MALFORMED_COMMAND_INITIATE,
+            "READY" => p::ZMTP_MALFORMED_COMMAND_READY,
+            "ERROR" => p::ZMTP_MALFORMED_COMMAND_ERROR,
+            "MESSAGE" => p::ZMTP_MALFORMED_COMMAND_MESSAGE,
+            _ => p::ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+        },
+        E::MalformedProperty(_)
+        | E::MissingSocketType
+        | E::UnknownSocketType(_)
+        | E::IncompatibleSocketType { .. } => p::ZMTP_INVALID_METADATA,
+        E::CurveUnsupportedVersion { .. }
+        | E::CurveBoxOpenFailed { .. }
+        | E::CurveNonceReplay { .. }
+        | E::CurveNonceGap { .. }
+        | E::CurveBadCookie
+        | E::CurveBadVouch => p::ZMTP_CRYPTOGRAPHIC,
+        _ => p::ZMTP_UNSPECIFIED,
+    };
+    EventKind::HandshakeFailedProtocol { code, reason }
+}
+
+/// The ZAP status code an ERROR reason is, if it is one (libzmq: exactly three digits,
+/// `300`, `400` or `500`).
+fn status_code(reason: &str) -> Option<u16> {
+    match reason {
+        "300" => Some(300),
+        "400" => Some(400),
+        "500" => Some(500),
+        _ => None,
+    }
+}
+
+/// A listener closed (unbind, or the socket's drop): CLOSED, as libzmq's listener raises.
+pub(crate) fn listener_closed(shared: &Shared, endpoint: &str) {
+    shared
+        .monitors
+        .raise(|| EventKind::Closed, endpoint, None, None);
+}
+
+/// `ETIMEDOUT` (Linux), the errno of a handshake that timed out.
+const ETIMEDOUT: i32 = 110;
 
 impl<T: SocketKind> Socket<T> {
     /// A stream of this socket's events (every kind), buffering up to

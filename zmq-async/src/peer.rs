@@ -178,6 +178,8 @@ pub(crate) struct Shared {
     pub(crate) monitors: crate::monitor::Monitors,
     /// Traffic and connection counters (`Socket::stats`).
     pub(crate) counters: crate::stats::Counters,
+    /// The socket's `tracing` span, parent of its transports' spans.
+    pub(crate) span: crate::stats::SocketSpan,
 }
 
 impl Shared {
@@ -195,6 +197,7 @@ impl Shared {
             tasks: tokio_util::task::TaskTracker::new(),
             monitors: Default::default(),
             counters: Default::default(),
+            span: crate::stats::SocketSpan::new(socket_type),
         })
     }
 

@@ -384,12 +384,14 @@ impl<T: SocketKind> Socket<T> {
         match route(endpoint)? {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
+                self.base.shared.span.add_endpoint("bind", endpoint);
                 self.bound.push(endpoint.to_owned());
                 Ok(endpoint.to_owned())
             }
             Route::Net(ep) => {
                 let task = net::bind(self.handle(), &ep, self.net_closed.clone()).await?;
                 let resolved = task.endpoint.clone();
+                self.base.shared.span.add_endpoint("bind", &resolved);
                 self.net.push(NetEndpoint {
                     given: endpoint.to_owned(),
                     task,
@@ -404,7 +406,9 @@ impl<T: SocketKind> Socket<T> {
     /// `bind` returned it). inproc peers stay; tcp and ipc connections accepted there close.
     pub async fn unbind(&mut self, endpoint: &str) -> Result<()> {
         if let Some(i) = self.net.iter().position(|n| n.matches(endpoint, true)) {
-            self.net.remove(i).task.stop();
+            let task = self.net.remove(i).task;
+            task.stop();
+            crate::monitor::listener_closed(&self.base.shared, &task.endpoint);
             return Ok(());
         }
         let name = match route(endpoint)? {
@@ -449,6 +453,7 @@ impl<T: SocketKind> Socket<T> {
                 });
             }
         }
+        self.base.shared.span.add_endpoint("connect", endpoint);
         // Take the new peer in now, so a SUB's subscriptions are queued for it at once.
         self.pump();
         Ok(())
@@ -749,6 +754,9 @@ impl<T: SocketKind> Drop for Socket<T> {
         // outbound pipes under linger, like inproc peers.
         self.net_closed.cancel();
         let shared = self.base.shared.clone();
+        for n in self.net.iter().filter(|n| n.bind) {
+            crate::monitor::listener_closed(&shared, &n.task.endpoint);
+        }
         for endpoint in &self.bound {
             if let Ok(name) = inproc_name(endpoint) {
                 let _ = inproc::unbind(name, &shared);

@@ -6,6 +6,9 @@
 //! its HWMs drop in a plain field, so the counters add nothing measurable per message.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use zmtp_codec::SocketType;
 
 use crate::socket::{Socket, SocketKind};
 
@@ -86,6 +89,42 @@ impl Counters {
             reconnects: self.reconnects.load(Ordering::Relaxed),
             handshake_failures: self.handshake_failures.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A socket's `tracing` span, `zmq.socket` at DEBUG level, with its type, a number
+/// unique in the process, and its endpoints; the spans of its listeners (`zmq.listen`),
+/// connects (`zmq.connect`) and connections (`zmq.peer`) are its children.
+#[derive(Debug)]
+pub(crate) struct SocketSpan {
+    pub(crate) span: tracing::Span,
+    endpoints: Mutex<Vec<String>>,
+}
+
+impl SocketSpan {
+    pub(crate) fn new(socket_type: SocketType) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        SocketSpan {
+            span: tracing::debug_span!(
+                parent: None,
+                "zmq.socket",
+                r#type = %socket_type,
+                id,
+                endpoints = tracing::field::Empty,
+            ),
+            endpoints: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds a bound (`bind:`) or connected (`connect:`) endpoint to the span's `endpoints`.
+    pub(crate) fn add_endpoint(&self, how: &str, endpoint: &str) {
+        if self.span.is_disabled() {
+            return;
+        }
+        let mut list = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        list.push(format!("{how}:{endpoint}"));
+        self.span.record("endpoints", list.join(" ").as_str());
     }
 }
 

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
+use crate::monitor::EventKind;
 use crate::options::SocketOptions;
 use crate::peer::{PeerPipes, SocketHandle};
 use crate::{Error, Result};
@@ -79,6 +80,15 @@ fn stream_options(o: &SocketOptions) -> StreamOptions {
     s
 }
 
+/// The OS error number behind `e`, 0 if none (as libzmq's monitor values).
+fn errno(e: &Error) -> i32 {
+    match e {
+        Error::Io(e) => e.raw_os_error().unwrap_or(0),
+        Error::AddrInUse(_) => 98, // EADDRINUSE (Linux)
+        _ => 0,
+    }
+}
+
 fn transport_error(e: zmq_transports::Error) -> Error {
     use zmq_transports::Error as T;
     match e {
@@ -99,15 +109,34 @@ pub(crate) async fn bind(
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
-    let listener = zmq_transports::bind(endpoint, &stream_options(&handle.options()))
-        .await
-        .map_err(transport_error)?;
+    let monitors = &handle.shared.monitors;
+    let listener = match zmq_transports::bind(endpoint, &stream_options(&handle.options())).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            let e = transport_error(e);
+            let kind = || EventKind::BindFailed {
+                errno: errno(&e),
+                reason: e.to_string(),
+            };
+            monitors.raise(kind, &endpoint.to_string(), None, None);
+            return Err(e);
+        }
+    };
     let resolved = listener.local_endpoint().to_string();
+    monitors.raise(|| EventKind::Listening, &resolved, None, None);
     let cancel = CancellationToken::new();
     let listener: SharedListener = Arc::new(Mutex::new(Some(listener)));
-    let span = tracing::debug_span!("zmq.listen", endpoint = %resolved);
+    let span =
+        tracing::debug_span!(parent: &handle.shared.span.span, "zmq.listen", endpoint = %resolved);
     handle.clone().spawn(
-        accept_loop(handle, listener.clone(), cancel.clone(), socket_closed).instrument(span),
+        accept_loop(
+            handle,
+            listener.clone(),
+            resolved.as_str().into(),
+            cancel.clone(),
+            socket_closed,
+        )
+        .instrument(span),
     );
     Ok(EndpointTask {
         endpoint: resolved,
@@ -119,6 +148,7 @@ pub(crate) async fn bind(
 async fn accept_loop(
     handle: SocketHandle,
     listener: SharedListener,
+    endpoint: Arc<str>,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
@@ -150,8 +180,16 @@ async fn accept_loop(
             Ok((stream, addr)) => {
                 let span = tracing::debug_span!("zmq.peer", peer = %addr);
                 let zap_address = zap::address(&addr);
+                let peer_address = addr.to_string();
+                handle.shared.monitors.raise(
+                    || EventKind::Accepted,
+                    &endpoint,
+                    Some(&peer_address),
+                    None,
+                );
                 let handle = handle.clone();
                 let cancel = cancel.clone();
+                let endpoint = endpoint.clone();
                 // The task keeps only what the connection needs (not the peer's address
                 // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
@@ -170,6 +208,8 @@ async fn accept_loop(
                             pipes: &mut pipes,
                             alias: None,
                             zap_address,
+                            endpoint: &endpoint,
+                            peer_address,
                         };
                         tokio::select! {
                             outcome = session::run(stream, conn, link) => {
@@ -185,6 +225,11 @@ async fn accept_loop(
             Err(e) => {
                 // Per-connection failures (EMFILE, ECONNABORTED): keep the listener.
                 tracing::warn!(error = %e, "accept failed");
+                let kind = || EventKind::AcceptFailed {
+                    errno: e.raw_os_error().unwrap_or(0),
+                    reason: e.to_string(),
+                };
+                handle.shared.monitors.raise(kind, &endpoint, None, None);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -209,11 +254,13 @@ pub(crate) fn connect(
     };
     let cancel = CancellationToken::new();
     let text = endpoint.to_string();
-    let span = tracing::debug_span!("zmq.connect", endpoint = %text);
+    let span =
+        tracing::debug_span!(parent: &handle.shared.span.span, "zmq.connect", endpoint = %text);
     handle.clone().spawn(
         connect_loop(
             handle,
             endpoint,
+            text.clone(),
             pipes,
             alias,
             cancel.clone(),
@@ -231,6 +278,7 @@ pub(crate) fn connect(
 async fn connect_loop(
     handle: SocketHandle,
     endpoint: Endpoint,
+    text: String,
     mut pipes: Option<PeerPipes>,
     alias: Option<Bytes>,
     cancel: CancellationToken,
@@ -244,9 +292,15 @@ async fn connect_loop(
     // holds messages: linger delivers them (and its timer discards them, which ends this).
     let lingering =
         |pipes: &Option<PeerPipes>| pipes.as_ref().is_some_and(|p| !p.outbound.is_finished());
+    let monitors = &handle.shared.monitors;
     loop {
         if socket_closed.is_cancelled() && !lingering(&pipes) {
             break;
+        }
+        // libzmq's tcp connect is non-blocking and in progress at once (CONNECT_DELAYED);
+        // its ipc connect completes or fails at once.
+        if matches!(endpoint, Endpoint::Tcp(_)) {
+            monitors.raise(|| EventKind::ConnectDelayed, &text, None, None);
         }
         let connected = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -255,6 +309,11 @@ async fn connect_loop(
         match connected {
             Ok(stream) => {
                 ivl = base.unwrap_or_default();
+                let peer_address = stream
+                    .peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                monitors.raise(|| EventKind::Connected, &text, Some(&peer_address), None);
                 let conn = match convert::connection(handle.socket_type(), &options) {
                     Ok(c) => c,
                     Err(e) => {
@@ -271,6 +330,8 @@ async fn connect_loop(
                     pipes: &mut pipes,
                     alias: alias.clone(),
                     zap_address,
+                    endpoint: &text,
+                    peer_address,
                 };
                 let outcome = tokio::select! {
                     o = session::run(stream, conn, link) => o,
@@ -286,11 +347,21 @@ async fn connect_loop(
                     p.disconnected();
                 }
             }
-            Err(e) => tracing::debug!(error = %e, "connect failed"),
+            Err(e) => {
+                tracing::debug!(error = %e, "connect failed");
+                monitors.raise(|| EventKind::Closed, &text, None, None);
+            }
         }
         let Some(base) = base else {
             break; // reconnect disabled
         };
+        handle.shared.counters.reconnect();
+        monitors.raise(
+            || EventKind::ConnectRetried { interval: ivl },
+            &text,
+            None,
+            None,
+        );
         tokio::select! {
             _ = tokio::time::sleep(ivl) => {}
             _ = cancel.cancelled() => break,

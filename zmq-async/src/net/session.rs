@@ -20,6 +20,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, Subscription};
 
+use crate::monitor::{self, EventKind};
 use crate::peer::{PeerPipes, SocketHandle};
 
 use super::{convert, zap};
@@ -68,6 +69,10 @@ pub(crate) struct Link<'a> {
     pub(crate) alias: Option<Bytes>,
     /// The peer's address for ZAP (IP without port; empty for ipc).
     pub(crate) zap_address: String,
+    /// The socket's endpoint this connection belongs to, for monitor events.
+    pub(crate) endpoint: &'a str,
+    /// The peer's address (`tcp://ip:port`), for monitor events.
+    pub(crate) peer_address: String,
 }
 
 /// Runs one connection until it ends.
@@ -98,6 +103,7 @@ where
         zap: None,
         authenticated: false,
         properties: None,
+        handshaken: None,
     };
     std::future::poll_fn(move |cx| session.poll(cx))
 }
@@ -126,10 +132,55 @@ struct Session<'a, S> {
     authenticated: bool,
     /// The peer's properties, attached to every message it sends (authenticated peers).
     properties: Option<Arc<Metadata>>,
+    /// Set at handshake, with the peer's routing id, for monitor events.
+    handshaken: Option<Option<Bytes>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let r = self.poll_turns(cx);
+        if let Poll::Ready(outcome) = &r {
+            self.report_end(outcome);
+        }
+        r
+    }
+
+    /// Raises the monitor events of the connection's end (libzmq's `stream_engine`
+    /// `error`): a handshake failure if the handshake had not completed, then
+    /// DISCONNECTED. A connection the socket closed raises none.
+    #[cold]
+    fn report_end(&self, outcome: &Outcome) {
+        let shared = &self.link.handle.shared;
+        let routing_id = self.handshaken.as_ref().and_then(Option::as_ref);
+        let raise = |kind: EventKind| {
+            shared.monitors.raise(
+                || kind,
+                self.link.endpoint,
+                Some(&self.link.peer_address),
+                routing_id,
+            );
+        };
+        if matches!(outcome, Outcome::SocketClosed) {
+            return;
+        }
+        if self.handshaken.is_none() {
+            shared.counters.handshake_failed();
+            match outcome {
+                Outcome::Protocol(e) => raise(monitor::handshake_failure(e)),
+                Outcome::Io(e) => raise(EventKind::HandshakeFailedNoDetail {
+                    errno: e.raw_os_error().unwrap_or(0),
+                    reason: e.to_string(),
+                }),
+                _ => raise(EventKind::HandshakeFailedNoDetail {
+                    errno: 0,
+                    reason: outcome.to_string(),
+                }),
+            }
+        }
+        raise(EventKind::Disconnected);
+    }
+
+    fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         for _ in 0..BUDGET {
             if let Some(outcome) = self.ended.take() {
                 return self.poll_finish(cx, outcome);
@@ -269,6 +320,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Event::HandshakeSucceeded(info) => {
                 let info =
                     convert::peer_info(self.link.handle.socket_type(), *info, self.authenticated);
+                let routing_id = info.routing_id.clone().filter(|id| !id.is_empty());
+                self.link.handle.shared.monitors.raise(
+                    || EventKind::HandshakeSucceeded,
+                    self.link.endpoint,
+                    Some(&self.link.peer_address),
+                    routing_id.as_ref(),
+                );
+                self.handshaken = Some(routing_id);
                 if self.authenticated {
                     self.properties = Some(Arc::new(info.metadata.clone()));
                 }
@@ -343,10 +402,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 // Subscriptions (on PUB/XPUB) count against the HWM like messages: never
                 // dropped, but held back here, and the peer's further bytes in the kernel,
                 // while the socket has not read them (as libzmq's session).
-                pipes
+                let n = pipes
                     .inbound
                     .push_batch(&mut self.inbox)
                     .map_err(|_| Outcome::SocketClosed)?;
+                self.link.handle.shared.counters.received(n);
                 Ok(true)
             }
         }
@@ -365,7 +425,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 self.eof = true;
                 Ok(true)
             }
-            Poll::Ready(Ok(_)) => {
+            Poll::Ready(Ok(n)) => {
+                self.link.handle.shared.counters.read(n);
                 self.conn
                     .handle_read(convert::now())
                     .map_err(Outcome::Protocol)?;
@@ -383,10 +444,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             return Ok(false);
         };
         // The pipe's reader takes its queue in one batch and pops the rest without locking.
+        let counters = &self.link.handle.shared.counters;
         for n in 0..BATCH {
             match pipes.outbound.poll_pop(cx) {
-                Poll::Pending => return Ok(n > 0),
+                Poll::Pending => {
+                    counters.sent(n);
+                    return Ok(n > 0);
+                }
                 Poll::Ready(None) => {
+                    counters.sent(n);
                     self.outbound_done = true;
                     return Ok(true);
                 }
@@ -394,10 +460,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                     Ok(()) => {}
                     // An empty message is the caller's mistake; it is not sent.
                     Err(e) if e.is_caller_error() => {}
-                    Err(e) => return Err(Outcome::Protocol(e)),
+                    Err(e) => {
+                        counters.sent(n);
+                        return Err(Outcome::Protocol(e));
+                    }
                 },
             }
         }
+        counters.sent(BATCH);
         Ok(true)
     }
 
@@ -434,6 +504,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
             };
             progress = true;
+            self.link.handle.shared.counters.written(written);
             self.backlog -= written;
             let mut left = written;
             while left > 0 {
@@ -512,6 +583,8 @@ mod tests {
             pipes: &mut pipes,
             alias: None,
             zap_address: String::new(),
+            endpoint: "",
+            peer_address: String::new(),
         };
         let future = run(stream, conn, link);
         assert_eq!(
