@@ -1,8 +1,9 @@
 //! The HTTP gateway (`src/bin/http_gateway.rs`) as a process, driven with
 //! hyper's HTTP/1 client over tcp on 127.0.0.1 (ports chosen by the OS):
 //! a thousand requests from fifty clients each answered with its own body
-//! reversed; a worker that hangs and is killed mid-run losing nothing (its
-//! requests are sent again); the bound on waiting requests answering 503.
+//! reversed; a worker killed mid-run, while it works or once it hangs,
+//! losing nothing (its requests are sent again); the bound on waiting
+//! requests answering 503; `/events` showing a worker come and go.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,6 +21,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 /// Guards every wait against a hang; the scenarios take a few seconds.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -130,11 +132,18 @@ fn body(c: usize, i: usize) -> Vec<u8> {
 
 /// `clients` connections each sending `each` requests one after another;
 /// checks every reply is 200 with its own body reversed and returns how many
-/// each worker answered.
-async fn load(gateway: &Gateway, clients: usize, each: usize) -> HashMap<String, usize> {
+/// each worker answered. Each answering worker's id also goes to `answers`
+/// as the reply arrives.
+async fn load(
+    gateway: &Gateway,
+    clients: usize,
+    each: usize,
+    answers: Option<mpsc::UnboundedSender<String>>,
+) -> HashMap<String, usize> {
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let http = gateway.http;
+            let answers = answers.clone();
             tokio::spawn(async move {
                 let mut client = Client::connect(http).await;
                 let mut workers = Vec::new();
@@ -146,7 +155,11 @@ async fn load(gateway: &Gateway, clients: usize, each: usize) -> HashMap<String,
                     let mut expected = sent;
                     expected.reverse();
                     assert_eq!(reply, expected, "client {c} request {i}");
-                    workers.push(worker.expect("an x-worker header"));
+                    let worker = worker.expect("an x-worker header");
+                    if let Some(answers) = &answers {
+                        let _ = answers.send(worker.clone());
+                    }
+                    workers.push(worker);
                 }
                 workers
             })
@@ -164,7 +177,7 @@ async fn load(gateway: &Gateway, clients: usize, each: usize) -> HashMap<String,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_requests_from_fifty_clients_each_get_their_own_reversal() {
     let gateway = Gateway::start(&["--workers", "4"]);
-    let answered = tokio::time::timeout(DEADLINE, load(&gateway, 50, 20))
+    let answered = tokio::time::timeout(DEADLINE, load(&gateway, 50, 20, None))
         .await
         .expect("the load finished");
     assert_eq!(answered.values().sum::<usize>(), 1000);
@@ -183,26 +196,9 @@ async fn a_thousand_requests_from_fifty_clients_each_get_their_own_reversal() {
 /// then killed, loses nothing; its requests are sent again to the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_run_loses_no_request() {
-    let gateway = Gateway::start(&[
-        "--workers",
-        "0",
-        "--backend",
-        "tcp://127.0.0.1:0",
-        "--retry-ms",
-        "500",
-        "--attempts",
-        "100",
-    ]);
-    let mut events = EventReader::open(&gateway).await;
-    let _p1 = gateway.worker("p1", &[]);
-    let _p2 = gateway.worker("p2", &[]);
     // Answers 20 requests, takes the 21st and never answers it.
-    let victim = gateway.worker("victim", &["--stall-after", "20"]);
-    for _ in 0..3 {
-        events.until("HANDSHAKE_SUCCEEDED").await;
-    }
-
-    let run = load(&gateway, 50, 20);
+    let (gateway, _others, victim) = three_worker_processes(&["--stall-after", "20"]).await;
+    let run = load(&gateway, 50, 20, None);
     let kill = tokio::task::spawn_blocking(move || {
         victim.wait_for_line("stalled after 20 replies", DEADLINE);
         victim.stop()
@@ -229,6 +225,62 @@ async fn a_worker_killed_mid_run_loses_no_request() {
     assert_eq!(stats["timeouts"], 0, "{stats:?}");
     assert_eq!(stats["outstanding"], 0, "{stats:?}");
     drop(gateway.program);
+}
+
+/// The same with a worker killed while it works: whatever it held or had
+/// queued is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_while_answering_loses_no_request() {
+    let (gateway, _others, victim) = three_worker_processes(&[]).await;
+    let (answers, mut answered_by) = mpsc::unbounded_channel();
+    let run = load(&gateway, 50, 20, Some(answers));
+    let kill = async move {
+        let mut by_victim = 0;
+        while let Some(worker) = answered_by.recv().await {
+            by_victim += usize::from(worker == "victim");
+            if by_victim == 10 {
+                return Some(victim.stop());
+            }
+        }
+        None
+    };
+    let (answered, killed) = tokio::time::timeout(DEADLINE, async { tokio::join!(run, kill) })
+        .await
+        .expect("the load finished");
+    assert!(
+        killed.is_some(),
+        "the victim never answered 10: {answered:?}"
+    );
+    assert_eq!(answered.values().sum::<usize>(), 1000);
+    assert!(answered["victim"] >= 10, "{answered:?}");
+    let stats = gateway.stats().await;
+    assert_eq!(stats["requests"], 1000, "{stats:?}");
+    assert_eq!(stats["replies"], 1000, "{stats:?}");
+    assert_eq!(stats["timeouts"], 0, "{stats:?}");
+    assert_eq!(stats["outstanding"], 0, "{stats:?}");
+}
+
+/// A gateway on tcp (retrying every 500 ms, 100 times) with three worker
+/// processes, `p1`, `p2` and `victim` (with `victim_args`), all three
+/// connected (seen on `/events`).
+async fn three_worker_processes(victim_args: &[&str]) -> (Gateway, [Program; 2], Program) {
+    let gateway = Gateway::start(&[
+        "--workers",
+        "0",
+        "--backend",
+        "tcp://127.0.0.1:0",
+        "--retry-ms",
+        "500",
+        "--attempts",
+        "100",
+    ]);
+    let mut events = EventReader::open(&gateway).await;
+    let others = [gateway.worker("p1", &[]), gateway.worker("p2", &[])];
+    let victim = gateway.worker("victim", victim_args);
+    for _ in 0..3 {
+        events.until("HANDSHAKE_SUCCEEDED").await;
+    }
+    (gateway, others, victim)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
