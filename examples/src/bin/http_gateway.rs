@@ -550,3 +550,72 @@ async fn worker(config: WorkerConfig) -> Result<(), Error> {
         answered += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(frames: &[&[u8]]) -> Message {
+        frames.iter().map(|f| Bytes::copy_from_slice(f)).collect()
+    }
+
+    #[test]
+    fn a_reply_is_id_delimiter_worker_body() {
+        let id = 7u64.to_be_bytes();
+        let (got, reply) = parse_reply(&msg(&[&id, b"", b"w1", b"cba"])).expect("well formed");
+        assert_eq!(got, 7);
+        assert_eq!(reply.worker, "w1");
+        assert_eq!(reply.body, "cba");
+    }
+
+    #[test]
+    fn malformed_replies_are_refused() {
+        let id = 7u64.to_be_bytes();
+        for bad in [
+            msg(&[&id, b"", b"cba"]),
+            msg(&[&id, b"", b"w1", b"cba", b"more"]),
+            msg(&[&id[..7], b"", b"w1", b"cba"]),
+            msg(&[&id, b"x", b"w1", b"cba"]),
+            msg(&[&id, b"", b"w\n1", b"cba"]),
+            msg(&[]),
+        ] {
+            assert!(parse_reply(&bad).is_none(), "{bad:?}");
+        }
+    }
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_defaults_are_the_issues() {
+        let Ok(Mode::Gateway(config)) = parse(&[]) else {
+            panic!("a gateway");
+        };
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(config.workers, 4);
+        assert_eq!(config.backend, "inproc://http-gateway");
+    }
+
+    #[test]
+    fn bad_command_lines_are_errors() {
+        for line in [
+            "--listen",
+            "--listen localhost",
+            "--workers many",
+            "--attempts 0",
+            "--max-outstanding 0",
+            "--id w1",
+            "--frobnicate",
+        ] {
+            assert!(parse(&args(line)).is_err(), "{line}");
+        }
+        let Ok(Mode::Worker(w)) = parse(&args("--worker tcp://127.0.0.1:1 --id a")) else {
+            panic!("a worker");
+        };
+        assert_eq!(
+            (w.endpoint.as_str(), w.id.as_str()),
+            ("tcp://127.0.0.1:1", "a")
+        );
+    }
+}
