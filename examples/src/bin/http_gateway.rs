@@ -27,6 +27,7 @@
 //!   and those queued for it are sent again. A request may be worked on more
 //!   than once (reversing is idempotent); the first reply answers it and
 //!   later ones are counted as `late` and dropped.
+//! - Bodies up to 2 MiB (axum's default limit); a larger one gets `413`.
 //! - A reply that is not `[8-byte id, "", worker id, body]`, or whose worker
 //!   id cannot be an HTTP header value, is counted as `malformed` and
 //!   dropped (its request is retried as if no reply came).
