@@ -4,7 +4,7 @@
 # the zmq_* builds of the same on libzmq, then raw_* sockets as the ceiling).
 #
 #   bash scripts/compare.sh                 # the default run (about 5 minutes on 2 cores)
-#   ROUNDS=5 bash scripts/compare.sh        # more rounds (the table shows medians)
+#   ROUNDS=9 bash scripts/compare.sh        # more rounds (the table shows the best and the median)
 #   OURS_FLAGS=--mt bash scripts/compare.sh # our tools on Tokio's multi-thread runtime
 #   SCALE=0.2 bash scripts/compare.sh       # fewer messages per run (a quick look)
 #   BASELINE_DIR=/tmp/base bash scripts/compare.sh
@@ -158,48 +158,52 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 med() { echo "${results[$1]:-}" | median; }
+# The best round: the highest throughput, the lowest latency.
+best() {
+    local order=-gr
+    case $1 in lat/*) order=-g ;; esac
+    echo "${results[$1]:-}" | tr ' ' '\n' | grep -v -e '^$' -e NaN | sort "$order" | head -1 | grep . || echo NaN
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NaN" || b == "NaN" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 fmt_int() { awk -v v="$1" 'BEGIN { if (v == "NaN" || v == "") print "-"; else printf "%\047d", v }'; }
+fmt_num() { case $2 in lat) echo "$1" ;; *) fmt_int "$1" ;; esac; }
+# "best / median" of one side, and the two ratios of `ours` to `other` in the same form.
+pair_of() { echo "$(fmt_num "$(best "$1")" "$2") / $(fmt_num "$(med "$1")" "$2")"; }
+ratios() { echo "$(ratio "$(best "$1")" "$(best "$2")") / $(ratio "$(med "$1")" "$(med "$2")")"; }
 
 echo
-echo "throughput (msg/s, median of $ROUNDS; local pinned to core 0, remote to core 1)"
-printf '%-8s %-7s %14s %14s %7s %16s %20s\n' size transport ours libzmq ratio "ours/raw bytes" "$([ -n "$BASELINE_DIR" ] && echo "baseline (ours/base)")"
+echo "throughput (msg/s, best / median of $ROUNDS rounds; local pinned to core 0, remote to core 1)"
+printf '%-6s %-7s %27s %27s %13s %16s %29s\n' size transport "ours" "libzmq" "ours/libzmq" "ours/raw bytes" "$([ -n "$BASELINE_DIR" ] && echo "baseline, ours/base")"
 for transport in tcp ipc inproc; do
     for size in 8 64 1024 65536; do
         [ -n "${results[thr/$transport/$size/ours]:-}" ] || continue
-        o=$(med "thr/$transport/$size/ours")
-        z=$(med "thr/$transport/$size/zmq")
+        key="thr/$transport/$size"
         raw=-
-        if [ -n "${results[thr/$transport/$size/raw]:-}" ]; then
-            r=$(med "thr/$transport/$size/raw")
+        if [ -n "${results[$key/raw]:-}" ]; then
+            o=$(med "$key/ours")
+            r=$(med "$key/raw")
             raw="$(awk -v a="$o" -v b="$r" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.0f%%", 100 * a / b }') of $(fmt_int "$r")"
         fi
         base=
-        if [ -n "${results[thr/$transport/$size/base]:-}" ]; then
-            b=$(med "thr/$transport/$size/base")
-            base="$(fmt_int "$b") ($(ratio "$o" "$b"))"
-        fi
-        printf '%-8s %-7s %14s %14s %7s %16s %20s\n' "$size" "$transport" "$(fmt_int "$o")" "$(fmt_int "$z")" "$(ratio "$o" "$z")" "$raw" "$base"
+        [ -z "${results[$key/base]:-}" ] || base="$(pair_of "$key/base" thr) ($(ratios "$key/ours" "$key/base"))"
+        printf '%-6s %-7s %27s %27s %13s %16s %29s\n' "$size" "$transport" "$(pair_of "$key/ours" thr)" "$(pair_of "$key/zmq" thr)" "$(ratios "$key/ours" "$key/zmq")" "$raw" "$base"
     done
 done
+echo "(ours/raw bytes: medians)"
 echo
-echo "latency (one way, us = elapsed / (2 x $LAT_COUNT round trips), 64 B, median of $ROUNDS)"
-printf '%-8s %-7s %10s %10s %14s %10s %12s %20s\n' size transport ours libzmq "ours/libzmq" raw "ours/raw" "$([ -n "$BASELINE_DIR" ] && echo "baseline (ours/base)")"
+echo "latency (one way, us = elapsed / (2 x $LAT_COUNT round trips), 64 B, best / median of $ROUNDS rounds)"
+printf '%-6s %-7s %17s %17s %13s %17s %13s %29s\n' size transport ours libzmq "ours/libzmq" raw "ours/raw" "$([ -n "$BASELINE_DIR" ] && echo "baseline, ours/base")"
 for transport in tcp ipc inproc; do
-    o=$(med "lat/$transport/64/ours")
-    z=$(med "lat/$transport/64/zmq")
+    key="lat/$transport/64"
     r=-
     rr=-
-    if [ -n "${results[lat/$transport/64/raw]:-}" ]; then
-        r=$(med "lat/$transport/64/raw")
-        rr=$(ratio "$o" "$r")
+    if [ -n "${results[$key/raw]:-}" ]; then
+        r=$(pair_of "$key/raw" lat)
+        rr=$(ratios "$key/ours" "$key/raw")
     fi
     base=
-    if [ -n "${results[lat/$transport/64/base]:-}" ]; then
-        b=$(med "lat/$transport/64/base")
-        base="$b ($(ratio "$o" "$b"))"
-    fi
-    printf '%-8s %-7s %10s %10s %14s %10s %12s %20s\n' 64 "$transport" "$o" "$z" "$(ratio "$o" "$z")" "$r" "$rr" "$base"
+    [ -z "${results[$key/base]:-}" ] || base="$(pair_of "$key/base" lat) ($(ratios "$key/ours" "$key/base"))"
+    printf '%-6s %-7s %17s %17s %13s %17s %13s %29s\n' 64 "$transport" "$(pair_of "$key/ours" lat)" "$(pair_of "$key/zmq" lat)" "$(ratios "$key/ours" "$key/zmq")" "$r" "$rr" "$base"
 done
 echo
 echo "compare: every round, in order: " >&2

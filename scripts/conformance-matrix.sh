@@ -142,6 +142,7 @@ titles = {
     "cases": "Cases that break real programs (ours × libzmq 4.3.4)",
     "old_peers": "Old peers: hand-written ZMTP 2.0 (RFC 15) / 1.0 (RFC 13) byte peers × our sockets (ZMTP 3.0 peers: `cases::zmtp30_*`)",
     "spec": "libzmq's test_spec_* behaviours, over tcp and ipc (peers ours or libzmq)",
+    "stream": "STREAM × libzmq 4.3.4 STREAM (raw bytes, no ZMTP; differences below)",
 }
 others = collections.defaultdict(list)
 for name, r in sorted(results.items()):
@@ -149,7 +150,7 @@ for name, r in sorted(results.items()):
     if p[0] == "matrix":
         continue
     others[p[0]].append(("::".join(p[1:]) or p[0], r))
-for mod in ["old_peers", "cases", "spec"] + sorted(m for m in others if m not in titles):
+for mod in ["old_peers", "cases", "spec", "stream"] + sorted(m for m in others if m not in titles):
     rows = others.get(mod)
     if not rows:
         continue

@@ -7,11 +7,12 @@
 #   iproute2     `ip`: the PGM tests build network namespaces joined by veth pairs
 #   nftables     `nft`: those tests drop packets at random to exercise PGM repair
 #                (this kernel has no netem)
+#   curl         the HTTP client the `stream_http` example is tested with
 # Idempotent and quick when everything is present (checked with dpkg, no network).
 # Non-interactive; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(libzmq3-dev python3-zmq pkg-config iproute2 nftables)
+packages=(libzmq3-dev python3-zmq pkg-config iproute2 nftables curl)
 
 if ! command -v dpkg >/dev/null 2>&1; then
     # Not Debian: we cannot install, but the build only needs pkg-config to find libzmq.

@@ -4,7 +4,7 @@
 # that Rust gets them), then `cargo +VERSION check`:
 #   1.70: zmtp-codec (its library, all features);
 #   1.79: zmq-transports, zmq-async and zmtp-codec, every target of theirs (tests included),
-#         and the tests, examples and benches packages (benches without `peers`).
+#         and the tests, examples, benches and drafts-peer packages (benches without `peers`).
 # A toolchain that cannot be installed is reported and skipped, not failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +32,5 @@ check() {
 }
 
 check 1.70.0 '"zmtp-codec"' --workspace --lib --all-features
-check 1.79.0 '"zmtp-codec", "zmq-transports", "zmq-async", "examples", "benches", "tests"' \
+check 1.79.0 '"zmtp-codec", "zmq-transports", "zmq-async", "examples", "benches", "tests", "drafts-peer"' \
     --workspace --all-targets --keep-going

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod codec;
+pub mod scale;
 pub mod soak;
 
 pub use codec::{connected_pair, drain_transmit, encoded_batch};
@@ -125,6 +126,62 @@ pub fn hold_if_asked(args: &Args) {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
+}
+
+/// With `--curve`, the throughput tools (`local_thr`/`remote_thr` and their `zmq_` twins) run
+/// over CURVE: the binding end is the server. The keys are fixed, made with `curve_keygen`
+/// for these benchmarks (never use them for anything else), so two processes agree.
+pub const CURVE_FLAG: &str = "curve";
+const CURVE_SERVER_PUBLIC: &str = "P=%vSj3=h@)?4ap1gKlXd<Z3Gwu.:SqsqoUro%#$";
+const CURVE_SERVER_SECRET: &str = "]&GuCYr)-oKbg=%k[*/t3g-HL-qO^y7J)e%[QycN";
+const CURVE_CLIENT_PUBLIC: &str = "/c=Bb8:jKHng1Up2)N{()%^PhV=//{-4yn?WB.t.";
+const CURVE_CLIENT_SECRET: &str = "D1*DU7U+jFUW-{QBoP0^qghmD:brjQuSR*-5t-/T";
+
+/// Our socket as the CURVE server, if `--curve` was given.
+pub fn curve_server<T: zmq_async::SocketKind>(args: &Args, s: &mut zmq_async::Socket<T>) {
+    if args.flag(CURVE_FLAG) {
+        let set = s
+            .set_curve_server(true)
+            .and_then(|()| s.set_curve_publickey(CURVE_SERVER_PUBLIC))
+            .and_then(|()| s.set_curve_secretkey(CURVE_SERVER_SECRET));
+        set.unwrap_or_else(|e| fail(format_args!("zmq_setsockopt: {e}")));
+    }
+}
+
+/// Our socket as a CURVE client of [`curve_server`], if `--curve` was given.
+pub fn curve_client<T: zmq_async::SocketKind>(args: &Args, s: &mut zmq_async::Socket<T>) {
+    if args.flag(CURVE_FLAG) {
+        let set = s
+            .set_curve_serverkey(CURVE_SERVER_PUBLIC)
+            .and_then(|()| s.set_curve_publickey(CURVE_CLIENT_PUBLIC))
+            .and_then(|()| s.set_curve_secretkey(CURVE_CLIENT_SECRET));
+        set.unwrap_or_else(|e| fail(format_args!("zmq_setsockopt: {e}")));
+    }
+}
+
+/// A libzmq socket as the CURVE server, if `--curve` was given.
+pub fn zmq_curve_server(args: &Args, s: &zmq::Socket) {
+    if args.flag(CURVE_FLAG) {
+        let set = s
+            .set_curve_server(true)
+            .and_then(|()| s.set_curve_secretkey(&z85(CURVE_SERVER_SECRET)));
+        set.unwrap_or_else(|e| fail(format_args!("zmq_setsockopt: {e}")));
+    }
+}
+
+/// A libzmq socket as a CURVE client of the server, if `--curve` was given.
+pub fn zmq_curve_client(args: &Args, s: &zmq::Socket) {
+    if args.flag(CURVE_FLAG) {
+        let set = s
+            .set_curve_serverkey(&z85(CURVE_SERVER_PUBLIC))
+            .and_then(|()| s.set_curve_publickey(&z85(CURVE_CLIENT_PUBLIC)))
+            .and_then(|()| s.set_curve_secretkey(&z85(CURVE_CLIENT_SECRET)));
+        set.unwrap_or_else(|e| fail(format_args!("zmq_setsockopt: {e}")));
+    }
+}
+
+fn z85(key: &str) -> Vec<u8> {
+    zmq::z85_decode(key).unwrap_or_else(|e| fail(format_args!("z85: {e}")))
 }
 
 /// libzmq's `zmq_stopwatch`: whole microseconds.

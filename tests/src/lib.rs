@@ -22,8 +22,8 @@ use std::fmt::Write as _;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -474,5 +474,70 @@ pub mod wire {
         let mut data = ttl_deciseconds.to_be_bytes().to_vec();
         data.extend_from_slice(context);
         command(b"PING", &data)
+    }
+}
+
+/// A ZAP handler in libzmq's context: a REP bound at `inproc://zeromq.zap.01` answering
+/// with `verdict`, and reporting every request's frames. Stops when dropped.
+pub struct LibzmqZap {
+    requests: mpsc::Receiver<Vec<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl LibzmqZap {
+    /// Binds the handler in `ctx` and starts its thread.
+    pub fn start(
+        ctx: &zmq::Context,
+        verdict: impl Fn(&[Vec<u8>]) -> (&'static str, &'static str) + Send + 'static,
+    ) -> Self {
+        let rep = ctx.socket(zmq::REP).expect("create the ZAP REP");
+        rep.set_linger(0).expect("set ZMQ_LINGER");
+        rep.set_rcvtimeo(50).expect("set ZMQ_RCVTIMEO");
+        rep.bind("inproc://zeromq.zap.01")
+            .expect("bind inproc://zeromq.zap.01");
+        let (tx, requests) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                let Ok(request) = rep.recv_multipart(0) else {
+                    continue;
+                };
+                let (code, text) = verdict(&request);
+                let user: &[u8] = if code == "200" { b"user" } else { b"" };
+                let reply: Vec<&[u8]> = vec![
+                    b"1.0",
+                    &request[1],
+                    code.as_bytes(),
+                    text.as_bytes(),
+                    user,
+                    b"",
+                ];
+                rep.send_multipart(reply, 0).expect("send the ZAP reply");
+                let _ = tx.send(request);
+            }
+        });
+        LibzmqZap {
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The next request the handler answered (blocking, with a hang guard).
+    pub fn next(&self) -> Vec<Vec<u8>> {
+        self.requests
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a ZAP request")
+    }
+}
+
+impl Drop for LibzmqZap {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -6,9 +6,6 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -18,7 +15,7 @@ use zmq_async::{
     DealerSocket, EventKind, Message, Monitor, MonitorEvent, PairSocket, RouterSocket,
     SocketOptions,
 };
-use zmq_tests::{bind_loopback, libzmq_socket, IO_TIMEOUT};
+use zmq_tests::{bind_loopback, libzmq_socket, LibzmqZap, IO_TIMEOUT};
 
 /// An event as both sides report it: the kind's libzmq name, and its value where it is
 /// not a file descriptor nor a random interval.
@@ -329,24 +326,44 @@ fn send_garbage(addr: SocketAddr) -> TcpStream {
     raw
 }
 
+/// The address of a `tcp://ip:port` endpoint.
+fn tcp_addr(endpoint: &str) -> SocketAddr {
+    let addr = endpoint.strip_prefix("tcp://").expect("a tcp endpoint");
+    addr.parse().expect("ip:port")
+}
+
+/// [`send_garbage`] to our socket bound at `endpoint`, off the runtime.
+async fn garbage_to(endpoint: &str) -> TcpStream {
+    let addr = tcp_addr(endpoint);
+    tokio::task::spawn_blocking(move || send_garbage(addr))
+        .await
+        .expect("the raw peer")
+}
+
+/// A libzmq ROUTER, monitored, that a raw peer sent [`garbage_greeting`] (kept open).
+fn libzmq_router_fed_garbage(
+    ctx: &zmq::Context,
+    name: &str,
+) -> (zmq::Socket, LibzmqMonitor, SocketAddr, TcpStream) {
+    let router = libzmq_socket(ctx, zmq::ROUTER);
+    let mon = LibzmqMonitor::start(ctx, &router, name);
+    let addr = bind_loopback(&router);
+    let raw = send_garbage(addr);
+    (router, mon, addr, raw)
+}
+
 /// A raw tcp peer whose greeting names no mechanism we know.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_failed_by_protocol_matches_libzmq() {
     let ctx = zmq::Context::new();
 
-    let router = libzmq_socket(&ctx, zmq::ROUTER);
-    let mon = LibzmqMonitor::start(&ctx, &router, "protocol");
-    let addr = bind_loopback(&router);
-    let _raw = send_garbage(addr);
+    let (_router, mon, _, _raw) = libzmq_router_fed_garbage(&ctx, "protocol");
     let libzmq_seen = mon.until("DISCONNECTED");
 
     let mut router = RouterSocket::new();
     let mut monitor = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
-    let raw = tokio::task::spawn_blocking(move || send_garbage(addr))
-        .await
-        .unwrap();
+    let raw = garbage_to(&endpoint).await;
     let (ours_seen, events) = until(&mut monitor, "DISCONNECTED").await;
     let local = raw.local_addr().unwrap();
     assert_eq!(
@@ -375,10 +392,7 @@ async fn handshake_failed_by_protocol_matches_libzmq() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_endpoint_frames_match_libzmq_bytes() {
     let ctx = zmq::Context::new();
-    let router = libzmq_socket(&ctx, zmq::ROUTER);
-    let mon = LibzmqMonitor::start(&ctx, &router, "bytes");
-    let addr = bind_loopback(&router);
-    let _raw = send_garbage(addr);
+    let (_router, mon, addr, _raw) = libzmq_router_fed_garbage(&ctx, "bytes");
     let libzmq_frames = loop {
         let frames = mon.next_frames();
         if frames[0][..2] == [0x00, 0x20] {
@@ -395,10 +409,7 @@ async fn monitor_endpoint_frames_match_libzmq_bytes() {
     let mut reader = PairSocket::new();
     reader.connect("inproc://our-monitor").await.unwrap();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
-    let _raw = tokio::task::spawn_blocking(move || send_garbage(addr))
-        .await
-        .unwrap();
+    let _raw = garbage_to(&endpoint).await;
     let ours: Message = loop {
         let msg = tokio::time::timeout(IO_TIMEOUT, reader.recv())
             .await
@@ -425,45 +436,6 @@ async fn monitor_endpoint_frames_match_libzmq_bytes() {
     assert_eq!(&last[0][..], &[0x00, 0x04, 0, 0, 0, 0]);
 }
 
-/// A ZAP handler in libzmq's context that refuses everyone with 400.
-struct LibzmqRefuser {
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl LibzmqRefuser {
-    fn start(ctx: &zmq::Context) -> Self {
-        let rep = ctx.socket(zmq::REP).unwrap();
-        rep.set_linger(0).unwrap();
-        rep.set_rcvtimeo(20).unwrap();
-        rep.bind("inproc://zeromq.zap.01").unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok(request) = rep.recv_multipart(0) else {
-                    continue;
-                };
-                let reply: Vec<&[u8]> = vec![b"1.0", &request[1], b"400", b"No access", b"", b""];
-                rep.send_multipart(reply, 0).unwrap();
-            }
-        });
-        LibzmqRefuser {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for LibzmqRefuser {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn libzmq_plain_client(ctx: &zmq::Context) -> zmq::Socket {
     let dealer = libzmq_socket(ctx, zmq::DEALER);
     dealer.set_plain_username(Some("user")).unwrap();
@@ -476,7 +448,7 @@ fn libzmq_plain_client(ctx: &zmq::Context) -> zmq::Socket {
 async fn handshake_failed_by_auth_matches_libzmq() {
     // libzmq server and client, libzmq's handler.
     let ctx = zmq::Context::new();
-    let refuser = LibzmqRefuser::start(&ctx);
+    let refuser = LibzmqZap::start(&ctx, |_| ("400", "No access"));
     let server = libzmq_socket(&ctx, zmq::ROUTER);
     server.set_plain_server(true).unwrap();
     let server_mon = LibzmqMonitor::start(&ctx, &server, "auth-server");
@@ -537,11 +509,8 @@ async fn a_full_monitor_drops_and_counts_without_blocking() {
     let idle = router.monitor_with(zmq_async::Events::ALL, 1);
     let mut reader = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
     for _ in 0..3 {
-        let _raw = tokio::task::spawn_blocking(move || send_garbage(addr))
-            .await
-            .unwrap();
+        let _raw = garbage_to(&endpoint).await;
         until(&mut reader, "DISCONNECTED").await;
     }
     // LISTENING fit; the 9 after it (ACCEPTED, HANDSHAKE_FAILED_PROTOCOL, DISCONNECTED
@@ -570,7 +539,7 @@ async fn non_zmtp_peer_leaving_matches_libzmq() {
     let mut router = RouterSocket::new();
     let mut monitor = router.monitor();
     let endpoint = router.bind("tcp://127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = endpoint.strip_prefix("tcp://").unwrap().parse().unwrap();
+    let addr = tcp_addr(&endpoint);
     tokio::task::spawn_blocking(move || http_then_leave(addr))
         .await
         .unwrap();

@@ -9,9 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -19,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zmq_async::zap::{self, Authenticator, StaticAuthenticator, ZapReply, ZapRequest};
 use zmq_async::{Message, PullSocket, RepSocket, ReqSocket, SocketOptions, SubSocket, XPubSocket};
-use zmq_tests::{bind_loopback, libzmq_socket, QUIET};
+use zmq_tests::{bind_loopback, libzmq_socket, LibzmqZap, QUIET};
 use zmtp_codec::{Config, Connection, CurveKeyPair, Event, MechanismConfig, SocketType};
 
 // libzmq's test keys (doc/zmq_curve.adoc).
@@ -114,69 +111,6 @@ impl<A: Authenticator> Authenticator for Recording<A> {
             let _ = self.seen.send((request.clone(), reply.clone()));
             reply
         })
-    }
-}
-
-/// A ZAP handler in libzmq's context: a REP bound at `inproc://zeromq.zap.01` answering
-/// with `verdict`, and reporting every request's frames. Stops when dropped.
-struct LibzmqZap {
-    requests: mpsc::Receiver<Vec<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl LibzmqZap {
-    fn start(
-        ctx: &zmq::Context,
-        verdict: impl Fn(&[Vec<u8>]) -> (&'static str, &'static str) + Send + 'static,
-    ) -> Self {
-        let rep = ctx.socket(zmq::REP).unwrap();
-        rep.set_linger(0).unwrap();
-        rep.set_rcvtimeo(50).unwrap();
-        rep.bind("inproc://zeromq.zap.01").unwrap();
-        let (tx, requests) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok(request) = rep.recv_multipart(0) else {
-                    continue;
-                };
-                let (code, text) = verdict(&request);
-                let user: &[u8] = if code == "200" { b"user" } else { b"" };
-                let reply: Vec<&[u8]> = vec![
-                    b"1.0",
-                    &request[1],
-                    code.as_bytes(),
-                    text.as_bytes(),
-                    user,
-                    b"",
-                ];
-                rep.send_multipart(reply, 0).unwrap();
-                let _ = tx.send(request);
-            }
-        });
-        LibzmqZap {
-            requests,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// The next request the handler answered (blocking, with a hang guard).
-    fn next(&self) -> Vec<Vec<u8>> {
-        self.requests
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a ZAP request")
-    }
-}
-
-impl Drop for LibzmqZap {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

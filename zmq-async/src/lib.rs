@@ -146,3 +146,16 @@ pub type PushSocket = Socket<kind::Push>;
 pub type XPubSocket = Socket<kind::XPub>;
 /// XSUB socket.
 pub type XSubSocket = Socket<kind::XSub>;
+/// STREAM socket (libzmq's `ZMQ_STREAM`): raw bytes with plain tcp or ipc peers, no ZMTP.
+///
+/// Every connection, accepted or made by `connect`, has a routing id (generated as libzmq
+/// does, a zero byte and a `u32`, or `connect_routing_id` for a `connect`; a `connect`
+/// keeps it across reconnects). What a connection sends arrives as `[routing id, bytes]`,
+/// one message per read (at most 8 KiB); with `stream_notify` (on by default) its arrival
+/// and its departure each arrive as `[routing id, empty]`. Sending `[routing id, bytes]`
+/// writes the bytes; `[routing id, empty]` closes that connection once what was sent to it
+/// before is written. An unknown routing id fails with [`Error::HostUnreachable`], a
+/// message of other than two frames with [`Error::InvalidArgument`]; a send waits while
+/// its connection's queue is at `sndhwm`. At `rcvhwm` messages queued from a connection,
+/// nothing more is read from it. inproc endpoints are refused.
+pub type StreamSocket = Socket<kind::Stream>;

@@ -505,13 +505,26 @@ impl Monitors {
         routing_id: Option<&Bytes>,
     ) {
         if self.is_active() {
-            self.emit(MonitorEvent {
-                kind: kind(),
-                endpoint: endpoint.to_owned(),
-                peer_address: peer_address.map(str::to_owned),
-                routing_id: routing_id.cloned(),
-            });
+            self.raise_now(kind(), endpoint, peer_address, routing_id);
         }
+    }
+
+    /// [`Monitors::raise`]'s work, kept out of the transports' poll functions.
+    #[cold]
+    #[inline(never)]
+    fn raise_now(
+        &self,
+        kind: EventKind,
+        endpoint: &str,
+        peer_address: Option<&str>,
+        routing_id: Option<&Bytes>,
+    ) {
+        self.emit(MonitorEvent {
+            kind,
+            endpoint: endpoint.to_owned(),
+            peer_address: peer_address.map(str::to_owned),
+            routing_id: routing_id.cloned(),
+        });
     }
 
     /// The socket is gone: every monitor yields MONITOR_STOPPED once it has read what it

@@ -70,14 +70,17 @@ pub struct SocketOptions {
     pub maxmsgsize: Option<u64>,
     /// `ZMQ_ROUTING_ID`: our identity, sent to peers in the handshake (1–255 bytes, not starting with 0).
     pub routing_id: Option<Bytes>,
-    /// `ZMQ_CONNECT_ROUTING_ID`: routing id a ROUTER assigns to the peer of its next `connect`;
-    /// consumed by that `connect`.
+    /// `ZMQ_CONNECT_ROUTING_ID`: routing id a ROUTER or STREAM assigns to the peer of its next
+    /// `connect`; consumed by that `connect`.
     pub connect_routing_id: Option<Bytes>,
     /// `ZMQ_ROUTER_MANDATORY`: unroutable messages fail with `HostUnreachable`
     /// and a full peer makes `send` wait (`try_send`: `WouldBlock`) instead of dropping.
     pub router_mandatory: bool,
     /// `ZMQ_ROUTER_HANDOVER`: a new peer with an existing routing id takes it over.
     pub router_handover: bool,
+    /// `ZMQ_STREAM_NOTIFY`: a STREAM socket receives `[routing id, empty]` when a peer
+    /// connects and when it disconnects (on by default).
+    pub stream_notify: bool,
     /// `ZMQ_XPUB_VERBOSE`: pass duplicate subscriptions up to the XPUB user.
     pub xpub_verbose: bool,
     /// `ZMQ_XPUB_WELCOME_MSG`: sent to every new subscriber.
@@ -165,6 +168,7 @@ impl std::fmt::Debug for SocketOptions {
             .field("connect_routing_id", &self.connect_routing_id)
             .field("router_mandatory", &self.router_mandatory)
             .field("router_handover", &self.router_handover)
+            .field("stream_notify", &self.stream_notify)
             .field("xpub_verbose", &self.xpub_verbose)
             .field("xpub_welcome_msg", &self.xpub_welcome_msg)
             .field("conflate", &self.conflate)
@@ -214,6 +218,7 @@ impl Default for SocketOptions {
             connect_routing_id: None,
             router_mandatory: false,
             router_handover: false,
+            stream_notify: true,
             xpub_verbose: false,
             xpub_welcome_msg: None,
             conflate: false,

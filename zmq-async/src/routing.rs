@@ -100,6 +100,11 @@ impl RoutingTable {
         self.ids.contains_key(&key)
     }
 
+    /// The peer routed to by `id`.
+    pub(crate) fn key_of(&self, id: &[u8]) -> Option<Key> {
+        self.by_id.get(id).copied()
+    }
+
     pub(crate) fn detached(&mut self, key: Key) {
         self.fq.detach(key);
         if let Some(id) = self.ids.remove(&key) {
@@ -122,6 +127,18 @@ impl RoutingTable {
                 return Poll::Ready((key, id.clone(), msg));
             }
         }
+    }
+
+    /// Next message with its sender's routing id in front (ROUTER and STREAM receive).
+    pub(crate) fn poll_recv_addressed(
+        &mut self,
+        peers: &mut Peers,
+        readable: &Notify,
+        cx: &mut Context<'_>,
+    ) -> Poll<Message> {
+        let (_, id, mut msg) = futures::ready!(self.poll_recv(peers, readable, cx));
+        msg.push_front(id);
+        Poll::Ready(msg)
     }
 
     /// Routes `slot` by its first frame (ROUTER send). With `router_mandatory` an unknown

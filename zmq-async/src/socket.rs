@@ -78,6 +78,8 @@ pub mod kind {
         XPub = XPub: CanSend, CanRecv;
         /// XSUB: SUB that sends subscriptions as messages.
         XSub = XSub: CanSend, CanRecv;
+        /// STREAM: raw bytes with plain TCP peers, addressed by routing id.
+        Stream = Stream: CanSend, CanRecv;
     }
 }
 
@@ -158,6 +160,17 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
             Err(Error::TransportUnsupported(s)) => Err(Error::TransportUnsupported(s)),
             _ => Err(Error::InvalidEndpoint(e.to_string())),
         },
+    }
+}
+
+/// [`route`] for binding or connecting a socket of type `t`: STREAM's peers are plain byte
+/// streams, so it has tcp and ipc only.
+fn route_for(t: SocketType, endpoint: &str) -> Result<Route<'_>> {
+    match route(endpoint)? {
+        Route::Inproc(_) if t == SocketType::Stream => Err(Error::TransportUnsupported(format!(
+            "{endpoint}: STREAM sockets take tcp and ipc only"
+        ))),
+        r => Ok(r),
     }
 }
 
@@ -270,12 +283,15 @@ impl<T: SocketKind> Socket<T> {
         set_backlog(backlog: u32);
         /// `ZMQ_ROUTING_ID` (1–255 bytes, not starting with 0).
         set_routing_id(routing_id: Option<Bytes>);
-        /// `ZMQ_CONNECT_ROUTING_ID` (consumed by the next `connect`).
+        /// `ZMQ_CONNECT_ROUTING_ID` (ROUTER, STREAM; consumed by the next `connect`, which
+        /// fails with `InvalidArgument` if a peer has that id already).
         set_connect_routing_id(connect_routing_id: Option<Bytes>);
         /// `ZMQ_ROUTER_MANDATORY`.
         set_router_mandatory(router_mandatory: bool);
         /// `ZMQ_ROUTER_HANDOVER`.
         set_router_handover(router_handover: bool);
+        /// `ZMQ_STREAM_NOTIFY` (STREAM: connect and disconnect notifications).
+        set_stream_notify(stream_notify: bool);
         /// `ZMQ_XPUB_VERBOSE`.
         set_xpub_verbose(xpub_verbose: bool);
         /// `ZMQ_XPUB_WELCOME_MSG`.
@@ -381,7 +397,7 @@ impl<T: SocketKind> Socket<T> {
     /// return [`Error::TransportUnsupported`]; a malformed endpoint
     /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
-        match route(endpoint)? {
+        match route_for(T::TYPE, endpoint)? {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
                 self.base.shared.span.add_endpoint("bind", endpoint);
@@ -425,10 +441,19 @@ impl<T: SocketKind> Socket<T> {
 
     /// Connects to `endpoint`. With inproc the peer need not be bound yet.
     pub async fn connect(&mut self, endpoint: &str) -> Result<()> {
-        let route = route(endpoint)?;
-        let alias = if T::TYPE == SocketType::Router {
+        let route = route_for(T::TYPE, endpoint)?;
+        let alias = if matches!(T::TYPE, SocketType::Router | SocketType::Stream) {
             let mut opts = self.base.options.clone();
             let alias = opts.connect_routing_id.take();
+            if let Some(id) = &alias {
+                // libzmq asserts (aborts) on a duplicate; here it is the caller's mistake.
+                self.pump();
+                if self.proto.routing().is_some_and(|t| t.key_of(id).is_some()) {
+                    return Err(Error::InvalidArgument(
+                        "connect_routing_id names a peer this socket already has",
+                    ));
+                }
+            }
             if alias.is_some() {
                 self.set_options(opts)?;
             }

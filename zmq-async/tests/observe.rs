@@ -221,3 +221,25 @@ fn a_socket_has_a_span_over_its_connects() {
         "its parent is the socket's span"
     );
 }
+
+#[tokio::test]
+async fn a_stream_socket_raises_accepted_and_disconnected() {
+    within(async {
+        let mut stream = zmq_async::StreamSocket::new();
+        let mut events = stream.monitor();
+        let endpoint = stream.bind("tcp://127.0.0.1:0").await.unwrap();
+        let raw = tokio::net::TcpStream::connect(endpoint.strip_prefix("tcp://").unwrap())
+            .await
+            .unwrap();
+        let local = format!("tcp://{}", raw.local_addr().unwrap());
+        let up = [events.next().await.unwrap(), events.next().await.unwrap()];
+        assert_eq!(up[0].kind, EventKind::Listening);
+        assert_eq!(up[1].kind, EventKind::Accepted);
+        assert_eq!(up[1].peer_address.as_deref(), Some(local.as_str()));
+        drop(raw);
+        let gone = events.next().await.unwrap();
+        assert_eq!(gone.kind, EventKind::Disconnected);
+        assert_eq!(gone.peer_address.as_deref(), Some(local.as_str()));
+    })
+    .await;
+}

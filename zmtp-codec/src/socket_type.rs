@@ -44,6 +44,10 @@ pub enum SocketType {
     Peer,
     /// Draft: channel.
     Channel,
+    /// Raw TCP peers (libzmq's `ZMQ_STREAM`): no ZMTP, so never on the wire. Not in
+    /// [`SocketType::all`], and neither [`SocketType::from_name`] nor
+    /// [`SocketType::from_number`] gives it.
+    Stream,
 }
 
 const ALL: [SocketType; 19] = [
@@ -69,7 +73,7 @@ const ALL: [SocketType; 19] = [
 ];
 
 impl SocketType {
-    /// Every socket type.
+    /// Every socket type that speaks ZMTP (all but [`SocketType::Stream`]).
     pub fn all() -> &'static [SocketType] {
         &ALL
     }
@@ -97,6 +101,7 @@ impl SocketType {
             Scatter => "SCATTER",
             Peer => "PEER",
             Channel => "CHANNEL",
+            Stream => "STREAM",
         }
     }
 
@@ -128,6 +133,7 @@ impl SocketType {
             Scatter => 17,
             Peer => 19,
             Channel => 20,
+            Stream => 11,
         }
     }
 
@@ -158,6 +164,8 @@ impl SocketType {
                 | (Scatter, Gather)
                 | (Peer, Peer)
                 | (Channel, Channel)
+                // A STREAM socket's peers are raw byte streams, recorded as STREAM peers.
+                | (Stream, Stream)
         )
     }
 
@@ -198,7 +206,13 @@ mod tests {
             assert_eq!(SocketType::from_number(t.number()), Some(t));
         }
         assert_eq!(SocketType::from_name(b"dealer"), None);
-        assert_eq!(SocketType::from_number(11), None); // ZMQ_STREAM has no ZMTP peer
+        // ZMQ_STREAM has no ZMTP peer: a greeting or READY naming it is not understood.
+        assert_eq!(SocketType::from_number(11), None);
+        assert_eq!(SocketType::from_name(b"STREAM"), None);
+        assert_eq!(SocketType::Stream.number(), 11);
+        for &t in SocketType::all() {
+            assert!(!t.is_compatible(SocketType::Stream), "{t}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! `zmq_local_thr <bind-to> <message-size> <message-count>`: libzmq's `perf/local_thr`
+//! `zmq_local_thr <bind-to> <message-size> <message-count> [--curve]`: libzmq's `perf/local_thr`
 //! (PULL binds), through the `zmq` crate.
 
-use zmq_benches::{fail, throughput_report, Args, Stopwatch};
+use zmq_benches::{fail, throughput_report, zmq_curve_server, Args, Stopwatch};
 
 fn main() {
     let args = Args::parse("local_thr <bind-to> <message-size> <message-count>", 3);
@@ -10,6 +10,7 @@ fn main() {
     let s = ctx
         .socket(zmq::PULL)
         .unwrap_or_else(|e| fail(format_args!("zmq_socket: {e}")));
+    zmq_curve_server(&args, &s);
     if let Err(e) = s.bind(args.str(0)) {
         fail(format_args!("zmq_bind: {e}"));
     }

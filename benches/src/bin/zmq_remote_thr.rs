@@ -1,7 +1,7 @@
-//! `zmq_remote_thr <connect-to> <message-size> <message-count>`: libzmq's
+//! `zmq_remote_thr <connect-to> <message-size> <message-count> [--hold] [--curve]`: libzmq's
 //! `perf/remote_thr` (PUSH connects), through the `zmq` crate.
 
-use zmq_benches::{fail, hold_if_asked, Args};
+use zmq_benches::{fail, hold_if_asked, zmq_curve_client, Args};
 
 fn main() {
     let args = Args::parse("remote_thr <connect-to> <message-size> <message-count>", 3);
@@ -10,6 +10,7 @@ fn main() {
     let s = ctx
         .socket(zmq::PUSH)
         .unwrap_or_else(|e| fail(format_args!("zmq_socket: {e}")));
+    zmq_curve_client(&args, &s);
     if let Err(e) = s.connect(args.str(0)) {
         fail(format_args!("zmq_connect: {e}"));
     }

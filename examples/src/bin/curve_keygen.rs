@@ -1,4 +1,6 @@
-//! Generates a CURVE key pair and prints it exactly as libzmq's `curve_keygen` tool does.
+//! Generates a CURVE key pair and prints both keys in Z85 under the same two headings as
+//! libzmq's `curve_keygen` (`== CURVE PUBLIC KEY ==`, `== CURVE SECRET KEY ==`), so scripts
+//! that read that tool's output read this one's.
 //!
 //! ```sh
 //! cargo run -p zmq-examples --bin curve_keygen
@@ -7,12 +9,8 @@
 use zmtp_codec::CurveKeyPair;
 
 fn main() {
-    println!("This tool generates a CurveZMQ keypair, as two printable strings you can");
-    println!("use in configuration files or source code. The encoding uses Z85, which");
-    println!("is a base-85 format that is described in 0MQ RFC 32, and which has an");
-    println!("implementation in the z85_codec.h source used by this tool. The keypair");
-    println!("always works with the secret key held by one party and the public key");
-    println!("distributed (securely!) to peers wishing to connect to it.");
+    println!("A new CURVE key pair, each key as 40 Z85 characters (RFC 32). Give the public");
+    println!("key to the peers that must know this one; keep the secret key on this side only.");
 
     let pair = CurveKeyPair::generate();
     println!("\n== CURVE PUBLIC KEY ==");

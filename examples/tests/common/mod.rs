@@ -31,6 +31,7 @@ pub fn bin(name: &str) -> &'static str {
         "pipeline_forward" => env!("CARGO_BIN_EXE_pipeline_forward"),
         "select_two" => env!("CARGO_BIN_EXE_select_two"),
         "sub_filter" => env!("CARGO_BIN_EXE_sub_filter"),
+        "stream_http" => env!("CARGO_BIN_EXE_stream_http"),
         "http_gateway" => env!("CARGO_BIN_EXE_http_gateway"),
         other => panic!("no example binary {other}"),
     }

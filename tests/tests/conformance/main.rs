@@ -1,6 +1,7 @@
 //! Conformance suite: our sockets against libzmq 4.3.4 and against hand-written old peers.
 //!
 //! - [`matrix`]: RFC 37's compatible pairs × who is ours × who binds × transport × mechanism.
+//! - [`stream`]: STREAM × libzmq's STREAM (raw bytes, notifications, close by empty frame).
 //! - `docs/CONFORMANCE.md` is generated from this binary's results by
 //!   `scripts/conformance-matrix.sh`; test names encode the cells.
 //!
@@ -17,6 +18,7 @@ mod matrix;
 mod old_peers;
 mod side;
 mod spec;
+mod stream;
 mod zap;
 
 /// The hang guard of one test.

@@ -36,6 +36,7 @@ fn number(kind: Kind) -> u8 {
         Kind::Push => 8,
         Kind::XPub => 9,
         Kind::XSub => 10,
+        Kind::Stream => 11,
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use zmq_async::{
     DealerSocket, Message, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, SocketOptions, SubSocket, XPubSocket, XSubSocket,
+    RouterSocket, SocketOptions, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 use zmq_tests::{libzmq_socket, unique_ipc_endpoint, IpcEndpoint};
 
@@ -36,6 +36,8 @@ pub enum Kind {
     Push,
     XPub,
     XSub,
+    /// Raw TCP peers (no ZMTP): `[routing id, bytes]` both ways.
+    Stream,
 }
 
 impl Kind {
@@ -62,6 +64,7 @@ impl Kind {
             Kind::Push => zmq::PUSH,
             Kind::XPub => zmq::XPUB,
             Kind::XSub => zmq::XSUB,
+            Kind::Stream => zmq::STREAM,
         }
     }
 }
@@ -141,6 +144,7 @@ pub enum Ours {
     Push(PushSocket),
     XPub(XPubSocket),
     XSub(XSubSocket),
+    Stream(StreamSocket),
 }
 
 macro_rules! each {
@@ -157,6 +161,7 @@ macro_rules! each {
             Ours::Push($x) => $body,
             Ours::XPub($x) => $body,
             Ours::XSub($x) => $body,
+            Ours::Stream($x) => $body,
         }
     };
 }
@@ -173,6 +178,7 @@ macro_rules! senders {
             Ours::Push($x) => $body,
             Ours::XPub($x) => $body,
             Ours::XSub($x) => $body,
+            Ours::Stream($x) => $body,
             other => panic!("{other:?} cannot send"),
         }
     };
@@ -190,6 +196,7 @@ macro_rules! receivers {
             Ours::Pull($x) => $body,
             Ours::XPub($x) => $body,
             Ours::XSub($x) => $body,
+            Ours::Stream($x) => $body,
             other => panic!("{other:?} cannot receive"),
         }
     };
@@ -238,6 +245,7 @@ impl Ours {
             Kind::Push => make!(Push, PushSocket),
             Kind::XPub => make!(XPub, XPubSocket),
             Kind::XSub => make!(XSub, XSubSocket),
+            Kind::Stream => make!(Stream, StreamSocket),
         }
     }
 
@@ -365,6 +373,7 @@ impl Side {
                 Ours::Push(_) => Kind::Push,
                 Ours::XPub(_) => Kind::XPub,
                 Ours::XSub(_) => Kind::XSub,
+                Ours::Stream(_) => Kind::Stream,
             },
         }
     }

@@ -1,27 +1,32 @@
 //! tcp and ipc: listeners and connectors that reconnect (libzmq's `tcp_listener`,
 //! `tcp_connecter`, and their ipc twins), and the per-connection driver.
 //!
-//! Every accepted stream gets a task of its own running [`session::run`]; a connect's task
-//! runs [`session::run`] itself for each connection it makes. A connect creates its peer's
-//! pipes at once (unless `immediate`), so messages queue before the connection exists and
-//! survive reconnects; an accepted peer is attached when its handshake completes.
+//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP) or, for
+//! STREAM sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each
+//! connection it makes. A connect creates its peer's pipes at once (unless `immediate`), so
+//! messages queue before the connection exists and survive reconnects; an accepted peer is
+//! attached when its handshake completes (a raw peer at once).
 
 mod convert;
+mod raw;
 mod session;
 mod zap;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::Either;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
 
 use crate::monitor::EventKind;
 use crate::options::SocketOptions;
-use crate::peer::{PeerPipes, SocketHandle};
+use crate::peer::{PeerPipes, SocketHandle, SocketType};
 use crate::{Error, Result};
 
 use session::{Link, Outcome};
@@ -100,6 +105,23 @@ fn transport_error(e: zmq_transports::Error) -> Error {
         T::Io { source, .. } => Error::Io(source),
         other => Error::Io(std::io::Error::other(other.to_string())),
     }
+}
+
+/// The driver of one connection: a ZMTP session, or for STREAM a raw one (no ZMTP).
+fn serve<'a, S>(
+    stream: S,
+    options: &SocketOptions,
+    link: Link<'a>,
+) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+{
+    let socket_type = link.handle.socket_type();
+    if socket_type == SocketType::Stream {
+        return Ok(Either::Left(raw::run(stream, link)));
+    }
+    let conn = convert::connection(socket_type, options)?;
+    Ok(Either::Right(session::run(stream, conn, link)))
 }
 
 /// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.
@@ -194,14 +216,6 @@ async fn accept_loop(
                 // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
                     async move {
-                        let conn =
-                            match convert::connection(handle.socket_type(), &handle.options()) {
-                                Ok(c) => c,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "cannot start connection");
-                                    return;
-                                }
-                            };
                         let mut pipes: Option<PeerPipes> = None;
                         let link = Link {
                             handle: &handle,
@@ -211,8 +225,15 @@ async fn accept_loop(
                             endpoint: &endpoint,
                             peer_address,
                         };
+                        let session = match serve(stream, &handle.options(), link) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot start connection");
+                                return;
+                            }
+                        };
                         tokio::select! {
-                            outcome = session::run(stream, conn, link) => {
+                            outcome = session => {
                                 tracing::debug!(%outcome, "connection ended");
                             }
                             _ = cancel.cancelled() => tracing::debug!("unbound"),
@@ -314,13 +335,8 @@ async fn connect_loop(
                     .map(|a| a.to_string())
                     .unwrap_or_default();
                 monitors.raise(|| EventKind::Connected, &text, Some(&peer_address), None);
-                let conn = match convert::connection(handle.socket_type(), &options) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot start connection");
-                        break;
-                    }
-                };
+                // One span per connection, as the accepted ones have.
+                let span = tracing::debug_span!("zmq.peer", peer = %peer_address);
                 let zap_address = stream
                     .peer_addr()
                     .map(|a| zap::address(&a))
@@ -333,11 +349,18 @@ async fn connect_loop(
                     endpoint: &text,
                     peer_address,
                 };
+                let session = match serve(stream, &options, link) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start connection");
+                        break;
+                    }
+                };
                 let outcome = tokio::select! {
-                    o = session::run(stream, conn, link) => o,
+                    o = session.instrument(span.clone()) => o,
                     _ = cancel.cancelled() => break,
                 };
-                tracing::debug!(%outcome, "connection ended");
+                span.in_scope(|| tracing::debug!(%outcome, "connection ended"));
                 if matches!(outcome, Outcome::SocketClosed) {
                     break;
                 }

@@ -21,7 +21,7 @@ use tokio_util::io::poll_read_buf;
 use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, Subscription};
 
 use crate::monitor::{self, EventKind};
-use crate::peer::{PeerPipes, SocketHandle};
+use crate::peer::{PeerInfo, PeerPipes, SocketHandle};
 
 use super::{convert, zap};
 
@@ -30,11 +30,11 @@ const BATCH: usize = 256;
 /// Stop popping outbound messages, and taking the codec's output, while this many bytes
 /// wait to be written. What the peer makes us send (PONGs) coalesces in the codec
 /// meanwhile, so a peer that never reads cannot grow our output.
-const WRITE_BACKLOG: usize = 256 * 1024;
+pub(super) const WRITE_BACKLOG: usize = 256 * 1024;
 /// Slices per vectored write.
 const MAX_IOV: usize = 64;
 /// Loop turns before yielding to the runtime.
-const BUDGET: u32 = 32;
+pub(super) const BUDGET: u32 = 32;
 
 /// Why a session ended.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub(crate) struct Link<'a> {
     pub(crate) handle: &'a SocketHandle,
     /// Pipes kept across reconnects (connect side), or `None` to attach at handshake.
     pub(crate) pipes: &'a mut Option<PeerPipes>,
-    /// ROUTER alias for this peer (`connect_routing_id`), used when attaching.
+    /// ROUTER or STREAM alias for this peer (`connect_routing_id`), used when attaching.
     pub(crate) alias: Option<Bytes>,
     /// The peer's address for ZAP (IP without port; empty for ipc).
     pub(crate) zap_address: String,
@@ -73,6 +73,28 @@ pub(crate) struct Link<'a> {
     pub(crate) endpoint: &'a str,
     /// The peer's address (`tcp://ip:port`), for monitor events.
     pub(crate) peer_address: String,
+}
+
+impl Link<'_> {
+    /// The peer is there (handshake done): attaches its pipes (accepted, or `immediate`),
+    /// or tells the socket that the pipes made at `connect` have a connection now.
+    pub(crate) fn connected(&mut self, info: PeerInfo) -> Result<(), Outcome> {
+        match self.pipes.as_ref() {
+            // Failing means the socket is gone: a lingering connection still delivers
+            // what its outbound pipe holds.
+            Some(pipes) => {
+                let _ = pipes.link.handshake(info);
+            }
+            None => {
+                let pipes = self
+                    .handle
+                    .attach(Some(info), self.alias.clone())
+                    .map_err(|_| Outcome::SocketClosed)?;
+                *self.pipes = Some(pipes);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs one connection until it ends.
@@ -149,6 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     /// `error`): a handshake failure if the handshake had not completed, then
     /// DISCONNECTED. A connection the socket closed raises none.
     #[cold]
+    #[inline(never)]
     fn report_end(&self, outcome: &Outcome) {
         let shared = &self.link.handle.shared;
         let routing_id = self.handshaken.as_ref().and_then(Option::as_ref);
@@ -331,21 +354,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 if self.authenticated {
                     self.properties = Some(Arc::new(info.metadata.clone()));
                 }
-                match self.link.pipes.as_ref() {
-                    // Failing means the socket is gone: a lingering connection still
-                    // delivers what its outbound pipe holds.
-                    Some(pipes) => {
-                        let _ = pipes.link.handshake(info);
-                    }
-                    None => {
-                        let pipes = self
-                            .link
-                            .handle
-                            .attach(Some(info), self.link.alias.clone())
-                            .map_err(|_| Outcome::SocketClosed)?;
-                        *self.link.pipes = Some(pipes);
-                    }
-                }
+                self.link.connected(info)?;
             }
             Event::Message(msg) => {
                 self.inbox.push_back(msg);
@@ -444,31 +453,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             return Ok(false);
         };
         // The pipe's reader takes its queue in one batch and pops the rest without locking.
-        let counters = &self.link.handle.shared.counters;
+        let mut popped = BATCH;
+        let mut result = Ok(true);
         for n in 0..BATCH {
             match pipes.outbound.poll_pop(cx) {
                 Poll::Pending => {
-                    counters.sent(n);
-                    return Ok(n > 0);
+                    (popped, result) = (n, Ok(n > 0));
+                    break;
                 }
                 Poll::Ready(None) => {
-                    counters.sent(n);
                     self.outbound_done = true;
-                    return Ok(true);
+                    popped = n;
+                    break;
                 }
                 Poll::Ready(Some(msg)) => match self.conn.send(&msg) {
                     Ok(()) => {}
                     // An empty message is the caller's mistake; it is not sent.
                     Err(e) if e.is_caller_error() => {}
                     Err(e) => {
-                        counters.sent(n);
-                        return Err(Outcome::Protocol(e));
+                        (popped, result) = (n, Err(Outcome::Protocol(e)));
+                        break;
                     }
                 },
             }
         }
-        counters.sent(BATCH);
-        Ok(true)
+        self.link.handle.shared.counters.sent(popped);
+        result
     }
 
     /// Takes the codec's output until [`WRITE_BACKLOG`] bytes wait; the rest stays in the
@@ -491,34 +501,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             if self.chunks.is_empty() {
                 break;
             }
-            let slices: Vec<IoSlice<'_>> = self
-                .chunks
-                .iter()
-                .take(MAX_IOV)
-                .map(|c| IoSlice::new(c))
-                .collect();
-            let written = match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices) {
+            let written = match write_chunks(&mut self.stream, &mut self.chunks, cx) {
                 Poll::Pending => break,
-                Poll::Ready(Ok(0)) => return Err(Outcome::Io(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => n,
                 Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
             };
             progress = true;
             self.link.handle.shared.counters.written(written);
             self.backlog -= written;
-            let mut left = written;
-            while left > 0 {
-                let Some(front) = self.chunks.front_mut() else {
-                    break;
-                };
-                if front.len() <= left {
-                    left -= front.len();
-                    self.chunks.pop_front();
-                } else {
-                    front.advance(left);
-                    left = 0;
-                }
-            }
         }
         Ok(progress)
     }
@@ -544,6 +534,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Poll::Ready(_) => Poll::Ready(outcome),
         }
     }
+}
+
+/// One vectored write of the front of `chunks` (at most [`MAX_IOV`] of them), dropping
+/// what was written; returns how many bytes that was. `chunks` must not be empty.
+pub(super) fn write_chunks<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    chunks: &mut VecDeque<Bytes>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    let slices: Vec<IoSlice<'_>> = chunks
+        .iter()
+        .take(MAX_IOV)
+        .map(|c| IoSlice::new(c))
+        .collect();
+    let written = match futures::ready!(Pin::new(stream).poll_write_vectored(cx, &slices)) {
+        Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+        Ok(n) => n,
+        Err(e) => return Poll::Ready(Err(e)),
+    };
+    let mut left = written;
+    while left > 0 {
+        let Some(front) = chunks.front_mut() else {
+            break;
+        };
+        if front.len() <= left {
+            left -= front.len();
+            chunks.pop_front();
+        } else {
+            front.advance(left);
+            left = 0;
+        }
+    }
+    Poll::Ready(Ok(written))
 }
 
 /// Says why a connection closes when a peer's sizes were refused: a frame that cannot be

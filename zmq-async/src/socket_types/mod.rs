@@ -16,6 +16,7 @@ mod push;
 mod rep;
 mod req;
 mod router;
+mod stream;
 mod xpub;
 mod xsub;
 
@@ -33,6 +34,7 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
         SocketType::XPub => Box::new(xpub::XPub::new(true)),
         SocketType::Sub => Box::new(xsub::XSub::new(false)),
         SocketType::XSub => Box::new(xsub::XSub::new(true)),
+        SocketType::Stream => Box::new(stream::Stream::new()),
         // Only the marker types in `socket::kind` create sockets, and none is a draft type.
         other => unreachable!("no socket of type {other} can be created"),
     }

@@ -50,11 +50,8 @@ impl Protocol for Router {
             .poll_route(&mut base.peers, writable, mandatory, cx, slot)
     }
     fn poll_recv(&mut self, base: &mut SocketBase, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        let (_, id, mut msg) =
-            futures::ready!(self
-                .table
-                .poll_recv(&mut base.peers, &base.shared.readable, cx));
-        msg.push_front(id);
-        Poll::Ready(Ok(msg))
+        self.table
+            .poll_recv_addressed(&mut base.peers, &base.shared.readable, cx)
+            .map(Ok)
     }
 }
