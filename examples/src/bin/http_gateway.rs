@@ -78,6 +78,10 @@ async fn main() -> std::process::ExitCode {
     let outcome = match parse(&args) {
         Ok(Mode::Gateway(config)) => gateway(config).await,
         Ok(Mode::Worker(config)) => worker(config).await,
+        Ok(Mode::Help) => {
+            println!("{USAGE}");
+            return std::process::ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("http_gateway: {e}\n{USAGE}");
             return std::process::ExitCode::from(2);
@@ -97,6 +101,7 @@ async fn main() -> std::process::ExitCode {
 enum Mode {
     Gateway(GatewayConfig),
     Worker(WorkerConfig),
+    Help,
 }
 
 #[derive(Debug)]
@@ -162,7 +167,7 @@ fn parse(args: &[String]) -> Result<Mode, String> {
             }
             "--id" => id = Some(value()?.to_owned()),
             "--stall-after" => stall_after = Some(number(flag, value()?)?),
-            "-h" | "--help" => return Err("help".to_owned()),
+            "-h" | "--help" => return Ok(Mode::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -446,8 +451,10 @@ async fn work(State(gw): State<Arc<Gateway>>, body: Bytes) -> Response {
         }
         match tokio::time::timeout(gw.retry_after, &mut rx).await {
             Ok(Ok(reply)) => return ([("x-worker", reply.worker)], reply.body).into_response(),
-            // The reader never drops a sender without answering; be safe.
-            Ok(Err(_)) => break,
+            // The sender is gone unanswered: only if the whole table went.
+            Ok(Err(_)) => {
+                return (StatusCode::INTERNAL_SERVER_ERROR, "backend is down\n").into_response()
+            }
             Err(_elapsed) => continue,
         }
     }
