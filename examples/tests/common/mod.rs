@@ -9,7 +9,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,7 @@ pub fn bin(name: &str) -> &'static str {
         "client_server" => env!("CARGO_BIN_EXE_client_server"),
         "mcast_pub" => env!("CARGO_BIN_EXE_mcast_pub"),
         "mcast_sub" => env!("CARGO_BIN_EXE_mcast_sub"),
+        "http_gateway" => env!("CARGO_BIN_EXE_http_gateway"),
         other => panic!("no example binary {other}"),
     }
 }
@@ -76,7 +77,8 @@ pub struct Program {
     pub label: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    output: Arc<Mutex<Vec<u8>>>,
+    /// Everything printed so far, and a signal for each new piece.
+    output: Arc<(Mutex<Vec<u8>>, Condvar)>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -108,7 +110,7 @@ impl Program {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
-        let output = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let mut readers = Vec::new();
         let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
         let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
@@ -120,10 +122,11 @@ impl Program {
                     if n == 0 {
                         break;
                     }
-                    output
-                        .lock()
+                    let (text, grew) = &*output;
+                    text.lock()
                         .expect("output lock")
                         .extend_from_slice(&buf[..n]);
+                    grew.notify_all();
                 }
             }));
         }
@@ -146,7 +149,30 @@ impl Program {
 
     /// Everything the program printed so far (stdout and stderr).
     pub fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().expect("output lock")).into_owned()
+        String::from_utf8_lossy(&self.output.0.lock().expect("output lock")).into_owned()
+    }
+
+    /// Waits until the program has printed a whole line containing `needle`
+    /// and returns that line; panics (with the output) after `timeout`.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let (text, grew) = &*self.output;
+        let mut text = text.lock().expect("output lock");
+        loop {
+            let output = String::from_utf8_lossy(&text);
+            // Whole lines only: a read may end mid-line.
+            let whole = output.rsplit_once('\n').map_or("", |(whole, _)| whole);
+            if let Some(line) = whole.lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{} printed no line with {needle:?} within {timeout:?}; output:\n{output}",
+                self.label
+            );
+            text = grew.wait_timeout(text, left).expect("output lock").0;
+        }
     }
 
     /// Waits for the program to exit by itself; panics (with its output) if it
