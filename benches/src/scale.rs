@@ -21,6 +21,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::fail;
+
 /// Sent before the measured messages, until every subscriber has seen one.
 pub const WARM_UP: &[u8] = b"W";
 /// Sent after the measured messages, until every subscriber has seen one.
@@ -106,4 +108,87 @@ pub fn idle_report(
         rss_kib.1.saturating_sub(rss_kib.0) as f64 * 1024.0 / n,
         fds.1.saturating_sub(fds.0) as f64 / n,
     )
+}
+
+/// A scaling tool's command line (see the module docs).
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// `fanout <endpoint> <subscribers> <count> <size>`.
+    Fanout {
+        /// Where the PUB binds.
+        endpoint: String,
+        /// How many SUBs.
+        subscribers: usize,
+        /// Messages published.
+        count: usize,
+        /// Their size in bytes.
+        size: usize,
+    },
+    /// `router <endpoint> <dealers> <roundtrips>`.
+    Router {
+        /// Where the ROUTER binds.
+        endpoint: String,
+        /// How many DEALERs.
+        dealers: usize,
+        /// Round trips each.
+        roundtrips: usize,
+    },
+    /// `idle-router <endpoint> <connections>`.
+    IdleRouter {
+        /// Where the ROUTER binds.
+        endpoint: String,
+        /// Connections to wait for.
+        connections: usize,
+    },
+    /// `idle-dealers <endpoint> <connections>` (libzmq's tool only).
+    IdleDealers {
+        /// Where to connect.
+        endpoint: String,
+        /// How many DEALERs.
+        connections: usize,
+    },
+}
+
+impl Workload {
+    /// Parses `std::env::args()`; prints `usage: <usage>` and exits with status 1 (as the perf
+    /// tools do) if they name no workload, or one `allowed` does not list.
+    pub fn from_args(usage: &str, allowed: &[&str]) -> Workload {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let usage_exit = || -> ! {
+            println!("usage: {usage}");
+            std::process::exit(1)
+        };
+        let number = |i: usize| -> usize {
+            args.get(i)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| fail(format_args!("usage: {usage}")))
+        };
+        let name = args.first().map(String::as_str).unwrap_or_default();
+        if !allowed.contains(&name) {
+            usage_exit();
+        }
+        let endpoint = || args[1].clone();
+        match (name, args.len()) {
+            ("fanout", 5) => Workload::Fanout {
+                endpoint: endpoint(),
+                subscribers: number(2),
+                count: number(3),
+                size: number(4),
+            },
+            ("router", 4) => Workload::Router {
+                endpoint: endpoint(),
+                dealers: number(2),
+                roundtrips: number(3),
+            },
+            ("idle-router", 3) => Workload::IdleRouter {
+                endpoint: endpoint(),
+                connections: number(2),
+            },
+            ("idle-dealers", 3) => Workload::IdleDealers {
+                endpoint: endpoint(),
+                connections: number(2),
+            },
+            _ => usage_exit(),
+        }
+    }
 }

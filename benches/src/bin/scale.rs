@@ -11,30 +11,37 @@ use std::time::Instant;
 use bytes::Bytes;
 use zmq_async::{DealerSocket, Message, PubSocket, RouterSocket, SubSocket};
 use zmq_benches::scale::{
-    data_message, fanout_report, idle_report, open_fds, router_report, SubTally, END, REPEAT,
-    ROUNDTRIP_SIZE, STOP, WARM_UP,
+    data_message, fanout_report, idle_report, open_fds, router_report, SubTally, Workload, END,
+    REPEAT, ROUNDTRIP_SIZE, STOP, WARM_UP,
 };
 use zmq_benches::{fail, rss_kib, runtime};
 
 const USAGE: &str = "scale fanout <endpoint> <subscribers> <count> <size> | router <endpoint> <dealers> <roundtrips> | idle-router <endpoint> <connections>";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize| -> usize {
-        args.get(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| fail(format_args!("usage: {USAGE}")))
-    };
-    match (args.first().map(String::as_str), args.len()) {
-        (Some("fanout"), 5) => fanout(args[1].clone(), number(2), number(3), number(4)),
-        (Some("router"), 4) => router(args[1].clone(), number(2), number(3)),
-        (Some("idle-router"), 3) => idle_router(&args[1], number(2)),
-        _ => {
-            println!("usage: {USAGE}");
-            std::process::exit(1);
-        }
+    match Workload::from_args(USAGE, ALLOWED) {
+        Workload::Fanout {
+            endpoint,
+            subscribers,
+            count,
+            size,
+        } => fanout(endpoint, subscribers, count, size),
+        Workload::Router {
+            endpoint,
+            dealers,
+            roundtrips,
+        } => router(endpoint, dealers, roundtrips),
+        Workload::IdleRouter {
+            endpoint,
+            connections,
+        } => idle_router(&endpoint, connections),
+        // `from_args` lets through only the workloads in ALLOWED.
+        Workload::IdleDealers { .. } => fail("idle-dealers is zmq_scale's"),
     }
 }
+
+/// The workloads this tool runs.
+const ALLOWED: &[&str] = &["fanout", "router", "idle-router"];
 
 fn check<T>(what: &str, result: zmq_async::Result<T>) -> T {
     result.unwrap_or_else(|e| fail(format_args!("{what}: {e}")))

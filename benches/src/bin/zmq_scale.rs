@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use zmq_benches::scale::{
-    data_message, fanout_report, idle_report, open_fds, router_report, SubTally, END, REPEAT,
-    ROUNDTRIP_SIZE, STOP, WARM_UP,
+    data_message, fanout_report, idle_report, open_fds, router_report, SubTally, Workload, END,
+    REPEAT, ROUNDTRIP_SIZE, STOP, WARM_UP,
 };
 use zmq_benches::{fail, rss_kib};
 
@@ -20,23 +20,31 @@ const USAGE: &str = "zmq_scale fanout <endpoint> <subscribers> <count> <size> | 
 const SOCKETS_PER_CONTEXT: usize = 1000;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize| -> usize {
-        args.get(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| fail(format_args!("usage: {USAGE}")))
-    };
-    match (args.first().map(String::as_str), args.len()) {
-        (Some("fanout"), 5) => fanout(args[1].clone(), number(2), number(3), number(4)),
-        (Some("router"), 4) => router(args[1].clone(), number(2), number(3)),
-        (Some("idle-router"), 3) => idle_router(&args[1], number(2)),
-        (Some("idle-dealers"), 3) => idle_dealers(&args[1], number(2)),
-        _ => {
-            println!("usage: {USAGE}");
-            std::process::exit(1);
-        }
+    match Workload::from_args(USAGE, ALLOWED) {
+        Workload::Fanout {
+            endpoint,
+            subscribers,
+            count,
+            size,
+        } => fanout(endpoint, subscribers, count, size),
+        Workload::Router {
+            endpoint,
+            dealers,
+            roundtrips,
+        } => router(endpoint, dealers, roundtrips),
+        Workload::IdleRouter {
+            endpoint,
+            connections,
+        } => idle_router(&endpoint, connections),
+        Workload::IdleDealers {
+            endpoint,
+            connections,
+        } => idle_dealers(&endpoint, connections),
     }
 }
+
+/// The workloads this tool runs.
+const ALLOWED: &[&str] = &["fanout", "router", "idle-router", "idle-dealers"];
 
 fn check<T>(what: &str, result: zmq::Result<T>) -> T {
     result.unwrap_or_else(|e| fail(format_args!("{what}: {e}")))
