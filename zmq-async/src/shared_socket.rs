@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
+use zmtp_codec::Message;
+
 use crate::socket::{Socket, SocketKind};
+use crate::{Error, Result};
 
 /// A socket shared by tasks: the socket, and the tasks waiting on it.
 pub(crate) struct Core<T: SocketKind> {
@@ -142,4 +145,97 @@ pub(crate) struct Waiter {
     id: u64,
     /// Put on the list since it last completed (it may have been woken off it since).
     registered: bool,
+}
+
+/// The `Sink` side of a handle on a shared socket: the one message `start_send` took, and
+/// the handle's place among the waiters while it is delivered. `poll_ready`, `poll_flush`
+/// and `poll_close` all deliver it ([`SinkSlot::poll_deliver`]).
+#[derive(Debug, Default)]
+pub(crate) struct SinkSlot {
+    pending: Option<Message>,
+    waiter: Waiter,
+}
+
+impl SinkSlot {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// `Sink::start_send`: keeps `item` for the next delivery.
+    pub(crate) fn start_send(&mut self, item: Message) -> Result<()> {
+        if self.pending.is_some() {
+            // `start_send` without a `poll_ready` that said yes: refuse rather than lose one.
+            return Err(Error::WouldBlock);
+        }
+        if item.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        self.pending = Some(item);
+        Ok(())
+    }
+
+    /// Delivers the kept message, if any, through `send` (the socket's `poll_send_msg`,
+    /// or a stricter form of it).
+    pub(crate) fn poll_deliver<T: SocketKind>(
+        &mut self,
+        core: &Core<T>,
+        cx: &mut Context<'_>,
+        mut send: impl FnMut(&mut Socket<T>, &mut Context<'_>, &mut Option<Message>) -> Poll<Result<()>>,
+    ) -> Poll<Result<()>> {
+        if self.pending.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        let pending = &mut self.pending;
+        core.poll(&mut self.waiter, cx, |s, cx| send(s, cx, pending))
+    }
+
+    /// Leaves the waiters (the handle is dropped).
+    pub(crate) fn leave<T: SocketKind>(&mut self, core: &Core<T>) {
+        core.waiters.remove(&mut self.waiter);
+    }
+}
+
+/// The `Stream` side of a handle on a shared socket: its place among the waiters, and
+/// whether the stream has ended (after the first error, as `Socket`'s does).
+#[derive(Debug, Default)]
+pub(crate) struct StreamSlot {
+    waiter: Waiter,
+    done: bool,
+}
+
+impl StreamSlot {
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.done
+    }
+
+    /// `Stream::poll_next` through `recv` (the socket's `poll_recv_msg`, or a stricter
+    /// form of it).
+    pub(crate) fn poll_next<T: SocketKind>(
+        &mut self,
+        core: &Core<T>,
+        cx: &mut Context<'_>,
+        recv: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<Result<Message>>,
+    ) -> Poll<Option<Result<Message>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let r = futures::ready!(self.poll_recv(core, cx, recv));
+        self.done = r.is_err();
+        Poll::Ready(Some(r))
+    }
+
+    /// One receive through `recv`, waiting as this slot's waiter.
+    pub(crate) fn poll_recv<T: SocketKind>(
+        &mut self,
+        core: &Core<T>,
+        cx: &mut Context<'_>,
+        recv: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<Result<Message>>,
+    ) -> Poll<Result<Message>> {
+        core.poll(&mut self.waiter, cx, recv)
+    }
+
+    /// Leaves the waiters (a receive was cancelled, or the handle is dropped).
+    pub(crate) fn leave<T: SocketKind>(&mut self, core: &Core<T>) {
+        core.waiters.remove(&mut self.waiter);
+    }
 }

@@ -36,7 +36,7 @@ use std::task::{Context, Poll};
 use futures::{Sink, Stream};
 use zmtp_codec::Message;
 
-use crate::shared_socket::{Core, Waiter};
+use crate::shared_socket::{Core, SinkSlot, StreamSlot, Waiter};
 use crate::socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 use crate::{Error, Result, TrySendError};
 
@@ -96,8 +96,7 @@ impl<T: CanShare + CanRecv> Socket<T> {
         let core = Core::new(self);
         let recv = RecvHalf {
             core: core.clone(),
-            waiter: Waiter::default(),
-            done: false,
+            stream: StreamSlot::default(),
         };
         (SendHalf::new(core), recv)
     }
@@ -123,18 +122,15 @@ impl<T: CanShare> Socket<T> {
 /// it, `poll_ready` and `poll_flush` deliver it.
 pub struct SendHalf<T: SocketKind> {
     core: Arc<Core<T>>,
-    /// The message `start_send` took.
-    pending: Option<Message>,
-    /// The `Sink` side's place among the waiters.
-    waiter: Waiter,
+    /// The message `start_send` took, and the `Sink` side's place among the waiters.
+    sink: SinkSlot,
 }
 
 impl<T: SocketKind> SendHalf<T> {
     fn new(core: Arc<Core<T>>) -> Self {
         SendHalf {
             core,
-            pending: None,
-            waiter: Waiter::default(),
+            sink: SinkSlot::default(),
         }
     }
 
@@ -192,7 +188,7 @@ impl<T: CanShare> SendHalf<T> {
     /// otherwise the handle, unchanged. For [`Socket::shutdown`] after
     /// [`Socket::into_sender`].
     pub fn into_socket(self) -> Result<Socket<T>, SendHalf<T>> {
-        if Arc::strong_count(&self.core) != 1 || self.pending.is_some() {
+        if Arc::strong_count(&self.core) != 1 || !self.sink.is_empty() {
             return Err(self);
         }
         let core = self.core.clone();
@@ -202,18 +198,14 @@ impl<T: CanShare> SendHalf<T> {
 
     /// Delivers what `start_send` took.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.pending.is_none() {
-            return Poll::Ready(Ok(()));
-        }
-        let pending = &mut self.pending;
-        self.core
-            .poll(&mut self.waiter, cx, |s, cx| s.poll_send_msg(cx, pending))
+        self.sink
+            .poll_deliver(&self.core, cx, |s, cx, slot| s.poll_send_msg(cx, slot))
     }
 }
 
 impl<T: SocketKind> Drop for SendHalf<T> {
     fn drop(&mut self) {
-        self.core.waiters.remove(&mut self.waiter);
+        self.sink.leave(&self.core);
     }
 }
 
@@ -225,16 +217,7 @@ impl<T: CanShare> Sink<Message> for SendHalf<T> {
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<()> {
-        let this = self.get_mut();
-        if this.pending.is_some() {
-            // `start_send` without a `poll_ready` that said yes: refuse rather than lose one.
-            return Err(Error::WouldBlock);
-        }
-        if item.is_empty() {
-            return Err(Error::EmptyMessage);
-        }
-        this.pending = Some(item);
-        Ok(())
+        self.get_mut().sink.start_send(item)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -277,8 +260,8 @@ impl<T: SocketKind> Drop for SendFuture<'_, T> {
 /// [`Stream`] of `Result<Message>` that ends after the first error.
 pub struct RecvHalf<T: SocketKind> {
     core: Arc<Core<T>>,
-    waiter: Waiter,
-    done: bool,
+    /// The handle's place among the waiters, and whether its `Stream` has ended.
+    stream: StreamSlot,
 }
 
 impl<T: SocketKind> std::fmt::Debug for RecvHalf<T> {
@@ -326,7 +309,7 @@ impl<T: CanRecv> RecvHalf<T> {
         T: CanShare,
     {
         let alone = Arc::ptr_eq(&self.core, &send.core) && Arc::strong_count(&self.core) == 2;
-        if !alone || send.pending.is_some() {
+        if !alone || !send.sink.is_empty() {
             return Err((send, self));
         }
         let core = self.core.clone();
@@ -334,22 +317,21 @@ impl<T: CanRecv> RecvHalf<T> {
         Core::into_socket(core).map_err(|core| {
             let recv = RecvHalf {
                 core: core.clone(),
-                waiter: Waiter::default(),
-                done: false,
+                stream: StreamSlot::default(),
             };
             (SendHalf::new(core), recv)
         })
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        self.core
-            .poll(&mut self.waiter, cx, |s, cx| s.poll_recv_msg(cx))
+        self.stream
+            .poll_recv(&self.core, cx, |s, cx| s.poll_recv_msg(cx))
     }
 }
 
 impl<T: SocketKind> Drop for RecvHalf<T> {
     fn drop(&mut self) {
-        self.core.waiters.remove(&mut self.waiter);
+        self.stream.leave(&self.core);
     }
 }
 
@@ -358,18 +340,14 @@ impl<T: CanRecv> Stream for RecvHalf<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        let r = futures::ready!(this.poll_recv(cx));
-        this.done = r.is_err();
-        Poll::Ready(Some(r))
+        this.stream
+            .poll_next(&this.core, cx, |s, cx| s.poll_recv_msg(cx))
     }
 }
 
 impl<T: CanRecv> futures::stream::FusedStream for RecvHalf<T> {
     fn is_terminated(&self) -> bool {
-        self.done
+        self.stream.is_terminated()
     }
 }
 
@@ -387,7 +365,7 @@ impl<T: CanRecv> Future for RecvFuture<'_, T> {
 impl<T: SocketKind> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         let half = &mut *self.0;
-        half.core.waiters.remove(&mut half.waiter);
+        half.stream.leave(&half.core);
     }
 }
 

@@ -5,7 +5,9 @@
 //! once, and a message is one frame, so no send or receive has a part that another
 //! thread could interleave with. Here every method takes `&self`, the socket is
 //! `Send + Sync`, and any number of tasks may send and receive on it at the same time
-//! (share it in an `Arc`).
+//! (share it in an `Arc`). An owned socket is also a `Stream` and a `Sink` of messages, as
+//! every socket is; those take `&mut self`, so each keeps its own state (the one message a
+//! `Sink` holds, its place among the waiters).
 //!
 //! Inside, the socket sits behind a lock held only while one operation is polled, never
 //! across an `.await`: a task that has to wait (for a message, for room) waits without
@@ -20,12 +22,14 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll};
 
+use futures::{Sink, Stream};
 use zmtp_codec::Message;
 
-use crate::shared_socket::Core;
+use crate::shared_socket::{Core, SinkSlot, StreamSlot};
 use crate::socket::{kind, Socket, SocketKind};
 use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
 
@@ -88,6 +92,10 @@ thread_safe! {
 /// ```
 pub struct ThreadSafeSocket<T: ThreadSafeKind> {
     core: Arc<Core<T>>,
+    /// What the socket's own `Sink` and `Stream` keep (their methods take `&mut self`,
+    /// so they are this value's, not every sharer's).
+    sink: SinkSlot,
+    stream: StreamSlot,
 }
 
 impl<T: ThreadSafeKind> std::fmt::Debug for ThreadSafeSocket<T> {
@@ -118,6 +126,8 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
     fn wrap(socket: Socket<T>) -> Self {
         ThreadSafeSocket {
             core: Core::new(socket),
+            sink: SinkSlot::default(),
+            stream: StreamSlot::default(),
         }
     }
 
@@ -204,8 +214,10 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
 
     /// Closes the socket and waits for its queued messages as [`Socket::shutdown`] does.
     pub async fn shutdown(self) {
+        let core = self.core.clone();
+        drop(self);
         // The socket is its core's only holder, so this always gets it back.
-        if let Ok(socket) = Core::into_socket(self.core) {
+        if let Ok(socket) = Core::into_socket(core) {
             socket.shutdown().await;
         }
     }
@@ -222,7 +234,7 @@ impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
     pub fn send(&self, msg: impl Into<Message>) -> impl Future<Output = Result<()>> + Send + '_ {
         let mut slot = Some(msg.into());
         async move {
-            check_single_frame(&slot)?;
+            check_single_frame(slot.as_ref())?;
             self.run(|s, cx| s.poll_send_msg(cx, &mut slot)).await
         }
     }
@@ -231,7 +243,7 @@ impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
     /// it would have to wait.
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
         let mut slot = Some(msg.into());
-        if let Err(e) = check_single_frame(&slot) {
+        if let Err(e) = check_single_frame(slot.as_ref()) {
             return Err(TrySendError::new(e, slot.unwrap_or_default()));
         }
         let sent = self.poll_once(&mut |s, cx| s.poll_send_msg(cx, &mut slot));
@@ -273,9 +285,66 @@ impl ThreadSafeSocket<kind::Peer> {
     }
 }
 
+impl<T: ThreadSafeKind> Drop for ThreadSafeSocket<T> {
+    fn drop(&mut self) {
+        self.sink.leave(&self.core);
+        self.stream.leave(&self.core);
+    }
+}
+
+/// A `Sink` that holds at most one message, as [`SendHalf`](crate::SendHalf)'s does:
+/// `start_send` keeps it (a multipart one is [`Error::InvalidArgument`] there),
+/// `poll_ready`, `poll_flush` and `poll_close` deliver it. For an owned socket; tasks that
+/// share one in an `Arc` use [`send`](ThreadSafeSocket::send).
+impl<T: ThreadSafeSend> Sink<Message> for ThreadSafeSocket<T> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<()> {
+        check_single_frame(Some(&item))?;
+        self.get_mut().sink.start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_pending(cx)
+    }
+}
+
+impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.sink
+            .poll_deliver(&self.core, cx, |s, cx, slot| s.poll_send_msg(cx, slot))
+    }
+}
+
+/// A `Stream` of the messages [`recv`](ThreadSafeSocket::recv) would return, ending
+/// after the first error, as [`Socket`]'s does. For an owned socket; tasks that share one
+/// in an `Arc` use `recv`.
+impl<T: ThreadSafeRecv> Stream for ThreadSafeSocket<T> {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.stream.poll_next(&this.core, cx, poll_single_frame)
+    }
+}
+
+impl<T: ThreadSafeRecv> futures::stream::FusedStream for ThreadSafeSocket<T> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_terminated()
+    }
+}
+
 /// libzmq's rule for these types: `ZMQ_SNDMORE` is `EINVAL`.
-fn check_single_frame(slot: &Option<Message>) -> Result<()> {
-    match slot {
+fn check_single_frame(msg: Option<&Message>) -> Result<()> {
+    match msg {
         Some(msg) if msg.len() > 1 => Err(Error::InvalidArgument(
             "thread-safe socket types send one frame a message",
         )),

@@ -371,3 +371,56 @@ async fn a_server_cannot_reach_a_client_that_left() {
     })
     .await;
 }
+
+/// An owned thread-safe socket is a `Sink` and a `Stream`, as every socket is: a SCATTER
+/// fed by `send_all` over tcp, a GATHER read with `StreamExt`; a multipart message given
+/// to the sink is refused, and what was sent before it arrives.
+#[tokio::test]
+async fn owned_sockets_are_sinks_and_streams() {
+    use futures::{SinkExt, StreamExt};
+    within(async {
+        let mut gather = GatherSocket::new();
+        let endpoint = gather.bind("tcp://127.0.0.1:0").await.unwrap();
+        let mut scatter = ScatterSocket::new();
+        scatter.connect(&endpoint).await.unwrap();
+        let mut items = futures::stream::iter((0..100).map(|i| Ok(Message::from(i.to_string()))));
+        scatter.send_all(&mut items).await.unwrap();
+        let got: Vec<String> = (&mut gather)
+            .take(100)
+            .map(|m| String::from_utf8(m.unwrap()[0].to_vec()).unwrap())
+            .collect()
+            .await;
+        let want: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        assert_eq!(got, want);
+
+        let two: Message = ["a", "b"].into_iter().collect();
+        assert!(matches!(
+            SinkExt::send(&mut scatter, two).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        SinkExt::send(&mut scatter, Message::from("after"))
+            .await
+            .unwrap();
+        assert_eq!(strs(&gather.next().await.unwrap().unwrap()), ["after"]);
+    })
+    .await;
+}
+
+/// A SERVER's stream stamps routing ids as `recv` does, and its sink sends by them.
+#[tokio::test]
+async fn a_server_stream_replies_through_its_sink() {
+    use futures::{SinkExt, StreamExt};
+    within(async {
+        let mut server = ServerSocket::new();
+        let endpoint = server.bind("inproc://ts-server-stream").await.unwrap();
+        let client = ClientSocket::new();
+        client.connect(&endpoint).await.unwrap();
+        client.send("ping").await.unwrap();
+        let request = server.next().await.unwrap().unwrap();
+        let id = request.routing_id().expect("stamped");
+        server.feed(Message::from("pong").to(id)).await.unwrap();
+        server.flush().await.unwrap();
+        assert_eq!(strs(&client.recv().await.unwrap()), ["pong"]);
+    })
+    .await;
+}
