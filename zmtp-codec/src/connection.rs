@@ -214,6 +214,12 @@ pub struct Connection {
     auth_metadata: Metadata,
 
     inbuf: BytesMut,
+    /// The size of the peer's last large frame (over [`MIN_READ_SPACE`], at most
+    /// [`MAX_READ_RESERVE`]), 0 once a small one is seen: what [`read_buf`](Self::read_buf)
+    /// offers at a frame boundary, so that a stream of large frames is read a whole frame
+    /// at a time, each into a buffer of its own, rather than its first 16 KiB in one read
+    /// and the rest in a second after the buffer grew (copying the first part).
+    large_frame: usize,
     /// Whole frames split off `inbuf` (after the handshake), waiting to be decoded.
     run: frame::Run,
     partial: Message,
@@ -302,6 +308,7 @@ impl Connection {
             user_id: None,
             auth_metadata: Metadata::new(),
             inbuf: BytesMut::new(),
+            large_frame: 0,
             run: frame::Run::default(),
             partial: Message::new(),
             partial_cost: 0,
@@ -374,15 +381,11 @@ impl Connection {
     /// costs little.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         let want = match self.phase {
+            Phase::Active if self.inbuf.is_empty() => MIN_READ_SPACE.max(self.large_frame),
             Phase::Active => {
                 let mut want = MIN_READ_SPACE;
-                if let Ok(Some(h)) =
-                    frame::peek_header(&self.inbuf, self.framing, self.max_msg_size)
-                {
-                    if let Some(total) = h.frame_len() {
-                        want =
-                            want.max(total.saturating_sub(self.inbuf.len()).min(MAX_READ_RESERVE));
-                    }
+                if let Some(total) = self.front_frame_len() {
+                    want = want.max(total.saturating_sub(self.inbuf.len()).min(MAX_READ_RESERVE));
                 }
                 want
             }
@@ -430,7 +433,26 @@ impl Connection {
         self.pong_deadline = None;
         self.advance(now)
             .and_then(|()| self.check_front_frame())
-            .map_err(|e| self.fail(e))
+            .map_err(|e| self.fail(e))?;
+        if self.phase == Phase::Active {
+            self.front_frame_len();
+        }
+        Ok(())
+    }
+
+    /// The whole length (header and body) of the frame at the front of the read buffer,
+    /// if its header has arrived; notes whether it is large ([`Self::large_frame`]).
+    fn front_frame_len(&mut self) -> Option<usize> {
+        let total = frame::peek_header(&self.inbuf, self.framing, self.max_msg_size)
+            .ok()
+            .flatten()?
+            .frame_len()?;
+        self.large_frame = if total > MIN_READ_SPACE {
+            total.min(MAX_READ_RESERVE)
+        } else {
+            0
+        };
+        Some(total)
     }
 
     /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed.

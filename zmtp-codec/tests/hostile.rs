@@ -186,6 +186,66 @@ fn a_large_allocatable_frame_is_still_read() {
     assert!(c.is_active());
 }
 
+/// Spare room `read_buf` offers at a frame boundary.
+fn offered(c: &mut Connection) -> usize {
+    let buf = c.read_buf();
+    buf.capacity() - buf.len()
+}
+
+fn frame_of(len: usize) -> BytesMut {
+    let mut out = BytesMut::new();
+    zmtp_codec::frame::encode(
+        &mut out,
+        zmtp_codec::frame::Framing::V3,
+        false,
+        false,
+        &vec![1u8; len],
+    );
+    out
+}
+
+#[test]
+fn after_a_large_frame_the_next_is_offered_room_to_arrive_whole() {
+    let (mut c, now) = active(Config::new(SocketType::Router));
+    // Reads as a socket hands them over, keeping the messages (so the buffer they were
+    // read into stays shared and cannot be reclaimed).
+    let mut kept = Vec::new();
+    let mut read = |c: &mut Connection, input: &[u8]| {
+        for chunk in input.chunks(16 << 10) {
+            c.read_buf().extend_from_slice(chunk);
+            c.handle_read(now).unwrap();
+            while let Some(event) = c.poll_event().unwrap() {
+                kept.push(event);
+            }
+        }
+    };
+    // Small frames: the usual 16 KiB, not more.
+    read(&mut c, &frame_of(100));
+    assert!(offered(&mut c) < 64 << 10, "{}", offered(&mut c));
+    // A 64 KiB frame: 16 KiB, then the rest.
+    let big = frame_of(64 << 10);
+    read(&mut c, &big);
+    // At the boundary after it, room for a whole frame of that size.
+    assert!(
+        offered(&mut c) >= big.len(),
+        "{} < {}",
+        offered(&mut c),
+        big.len()
+    );
+    read(&mut c, &big);
+    assert!(
+        offered(&mut c) >= big.len(),
+        "{} < {}",
+        offered(&mut c),
+        big.len()
+    );
+    // A small frame again: back to the usual room.
+    read(&mut c, &frame_of(100));
+    read(&mut c, &frame_of(100));
+    assert!(offered(&mut c) < 64 << 10, "{}", offered(&mut c));
+    assert_eq!(kept.len(), 5);
+}
+
 /// An endless multipart message of empty frames, MORE on every one.
 fn endless_more(frames: usize) -> Vec<u8> {
     [0x01u8, 0x00].repeat(frames)
