@@ -330,6 +330,68 @@ impl std::io::Write for RawStream {
     }
 }
 
+/// `--tokio` on the raw latency tools: the same ping-pong through Tokio's readiness-based
+/// I/O (`epoll_wait`, then a non-blocking read) instead of blocking calls: the floor for any
+/// implementation on Tokio, where the blocking tools are the floor for any at all.
+pub const TOKIO_FLAG: &str = "tokio";
+
+impl RawStream {
+    /// `count` round trips of `buf.len()` bytes: write then read back (`echo` false), or
+    /// read then write back (`echo` true); blocking, or through Tokio with `--tokio` (on a
+    /// current-thread runtime, or a multi-thread one with `--mt`).
+    pub fn ping_pong(
+        self,
+        buf: &mut [u8],
+        count: usize,
+        echo: bool,
+        args: &Args,
+    ) -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        if !args.flag(TOKIO_FLAG) {
+            let mut s = self;
+            for _ in 0..count {
+                if echo {
+                    s.read_exact(buf)?;
+                    s.write_all(buf)?;
+                } else {
+                    s.write_all(buf)?;
+                    s.read_exact(buf)?;
+                }
+            }
+            return Ok(());
+        }
+        runtime(args.multi_thread).block_on(async move {
+            match self {
+                RawStream::Tcp(s) => {
+                    s.set_nonblocking(true)?;
+                    rounds(tokio::net::TcpStream::from_std(s)?, buf, count, echo).await
+                }
+                RawStream::Unix(s) => {
+                    s.set_nonblocking(true)?;
+                    rounds(tokio::net::UnixStream::from_std(s)?, buf, count, echo).await
+                }
+            }
+        })
+    }
+}
+
+async fn rounds<S>(mut s: S, buf: &mut [u8], count: usize, echo: bool) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..count {
+        if echo {
+            s.read_exact(buf).await?;
+            s.write_all(buf).await?;
+        } else {
+            s.write_all(buf).await?;
+            s.read_exact(buf).await?;
+        }
+    }
+    Ok(())
+}
+
 impl RawEndpoint {
     /// Binds, accepts one peer and returns its stream (the ipc file is removed first and
     /// after the accept).

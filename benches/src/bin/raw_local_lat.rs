@@ -1,8 +1,7 @@
-//! `raw_local_lat <bind-to> <message-size> <roundtrip-count>`: the ceiling for `local_lat`.
-//! Accepts one tcp (`TCP_NODELAY`) or ipc peer and echoes `message-size` bytes at a time
-//! with blocking reads and writes; no framing.
-
-use std::io::{Read, Write};
+//! `raw_local_lat <bind-to> <message-size> <roundtrip-count> [--tokio [--mt]]`: the ceiling
+//! for `local_lat`. Accepts one tcp (`TCP_NODELAY`) or ipc peer and echoes `message-size`
+//! bytes at a time, with blocking reads and writes (or through Tokio with `--tokio`, see
+//! [`TOKIO_FLAG`](zmq_benches::TOKIO_FLAG)); no framing.
 
 use zmq_benches::{fail, Args, RawEndpoint};
 
@@ -13,13 +12,11 @@ fn main() {
     );
     let (size, count) = (args.number(1), args.number(2));
     let ep = RawEndpoint::parse(args.str(0)).unwrap_or_else(|| fail("endpoint: tcp or ipc"));
-    let mut s = ep
+    let s = ep
         .accept_one()
         .unwrap_or_else(|e| fail(format_args!("accept: {e}")));
     let mut buf = vec![0u8; size];
-    for _ in 0..count {
-        if let Err(e) = s.read_exact(&mut buf).and_then(|()| s.write_all(&buf)) {
-            fail(format_args!("echo: {e}"));
-        }
+    if let Err(e) = s.ping_pong(&mut buf, count, true, &args) {
+        fail(format_args!("echo: {e}"));
     }
 }
