@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Our sockets against libzmq, side by side in one run, with the perf tools of benches/src/bin
 # (libzmq's perf/ programs: local_thr/remote_thr, local_lat/remote_lat, inproc_*; ours, then
-# the zmq_* builds of the same on libzmq, then raw_* sockets as the ceiling).
+# the zmq_* builds of the same on libzmq, then raw_* sockets as the ceiling, blocking and, for latency, through Tokio).
 #
 #   bash scripts/compare.sh                 # the default run (about 5 minutes on 2 cores)
 #   ROUNDS=9 bash scripts/compare.sh        # more rounds (the table shows the best and the median)
@@ -145,6 +145,8 @@ for round in $(seq 1 "$ROUNDS"); do
         add "lat/$transport/64/zmq" "$(run_pair zmq_local_lat zmq_remote_lat "" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
         [ -z "$BASELINE_DIR" ] || add "lat/$transport/64/base" "$(run_pair "$BASELINE_DIR/local_lat" "$BASELINE_DIR/remote_lat" "$OURS_FLAGS" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
         add "lat/$transport/64/raw" "$(run_pair raw_local_lat raw_remote_lat "" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
+        # The same ping-pong through Tokio (epoll, then non-blocking calls): the floor on Tokio.
+        add "lat/$transport/64/rawtokio" "$(run_pair raw_local_lat raw_remote_lat "--tokio" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
     done
     for size in 8 64; do
         n=$(count_for "$size")
@@ -192,18 +194,19 @@ done
 echo "(ours/raw bytes: medians)"
 echo
 echo "latency (one way, us = elapsed / (2 x $LAT_COUNT round trips), 64 B, best / median of $ROUNDS rounds)"
-printf '%-6s %-7s %17s %17s %13s %17s %13s %29s\n' size transport ours libzmq "ours/libzmq" raw "ours/raw" "$([ -n "$BASELINE_DIR" ] && echo "baseline, ours/base")"
+printf '%-6s %-7s %17s %17s %13s %17s %13s %17s %13s %29s\n' size transport ours libzmq "ours/libzmq" raw "ours/raw" "raw tokio" "ours/tokio" "$([ -n "$BASELINE_DIR" ] && echo "baseline, ours/base")"
 for transport in tcp ipc inproc; do
     key="lat/$transport/64"
-    r=-
-    rr=-
+    r=- rr=- t=- tr=-
     if [ -n "${results[$key/raw]:-}" ]; then
         r=$(pair_of "$key/raw" lat)
         rr=$(ratios "$key/ours" "$key/raw")
+        t=$(pair_of "$key/rawtokio" lat)
+        tr=$(ratios "$key/ours" "$key/rawtokio")
     fi
     base=
     [ -z "${results[$key/base]:-}" ] || base="$(pair_of "$key/base" lat) ($(ratios "$key/ours" "$key/base"))"
-    printf '%-6s %-7s %17s %17s %13s %17s %13s %29s\n' 64 "$transport" "$(pair_of "$key/ours" lat)" "$(pair_of "$key/zmq" lat)" "$(ratios "$key/ours" "$key/zmq")" "$r" "$rr" "$base"
+    printf '%-6s %-7s %17s %17s %13s %17s %13s %17s %13s %29s\n' 64 "$transport" "$(pair_of "$key/ours" lat)" "$(pair_of "$key/zmq" lat)" "$(ratios "$key/ours" "$key/zmq")" "$r" "$rr" "$t" "$tr" "$base"
 done
 echo
 echo "compare: every round, in order: " >&2
