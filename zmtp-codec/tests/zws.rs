@@ -1,6 +1,8 @@
 //! ZWS 2.0 mode: two connections driven against each other in memory, messages as a
 //! WebSocket would carry them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
