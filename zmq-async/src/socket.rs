@@ -189,9 +189,13 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
         return inproc_name(endpoint).map(Route::Inproc);
     }
     match endpoint.parse::<Endpoint>() {
-        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_) | Endpoint::Pgm(_) | Endpoint::Epgm(_))) => {
-            Ok(Route::Net(ep))
-        }
+        Ok(
+            ep @ (Endpoint::Tcp(_)
+            | Endpoint::Ipc(_)
+            | Endpoint::Ws(_)
+            | Endpoint::Pgm(_)
+            | Endpoint::Epgm(_)),
+        ) => Ok(Route::Net(ep)),
         Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
         Err(e) => match inproc_name(endpoint) {
             // Schemes we know of but do not serve (ws, tipc, …) keep their own error.

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use zmtp_codec::zws;
 
+pub use tokio_tungstenite::tungstenite::Error as WsError;
 pub use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub use tokio_tungstenite::WebSocketStream;
 

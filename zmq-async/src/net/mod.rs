@@ -1,9 +1,10 @@
-//! tcp and ipc: listeners and connectors that reconnect (libzmq's `tcp_listener`,
-//! `tcp_connecter`, and their ipc twins), and the per-connection driver.
+//! tcp, ipc and ws: listeners and connectors that reconnect (libzmq's `tcp_listener`,
+//! `tcp_connecter`, and their ipc and ws twins), and the per-connection driver.
 //!
-//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP) or, for
-//! STREAM sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each
-//! connection it makes. A connect creates its peer's pipes at once (unless `immediate`), so
+//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP over the
+//! bytes, or for ws ZWS 2.0 over a WebSocket once its handshake is done) or, for STREAM
+//! sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each connection
+//! it makes. A connect creates its peer's pipes at once (unless `immediate`), so
 //! messages queue before the connection exists and survive reconnects; an accepted peer is
 //! attached when its handshake completes (a raw peer at once).
 
@@ -28,7 +29,8 @@ use futures::future::Either;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
+use zmq_transports::ws::{self, WsOptions};
+use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions, WsEndpoint};
 
 use crate::monitor::EventKind;
 use crate::options::{ReconnectStop, SocketOptions};
@@ -152,9 +154,30 @@ fn transport_error(e: zmq_transports::Error) -> Error {
     }
 }
 
+/// What carries a connection's ZMTP.
+#[derive(Debug, Clone, Copy)]
+enum Carrier<'e> {
+    /// tcp or ipc: the bytes themselves.
+    Bytes,
+    /// ws, accepted: the server's side of the WebSocket handshake first.
+    WsServer,
+    /// ws, connected to this endpoint: the client's side of the handshake first.
+    WsClient(&'e WsEndpoint),
+}
+
+impl<'e> Carrier<'e> {
+    fn of_endpoint(endpoint: &'e Endpoint) -> Self {
+        match endpoint {
+            Endpoint::Ws(ws) => Carrier::WsClient(ws),
+            _ => Carrier::Bytes,
+        }
+    }
+}
+
 /// The driver of one connection: a ZMTP session, or for STREAM a raw one (no ZMTP).
 fn serve<'a, S>(
     stream: S,
+    carrier: Carrier<'a>,
     options: &SocketOptions,
     link: Link<'a>,
 ) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error>
@@ -165,8 +188,83 @@ where
     if socket_type == SocketType::Stream {
         return Ok(Either::Left(raw::run(stream, link)));
     }
-    let conn = convert::connection(socket_type, options)?;
-    Ok(Either::Right(session::run(stream, conn, link)))
+    if matches!(carrier, Carrier::Bytes) {
+        let conn = convert::connection(socket_type, options)?;
+        return Ok(Either::Right(Either::Left(session::run(
+            session::ByteWire::new(stream),
+            conn,
+            link,
+        ))));
+    }
+    let config = convert::config(socket_type, options)?;
+    let ws_options = ws_options(options);
+    let handshake_ivl = options.handshake_ivl;
+    Ok(Either::Right(Either::Right(serve_ws(
+        stream,
+        carrier,
+        config,
+        ws_options,
+        handshake_ivl,
+        link,
+    ))))
+}
+
+/// The WebSocket options for these socket options: a message may be `maxmsgsize` plus the
+/// ZWS flags byte.
+fn ws_options(o: &SocketOptions) -> WsOptions {
+    let max = o
+        .maxmsgsize
+        .and_then(|m| usize::try_from(m.saturating_add(1)).ok());
+    WsOptions::default().max_message_size(max)
+}
+
+/// A ws connection: the WebSocket handshake (within `handshake_ivl`, which the ZWS
+/// handshake then has again), then the session over ZWS messages.
+async fn serve_ws<'a, S>(
+    stream: S,
+    carrier: Carrier<'a>,
+    config: zmtp_codec::Config,
+    ws_options: WsOptions,
+    handshake_ivl: Option<Duration>,
+    link: Link<'a>,
+) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+{
+    let mechanism = config.mechanism.name();
+    let handshake = async {
+        match carrier {
+            Carrier::WsClient(endpoint) => {
+                ws::client_handshake(stream, endpoint, false, mechanism, &ws_options).await
+            }
+            _ => ws::server_handshake(stream, &link.peer_address, mechanism, &ws_options).await,
+        }
+    };
+    let shaken = match handshake_ivl {
+        Some(ivl) => match tokio::time::timeout(ivl, handshake).await {
+            Ok(r) => r.map_err(|e| Outcome::Io(std::io::Error::other(e.to_string()))),
+            Err(_) => Err(Outcome::Protocol(zmtp_codec::Error::HandshakeTimeout)),
+        },
+        None => handshake
+            .await
+            .map_err(|e| Outcome::Io(std::io::Error::other(e.to_string()))),
+    };
+    let (wire, protocol) = match shaken {
+        Ok(shaken) => shaken,
+        Err(outcome) => {
+            tracing::debug!(%outcome, "WebSocket handshake failed");
+            link.report_end(&outcome, None);
+            return outcome;
+        }
+    };
+    match zmtp_codec::Connection::new_zws(config, protocol, convert::now()) {
+        Ok(conn) => session::run(session::WsWire::new(wire), conn, link).await,
+        Err(e) => {
+            let outcome = Outcome::Protocol(e);
+            link.report_end(&outcome, None);
+            outcome
+        }
+    }
 }
 
 /// Opens a `pgm://` or `epgm://` endpoint on a PUB, XPUB, SUB or XSUB (bind and connect
@@ -179,13 +277,26 @@ pub(crate) async fn multicast(
     pgm::open(handle, endpoint, socket_closed).await
 }
 
-/// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.
+/// STREAM sockets speak raw tcp: not over a WebSocket (libzmq has no raw ws engine).
+fn check_carrier(handle: &SocketHandle, endpoint: &Endpoint) -> Result<()> {
+    if matches!(endpoint, Endpoint::Ws(_) | Endpoint::Wss(_))
+        && handle.socket_type() == SocketType::Stream
+    {
+        return Err(Error::TransportUnsupported(format!(
+            "{endpoint}: a STREAM socket speaks raw tcp, not ZWS"
+        )));
+    }
+    Ok(())
+}
+
+/// Binds a tcp, ipc or ws endpoint and accepts peers until stopped or the socket closes.
 pub(crate) async fn bind(
     handle: SocketHandle,
     endpoint: &Endpoint,
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
+    check_carrier(&handle, endpoint)?;
     let monitors = &handle.shared.monitors;
     let listener = match zmq_transports::bind(endpoint, &stream_options(&handle.options())).await {
         Ok(listener) => listener,
@@ -199,6 +310,7 @@ pub(crate) async fn bind(
             return Err(e);
         }
     };
+    let ws = matches!(listener, Listener::Ws { .. });
     let resolved = listener.local_endpoint().to_string();
     monitors.raise(|| EventKind::Listening, &resolved, None, None);
     let cancel = CancellationToken::new();
@@ -210,6 +322,7 @@ pub(crate) async fn bind(
             handle,
             listener.clone(),
             resolved.as_str().into(),
+            ws,
             cancel.clone(),
             socket_closed,
         )
@@ -228,9 +341,15 @@ async fn accept_loop(
     handle: SocketHandle,
     listener: SharedListener,
     endpoint: Arc<str>,
+    ws: bool,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
+    let carrier = if ws {
+        Carrier::WsServer
+    } else {
+        Carrier::Bytes
+    };
     let accept = || {
         std::future::poll_fn(|cx| match lock(&listener).as_ref() {
             None => Poll::Ready(None),
@@ -285,7 +404,7 @@ async fn accept_loop(
                             accepted: true,
                             handshaken: &mut handshaken,
                         };
-                        let session = match serve(stream, &handle.options(), link) {
+                        let session = match serve(stream, carrier, &handle.options(), link) {
                             Ok(s) => s,
                             Err(e) => {
                                 tracing::warn!(error = %e, "cannot start connection");
@@ -328,6 +447,7 @@ pub(crate) fn connect(
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
+    check_carrier(&handle, &endpoint)?;
     let pipes = if handle.options().immediate {
         None
     } else {
@@ -383,7 +503,7 @@ async fn connect_loop(
         }
         // libzmq's tcp connect is non-blocking and in progress at once (CONNECT_DELAYED);
         // its ipc connect completes or fails at once.
-        if matches!(endpoint, Endpoint::Tcp(_)) {
+        if matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Ws(_)) {
             monitors.raise(|| EventKind::ConnectDelayed, &text, None, None);
         }
         let connected = tokio::select! {
@@ -412,7 +532,8 @@ async fn connect_loop(
                     accepted: false,
                     handshaken: &mut handshaken,
                 };
-                let session = match serve(stream, &options, link) {
+                let carrier = Carrier::of_endpoint(&endpoint);
+                let session = match serve(stream, carrier, &options, link) {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot start connection");
