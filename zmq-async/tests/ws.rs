@@ -326,3 +326,99 @@ async fn bad_peers_are_closed_and_others_go_on() {
     })
     .await;
 }
+
+/// A self-signed certificate for these names (and IP addresses), and its key, in PEM.
+fn certificate(names: &[&str]) -> (Bytes, Bytes) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let certified = rcgen::generate_simple_self_signed(names).unwrap();
+    (
+        Bytes::from(certified.cert.pem()),
+        Bytes::from(certified.key_pair.serialize_pem()),
+    )
+}
+
+fn wss_server((cert, key): &(Bytes, Bytes)) -> SocketOptions {
+    let mut o = SocketOptions::default();
+    o.wss_cert_pem = Some(cert.clone());
+    o.wss_key_pem = Some(key.clone());
+    o
+}
+
+fn wss_client(trust: &Bytes, hostname: Option<&str>) -> SocketOptions {
+    let mut o = SocketOptions::default();
+    o.wss_trust_pem = Some(trust.clone());
+    o.wss_hostname = hostname.map(str::to_owned);
+    o
+}
+
+#[tokio::test]
+async fn wss_with_a_certificate_made_here() {
+    within(async {
+        let server_cert = certificate(&["127.0.0.1", "localhost"]);
+        let mut rep = RepSocket::with_options(wss_server(&server_cert)).unwrap();
+        let e = rep.bind("wss://127.0.0.1:0/secure").await.unwrap();
+        assert!(
+            e.starts_with("wss://127.0.0.1:") && e.ends_with("/secure"),
+            "{e}"
+        );
+        // Checked for the endpoint's IP address, then for a name given.
+        for hostname in [None, Some("localhost")] {
+            let mut req = ReqSocket::with_options(wss_client(&server_cert.0, hostname)).unwrap();
+            req.connect(&e).await.unwrap();
+            req.send(msg(&["over TLS"])).await.unwrap();
+            assert_eq!(strs(&rep.recv().await.unwrap()), ["over TLS"]);
+            rep.send(msg(&["back over TLS", "two"])).await.unwrap();
+            assert_eq!(strs(&req.recv().await.unwrap()), ["back over TLS", "two"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wss_refuses_an_untrusted_or_misnamed_certificate() {
+    within(async {
+        let server_cert = certificate(&["127.0.0.1"]);
+        let mut pull = PullSocket::with_options(wss_server(&server_cert)).unwrap();
+        let e = pull.bind("wss://127.0.0.1:0").await.unwrap();
+        let stranger = certificate(&["127.0.0.1"]);
+        for options in [
+            wss_client(&stranger.0, None),
+            wss_client(&server_cert.0, Some("elsewhere.example")),
+        ] {
+            let mut push = PushSocket::with_options(options).unwrap();
+            let mut events = push.monitor();
+            push.connect(&e).await.unwrap();
+            push.send(msg(&["must not arrive"])).await.unwrap();
+            loop {
+                let ev = events.next().await.unwrap();
+                if let EventKind::HandshakeFailedNoDetail { reason, .. } = ev.kind {
+                    assert!(reason.contains("TLS"), "{reason}");
+                    break;
+                }
+            }
+        }
+        // A trusted client still gets through, and only its message arrives.
+        let mut push = PushSocket::with_options(wss_client(&server_cert.0, None)).unwrap();
+        push.connect(&e).await.unwrap();
+        push.send(msg(&["trusted"])).await.unwrap();
+        assert_eq!(strs(&pull.recv().await.unwrap()), ["trusted"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wss_options_are_checked_at_bind_and_connect() {
+    let mut pull = PullSocket::new();
+    assert!(matches!(
+        pull.bind("wss://127.0.0.1:0").await,
+        Err(zmq_async::Error::InvalidArgument(_))
+    ));
+    let mut o = SocketOptions::default();
+    o.wss_cert_pem = Some(Bytes::from_static(b"not PEM"));
+    o.wss_key_pem = Some(Bytes::from_static(b"not PEM"));
+    let mut pull = PullSocket::with_options(o).unwrap();
+    assert!(pull.bind("wss://127.0.0.1:0").await.is_err());
+    // Trusting nothing is refused.
+    let mut push = PushSocket::new();
+    assert!(push.connect("wss://127.0.0.1:5555").await.is_err());
+}

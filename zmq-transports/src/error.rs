@@ -89,6 +89,16 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// `wss://`: a TLS configuration that cannot be used (a malformed certificate or key,
+    /// nothing to trust), or a TLS handshake that failed (an untrusted certificate, a
+    /// peer that does not speak TLS).
+    #[error("{endpoint}: TLS: {reason}")]
+    Tls {
+        /// The endpoint, or the peer's address on the accepting side.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An I/O failure from the system or the peer (resolution, bind, connect, refused, ...).
     #[error("{endpoint}: {source}")]
     Io {

@@ -1,5 +1,6 @@
-//! `ws://` (and the WebSocket half of `wss://`): the WebSocket handshake that chooses a ZWS
-//! 2.0 subprotocol (RFC 45), on tokio-tungstenite.
+//! `ws://` and `wss://`: the WebSocket handshake that chooses a ZWS 2.0 subprotocol (RFC
+//! 45), on tokio-tungstenite, and for wss the TLS under it, on rustls ([`tls_acceptor`],
+//! [`tls_connector`], [`WsTransport`]).
 //!
 //! A ws endpoint listens and connects as tcp does ([`crate::bind`], [`crate::connect`]
 //! give a tcp [`Stream`](crate::Stream)); the engine then runs [`client_handshake`] or
@@ -9,7 +10,15 @@
 //! ([`zws::offer`], [`zws::select`]); the HTTP upgrade, masking and WebSocket framing are
 //! tungstenite's.
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
@@ -17,12 +26,13 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use zmtp_codec::zws;
 
+pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 pub use tokio_tungstenite::tungstenite::Error as WsError;
 pub use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub use tokio_tungstenite::WebSocketStream;
 
-use crate::endpoint::WsEndpoint;
-use crate::Error;
+use crate::endpoint::{Host, WsEndpoint};
+use crate::{Error, Stream};
 
 /// A WebSocket over a connected stream: a `futures` `Stream` of [`WsMessage`]s and a `Sink`
 /// for them.
@@ -145,6 +155,163 @@ where
         reason: "no subprotocol chosen".to_owned(),
     })?;
     Ok((ws, protocol))
+}
+
+/// What a ws or wss connection runs its WebSocket over: the tcp stream, or TLS on it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WsTransport {
+    /// `ws://`: the tcp stream itself.
+    Plain(Stream),
+    /// `wss://`: TLS (rustls) over the tcp stream.
+    Tls(Box<tokio_rustls::TlsStream<Stream>>),
+}
+
+fn tls_error(endpoint: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Tls {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// rustls on ring: it builds with a C compiler only (aws-lc-rs, rustls' default, wants more
+/// of the build machine). Deprecated in rustls 0.23.3x for its lack of post-quantum key
+/// exchange, which aws-lc-rs has; a choice to revisit.
+#[allow(deprecated)]
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A wss listener's TLS: the certificate chain and private key it presents, in PEM (libzmq's
+/// `ZMQ_WSS_CERT_PEM` and `ZMQ_WSS_KEY_PEM`).
+pub fn tls_acceptor(endpoint: &str, cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, Error> {
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_error(endpoint, format!("wss_cert_pem: {e}")))?;
+    if chain.is_empty() {
+        return Err(tls_error(endpoint, "wss_cert_pem holds no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| tls_error(endpoint, format!("wss_key_pem: {e}")))?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(endpoint, e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| tls_error(endpoint, e))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A wss client's TLS: the certificates it trusts, in PEM (`ZMQ_WSS_TRUST_PEM`), and the
+/// system's roots if `trust_system` (`ZMQ_WSS_TRUST_SYSTEM`). Trusting nothing is refused.
+pub fn tls_connector(
+    endpoint: &str,
+    trust_pem: Option<&[u8]>,
+    trust_system: bool,
+) -> Result<TlsConnector, Error> {
+    let mut roots = RootCertStore::empty();
+    if let Some(pem) = trust_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| tls_error(endpoint, format!("wss_trust_pem: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_error(endpoint, format!("wss_trust_pem: {e}")))?;
+        }
+    }
+    if trust_system {
+        // Certificates the system store holds but rustls cannot parse are skipped.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+    }
+    if roots.is_empty() {
+        return Err(tls_error(
+            endpoint,
+            "no trusted certificate: set wss_trust_pem or wss_trust_system",
+        ));
+    }
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(endpoint, e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The server's TLS handshake on an accepted tcp stream.
+pub async fn tls_accept(
+    acceptor: &TlsAcceptor,
+    stream: Stream,
+    peer: &str,
+) -> Result<WsTransport, Error> {
+    let tls = acceptor
+        .accept(stream)
+        .await
+        .map_err(|e| tls_error(peer, e))?;
+    Ok(WsTransport::Tls(Box::new(tls.into())))
+}
+
+/// The client's TLS handshake to `endpoint`, checking the server's certificate for
+/// `hostname` (`ZMQ_WSS_HOSTNAME`), or else for the endpoint's host.
+pub async fn tls_connect(
+    connector: &TlsConnector,
+    endpoint: &WsEndpoint,
+    hostname: Option<&str>,
+    stream: Stream,
+) -> Result<WsTransport, Error> {
+    let label = format!("wss://{endpoint}");
+    let name = match (hostname, &endpoint.tcp.host) {
+        (Some(name), _) => ServerName::try_from(name.to_owned()),
+        (None, Host::Ip(ip)) => Ok(ServerName::IpAddress((*ip).into())),
+        (None, Host::Name(name)) => ServerName::try_from(name.clone()),
+        (None, Host::Any) => return Err(tls_error(&label, "no host name to check")),
+    }
+    .map_err(|e| tls_error(&label, e))?;
+    let tls = connector
+        .connect(name, stream)
+        .await
+        .map_err(|e| tls_error(&label, e))?;
+    Ok(WsTransport::Tls(Box::new(tls.into())))
+}
+
+impl AsyncRead for WsTransport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WsTransport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WsTransport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Plain(s) => Pin::new(s).poll_flush(cx),
+            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 #[cfg(test)]

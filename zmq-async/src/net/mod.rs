@@ -26,11 +26,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::Either;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zmq_transports::ws::{self, WsOptions};
-use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions, WsEndpoint};
+use zmq_transports::{Endpoint, Listener, Stream, StreamOptions, TcpOptions, WsEndpoint};
 
 use crate::monitor::EventKind;
 use crate::options::{ReconnectStop, SocketOptions};
@@ -155,35 +154,65 @@ fn transport_error(e: zmq_transports::Error) -> Error {
 }
 
 /// What carries a connection's ZMTP.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 enum Carrier<'e> {
     /// tcp or ipc: the bytes themselves.
     Bytes,
-    /// ws, accepted: the server's side of the WebSocket handshake first.
-    WsServer,
-    /// ws, connected to this endpoint: the client's side of the handshake first.
-    WsClient(&'e WsEndpoint),
+    /// ws or wss, accepted: TLS (wss) and the server's side of the WebSocket handshake first.
+    WsServer(Option<ws::TlsAcceptor>),
+    /// ws or wss, connected to this endpoint: TLS (wss, checking the certificate for the
+    /// `wss_hostname` given, or the endpoint's host) and the client's side of the
+    /// WebSocket handshake first.
+    WsClient(&'e WsEndpoint, Option<(ws::TlsConnector, Option<String>)>),
 }
 
-impl<'e> Carrier<'e> {
-    fn of_endpoint(endpoint: &'e Endpoint) -> Self {
-        match endpoint {
-            Endpoint::Ws(ws) => Carrier::WsClient(ws),
-            _ => Carrier::Bytes,
-        }
+/// A wss listener's TLS from the socket's options (`wss_cert_pem`, `wss_key_pem`).
+fn wss_acceptor(o: &SocketOptions, endpoint: &Endpoint) -> Result<Option<ws::TlsAcceptor>> {
+    if !matches!(endpoint, Endpoint::Wss(_)) {
+        return Ok(None);
     }
+    let (Some(cert), Some(key)) = (&o.wss_cert_pem, &o.wss_key_pem) else {
+        return Err(Error::InvalidArgument(
+            "a wss:// bind needs wss_cert_pem and wss_key_pem",
+        ));
+    };
+    ws::tls_acceptor(&endpoint.to_string(), cert, key)
+        .map(Some)
+        .map_err(tls_config_error)
+}
+
+/// A wss connect's TLS from the socket's options (`wss_trust_pem`, `wss_trust_system`,
+/// `wss_hostname`).
+fn wss_connector(
+    o: &SocketOptions,
+    endpoint: &Endpoint,
+) -> Result<Option<(ws::TlsConnector, Option<String>)>> {
+    if !matches!(endpoint, Endpoint::Wss(_)) {
+        return Ok(None);
+    }
+    let connector = ws::tls_connector(
+        &endpoint.to_string(),
+        o.wss_trust_pem.as_deref(),
+        o.wss_trust_system,
+    )
+    .map_err(tls_config_error)?;
+    Ok(Some((connector, o.wss_hostname.clone())))
+}
+
+fn tls_config_error(e: zmq_transports::Error) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        e.to_string(),
+    ))
 }
 
 /// The driver of one connection: a ZMTP session, or for STREAM a raw one (no ZMTP).
-fn serve<'a, S>(
-    stream: S,
+fn serve<'a>(
+    stream: Stream,
     carrier: Carrier<'a>,
     options: &SocketOptions,
     link: Link<'a>,
-) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
-{
+) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error> {
     let socket_type = link.handle.socket_type();
     if socket_type == SocketType::Stream {
         return Ok(Either::Left(raw::run(stream, link)));
@@ -218,26 +247,41 @@ fn ws_options(o: &SocketOptions) -> WsOptions {
     WsOptions::default().max_message_size(max)
 }
 
-/// A ws connection: the WebSocket handshake (within `handshake_ivl`, which the ZWS
-/// handshake then has again), then the session over ZWS messages.
-async fn serve_ws<'a, S>(
-    stream: S,
+/// A ws or wss connection: TLS (wss) and the WebSocket handshake (within `handshake_ivl`,
+/// which the ZWS handshake then has again), then the session over ZWS messages.
+async fn serve_ws<'a>(
+    stream: Stream,
     carrier: Carrier<'a>,
     config: zmtp_codec::Config,
     ws_options: WsOptions,
     handshake_ivl: Option<Duration>,
     link: Link<'a>,
-) -> Outcome
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
-{
+) -> Outcome {
     let mechanism = config.mechanism.name();
+    let peer = link.peer_address.as_str();
     let handshake = async {
         match carrier {
-            Carrier::WsClient(endpoint) => {
-                ws::client_handshake(stream, endpoint, false, mechanism, &ws_options).await
+            Carrier::WsClient(endpoint, tls) => {
+                let secure = tls.is_some();
+                let transport = match tls {
+                    None => ws::WsTransport::Plain(stream),
+                    Some((connector, hostname)) => {
+                        ws::tls_connect(&connector, endpoint, hostname.as_deref(), stream).await?
+                    }
+                };
+                ws::client_handshake(transport, endpoint, secure, mechanism, &ws_options).await
             }
-            _ => ws::server_handshake(stream, &link.peer_address, mechanism, &ws_options).await,
+            Carrier::WsServer(tls) => {
+                let transport = match tls {
+                    None => ws::WsTransport::Plain(stream),
+                    Some(acceptor) => ws::tls_accept(&acceptor, stream, peer).await?,
+                };
+                ws::server_handshake(transport, peer, mechanism, &ws_options).await
+            }
+            Carrier::Bytes => Err(zmq_transports::Error::WebSocket {
+                endpoint: peer.to_owned(),
+                reason: "not a ws connection".to_owned(),
+            }),
         }
     };
     let shaken = match handshake_ivl {
@@ -297,6 +341,7 @@ pub(crate) async fn bind(
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
     check_carrier(&handle, endpoint)?;
+    let tls = wss_acceptor(&handle.options(), endpoint)?;
     let monitors = &handle.shared.monitors;
     let listener = match zmq_transports::bind(endpoint, &stream_options(&handle.options())).await {
         Ok(listener) => listener,
@@ -310,7 +355,10 @@ pub(crate) async fn bind(
             return Err(e);
         }
     };
-    let ws = matches!(listener, Listener::Ws { .. });
+    let carrier = match listener {
+        Listener::Ws { .. } => Carrier::WsServer(tls),
+        _ => Carrier::Bytes,
+    };
     let resolved = listener.local_endpoint().to_string();
     monitors.raise(|| EventKind::Listening, &resolved, None, None);
     let cancel = CancellationToken::new();
@@ -322,7 +370,7 @@ pub(crate) async fn bind(
             handle,
             listener.clone(),
             resolved.as_str().into(),
-            ws,
+            carrier,
             cancel.clone(),
             socket_closed,
         )
@@ -341,15 +389,10 @@ async fn accept_loop(
     handle: SocketHandle,
     listener: SharedListener,
     endpoint: Arc<str>,
-    ws: bool,
+    carrier: Carrier<'static>,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
-    let carrier = if ws {
-        Carrier::WsServer
-    } else {
-        Carrier::Bytes
-    };
     let accept = || {
         std::future::poll_fn(|cx| match lock(&listener).as_ref() {
             None => Poll::Ready(None),
@@ -388,6 +431,7 @@ async fn accept_loop(
                 let handle = handle.clone();
                 let cancel = cancel.clone();
                 let endpoint = endpoint.clone();
+                let carrier = carrier.clone();
                 // The task keeps only what the connection needs (not the peer's address
                 // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
@@ -448,6 +492,7 @@ pub(crate) fn connect(
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
     check_carrier(&handle, &endpoint)?;
+    let tls = wss_connector(&handle.options(), &endpoint)?;
     let pipes = if handle.options().immediate {
         None
     } else {
@@ -461,7 +506,7 @@ pub(crate) fn connect(
     handle.clone().spawn(
         connect_loop(
             handle,
-            endpoint,
+            Remote { endpoint, tls },
             text.clone(),
             pipes,
             alias,
@@ -479,15 +524,22 @@ pub(crate) fn connect(
     })
 }
 
+/// Where a connect goes: the endpoint, and for wss its TLS.
+struct Remote {
+    endpoint: Endpoint,
+    tls: Option<(ws::TlsConnector, Option<String>)>,
+}
+
 async fn connect_loop(
     handle: SocketHandle,
-    endpoint: Endpoint,
+    remote: Remote,
     text: String,
     mut pipes: Option<PeerPipes>,
     alias: Option<Bytes>,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
+    let Remote { endpoint, tls } = remote;
     let options = handle.options();
     let stream_opts = stream_options(&options);
     let base = options.reconnect_ivl;
@@ -503,7 +555,10 @@ async fn connect_loop(
         }
         // libzmq's tcp connect is non-blocking and in progress at once (CONNECT_DELAYED);
         // its ipc connect completes or fails at once.
-        if matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Ws(_)) {
+        if matches!(
+            endpoint,
+            Endpoint::Tcp(_) | Endpoint::Ws(_) | Endpoint::Wss(_)
+        ) {
             monitors.raise(|| EventKind::ConnectDelayed, &text, None, None);
         }
         let connected = tokio::select! {
@@ -532,7 +587,10 @@ async fn connect_loop(
                     accepted: false,
                     handshaken: &mut handshaken,
                 };
-                let carrier = Carrier::of_endpoint(&endpoint);
+                let carrier = match &endpoint {
+                    Endpoint::Ws(ws) | Endpoint::Wss(ws) => Carrier::WsClient(ws, tls.clone()),
+                    _ => Carrier::Bytes,
+                };
                 let session = match serve(stream, carrier, &options, link) {
                     Ok(s) => s,
                     Err(e) => {
