@@ -169,19 +169,6 @@ async fn stream_sockets_are_refused() {
     ));
 }
 
-fn plain_server() -> SocketOptions {
-    let mut o = SocketOptions::default();
-    o.plain_server = true;
-    o
-}
-
-fn plain_client(user: &'static str, password: &'static str) -> SocketOptions {
-    let mut o = SocketOptions::default();
-    o.plain_username = Some(Bytes::from_static(user.as_bytes()));
-    o.plain_password = Some(Bytes::from_static(password.as_bytes()));
-    o
-}
-
 #[tokio::test]
 async fn plain_accepted_and_refused() {
     within(async {

@@ -10,14 +10,11 @@
 //! ([`zws::offer`], [`zws::select`]); the HTTP upgrade, masking and WebSocket framing are
 //! tungstenite's.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -30,6 +27,7 @@ pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 pub use tokio_tungstenite::tungstenite::Error as WsError;
 pub use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub use tokio_tungstenite::WebSocketStream;
+pub use tokio_util::either::Either;
 
 use crate::endpoint::{Host, WsEndpoint};
 use crate::{Error, Stream};
@@ -157,15 +155,9 @@ where
     Ok((ws, protocol))
 }
 
-/// What a ws or wss connection runs its WebSocket over: the tcp stream, or TLS on it.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WsTransport {
-    /// `ws://`: the tcp stream itself.
-    Plain(Stream),
-    /// `wss://`: TLS (rustls) over the tcp stream.
-    Tls(Box<tokio_rustls::TlsStream<Stream>>),
-}
+/// What a ws or wss connection runs its WebSocket over: the tcp stream (`ws://`), or TLS
+/// (rustls) on it (`wss://`).
+pub type WsTransport = Either<Stream, Box<tokio_rustls::TlsStream<Stream>>>;
 
 fn tls_error(endpoint: &str, reason: impl std::fmt::Display) -> Error {
     Error::Tls {
@@ -248,7 +240,7 @@ pub async fn tls_accept(
         .accept(stream)
         .await
         .map_err(|e| tls_error(peer, e))?;
-    Ok(WsTransport::Tls(Box::new(tls.into())))
+    Ok(Either::Right(Box::new(tls.into())))
 }
 
 /// The client's TLS handshake to `endpoint`, checking the server's certificate for
@@ -271,47 +263,7 @@ pub async fn tls_connect(
         .connect(name, stream)
         .await
         .map_err(|e| tls_error(&label, e))?;
-    Ok(WsTransport::Tls(Box::new(tls.into())))
-}
-
-impl AsyncRead for WsTransport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsTransport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WsTransport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WsTransport::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsTransport::Plain(s) => Pin::new(s).poll_flush(cx),
-            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsTransport::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            WsTransport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
+    Ok(Either::Right(Box::new(tls.into())))
 }
 
 #[cfg(test)]

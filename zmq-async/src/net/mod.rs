@@ -264,7 +264,7 @@ async fn serve_ws<'a>(
             Carrier::WsClient(endpoint, tls) => {
                 let secure = tls.is_some();
                 let transport = match tls {
-                    None => ws::WsTransport::Plain(stream),
+                    None => ws::Either::Left(stream),
                     Some((connector, hostname)) => {
                         ws::tls_connect(&connector, endpoint, hostname.as_deref(), stream).await?
                     }
@@ -273,7 +273,7 @@ async fn serve_ws<'a>(
             }
             Carrier::WsServer(tls) => {
                 let transport = match tls {
-                    None => ws::WsTransport::Plain(stream),
+                    None => ws::Either::Left(stream),
                     Some(acceptor) => ws::tls_accept(&acceptor, stream, peer).await?,
                 };
                 ws::server_handshake(transport, peer, mechanism, &ws_options).await
