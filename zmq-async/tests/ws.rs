@@ -409,3 +409,48 @@ async fn wss_options_are_checked_at_bind_and_connect() {
     let mut push = PushSocket::new();
     assert!(push.connect("wss://127.0.0.1:5555").await.is_err());
 }
+
+#[cfg(feature = "curve")]
+#[tokio::test]
+async fn curve_over_ws() {
+    within(async {
+        use zmtp_codec::CurveKeyPair;
+        let (server_keys, client_keys) = (CurveKeyPair::generate(), CurveKeyPair::generate());
+        let mut o = SocketOptions::default();
+        o.curve_server = true;
+        o.set_curve_keypair(&server_keys);
+        let mut pull = PullSocket::with_options(o).unwrap();
+        let e = pull.bind(ANY).await.unwrap();
+        let mut o = SocketOptions::default();
+        o.set_curve_keypair(&client_keys);
+        o.set_curve_serverkey(server_keys.public).unwrap();
+        let mut push = PushSocket::with_options(o).unwrap();
+        push.connect(&e).await.unwrap();
+        push.send(msg(&["sealed", "twice"])).await.unwrap();
+        assert_eq!(strs(&pull.recv().await.unwrap()), ["sealed", "twice"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_peer_that_never_answers_our_websocket_pings_is_dropped() {
+    within(async {
+        let mut o = SocketOptions::default();
+        o.heartbeat_ivl = Some(std::time::Duration::from_millis(50));
+        o.heartbeat_timeout = Some(std::time::Duration::from_millis(100));
+        let mut pull = PullSocket::with_options(o).unwrap();
+        let mut events = pull.monitor();
+        let e = pull.bind(ANY).await.unwrap();
+        // Handshaken, then silent: it never reads, so tungstenite never answers a PING.
+        let mut ws = raw_client(&e, "ZWS2.0").await.unwrap();
+        ws.send(WsMessage::binary(&b"\x00"[..])).await.unwrap();
+        loop {
+            let ev = events.next().await.unwrap();
+            if ev.kind == EventKind::Disconnected {
+                break;
+            }
+        }
+        drop(ws);
+    })
+    .await;
+}
