@@ -3,7 +3,7 @@
 //! [`tls_connector`], [`WsTransport`]).
 //!
 //! A ws endpoint listens and connects as tcp does ([`crate::bind`], [`crate::connect`]
-//! give a tcp [`Stream`](crate::Stream)); the engine then runs [`client_handshake`] or
+//! give a tcp [`Stream`]); the engine then runs [`client_handshake`] or
 //! [`server_handshake`] over that stream (after the monitor's CONNECTED or ACCEPTED, as
 //! libzmq), and drives the ZWS connection (`zmtp_codec::zws`) over the [`WsStream`]'s
 //! binary messages. Which subprotocol names which mechanism is the codec's
