@@ -1,5 +1,5 @@
 //! ws:// (ZWS 2.0) against libzmq 4.3.5 (built with drafts, which gives it ws://), both
-//! ways: PUB–SUB, REQ–REP, DEALER–ROUTER, PUSH–PULL, PAIR–PAIR, and PLAIN.
+//! ways: PUB–SUB, XPUB–XSUB, REQ–REP, DEALER–ROUTER, PUSH–PULL, PAIR–PAIR, and PLAIN.
 //!
 //! libzmq runs in a child process (`DraftsPeer`) whose calls block; the test body runs on
 //! the runtime's `block_on` thread, so our sockets' connection tasks go on meanwhile on
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use zmq_async::zap::{self, StaticAuthenticator};
 use zmq_async::{
     DealerSocket, Message, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, SocketOptions, SubSocket,
+    RouterSocket, SocketOptions, SubSocket, XPubSocket, XSubSocket,
 };
 use zmq_drafts_peer::{DraftsPeer, Send, EAGAIN};
 
@@ -258,4 +258,34 @@ async fn plain_both_ways() {
 
     // The wrong password never got through.
     assert!(ours.try_recv().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xpub_xsub_both_ways() {
+    // libzmq XSUB -> our XPUB: its subscription arrives as a message, in libzmq's form.
+    let mut xpub = XPubSocket::new();
+    let endpoint = xpub.bind(OURS).await.unwrap();
+    let mut xsub = DraftsPeer::spawn("XSUB");
+    xsub.connect(&endpoint).unwrap();
+    xsub.send(b"\x01news", Send::default()).unwrap();
+    assert_eq!(frames(&recv(xpub.recv()).await), [b"\x01news"]);
+    xpub.send(Message::from(vec![
+        Bytes::from("news"),
+        Bytes::from("today"),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(libzmq_message(&mut xsub), [&b"news"[..], b"today"]);
+
+    // Our XSUB -> libzmq XPUB: ours goes out as libzmq's ws engine expects (a message).
+    let mut xpub = DraftsPeer::spawn("XPUB");
+    let endpoint = xpub.bind(ANY).unwrap();
+    let mut xsub = XSubSocket::new();
+    xsub.connect(&endpoint).await.unwrap();
+    xsub.send(Message::from(&b"\x01sport"[..])).await.unwrap();
+    assert_eq!(libzmq_message(&mut xpub), [b"\x01sport"]);
+    libzmq_send(&mut xpub, &[b"sport", b"score"]);
+    assert_eq!(frames(&recv(xsub.recv()).await), [&b"sport"[..], b"score"]);
+    xsub.send(Message::from(&b"\x00sport"[..])).await.unwrap();
+    assert_eq!(libzmq_message(&mut xpub), [b"\x00sport"]);
 }

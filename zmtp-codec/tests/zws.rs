@@ -197,3 +197,31 @@ fn heartbeats_are_websocket_pings() {
         Err(Error::HeartbeatTimeout)
     );
 }
+
+proptest::proptest! {
+    /// Whatever messages a peer sends, during the handshake or after it, the connection
+    /// answers with a result, never a panic, and an error is sticky.
+    #[test]
+    fn arbitrary_messages_never_panic(
+        messages in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0..12),
+        handshaken in proptest::bool::ANY,
+    ) {
+        let (mut a, mut b) = zws_pair(
+            Config::new(SocketType::Sub),
+            Config::new(SocketType::Pub),
+            zws::Protocol::Mechanism,
+        );
+        if handshaken {
+            drive(&mut a, &mut b);
+        }
+        let now = Instant::now();
+        let mut failed = false;
+        for m in &messages {
+            let r = b.handle_zws_message(now, m);
+            proptest::prop_assert!(!(failed && r.is_ok()), "an error is sticky");
+            failed |= r.is_err();
+            while let Ok(Some(_)) = b.poll_event() {}
+            while b.poll_zws_transmit().is_some() {}
+        }
+    }
+}
