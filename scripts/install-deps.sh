@@ -8,11 +8,14 @@
 #   nftables     `nft`: those tests drop packets at random to exercise PGM repair
 #                (this kernel has no netem)
 #   curl         the HTTP client the `stream_http` example is tested with
+#   chromium-headless-shell
+#                the headless browser that loads the `ws_browser` example's page
+#                (examples/tests/browser.rs; as root it runs with --no-sandbox)
 # Idempotent and quick when everything is present (checked with dpkg, no network).
 # Non-interactive; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(libzmq3-dev python3-zmq pkg-config iproute2 nftables curl)
+packages=(libzmq3-dev python3-zmq pkg-config iproute2 nftables curl chromium-headless-shell)
 
 if ! command -v dpkg >/dev/null 2>&1; then
     # Not Debian: we cannot install, but the build only needs pkg-config to find libzmq.

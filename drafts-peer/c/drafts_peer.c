@@ -12,6 +12,8 @@
  *   set <option> <integer>      ok                         (names below)
  *   sets <option> <text>        ok
  *   join <group> | leave <group>
+ *   zap <user> <password>       ok                         (a ZAP handler in this context:
+ *                               PLAIN with these credentials and NULL pass, the rest 400)
  *   send <hex or -> [more] [rid=<n>] [group=<text>]        ("-" is an empty frame)
  *   recv                        msg <hex or -> more=<0|1> rid=<n> group=<text>
  *   quit
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 struct named { const char *name; int value; };
 
@@ -146,6 +149,74 @@ static void do_recv(void *s) {
     zmq_msg_close(&msg);
 }
 
+/* The ZAP handler (RFC 27): one REP on inproc://zeromq.zap.01 in its own thread. */
+static char zap_user[256], zap_password[256];
+
+static int zap_frame(void *zap, char *buf, size_t cap) {
+    int n = zmq_recv(zap, buf, cap - 1, 0);
+    if (n < 0)
+        return -1;
+    buf[n < (int) cap - 1 ? n : (int) cap - 1] = 0;
+    return n;
+}
+
+static void *zap_loop(void *zap) {
+    char version[16], id[256], domain[256], address[256], identity[256], mechanism[32];
+    char user[256], password[256];
+    for (;;) {
+        if (zap_frame(zap, version, sizeof version) < 0)
+            break;
+        int id_len = zap_frame(zap, id, sizeof id);
+        zap_frame(zap, domain, sizeof domain);
+        zap_frame(zap, address, sizeof address);
+        zap_frame(zap, identity, sizeof identity);
+        zap_frame(zap, mechanism, sizeof mechanism);
+        int more = 1, plain = strcmp(mechanism, "PLAIN") == 0, ok_ = !plain;
+        size_t more_size = sizeof more;
+        zmq_getsockopt(zap, ZMQ_RCVMORE, &more, &more_size);
+        if (plain && more) {
+            zap_frame(zap, user, sizeof user);
+            zap_frame(zap, password, sizeof password);
+            ok_ = strcmp(user, zap_user) == 0 && strcmp(password, zap_password) == 0;
+            zmq_getsockopt(zap, ZMQ_RCVMORE, &more, &more_size);
+        }
+        while (more) { /* any further credentials */
+            char rest[256];
+            zap_frame(zap, rest, sizeof rest);
+            zmq_getsockopt(zap, ZMQ_RCVMORE, &more, &more_size);
+        }
+        zmq_send(zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(zap, id, id_len < 0 ? 0 : (size_t) id_len, ZMQ_SNDMORE);
+        zmq_send(zap, ok_ ? "200" : "400", 3, ZMQ_SNDMORE);
+        zmq_send(zap, ok_ ? "OK" : "denied", ok_ ? 2 : 6, ZMQ_SNDMORE);
+        zmq_send(zap, plain && ok_ ? user : "", plain && ok_ ? strlen(user) : 0, ZMQ_SNDMORE);
+        zmq_send(zap, "", 0, 0);
+    }
+    zmq_close(zap);
+    return NULL;
+}
+
+static void start_zap(void *ctx, char *args) {
+    char *user = strtok(args, " "), *password = strtok(NULL, " ");
+    if (!user || !password)
+        return usage_error("zap needs a user and a password");
+    snprintf(zap_user, sizeof zap_user, "%s", user);
+    snprintf(zap_password, sizeof zap_password, "%s", password);
+    void *zap = zmq_socket(ctx, ZMQ_REP);
+    int linger = 0;
+    zmq_setsockopt(zap, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(zap, "inproc://zeromq.zap.01") != 0) {
+        fail();
+        zmq_close(zap);
+        return;
+    }
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, zap_loop, zap) != 0)
+        return usage_error("pthread_create");
+    pthread_detach(thread);
+    ok(NULL);
+}
+
 int main(int argc, char **argv) {
     int type = argc == 2 ? lookup(types, argv[1]) : -1;
     if (type < 0) {
@@ -202,6 +273,8 @@ int main(int argc, char **argv) {
                 else
                     ok(NULL);
             }
+        } else if (strcmp(line, "zap") == 0) {
+            start_zap(ctx, rest);
         } else if (strcmp(line, "join") == 0) {
             zmq_join(s, rest) == 0 ? ok(NULL) : fail();
         } else if (strcmp(line, "leave") == 0) {

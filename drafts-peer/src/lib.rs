@@ -206,6 +206,13 @@ impl DraftsPeer {
         self.command(&format!("sets {option} {value}")).map(drop)
     }
 
+    /// Starts a ZAP handler in the peer's context: PLAIN with `user` and `password` (and
+    /// NULL) accepted, everything else refused with 400 (libzmq's PLAIN server refuses all
+    /// without a handler).
+    pub fn zap(&mut self, user: &str, password: &str) -> Result<(), PeerError> {
+        self.command(&format!("zap {user} {password}")).map(drop)
+    }
+
     /// DISH: joins a group.
     pub fn join(&mut self, group: &str) -> Result<(), PeerError> {
         self.command(&format!("join {group}")).map(drop)

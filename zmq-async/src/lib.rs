@@ -16,9 +16,11 @@
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a `SocketHandle`.
 //!
-//! Transports: `tcp://`, `ipc://`, `inproc://`, and for PUB/XPUB/SUB/XSUB `epgm://` and
-//! `pgm://` (PGM multicast, interoperable with libzmq's; losses it cannot repair are
-//! counted in [`Socket::multicast_stats`]).
+//! Transports: `tcp://`, `ipc://`, `inproc://`, `ws://` and `wss://` (ZWS 2.0, RFC 45,
+//! interoperable with libzmq 4.3.5's; every type but STREAM; wss on rustls with the
+//! `wss_*` options), and for PUB/XPUB/SUB/XSUB `epgm://` and `pgm://` (PGM multicast,
+//! interoperable with libzmq's; losses it cannot repair are counted in
+//! [`Socket::multicast_stats`]).
 //!
 //! # Events, counters and tracing
 //!

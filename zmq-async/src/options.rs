@@ -158,6 +158,21 @@ pub struct SocketOptions {
     /// `ZMQ_RCVBUF`: the kernel receive buffer of tcp connections, in bytes; `None`
     /// (libzmq's `-1`, the default) leaves the system's.
     pub rcvbuf: Option<usize>,
+    /// `ZMQ_WSS_CERT_PEM`: the certificate chain a `wss://` listener presents, in PEM (a
+    /// wss bind needs it and [`wss_key_pem`](Self::wss_key_pem)).
+    pub wss_cert_pem: Option<Bytes>,
+    /// `ZMQ_WSS_KEY_PEM`: the private key of [`wss_cert_pem`](Self::wss_cert_pem), in PEM
+    /// (PKCS#8, PKCS#1 or SEC1); redacted in `Debug`.
+    pub wss_key_pem: Option<Bytes>,
+    /// `ZMQ_WSS_TRUST_PEM`: the certificates a `wss://` connect trusts, in PEM (a wss
+    /// connect needs them or [`wss_trust_system`](Self::wss_trust_system)).
+    pub wss_trust_pem: Option<Bytes>,
+    /// `ZMQ_WSS_HOSTNAME`: the name a `wss://` connect checks the server's certificate for;
+    /// `None` = the endpoint's host (a name, or an IP address).
+    pub wss_hostname: Option<String>,
+    /// `ZMQ_WSS_TRUST_SYSTEM`: a `wss://` connect also trusts the system's root
+    /// certificates (`false` by default, as in libzmq).
+    pub wss_trust_system: bool,
     /// `ZMQ_RECONNECT_STOP` (draft in libzmq): when a connect stops reconnecting; empty (the
     /// default) = never. See [`ReconnectStop`].
     pub reconnect_stop: ReconnectStop,
@@ -277,6 +292,17 @@ impl std::fmt::Debug for SocketOptions {
             .field("bindtodevice", &self.bindtodevice)
             .field("sndbuf", &self.sndbuf)
             .field("rcvbuf", &self.rcvbuf)
+            .field("wss_cert_pem", &self.wss_cert_pem.as_ref().map(|_| "<PEM>"))
+            .field(
+                "wss_key_pem",
+                &self.wss_key_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "wss_trust_pem",
+                &self.wss_trust_pem.as_ref().map(|_| "<PEM>"),
+            )
+            .field("wss_hostname", &self.wss_hostname)
+            .field("wss_trust_system", &self.wss_trust_system)
             .field("reconnect_stop", &self.reconnect_stop)
             .field("router_notify", &self.router_notify)
             .field("xpub_nodrop", &self.xpub_nodrop)
@@ -340,6 +366,11 @@ impl Default for SocketOptions {
             bindtodevice: None,
             sndbuf: None,
             rcvbuf: None,
+            wss_cert_pem: None,
+            wss_key_pem: None,
+            wss_trust_pem: None,
+            wss_hostname: None,
+            wss_trust_system: false,
             reconnect_stop: ReconnectStop::NEVER,
             router_notify: RouterNotify::NONE,
             xpub_nodrop: false,

@@ -189,9 +189,14 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
         return inproc_name(endpoint).map(Route::Inproc);
     }
     match endpoint.parse::<Endpoint>() {
-        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_) | Endpoint::Pgm(_) | Endpoint::Epgm(_))) => {
-            Ok(Route::Net(ep))
-        }
+        Ok(
+            ep @ (Endpoint::Tcp(_)
+            | Endpoint::Ipc(_)
+            | Endpoint::Ws(_)
+            | Endpoint::Wss(_)
+            | Endpoint::Pgm(_)
+            | Endpoint::Epgm(_)),
+        ) => Ok(Route::Net(ep)),
         Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
         Err(e) => match inproc_name(endpoint) {
             // Schemes we know of but do not serve (ws, tipc, …) keep their own error.
@@ -366,6 +371,16 @@ impl<T: SocketKind> Socket<T> {
         set_zap_enforce_domain(zap_enforce_domain: bool);
         /// `ZMQ_CONNECT_TIMEOUT`: the limit of one tcp connection attempt; `None` = the kernel's.
         set_connect_timeout(connect_timeout: Option<Duration>);
+        /// `ZMQ_WSS_CERT_PEM`: the certificate chain a `wss://` listener presents (PEM).
+        set_wss_cert_pem(wss_cert_pem: Option<Bytes>);
+        /// `ZMQ_WSS_KEY_PEM`: its private key (PEM).
+        set_wss_key_pem(wss_key_pem: Option<Bytes>);
+        /// `ZMQ_WSS_TRUST_PEM`: the certificates a `wss://` connect trusts (PEM).
+        set_wss_trust_pem(wss_trust_pem: Option<Bytes>);
+        /// `ZMQ_WSS_HOSTNAME`: the name a `wss://` connect checks the certificate for.
+        set_wss_hostname(wss_hostname: Option<String>);
+        /// `ZMQ_WSS_TRUST_SYSTEM`: a `wss://` connect also trusts the system's roots.
+        set_wss_trust_system(wss_trust_system: bool);
         /// `ZMQ_TOS`: the IP type-of-service byte of tcp connections (0 = the system's).
         set_tos(tos: u32);
         /// `ZMQ_BINDTODEVICE`: the device tcp connections and listeners are bound to.

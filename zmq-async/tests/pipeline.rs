@@ -178,7 +178,7 @@ async fn endpoint_errors() {
         Err(Error::IncompatibleTransport(_))
     ));
     assert!(matches!(
-        b.connect("ws://127.0.0.1:80").await,
+        b.connect("tipc://127.0.0.1:80").await,
         Err(Error::TransportUnsupported(_))
     ));
     let tcp = a.bind("tcp://127.0.0.1:0").await.unwrap();

@@ -8,10 +8,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use common::{plain_client, plain_server};
 use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -82,19 +85,6 @@ async fn serve_recording(
     let (seen, verdicts) = mpsc::unbounded_channel();
     let handle = zap::serve(Recording { inner, seen }).await.unwrap();
     (handle, verdicts)
-}
-
-fn plain_server() -> SocketOptions {
-    let mut o = SocketOptions::default();
-    o.plain_server = true;
-    o
-}
-
-fn plain_client(user: &'static str, password: &'static str) -> SocketOptions {
-    let mut o = SocketOptions::default();
-    o.plain_username = Some(Bytes::from_static(user.as_bytes()));
-    o.plain_password = Some(Bytes::from_static(password.as_bytes()));
-    o
 }
 
 fn curve_server(keys: &CurveKeyPair) -> SocketOptions {

@@ -40,6 +40,10 @@ pub enum Endpoint {
     Pgm(PgmEndpoint),
     /// `epgm://interface;group:port`: PGM encapsulated in UDP; see [`crate::multicast`].
     Epgm(PgmEndpoint),
+    /// `ws://host:port[/path]`: ZWS 2.0 (RFC 45) over a WebSocket; see [`crate::ws`].
+    Ws(WsEndpoint),
+    /// `wss://host:port[/path]`: ZWS 2.0 over a WebSocket over TLS.
+    Wss(WsEndpoint),
 }
 
 impl Endpoint {
@@ -49,6 +53,7 @@ impl Endpoint {
             Endpoint::Tcp(_) | Endpoint::Ipc(_) => TransportKind::ByteStream,
             Endpoint::Inproc(_) => TransportKind::Inproc,
             Endpoint::Pgm(_) | Endpoint::Epgm(_) => TransportKind::Datagram,
+            Endpoint::Ws(_) | Endpoint::Wss(_) => TransportKind::WebSocket,
         }
     }
 
@@ -60,6 +65,8 @@ impl Endpoint {
             Endpoint::Inproc(_) => "inproc",
             Endpoint::Pgm(_) => "pgm",
             Endpoint::Epgm(_) => "epgm",
+            Endpoint::Ws(_) => "ws",
+            Endpoint::Wss(_) => "wss",
         }
     }
 }
@@ -72,6 +79,8 @@ impl fmt::Display for Endpoint {
             Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
             Endpoint::Pgm(pgm) => write!(f, "pgm://{pgm}"),
             Endpoint::Epgm(pgm) => write!(f, "epgm://{pgm}"),
+            Endpoint::Ws(ws) => write!(f, "ws://{ws}"),
+            Endpoint::Wss(ws) => write!(f, "wss://{ws}"),
         }
     }
 }
@@ -91,6 +100,8 @@ impl FromStr for Endpoint {
             "inproc" => Ok(Endpoint::Inproc(address.to_owned())),
             "pgm" => parse_pgm(address).map(Endpoint::Pgm),
             "epgm" => parse_pgm(address).map(Endpoint::Epgm),
+            "ws" => parse_ws(address).map(Endpoint::Ws),
+            "wss" => parse_ws(address).map(Endpoint::Wss),
             other => Err(ParseErrorKind::UnknownTransport(other.to_owned())),
         }
         .map_err(err)
@@ -128,6 +139,22 @@ impl TcpEndpoint {
 impl fmt::Display for TcpEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// The address part of a `ws://` or `wss://` endpoint: `host:port` as for tcp, then the
+/// HTTP path (`/` when none is written).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WsEndpoint {
+    /// Where to bind or what to connect to.
+    pub tcp: TcpEndpoint,
+    /// The request path, starting with `/`. A listener accepts any path (as libzmq's).
+    pub path: String,
+}
+
+impl fmt::Display for WsEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.tcp, self.path)
     }
 }
 
@@ -265,7 +292,7 @@ pub enum ParseErrorKind {
     #[error("missing transport (expected e.g. tcp://host:port)")]
     MissingTransport,
     /// The transport is not one of tcp, ipc, inproc, pgm, epgm.
-    #[error("unknown transport {0:?} (expected tcp, ipc, inproc, pgm or epgm)")]
+    #[error("unknown transport {0:?} (expected tcp, ipc, inproc, pgm, epgm, ws or wss)")]
     UnknownTransport(String),
     /// A `tcp://` address has no `:port`.
     #[error("missing port (expected host:port)")]
@@ -306,9 +333,29 @@ pub enum ParseErrorKind {
     /// The pgm/epgm group is not an IP address.
     #[error("invalid multicast group {0:?}")]
     InvalidGroup(String),
+    /// A ws/wss path holds a space or a control character.
+    #[error("invalid ws path {0:?}")]
+    InvalidPath(String),
     /// The pgm/epgm group is an IP address outside the multicast ranges.
     #[error("{0} is not a multicast address")]
     NotMulticast(IpAddr),
+}
+
+fn parse_ws(address: &str) -> Result<WsEndpoint, ParseErrorKind> {
+    let (host_port, path) = match address.find('/') {
+        Some(at) => address.split_at(at),
+        None => (address, "/"),
+    };
+    if path
+        .chars()
+        .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
+        return Err(ParseErrorKind::InvalidPath(path.to_owned()));
+    }
+    Ok(WsEndpoint {
+        tcp: parse_tcp(host_port)?,
+        path: path.to_owned(),
+    })
 }
 
 fn parse_tcp(address: &str) -> Result<TcpEndpoint, ParseErrorKind> {
@@ -672,5 +719,33 @@ mod tests {
         assert!(Port::Number(0).is_ephemeral());
         assert!(!Port::Number(1).is_ephemeral());
         assert_eq!(Port::Any.number(), 0);
+    }
+}
+
+#[cfg(test)]
+mod ws_tests {
+    use super::*;
+
+    #[test]
+    fn ws_endpoints_parse_with_their_path() {
+        let ep: Endpoint = "ws://127.0.0.1:5555/zeromq"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Endpoint::Ws(ws) = &ep else {
+            panic!("{ep:?}")
+        };
+        assert_eq!(ws.path, "/zeromq");
+        assert_eq!(ws.tcp.port, Port::Number(5555));
+        assert_eq!(ep.to_string(), "ws://127.0.0.1:5555/zeromq");
+        // No path is `/`, as libzmq's last endpoint writes it.
+        let ep: Endpoint = "wss://*:0".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ep.to_string(), "wss://*:0/");
+        assert_eq!(ep.kind(), TransportKind::WebSocket);
+        let ep: Endpoint = "ws://[::1]:80/a/b"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ep.to_string(), "ws://[::1]:80/a/b");
+        assert!("ws://host/x".parse::<Endpoint>().is_err());
+        assert!("ws://h:1/a b".parse::<Endpoint>().is_err());
     }
 }

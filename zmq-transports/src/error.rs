@@ -79,6 +79,26 @@ pub enum Error {
         /// The session's endpoint.
         endpoint: String,
     },
+    /// The WebSocket handshake of a `ws://` or `wss://` connection failed (a peer that is
+    /// no WebSocket, refused the upgrade, or offers no ZWS 2.0 subprotocol for our
+    /// mechanism).
+    #[error("{endpoint}: WebSocket handshake failed: {reason}")]
+    WebSocket {
+        /// The endpoint, or the peer's address on the accepting side.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `wss://`: a TLS configuration that cannot be used (a malformed certificate or key,
+    /// nothing to trust), or a TLS handshake that failed (an untrusted certificate, a
+    /// peer that does not speak TLS).
+    #[error("{endpoint}: TLS: {reason}")]
+    Tls {
+        /// The endpoint, or the peer's address on the accepting side.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An I/O failure from the system or the peer (resolution, bind, connect, refused, ...).
     #[error("{endpoint}: {source}")]
     Io {

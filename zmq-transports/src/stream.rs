@@ -13,7 +13,7 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, WsEndpoint};
 use crate::ipc::{self, IpcListener};
 use crate::tcp::{self, TcpListener, TcpOptions};
 use crate::Error;
@@ -171,6 +171,17 @@ pub enum Listener {
     Tcp(TcpListener),
     /// An ipc listener (removes its socket file on drop).
     Ipc(IpcListener),
+    /// A `ws://` or `wss://` listener: tcp's, with the endpoint's path and scheme. What it
+    /// accepts is a tcp [`Stream`]; the WebSocket handshake is the engine's to run
+    /// ([`crate::ws::server_handshake`]).
+    Ws {
+        /// The tcp listener.
+        tcp: TcpListener,
+        /// The endpoint as bound (its path, its scheme).
+        endpoint: WsEndpoint,
+        /// `wss://`.
+        secure: bool,
+    },
 }
 
 impl Listener {
@@ -180,6 +191,21 @@ impl Listener {
         match self {
             Listener::Tcp(l) => Endpoint::Tcp(l.local_endpoint()),
             Listener::Ipc(l) => Endpoint::Ipc(l.local_endpoint()),
+            Listener::Ws {
+                tcp,
+                endpoint,
+                secure,
+            } => {
+                let ws = WsEndpoint {
+                    tcp: tcp.local_endpoint(),
+                    path: endpoint.path.clone(),
+                };
+                if *secure {
+                    Endpoint::Wss(ws)
+                } else {
+                    Endpoint::Ws(ws)
+                }
+            }
         }
     }
 
@@ -190,7 +216,7 @@ impl Listener {
     /// off briefly on `EMFILE`).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Stream, PeerAddr)>> {
         Poll::Ready(Ok(match self {
-            Listener::Tcp(l) => {
+            Listener::Tcp(l) | Listener::Ws { tcp: l, .. } => {
                 let (stream, peer) = ready!(l.poll_accept(cx))?;
                 (Stream::Tcp(stream), PeerAddr::Tcp(peer))
             }
@@ -207,7 +233,7 @@ impl Listener {
     }
 }
 
-/// Binds a byte-stream endpoint (tcp or ipc).
+/// Binds a byte-stream endpoint (tcp or ipc), or the tcp listener of a ws or wss one.
 ///
 /// inproc, pgm and epgm endpoints return [`Error::Unsupported`]: inproc is the socket
 /// layer's own rendezvous (`zmq-async`'s `inproc` module, beside the sockets, as in libzmq
@@ -219,17 +245,30 @@ pub async fn bind(endpoint: &Endpoint, options: &StreamOptions) -> Result<Listen
     match endpoint {
         Endpoint::Tcp(tcp) => tcp::bind(tcp, &options.tcp).await.map(Listener::Tcp),
         Endpoint::Ipc(ipc) => ipc::bind(ipc).await.map(Listener::Ipc),
+        Endpoint::Ws(ws) | Endpoint::Wss(ws) => {
+            let tcp = tcp::bind(&ws.tcp, &options.tcp).await?;
+            Ok(Listener::Ws {
+                tcp,
+                endpoint: ws.clone(),
+                secure: matches!(endpoint, Endpoint::Wss(_)),
+            })
+        }
         other => Err(not_a_stream(other)),
     }
 }
 
-/// Connects to a byte-stream endpoint (tcp or ipc); see [`bind`] for the other transports.
+/// Connects to a byte-stream endpoint (tcp or ipc), or makes the tcp connection of a ws or
+/// wss one (the WebSocket handshake follows: [`crate::ws::client_handshake`]); see [`bind`]
+/// for the other transports.
 ///
 /// Must be called within a Tokio runtime.
 pub async fn connect(endpoint: &Endpoint, options: &StreamOptions) -> Result<Stream, Error> {
     match endpoint {
         Endpoint::Tcp(tcp) => tcp::connect(tcp, &options.tcp).await.map(Stream::Tcp),
         Endpoint::Ipc(ipc) => ipc::connect(ipc).await.map(Stream::Ipc),
+        Endpoint::Ws(ws) | Endpoint::Wss(ws) => {
+            tcp::connect(&ws.tcp, &options.tcp).await.map(Stream::Tcp)
+        }
         other => Err(not_a_stream(other)),
     }
 }

@@ -16,7 +16,7 @@ use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Ours, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
 use crate::subscription::Subscription;
-use crate::{command, Command, Error, Message, Metadata, SocketType};
+use crate::{command, zws, Command, Error, Message, Metadata, SocketType};
 
 /// Frames at least this large are handed to the writer as their own [`Bytes`] chunk
 /// instead of being copied into the batch buffer.
@@ -244,6 +244,10 @@ pub struct Connection {
     pong_deadline: Option<Instant>,
     peer_ttl: Option<Duration>,
     last_rx: Instant,
+    /// ZWS 2.0 mode ([`Connection::new_zws`]): no greeting, frames as WebSocket messages.
+    zws: bool,
+    /// Our output in ZMTP 3.x framing, waiting to be cut into ZWS messages.
+    zws_out: BytesMut,
 }
 
 impl std::fmt::Debug for Connection {
@@ -327,7 +331,79 @@ impl Connection {
             pong_deadline: None,
             peer_ttl: None,
             last_rx: now,
+            zws: false,
+            zws_out: BytesMut::new(),
         })
+    }
+
+    /// Starts a ZWS 2.0 connection (RFC 45, see [`zws`](crate::zws)) once the WebSocket
+    /// handshake chose `protocol`: no greeting; the mechanism's first command (or, for
+    /// [`zws::Protocol::Bare`], our routing id) is ready to transmit at once.
+    ///
+    /// Input goes in with [`handle_zws_message`](Self::handle_zws_message) and
+    /// [`handle_zws_control`](Self::handle_zws_control), output comes out of
+    /// [`poll_zws_transmit`](Self::poll_zws_transmit); events and timers as for ZMTP.
+    /// [`Handshake::version`] reads (3, 1) for a mechanism and (2, 0) for a bare connection
+    /// (no properties, as a ZMTP 2.0 peer).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zmtp_codec::{zws, Config, Connection, Event, SocketType};
+    ///
+    /// let now = Instant::now();
+    /// let p = zws::Protocol::Mechanism;
+    /// let mut a = Connection::new_zws(Config::new(SocketType::Push), p, now).unwrap();
+    /// let mut b = Connection::new_zws(Config::new(SocketType::Pull), p, now).unwrap();
+    /// for _ in 0..2 {
+    ///     while let Some(zws::Output::Message(m)) = a.poll_zws_transmit() {
+    ///         b.handle_zws_message(now, &m).unwrap();
+    ///     }
+    ///     while let Some(zws::Output::Message(m)) = b.poll_zws_transmit() {
+    ///         a.handle_zws_message(now, &m).unwrap();
+    ///     }
+    /// }
+    /// assert!(matches!(b.poll_event(), Ok(Some(Event::HandshakeSucceeded(_)))));
+    /// a.send(&"hello".into()).unwrap();
+    /// let Some(zws::Output::Message(m)) = a.poll_zws_transmit() else { panic!() };
+    /// assert_eq!(&m[..], b"\x00hello"); // flags byte, body
+    /// b.handle_zws_message(now, &m).unwrap();
+    /// assert_eq!(b.poll_event(), Ok(Some(Event::Message("hello".into()))));
+    /// ```
+    pub fn new_zws(
+        config: Config,
+        protocol: zws::Protocol,
+        now: Instant,
+    ) -> Result<Connection, Error> {
+        if protocol == zws::Protocol::Bare
+            && (config.mechanism != MechanismConfig::Null || config.authenticates())
+        {
+            return Err(Error::InvalidConfig(
+                "the bare ZWS2.0 protocol has no mechanism: NULL without ZAP only",
+            ));
+        }
+        let mut conn = Connection::new(config, now)?;
+        conn.zws = true;
+        conn.out.clear();
+        conn.framing = Framing::V3;
+        match protocol {
+            zws::Protocol::Bare => {
+                conn.version = (2, 0);
+                conn.phase = Phase::LegacyIdentity;
+                let id = conn.routing_id.clone();
+                frame::encode(&mut conn.out, Framing::V3, false, false, &id);
+            }
+            zws::Protocol::Mechanism => {
+                conn.version = (3, 1);
+                conn.phase = Phase::Handshake;
+                let ours = Ours {
+                    metadata: &conn.our_metadata,
+                    out: &mut conn.out,
+                };
+                let step = conn.mechanism.start(ours)?;
+                conn.apply_step(now, step)?;
+            }
+        }
+        Ok(conn)
     }
 
     // ---- getters -------------------------------------------------------------------
@@ -354,7 +430,11 @@ impl Connection {
 
     /// True when output is waiting for [`poll_transmit`](Self::poll_transmit).
     pub fn has_transmit(&self) -> bool {
-        !self.out.is_empty() || !self.out_queue.is_empty() || self.pong.is_some() || self.ping_due
+        !self.out.is_empty()
+            || !self.out_queue.is_empty()
+            || self.pong.is_some()
+            || self.ping_due
+            || !self.zws_out.is_empty()
     }
 
     /// Bytes of output held for [`poll_transmit`](Self::poll_transmit), counting a pending
@@ -363,6 +443,7 @@ impl Connection {
     pub fn pending_output(&self) -> usize {
         const PING_LEN: usize = 2 + 1 + 4 + 2;
         self.out.len()
+            + self.zws_out.len()
             + self.out_queue.iter().map(Bytes::len).sum::<usize>()
             + self.pong.as_ref().map_or(0, |c| 2 + 1 + 4 + c.len())
             + if self.ping_due { PING_LEN } else { 0 }
@@ -453,6 +534,44 @@ impl Connection {
             0
         };
         Some(total)
+    }
+
+    /// A ZWS connection's binary WebSocket message arrived (its payload: flags byte and
+    /// body). A text message is the caller's to refuse with [`Error::ZwsNotBinary`].
+    pub fn handle_zws_message(&mut self, now: Instant, payload: &[u8]) -> Result<(), Error> {
+        self.check_alive()?;
+        let frame = zws::decode(payload).map_err(|e| self.fail(e))?;
+        // Refused before it is copied (a multipart message's total is checked as it is
+        // decoded, as over tcp).
+        let max = match self.phase {
+            Phase::Active => self.max_msg_size,
+            _ => Some(MAX_HANDSHAKE_FRAME),
+        };
+        if let Some(max) = max.filter(|&max| frame.body.len() as u64 > max) {
+            return Err(self.fail(Error::MessageTooLarge {
+                size: frame.body.len() as u64,
+                max,
+            }));
+        }
+        // Into the read buffer in ZMTP 3.x framing: from there on, as over tcp (the size
+        // checks included).
+        frame::encode(
+            &mut self.inbuf,
+            Framing::V3,
+            frame.more,
+            frame.command,
+            frame.body,
+        );
+        self.handle_read(now)
+    }
+
+    /// A ZWS connection's WebSocket control frame (PING or PONG) arrived: the peer is
+    /// alive. (Answering a PING is the WebSocket library's part.)
+    pub fn handle_zws_control(&mut self, now: Instant) {
+        if self.error.is_none() {
+            self.last_rx = now;
+            self.pong_deadline = None;
+        }
     }
 
     /// A deadline from [`poll_timeout`](Self::poll_timeout) has passed.
@@ -553,6 +672,33 @@ impl Connection {
             None
         } else {
             Some(self.out.split().freeze())
+        }
+    }
+
+    /// A ZWS connection's next WebSocket message (or PING) to send, in order; `None` when
+    /// there is none. (It cuts [`poll_transmit`](Self::poll_transmit)'s output into frames,
+    /// so use one or the other.)
+    #[must_use]
+    pub fn poll_zws_transmit(&mut self) -> Option<zws::Output> {
+        if self.zws && std::mem::take(&mut self.ping_due) {
+            return Some(zws::Output::Ping);
+        }
+        loop {
+            match frame::decode(&mut self.zws_out, Framing::V3, None) {
+                Ok(Some(f)) => {
+                    return Some(zws::Output::Message(zws::encode(
+                        f.more, f.command, &f.body,
+                    )))
+                }
+                Ok(None) => {}
+                // Our own encoding: cannot be malformed.
+                Err(_) => {
+                    self.zws_out.clear();
+                    return None;
+                }
+            }
+            let chunk = self.poll_transmit()?;
+            self.zws_out.extend_from_slice(&chunk);
         }
     }
 
@@ -722,7 +868,8 @@ impl Connection {
     }
 
     fn commands_for_subscriptions(&self) -> bool {
-        self.framing == Framing::V3 && self.version >= (3, 1)
+        // libzmq's ws engine passes no SUBSCRIBE/CANCEL command on: messages, as for 3.0.
+        !self.zws && self.framing == Framing::V3 && self.version >= (3, 1)
     }
 
     /// Sends a subscription: SUBSCRIBE or CANCEL to a 3.1 peer, the message form to older ones.

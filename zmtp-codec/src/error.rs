@@ -30,6 +30,15 @@ pub enum Error {
     /// A ZMTP 1.0 frame declared a length of zero (the length includes the flags byte).
     #[error("malformed frame: ZMTP 1.0 frame with zero length")]
     ZeroLengthV1Frame,
+    /// ZWS (RFC 45): a WebSocket message that is not binary (text, or a fragment).
+    #[error("malformed ZWS message: not a binary WebSocket message")]
+    ZwsNotBinary,
+    /// ZWS: a binary WebSocket message without its flags byte.
+    #[error("malformed ZWS message: empty (no flags byte)")]
+    ZwsEmptyMessage,
+    /// ZWS: the flags byte has bits other than MORE (`0x01`) and COMMAND (`0x02`) set.
+    #[error("malformed ZWS message: reserved flag bits set in {0:#04x}")]
+    ZwsReservedFlags(u8),
     /// A frame, or a multipart message as it accumulates, is larger than `maxmsgsize`
     /// (checked from each frame header, before the body is buffered). A multipart message
     /// counts its bodies plus [`FRAME_OVERHEAD`](crate::FRAME_OVERHEAD) for every frame

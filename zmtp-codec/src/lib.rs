@@ -36,6 +36,7 @@ pub mod metadata;
 mod socket_type;
 mod subscription;
 pub mod z85;
+pub mod zws;
 
 pub use command::Command;
 pub use connection::{

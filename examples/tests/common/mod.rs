@@ -37,6 +37,7 @@ pub fn bin(name: &str) -> &'static str {
         "mcast_pub" => env!("CARGO_BIN_EXE_mcast_pub"),
         "mcast_sub" => env!("CARGO_BIN_EXE_mcast_sub"),
         "http_gateway" => env!("CARGO_BIN_EXE_http_gateway"),
+        "ws_browser" => env!("CARGO_BIN_EXE_ws_browser"),
         other => panic!("no example binary {other}"),
     }
 }
@@ -138,6 +139,11 @@ impl Program {
             output,
             readers,
         }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Writes a line to the program's stdin (e.g. the Enter `taskvent` waits for).

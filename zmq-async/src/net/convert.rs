@@ -136,6 +136,11 @@ pub(crate) fn connection(
     t: SocketType,
     o: &SocketOptions,
 ) -> Result<Connection, zmtp_codec::Error> {
+    Connection::new(config(t, o)?, now())
+}
+
+/// The codec configuration for a socket of type `t` with these options.
+pub(crate) fn config(t: SocketType, o: &SocketOptions) -> Result<Config, zmtp_codec::Error> {
     let mut c = Config::new(t);
     // Checked at bind/connect already; options changed since then can still be wrong.
     c.mechanism = mechanism(o)
@@ -151,7 +156,7 @@ pub(crate) fn connection(
     c.heartbeat_ivl = o.heartbeat_ivl;
     c.heartbeat_ttl = o.heartbeat_ttl;
     c.heartbeat_timeout = o.heartbeat_timeout;
-    Connection::new(c, now())
+    Ok(c)
 }
 
 /// The codec's clock: tokio's, so that paused-time tests drive the codec's timers too.

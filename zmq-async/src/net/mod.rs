@@ -1,9 +1,10 @@
-//! tcp and ipc: listeners and connectors that reconnect (libzmq's `tcp_listener`,
-//! `tcp_connecter`, and their ipc twins), and the per-connection driver.
+//! tcp, ipc and ws: listeners and connectors that reconnect (libzmq's `tcp_listener`,
+//! `tcp_connecter`, and their ipc and ws twins), and the per-connection driver.
 //!
-//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP) or, for
-//! STREAM sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each
-//! connection it makes. A connect creates its peer's pipes at once (unless `immediate`), so
+//! Every accepted stream gets a task of its own running [`session::run`] (ZMTP over the
+//! bytes, or for ws ZWS 2.0 over a WebSocket once its handshake is done) or, for STREAM
+//! sockets, [`raw::run`] (no ZMTP); a connect's task runs one itself for each connection
+//! it makes. A connect creates its peer's pipes at once (unless `immediate`), so
 //! messages queue before the connection exists and survive reconnects; an accepted peer is
 //! attached when its handshake completes (a raw peer at once).
 
@@ -25,10 +26,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::Either;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use zmq_transports::{Endpoint, Listener, StreamOptions, TcpOptions};
+use zmq_transports::ws::{self, WsOptions};
+use zmq_transports::{Endpoint, Listener, Stream, StreamOptions, TcpOptions, WsEndpoint};
 
 use crate::monitor::EventKind;
 use crate::options::{ReconnectStop, SocketOptions};
@@ -152,21 +153,162 @@ fn transport_error(e: zmq_transports::Error) -> Error {
     }
 }
 
+/// What carries a connection's ZMTP.
+#[derive(Clone)]
+enum Carrier<'e> {
+    /// tcp or ipc: the bytes themselves.
+    Bytes,
+    /// ws or wss, accepted: TLS (wss) and the server's side of the WebSocket handshake first.
+    WsServer(Option<ws::TlsAcceptor>),
+    /// ws or wss, connected to this endpoint: TLS (wss, checking the certificate for the
+    /// `wss_hostname` given, or the endpoint's host) and the client's side of the
+    /// WebSocket handshake first.
+    WsClient(&'e WsEndpoint, Option<(ws::TlsConnector, Option<String>)>),
+}
+
+/// A wss listener's TLS from the socket's options (`wss_cert_pem`, `wss_key_pem`).
+fn wss_acceptor(o: &SocketOptions, endpoint: &Endpoint) -> Result<Option<ws::TlsAcceptor>> {
+    if !matches!(endpoint, Endpoint::Wss(_)) {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&o.wss_cert_pem, &o.wss_key_pem) else {
+        return Err(Error::InvalidArgument(
+            "a wss:// bind needs wss_cert_pem and wss_key_pem",
+        ));
+    };
+    ws::tls_acceptor(&endpoint.to_string(), cert, key)
+        .map(Some)
+        .map_err(tls_config_error)
+}
+
+/// A wss connect's TLS from the socket's options (`wss_trust_pem`, `wss_trust_system`,
+/// `wss_hostname`).
+fn wss_connector(
+    o: &SocketOptions,
+    endpoint: &Endpoint,
+) -> Result<Option<(ws::TlsConnector, Option<String>)>> {
+    if !matches!(endpoint, Endpoint::Wss(_)) {
+        return Ok(None);
+    }
+    let connector = ws::tls_connector(
+        &endpoint.to_string(),
+        o.wss_trust_pem.as_deref(),
+        o.wss_trust_system,
+    )
+    .map_err(tls_config_error)?;
+    Ok(Some((connector, o.wss_hostname.clone())))
+}
+
+fn tls_config_error(e: zmq_transports::Error) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        e.to_string(),
+    ))
+}
+
 /// The driver of one connection: a ZMTP session, or for STREAM a raw one (no ZMTP).
-fn serve<'a, S>(
-    stream: S,
+fn serve<'a>(
+    stream: Stream,
+    carrier: Carrier<'a>,
     options: &SocketOptions,
     link: Link<'a>,
-) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
-{
+) -> std::result::Result<impl Future<Output = Outcome> + Send + 'a, zmtp_codec::Error> {
     let socket_type = link.handle.socket_type();
     if socket_type == SocketType::Stream {
         return Ok(Either::Left(raw::run(stream, link)));
     }
-    let conn = convert::connection(socket_type, options)?;
-    Ok(Either::Right(session::run(stream, conn, link)))
+    if matches!(carrier, Carrier::Bytes) {
+        let conn = convert::connection(socket_type, options)?;
+        return Ok(Either::Right(Either::Left(session::run(
+            session::ByteWire::new(stream),
+            conn,
+            link,
+        ))));
+    }
+    let config = convert::config(socket_type, options)?;
+    let ws_options = ws_options(options);
+    let handshake_ivl = options.handshake_ivl;
+    Ok(Either::Right(Either::Right(serve_ws(
+        stream,
+        carrier,
+        config,
+        ws_options,
+        handshake_ivl,
+        link,
+    ))))
+}
+
+/// The WebSocket options for these socket options: a message may be `maxmsgsize` plus the
+/// ZWS flags byte.
+fn ws_options(o: &SocketOptions) -> WsOptions {
+    let max = o
+        .maxmsgsize
+        .and_then(|m| usize::try_from(m.saturating_add(1)).ok());
+    WsOptions::default().max_message_size(max)
+}
+
+/// A ws or wss connection: TLS (wss) and the WebSocket handshake (within `handshake_ivl`,
+/// which the ZWS handshake then has again), then the session over ZWS messages.
+async fn serve_ws<'a>(
+    stream: Stream,
+    carrier: Carrier<'a>,
+    config: zmtp_codec::Config,
+    ws_options: WsOptions,
+    handshake_ivl: Option<Duration>,
+    link: Link<'a>,
+) -> Outcome {
+    let mechanism = config.mechanism.name();
+    let peer = link.peer_address.as_str();
+    let handshake = async {
+        match carrier {
+            Carrier::WsClient(endpoint, tls) => {
+                let secure = tls.is_some();
+                let transport = match tls {
+                    None => ws::Either::Left(stream),
+                    Some((connector, hostname)) => {
+                        ws::tls_connect(&connector, endpoint, hostname.as_deref(), stream).await?
+                    }
+                };
+                ws::client_handshake(transport, endpoint, secure, mechanism, &ws_options).await
+            }
+            Carrier::WsServer(tls) => {
+                let transport = match tls {
+                    None => ws::Either::Left(stream),
+                    Some(acceptor) => ws::tls_accept(&acceptor, stream, peer).await?,
+                };
+                ws::server_handshake(transport, peer, mechanism, &ws_options).await
+            }
+            Carrier::Bytes => Err(zmq_transports::Error::WebSocket {
+                endpoint: peer.to_owned(),
+                reason: "not a ws connection".to_owned(),
+            }),
+        }
+    };
+    let shaken = match handshake_ivl {
+        Some(ivl) => match tokio::time::timeout(ivl, handshake).await {
+            Ok(r) => r.map_err(|e| Outcome::Io(std::io::Error::other(e.to_string()))),
+            Err(_) => Err(Outcome::Protocol(zmtp_codec::Error::HandshakeTimeout)),
+        },
+        None => handshake
+            .await
+            .map_err(|e| Outcome::Io(std::io::Error::other(e.to_string()))),
+    };
+    let (wire, protocol) = match shaken {
+        Ok(shaken) => shaken,
+        Err(outcome) => {
+            tracing::debug!(%outcome, "WebSocket handshake failed");
+            link.report_end(&outcome, None);
+            return outcome;
+        }
+    };
+    match zmtp_codec::Connection::new_zws(config, protocol, convert::now()) {
+        Ok(conn) => session::run(session::WsWire::new(wire), conn, link).await,
+        Err(e) => {
+            let outcome = Outcome::Protocol(e);
+            link.report_end(&outcome, None);
+            outcome
+        }
+    }
 }
 
 /// Opens a `pgm://` or `epgm://` endpoint on a PUB, XPUB, SUB or XSUB (bind and connect
@@ -179,13 +321,27 @@ pub(crate) async fn multicast(
     pgm::open(handle, endpoint, socket_closed).await
 }
 
-/// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.
+/// STREAM sockets speak raw tcp: not over a WebSocket (libzmq has no raw ws engine).
+fn check_carrier(handle: &SocketHandle, endpoint: &Endpoint) -> Result<()> {
+    if matches!(endpoint, Endpoint::Ws(_) | Endpoint::Wss(_))
+        && handle.socket_type() == SocketType::Stream
+    {
+        return Err(Error::TransportUnsupported(format!(
+            "{endpoint}: a STREAM socket speaks raw tcp, not ZWS"
+        )));
+    }
+    Ok(())
+}
+
+/// Binds a tcp, ipc or ws endpoint and accepts peers until stopped or the socket closes.
 pub(crate) async fn bind(
     handle: SocketHandle,
     endpoint: &Endpoint,
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
+    check_carrier(&handle, endpoint)?;
+    let tls = wss_acceptor(&handle.options(), endpoint)?;
     let monitors = &handle.shared.monitors;
     let listener = match zmq_transports::bind(endpoint, &stream_options(&handle.options())).await {
         Ok(listener) => listener,
@@ -199,6 +355,10 @@ pub(crate) async fn bind(
             return Err(e);
         }
     };
+    let carrier = match listener {
+        Listener::Ws { .. } => Carrier::WsServer(tls),
+        _ => Carrier::Bytes,
+    };
     let resolved = listener.local_endpoint().to_string();
     monitors.raise(|| EventKind::Listening, &resolved, None, None);
     let cancel = CancellationToken::new();
@@ -210,6 +370,7 @@ pub(crate) async fn bind(
             handle,
             listener.clone(),
             resolved.as_str().into(),
+            carrier,
             cancel.clone(),
             socket_closed,
         )
@@ -228,6 +389,7 @@ async fn accept_loop(
     handle: SocketHandle,
     listener: SharedListener,
     endpoint: Arc<str>,
+    carrier: Carrier<'static>,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
@@ -269,6 +431,7 @@ async fn accept_loop(
                 let handle = handle.clone();
                 let cancel = cancel.clone();
                 let endpoint = endpoint.clone();
+                let carrier = carrier.clone();
                 // The task keeps only what the connection needs (not the peer's address
                 // nor a copy of the options): every stalled handshake costs its size.
                 handle.clone().spawn(
@@ -285,7 +448,7 @@ async fn accept_loop(
                             accepted: true,
                             handshaken: &mut handshaken,
                         };
-                        let session = match serve(stream, &handle.options(), link) {
+                        let session = match serve(stream, carrier, &handle.options(), link) {
                             Ok(s) => s,
                             Err(e) => {
                                 tracing::warn!(error = %e, "cannot start connection");
@@ -328,6 +491,8 @@ pub(crate) fn connect(
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     convert::mechanism(&handle.options())?;
+    check_carrier(&handle, &endpoint)?;
+    let tls = wss_connector(&handle.options(), &endpoint)?;
     let pipes = if handle.options().immediate {
         None
     } else {
@@ -341,7 +506,7 @@ pub(crate) fn connect(
     handle.clone().spawn(
         connect_loop(
             handle,
-            endpoint,
+            Remote { endpoint, tls },
             text.clone(),
             pipes,
             alias,
@@ -359,15 +524,22 @@ pub(crate) fn connect(
     })
 }
 
+/// Where a connect goes: the endpoint, and for wss its TLS.
+struct Remote {
+    endpoint: Endpoint,
+    tls: Option<(ws::TlsConnector, Option<String>)>,
+}
+
 async fn connect_loop(
     handle: SocketHandle,
-    endpoint: Endpoint,
+    remote: Remote,
     text: String,
     mut pipes: Option<PeerPipes>,
     alias: Option<Bytes>,
     cancel: CancellationToken,
     socket_closed: CancellationToken,
 ) {
+    let Remote { endpoint, tls } = remote;
     let options = handle.options();
     let stream_opts = stream_options(&options);
     let base = options.reconnect_ivl;
@@ -383,7 +555,10 @@ async fn connect_loop(
         }
         // libzmq's tcp connect is non-blocking and in progress at once (CONNECT_DELAYED);
         // its ipc connect completes or fails at once.
-        if matches!(endpoint, Endpoint::Tcp(_)) {
+        if matches!(
+            endpoint,
+            Endpoint::Tcp(_) | Endpoint::Ws(_) | Endpoint::Wss(_)
+        ) {
             monitors.raise(|| EventKind::ConnectDelayed, &text, None, None);
         }
         let connected = tokio::select! {
@@ -412,7 +587,11 @@ async fn connect_loop(
                     accepted: false,
                     handshaken: &mut handshaken,
                 };
-                let session = match serve(stream, &options, link) {
+                let carrier = match &endpoint {
+                    Endpoint::Ws(ws) | Endpoint::Wss(ws) => Carrier::WsClient(ws, tls.clone()),
+                    _ => Carrier::Bytes,
+                };
+                let session = match serve(stream, carrier, &options, link) {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot start connection");

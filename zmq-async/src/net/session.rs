@@ -1,5 +1,7 @@
-//! One tcp/ipc connection, libzmq's `stream_engine` and `session_base` in one: a
-//! [`zmtp_codec::Connection`] driven over a byte stream and joined to the socket by its pipes.
+//! One tcp/ipc/ws connection, libzmq's `stream_engine` and `session_base` in one: a
+//! [`zmtp_codec::Connection`] driven over a [`Wire`] and joined to the socket by its pipes.
+//! The wire is a byte stream ([`ByteWire`]: tcp, ipc) or a WebSocket carrying ZWS 2.0
+//! messages ([`WsWire`]: ws); everything else is the same session.
 //!
 //! The driver is a single poll loop (no task per direction): it reads straight into the
 //! codec's buffer, moves decoded messages into the inbound pipe in batches, pops outbound
@@ -15,10 +17,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
+use futures::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
-use zmtp_codec::{AuthReply, Connection, Event, Message, Metadata, SocketType, Subscription};
+use zmq_transports::ws::{WsError, WsMessage, WsStream};
+use zmtp_codec::{zws, AuthReply, Connection, Event, Message, Metadata, SocketType, Subscription};
 
 use crate::monitor::{self, EventKind};
 use crate::options::RouterNotify;
@@ -145,21 +149,19 @@ impl Link<'_> {
 /// Not an `async fn`: its future would hold `stream`, `conn` and `link` twice, as its
 /// arguments and again inside the session, and every connection pays for its future's
 /// size while it lives.
-pub(crate) fn run<'a, S>(
-    stream: S,
+pub(crate) fn run<'a, W>(
+    wire: W,
     conn: Connection,
     link: Link<'a>,
 ) -> impl Future<Output = Outcome> + Send + 'a
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+    W: Wire + Send + 'a,
 {
     let mut session = Session {
-        stream,
+        wire,
         conn,
         link,
         inbox: VecDeque::new(),
-        chunks: VecDeque::new(),
-        backlog: 0,
         sleep: None,
         eof: false,
         decoded_all: false,
@@ -174,15 +176,12 @@ where
     std::future::poll_fn(move |cx| session.poll(cx))
 }
 
-struct Session<'a, S> {
-    stream: S,
+struct Session<'a, W> {
+    wire: W,
     conn: Connection,
     link: Link<'a>,
     /// Decoded messages waiting for room in the inbound pipe.
     inbox: VecDeque<Message>,
-    /// Encoded bytes waiting to be written.
-    chunks: VecDeque<Bytes>,
-    backlog: usize,
     /// The codec's next deadline; none while it has none (no heartbeats once the handshake
     /// is done), so that such a connection holds no timer.
     sleep: Option<Pin<Box<Sleep>>>,
@@ -205,7 +204,7 @@ struct Session<'a, S> {
     farewell: Vec<Message>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
+impl<W: Wire> Session<'_, W> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         let r = self.poll_turns(cx);
         if let Poll::Ready(outcome) = &r {
@@ -247,7 +246,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.eof && self.inbox.is_empty() && self.decoded_all {
             return Err(Outcome::PeerClosed);
         }
-        if self.outbound_done && self.chunks.is_empty() && !self.conn.has_transmit() {
+        if self.outbound_done && !self.wire.has_pending() && !self.conn.has_transmit() {
             return Err(Outcome::SocketClosed);
         }
         Ok(progress)
@@ -491,20 +490,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             // ever-growing buffer.
             return Ok(false);
         }
-        match poll_read_buf(Pin::new(&mut self.stream), cx, self.conn.read_buf()) {
+        match self.wire.poll_fill(cx, &mut self.conn) {
             Poll::Pending => Ok(false),
-            Poll::Ready(Ok(0)) => {
+            Poll::Ready(Ok(None)) => {
                 self.eof = true;
                 Ok(true)
             }
-            Poll::Ready(Ok(n)) => {
+            Poll::Ready(Ok(Some(n))) => {
                 self.link.handle.shared.counters.read(n);
-                self.conn
-                    .handle_read(convert::now())
-                    .map_err(Outcome::Protocol)?;
                 Ok(true)
             }
-            Poll::Ready(Err(e)) => Err(Outcome::Io(e)),
+            Poll::Ready(Err(outcome)) => Err(outcome),
         }
     }
 
@@ -513,7 +509,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if !self.conn.is_active()
             || !*self.link.handshaken
             || self.outbound_done
-            || self.backlog >= WRITE_BACKLOG
+            || self.wire.backlog() >= WRITE_BACKLOG
         {
             return Ok(false);
         }
@@ -549,34 +545,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         result
     }
 
-    /// Takes the codec's output until [`WRITE_BACKLOG`] bytes wait; the rest stays in the
-    /// codec, where replies to the peer's commands coalesce.
-    fn collect_output(&mut self) {
-        while self.backlog < WRITE_BACKLOG {
-            let Some(chunk) = self.conn.poll_transmit() else {
-                break;
-            };
-            self.backlog += chunk.len();
-            self.chunks.push_back(chunk);
-        }
-    }
-
-    /// Writes as much queued output as the transport takes.
+    /// Writes as much of the codec's output as the transport takes.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
-        let mut progress = false;
-        loop {
-            self.collect_output();
-            if self.chunks.is_empty() {
-                break;
-            }
-            let written = match write_chunks(&mut self.stream, &mut self.chunks, cx) {
-                Poll::Pending => break,
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
-            };
-            progress = true;
+        let (progress, written) = self.wire.poll_drain(cx, &mut self.conn)?;
+        if written > 0 {
             self.link.handle.shared.counters.written(written);
-            self.backlog -= written;
         }
         Ok(progress)
     }
@@ -588,19 +561,263 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
         match self.poll_write(cx) {
             Err(e) => return Poll::Ready(e),
-            Ok(_) if !self.chunks.is_empty() || self.conn.has_transmit() => {
+            Ok(_) if self.wire.has_pending() || self.conn.has_transmit() => {
                 self.ended = Some(outcome);
                 return Poll::Pending;
             }
             Ok(_) => {}
         }
-        match Pin::new(&mut self.stream).poll_shutdown(cx) {
+        match self.wire.poll_close(cx) {
             Poll::Pending => {
                 self.ended = Some(outcome);
                 Poll::Pending
             }
             Poll::Ready(_) => Poll::Ready(outcome),
         }
+    }
+}
+
+/// What a session reads from and writes to: the codec's input and output over one transport.
+pub(crate) trait Wire: Unpin {
+    /// Reads what the transport has into the codec: `Some(bytes read)`, or `None` at the
+    /// end of the stream.
+    fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Poll<Result<Option<usize>, Outcome>>;
+
+    /// Takes the codec's output and writes what the transport takes: whether anything
+    /// moved, and how many bytes went out.
+    fn poll_drain(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Result<(bool, usize), Outcome>;
+
+    /// Bytes taken from the codec and not yet written.
+    fn backlog(&self) -> usize;
+
+    /// Output taken from the codec is still waiting to be written (or flushed).
+    fn has_pending(&self) -> bool;
+
+    /// Ends the transport's sending side (a tcp FIN, a WebSocket close).
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// tcp and ipc: ZMTP bytes, read straight into the codec's buffer, written vectored.
+pub(crate) struct ByteWire<S> {
+    stream: S,
+    /// Encoded bytes waiting to be written.
+    chunks: VecDeque<Bytes>,
+    backlog: usize,
+}
+
+impl<S> ByteWire<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        ByteWire {
+            stream,
+            chunks: VecDeque::new(),
+            backlog: 0,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Wire for ByteWire<S> {
+    fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Poll<Result<Option<usize>, Outcome>> {
+        match futures::ready!(poll_read_buf(
+            Pin::new(&mut self.stream),
+            cx,
+            conn.read_buf()
+        )) {
+            Ok(0) => Poll::Ready(Ok(None)),
+            Ok(n) => Poll::Ready(
+                conn.handle_read(convert::now())
+                    .map(|()| Some(n))
+                    .map_err(Outcome::Protocol),
+            ),
+            Err(e) => Poll::Ready(Err(Outcome::Io(e))),
+        }
+    }
+
+    fn poll_drain(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Result<(bool, usize), Outcome> {
+        let mut total = 0;
+        loop {
+            // The codec's output until WRITE_BACKLOG bytes wait; the rest stays in the
+            // codec, where replies to the peer's commands coalesce.
+            while self.backlog < WRITE_BACKLOG {
+                let Some(chunk) = conn.poll_transmit() else {
+                    break;
+                };
+                self.backlog += chunk.len();
+                self.chunks.push_back(chunk);
+            }
+            if self.chunks.is_empty() {
+                break;
+            }
+            let written = match write_chunks(&mut self.stream, &mut self.chunks, cx) {
+                Poll::Pending => break,
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
+            };
+            total += written;
+            self.backlog -= written;
+        }
+        Ok((total > 0, total))
+    }
+
+    fn backlog(&self) -> usize {
+        self.backlog
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.chunks.is_empty()
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// ws: ZWS 2.0 over a WebSocket, one binary message per frame (RFC 45); the codec's ZWS
+/// mode makes and reads the messages, tungstenite frames them.
+pub(crate) struct WsWire<S> {
+    ws: WsStream<S>,
+    /// A message taken from the codec that the WebSocket had no room for yet.
+    pending: Option<WsMessage>,
+    /// Sent (or a PONG queued by tungstenite) and not flushed yet.
+    unflushed: bool,
+}
+
+impl<S> WsWire<S> {
+    pub(crate) fn new(ws: WsStream<S>) -> Self {
+        WsWire {
+            ws,
+            pending: None,
+            unflushed: false,
+        }
+    }
+}
+
+/// A WebSocket failure as the session's outcome: a closed connection is the peer's close.
+fn ws_outcome(e: WsError) -> Option<Outcome> {
+    use WsError as E;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => None,
+        E::Io(e) => Some(Outcome::Io(e)),
+        other => Some(Outcome::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            other.to_string(),
+        ))),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Wire for WsWire<S> {
+    fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Poll<Result<Option<usize>, Outcome>> {
+        let msg = match futures::ready!(Pin::new(&mut self.ws).poll_next(cx)) {
+            None => return Poll::Ready(Ok(None)),
+            Some(Err(e)) => {
+                return Poll::Ready(match ws_outcome(e) {
+                    None => Ok(None),
+                    Some(outcome) => Err(outcome),
+                })
+            }
+            Some(Ok(msg)) => msg,
+        };
+        let now = convert::now();
+        Poll::Ready(match msg {
+            WsMessage::Binary(payload) => conn
+                .handle_zws_message(now, &payload)
+                .map(|()| Some(payload.len()))
+                .map_err(Outcome::Protocol),
+            WsMessage::Ping(data) | WsMessage::Pong(data) => {
+                conn.handle_zws_control(now);
+                // tungstenite queued the PONG to a PING: flushed with our next output.
+                self.unflushed = true;
+                Ok(Some(data.len()))
+            }
+            WsMessage::Close(_) => Ok(None),
+            WsMessage::Text(_) | WsMessage::Frame(_) => {
+                Err(Outcome::Protocol(zmtp_codec::Error::ZwsNotBinary))
+            }
+        })
+    }
+
+    fn poll_drain(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Result<(bool, usize), Outcome> {
+        let mut total = 0;
+        let mut progress = false;
+        let fail = |e| ws_outcome(e).unwrap_or(Outcome::PeerClosed);
+        loop {
+            if self.pending.is_none() {
+                self.pending = match conn.poll_zws_transmit() {
+                    Some(zws::Output::Message(payload)) => Some(WsMessage::Binary(payload)),
+                    Some(zws::Output::Ping) => Some(WsMessage::Ping(Bytes::new())),
+                    None => break,
+                };
+            }
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(e)) => return Err(fail(e)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let Some(msg) = self.pending.take() else {
+                break;
+            };
+            total += msg.len();
+            progress = true;
+            Pin::new(&mut self.ws).start_send(msg).map_err(fail)?;
+            self.unflushed = true;
+        }
+        if self.unflushed {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Pending => {}
+                Poll::Ready(Ok(())) => {
+                    self.unflushed = false;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(fail(e)),
+            }
+        }
+        Ok((progress, total))
+    }
+
+    fn backlog(&self) -> usize {
+        // tungstenite buffers what it takes (its `write_buffer_size`) and refuses more
+        // until it is written: a refused message holds everything else back.
+        if self.pending.is_some() {
+            WRITE_BACKLOG
+        } else {
+            0
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.pending.is_some() || self.unflushed
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.ws)
+            .poll_close(cx)
+            .map(|r| match r.map_err(ws_outcome) {
+                Err(Some(Outcome::Io(e))) => Err(e),
+                _ => Ok(()),
+            })
     }
 }
 
@@ -680,10 +897,10 @@ mod tests {
             accepted: true,
             handshaken: &mut handshaken,
         };
-        let future = run(stream, conn, link);
+        let future = run(ByteWire::new(stream), conn, link);
         assert_eq!(
             std::mem::size_of_val(&future),
-            std::mem::size_of::<Session<'_, tokio::io::DuplexStream>>()
+            std::mem::size_of::<Session<'_, ByteWire<tokio::io::DuplexStream>>>()
         );
     }
 }

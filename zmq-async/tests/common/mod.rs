@@ -5,7 +5,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use zmq_async::Message;
+use bytes::Bytes;
+use zmq_async::{Message, SocketOptions};
 
 /// A fresh inproc endpoint (tests run in parallel in one process).
 pub fn ep(tag: &str) -> String {
@@ -30,4 +31,19 @@ pub fn strs(m: &Message) -> Vec<String> {
     m.iter()
         .map(|f| String::from_utf8_lossy(f).into_owned())
         .collect()
+}
+
+/// Options of a PLAIN server.
+pub fn plain_server() -> SocketOptions {
+    let mut o = SocketOptions::default();
+    o.plain_server = true;
+    o
+}
+
+/// Options of a PLAIN client with these credentials.
+pub fn plain_client(user: &'static str, password: &'static str) -> SocketOptions {
+    let mut o = SocketOptions::default();
+    o.plain_username = Some(Bytes::from_static(user.as_bytes()));
+    o.plain_password = Some(Bytes::from_static(password.as_bytes()));
+    o
 }
