@@ -164,7 +164,7 @@ impl RoutingTable {
         };
         let peer = self
             .by_id
-            .get(&id)
+            .get(&id[..])
             .and_then(|k| peers.get(*k).map(|p| (*k, p)));
         let Some((key, peer)) = peer else {
             return Poll::Ready(if mandatory {

@@ -4,9 +4,10 @@
 //!
 //! Two ways of building the messages: `shared`, one `Bytes` cloned for every message (a
 //! reference count, no allocation), so what is counted is the sockets' own work: pipes,
-//! codec, connection tasks; and `fresh`, each message built from a slice as an application
-//! does (libzmq's perf tools call `zmq_msg_init_size` for every message), so what the
-//! message itself costs is counted too. After a warm-up batch, taken whole by the receiver,
+//! codec, connection tasks; and `fresh`, each message built from a slice with
+//! `Frame::copy_from_slice` as an application does (libzmq's perf tools call
+//! `zmq_msg_init_size` for every message), so what the message itself costs is counted
+//! too: nothing up to `Frame::INLINE_CAPACITY` bytes, one allocation above. After a warm-up batch, taken whole by the receiver,
 //! the counter is read around the sending and the receipt of the next `message-count`
 //! messages.
 #![allow(unsafe_code)] // the counting allocator
@@ -14,7 +15,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zmq_async::{PullSocket, PushSocket};
+use zmq_async::{Frame, PullSocket, PushSocket};
 use zmq_benches::{fail, runtime, Args};
 
 struct Counting;
@@ -94,9 +95,9 @@ async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64
                 }
             }
             let msg = if fresh {
-                bytes::Bytes::copy_from_slice(&slice)
+                Frame::copy_from_slice(&slice)
             } else {
-                body.clone()
+                Frame::from(body.clone())
             };
             if let Err(e) = push.send(msg).await {
                 fail(format_args!("zmq_sendmsg: {e}"));
