@@ -276,11 +276,12 @@ impl Run {
     pub fn next_part(&mut self, inline: bool) -> Option<Part> {
         let frame = *self.frames.get(self.next)?;
         self.next += 1;
-        let range = usize::from(frame.header_len)..frame.total;
-        let body = if inline && !frame.command && range.len() <= crate::Frame::INLINE_CAPACITY {
-            crate::Frame::copy_from_slice(&self.bytes[range])
+        let start = usize::from(frame.header_len);
+        let len = frame.total - start;
+        let body = if inline && !frame.command && len <= crate::Frame::INLINE_CAPACITY {
+            crate::Frame::inline_prefix(&self.bytes[start..], len)
         } else {
-            crate::Frame::from(self.bytes.slice(range))
+            crate::Frame::from(self.bytes.slice(start..frame.total))
         };
         self.bytes.advance(frame.total);
         Some(Part {

@@ -80,6 +80,24 @@ impl Frame {
         Some(Frame(Repr::Inline { len, data }))
     }
 
+    /// An inline frame of the first `len` bytes of `window`, which must hold them and
+    /// `len` must fit inline. When `window` holds [`Frame::INLINE_CAPACITY`] bytes or more,
+    /// that many are copied: a copy of a fixed size, cheaper than one of `len` bytes (the
+    /// bytes past `len` are never read).
+    #[inline]
+    pub(crate) fn inline_prefix(window: &[u8], len: usize) -> Self {
+        let mut data = [0; Frame::INLINE_CAPACITY];
+        match window.get(..Frame::INLINE_CAPACITY) {
+            Some(whole) => data.copy_from_slice(whole),
+            None => data[..len].copy_from_slice(&window[..len]),
+        }
+        debug_assert!(len <= Frame::INLINE_CAPACITY);
+        Frame(Repr::Inline {
+            len: len as u8,
+            data,
+        })
+    }
+
     /// True when the body is held inline (no heap, nothing shared).
     pub fn is_inline(&self) -> bool {
         matches!(self.0, Repr::Inline { .. })
@@ -312,6 +330,17 @@ mod tests {
         // Bytes and static slices are taken as they are.
         assert!(!Frame::from(Bytes::from_static(b"x")).is_inline());
         assert!(!Frame::from_static(b"x").is_inline());
+    }
+
+    #[test]
+    fn an_inline_prefix_is_its_bytes_whatever_follows_them() {
+        let window: Vec<u8> = (0..100).collect();
+        let f = Frame::inline_prefix(&window, 5);
+        assert_eq!(f, [0u8, 1, 2, 3, 4]);
+        assert_eq!(f, Frame::from(&window[..5]));
+        let short = Frame::inline_prefix(&window[..7], 7);
+        assert_eq!(short, &window[..7]);
+        assert!(short.is_inline());
     }
 
     #[test]
