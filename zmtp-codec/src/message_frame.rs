@@ -86,16 +86,26 @@ impl Frame {
     /// bytes past `len` are never read).
     #[inline]
     pub(crate) fn inline_prefix(window: &[u8], len: usize) -> Self {
-        let mut data = [0; Frame::INLINE_CAPACITY];
-        match window.get(..Frame::INLINE_CAPACITY) {
-            Some(whole) => data.copy_from_slice(whole),
-            None => data[..len].copy_from_slice(&window[..len]),
-        }
         debug_assert!(len <= Frame::INLINE_CAPACITY);
-        Frame(Repr::Inline {
-            len: len as u8,
-            data,
-        })
+        match window.get(..Frame::INLINE_CAPACITY) {
+            Some(whole) => {
+                let mut data = [0; Frame::INLINE_CAPACITY];
+                data.copy_from_slice(whole);
+                Frame(Repr::Inline {
+                    len: len as u8,
+                    data,
+                })
+            }
+            // Apart, so that the compiler does not merge the two copies into one of a
+            // variable size.
+            None => Frame::copy_apart(&window[..len]),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn copy_apart(body: &[u8]) -> Self {
+        Frame::copy_from_slice(body)
     }
 
     /// True when the body is held inline (no heap, nothing shared).
