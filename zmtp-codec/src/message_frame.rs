@@ -361,7 +361,8 @@ mod tests {
         let set: HashSet<Frame> = [inline.clone(), shared.clone()].into_iter().collect();
         assert_eq!(set.len(), 1);
         assert!(set.contains(&b"abc"[..]));
-        assert!(Frame::from("abd") > shared);
+        let later = Frame::from("abd");
+        assert!(later > shared);
         assert_eq!(format!("{inline:?}"), format!("{:?}", Bytes::from("abc")));
         let odd = Frame::from(&b"\x00\"\\\n\r\t\xff z"[..]);
         assert_eq!(
