@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use zmq_async::{PullSocket, PushSocket};
-use zmq_benches::{payload, Transport};
+use zmq_benches::{frame, Transport};
 
 const SIZES: [usize; 4] = [8, 64, 1024, 65536];
 
@@ -84,7 +84,7 @@ fn ours_ct(transport: Transport, size: usize) -> Pair {
             push.connect(&ep).await.expect("connect");
             while let Some(n) = orders.recv().await {
                 for _ in 0..n {
-                    push.send(payload(size)).await.expect("send");
+                    push.send(frame(size)).await.expect("send");
                 }
             }
         });
@@ -118,7 +118,7 @@ trait Pull: Send + 'static {
 
 impl Push for PushSocket {
     async fn push(&mut self, size: usize) {
-        self.send(payload(size)).await.expect("send");
+        self.send(frame(size)).await.expect("send");
     }
 }
 
@@ -267,7 +267,8 @@ type Make = fn(Transport, usize) -> Pair;
 /// The other pure-Rust ZeroMQ crates (`--features peers`), each used as its README shows.
 #[cfg(feature = "peers")]
 mod peers {
-    use super::{multi_thread, payload, threads, Make, Pair, Pull, Push, Transport};
+    use super::{multi_thread, threads, Make, Pair, Pull, Push, Transport};
+    use zmq_benches::payload;
 
     /// The crates that speak `transport`.
     pub(super) fn contenders(transport: Transport) -> Vec<(&'static str, Make)> {

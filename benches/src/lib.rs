@@ -22,6 +22,8 @@ pub use codec::{connected_pair, drain_transmit, encoded_batch};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use zmq_async::Frame;
+
 /// Set (to anything but `0`) to run our tools on Tokio's multi-thread runtime.
 pub const MT_ENV: &str = "ZMQ_BENCH_MT";
 
@@ -240,9 +242,19 @@ pub fn rss_kib() -> u64 {
 }
 
 /// A payload of `size` zero bytes in a fresh allocation, as `zmq_msg_init_size` gives
-/// libzmq's tools a fresh message each time.
+/// libzmq's tools a fresh message each time (for the other crates; ours take [`frame`]).
 pub fn payload(size: usize) -> bytes::Bytes {
     bytes::Bytes::from(vec![0u8; size])
+}
+
+/// A message frame of `size` zero bytes built afresh, as `zmq_msg_init_size` gives libzmq's
+/// tools a fresh message each time: inline up to [`Frame::INLINE_CAPACITY`] bytes (as
+/// libzmq's are up to 33), in a new allocation above.
+pub fn frame(size: usize) -> Frame {
+    match [0u8; Frame::INLINE_CAPACITY].get(..size) {
+        Some(zeros) => Frame::copy_from_slice(zeros),
+        None => Frame::from(vec![0u8; size]),
+    }
 }
 
 /// The transport of a criterion bench (`throughput`, `latency`).

@@ -142,7 +142,7 @@ pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use split::{CanShare, RecvHalf, SendHalf};
 pub use stats::SocketStats;
 pub use thread_safe::ThreadSafeSocket;
-pub use zmtp_codec::Message;
+pub use zmtp_codec::{Frame, Message};
 
 /// PAIR socket.
 pub type PairSocket = Socket<kind::Pair>;

@@ -66,7 +66,7 @@ pub struct SocketOptions {
     /// that peer's connection. `None` = no limit of its own (frames the process cannot
     /// allocate still close the connection). Unlike libzmq, which checks each frame, the
     /// limit covers the whole multipart message: the bodies of all its frames plus
-    /// [`zmtp_codec::FRAME_OVERHEAD`] (32 bytes) for every frame after the first, so a peer
+    /// [`zmtp_codec::FRAME_OVERHEAD`] (40 bytes) for every frame after the first, so a peer
     /// cannot grow memory with endless empty frames flagged MORE.
     pub maxmsgsize: Option<u64>,
     /// `ZMQ_ROUTING_ID`: our identity, sent to peers in the handshake (1–255 bytes, not starting with 0).

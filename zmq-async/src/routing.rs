@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use zmtp_codec::Message;
+use zmtp_codec::{Frame, Message};
 
 use crate::fq::FairQueue;
 use crate::peer::Peers;
@@ -19,7 +19,9 @@ use crate::{Error, Result};
 pub(crate) struct RoutingTable {
     fq: FairQueue,
     by_id: HashMap<Bytes, Key>,
-    ids: HashMap<Key, Bytes>,
+    /// Each peer's id as the frame put in front of its messages: inline (a copy, no
+    /// reference count) for ids of up to `Frame::INLINE_CAPACITY` bytes.
+    ids: HashMap<Key, Frame>,
     next_id: u32,
     /// REP never uses `router_mandatory`.
     routing_socket: bool,
@@ -63,7 +65,7 @@ impl RoutingTable {
             }
         }
         if let Some(old) = self.ids.remove(&key) {
-            self.by_id.remove(&old);
+            self.by_id.remove(&old[..]);
         }
         let mut handed_over = None;
         let id = match given {
@@ -89,8 +91,8 @@ impl RoutingTable {
                 id
             }
         };
-        self.by_id.insert(id.clone(), key);
-        self.ids.insert(key, id);
+        self.ids.insert(key, Frame::copy_from_slice(&id));
+        self.by_id.insert(id, key);
         self.fq.attach(key);
         handed_over
     }
@@ -108,8 +110,8 @@ impl RoutingTable {
     pub(crate) fn detached(&mut self, key: Key) {
         self.fq.detach(key);
         if let Some(id) = self.ids.remove(&key) {
-            if self.by_id.get(&id) == Some(&key) {
-                self.by_id.remove(&id);
+            if self.by_id.get(&id[..]) == Some(&key) {
+                self.by_id.remove(&id[..]);
             }
         }
     }
@@ -120,7 +122,7 @@ impl RoutingTable {
         peers: &mut Peers,
         readable: &Notify,
         cx: &mut Context<'_>,
-    ) -> Poll<(Key, Bytes, Message)> {
+    ) -> Poll<(Key, Frame, Message)> {
         loop {
             let (key, msg) = futures::ready!(self.fq.poll_recv(peers, readable, cx));
             if let Some(id) = self.ids.get(&key) {
@@ -164,7 +166,7 @@ impl RoutingTable {
         };
         let peer = self
             .by_id
-            .get(&id)
+            .get(&id[..])
             .and_then(|k| peers.get(*k).map(|p| (*k, p)));
         let Some((key, peer)) = peer else {
             return Poll::Ready(if mandatory {

@@ -4,7 +4,9 @@
 mod common;
 use bytes::Bytes;
 use common::*;
-use zmq_async::{DealerSocket, Error, Message, RepSocket, ReqSocket, RouterSocket, SocketOptions};
+use zmq_async::{
+    DealerSocket, Error, Frame, Message, RepSocket, ReqSocket, RouterSocket, SocketOptions,
+};
 
 #[tokio::test]
 async fn req_rep_strict_alternation() {
@@ -86,8 +88,8 @@ async fn req_ignores_replies_from_other_peers() {
         let m1 = r1.recv().await.unwrap();
         r1.send(Message::from(vec![
             m1[0].clone(),
-            Bytes::new(),
-            Bytes::from("r1"),
+            Frame::new(),
+            Frame::from("r1"),
         ]))
         .await
         .unwrap();
@@ -97,15 +99,15 @@ async fn req_ignores_replies_from_other_peers() {
         // Now r1 sends an unsolicited "reply" before r2 answers.
         r1.send(Message::from(vec![
             m1[0].clone(),
-            Bytes::new(),
-            Bytes::from("WRONG"),
+            Frame::new(),
+            Frame::from("WRONG"),
         ]))
         .await
         .unwrap();
         r2.send(Message::from(vec![
             m2[0].clone(),
-            Bytes::new(),
-            Bytes::from("r2"),
+            Frame::new(),
+            Frame::from("r2"),
         ]))
         .await
         .unwrap();

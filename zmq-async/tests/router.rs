@@ -4,7 +4,7 @@
 mod common;
 use bytes::Bytes;
 use common::*;
-use zmq_async::{DealerSocket, Error, Message, PairSocket, RouterSocket, SocketOptions};
+use zmq_async::{DealerSocket, Error, Frame, Message, PairSocket, RouterSocket, SocketOptions};
 
 fn with_id(id: &'static str) -> SocketOptions {
     let mut o = SocketOptions::default();
@@ -36,7 +36,7 @@ async fn auto_ids_are_libzmq_shaped_and_routable() {
         let nb = u32::from_be_bytes(b[0][1..].try_into().unwrap());
         assert_eq!(nb, na.wrapping_add(1), "a counter");
         router
-            .send(Message::from(vec![b[0].clone(), Bytes::from("to-b")]))
+            .send(Message::from(vec![b[0].clone(), Frame::from("to-b")]))
             .await
             .unwrap();
         assert_eq!(strs(&dealers[1].recv().await.unwrap()), ["to-b"]);
@@ -159,7 +159,7 @@ async fn connect_routing_id_and_probe_router() {
         assert_eq!(m[0], probe[0]);
         assert_eq!(strs(&m)[1], "hello");
         server
-            .send(Message::from(vec![m[0].clone(), Bytes::from("back")]))
+            .send(Message::from(vec![m[0].clone(), Frame::from("back")]))
             .await
             .unwrap();
         assert_eq!(strs(&client.recv().await.unwrap()), ["alias", "back"]);
@@ -187,7 +187,7 @@ async fn hundred_peers_on_one_router() {
             let m = router.recv().await.unwrap();
             assert_eq!(strs(&m), [format!("peer-{i}"), "ping".into()]);
             router
-                .send(Message::from(vec![m[0].clone(), Bytes::from("pong")]))
+                .send(Message::from(vec![m[0].clone(), Frame::from("pong")]))
                 .await
                 .unwrap();
         }

@@ -349,7 +349,7 @@ async fn null_with_zap_domain_asks_a_libzmq_style_rep_handler() {
         metadata.encode(&mut encoded);
         let reply: Message = [
             Bytes::from_static(b"1.0"),
-            request[1].clone(),
+            request[1].clone().into(),
             Bytes::from_static(b"200"),
             Bytes::from_static(b"OK"),
             Bytes::from_static(b"anonymous"),
@@ -462,10 +462,10 @@ fn plain_server_without_deadline() -> SocketOptions {
 }
 
 /// A reply as a REP handler sends it.
-fn rep_reply(request_id: &Bytes, status: &'static str, user: &'static str) -> Message {
+fn rep_reply(request_id: &[u8], status: &'static str, user: &'static str) -> Message {
     [
         Bytes::from_static(b"1.0"),
-        request_id.clone(),
+        Bytes::copy_from_slice(request_id),
         Bytes::from_static(status.as_bytes()),
         Bytes::from_static(b"text"),
         Bytes::from_static(user.as_bytes()),

@@ -6,15 +6,15 @@ use bytes::Bytes;
 use common::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use zmq_async::{Error, Message, StreamSocket};
+use zmq_async::{Error, Frame, Message, StreamSocket};
 
 /// `[id, data]`.
-fn to(id: &Bytes, data: &[u8]) -> Message {
-    Message::from(vec![id.clone(), Bytes::copy_from_slice(data)])
+fn to(id: &[u8], data: &[u8]) -> Message {
+    Message::from(vec![Frame::from(id), Frame::from(data)])
 }
 
 /// The next message, which must be a notification (`[id, empty]`); returns the id.
-async fn notification(socket: &mut StreamSocket) -> Bytes {
+async fn notification(socket: &mut StreamSocket) -> Frame {
     let m = socket.recv().await.unwrap();
     assert_eq!(m.len(), 2, "{m:?}");
     assert!(m[1].is_empty(), "expected a notification, got {m:?}");
@@ -22,7 +22,7 @@ async fn notification(socket: &mut StreamSocket) -> Bytes {
 }
 
 /// Receives from `id` until `want` bytes arrived (a peer's bytes may come in any chunks).
-async fn recv_bytes(socket: &mut StreamSocket, id: &Bytes, want: usize) -> Vec<u8> {
+async fn recv_bytes(socket: &mut StreamSocket, id: &[u8], want: usize) -> Vec<u8> {
     let mut got = Vec::new();
     while got.len() < want {
         let m = socket.recv().await.unwrap();
@@ -43,7 +43,7 @@ async fn bound() -> (StreamSocket, String) {
 
 /// A plain TCP client of `socket` (bound at `addr`), and its routing id from the connect
 /// notification.
-async fn plain_client(socket: &mut StreamSocket, addr: &str) -> (TcpStream, Bytes) {
+async fn plain_client(socket: &mut StreamSocket, addr: &str) -> (TcpStream, Frame) {
     let stream = TcpStream::connect(addr).await.unwrap();
     (stream, notification(socket).await)
 }
@@ -212,7 +212,7 @@ async fn malformed_sends_are_refused() {
         let (_client, id) = plain_client(&mut socket, &addr).await;
         for bad in [
             Message::from(vec![id.clone()]),
-            Message::from(vec![id.clone(), Bytes::from("a"), Bytes::from("b")]),
+            Message::from(vec![id.clone(), Frame::from("a"), Frame::from("b")]),
         ] {
             assert!(matches!(
                 socket.send(bad).await,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::frame::{self, Frame, Framing};
+use crate::frame::{self, Framing, Part};
 use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Ours, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
@@ -29,9 +29,9 @@ pub const ZERO_COPY_THRESHOLD: usize = 8 * 1024;
 pub const MAX_HANDSHAKE_FRAME: u64 = 16 * 1024 * 1024;
 
 /// What one frame of a multipart message under assembly costs beyond its body: its
-/// [`Bytes`] handle in the message's frame list. Counted against `maxmsgsize` for every
-/// frame after the first, so an endless multipart message cannot grow memory past it.
-pub const FRAME_OVERHEAD: u64 = std::mem::size_of::<Bytes>() as u64;
+/// [`Frame`](crate::Frame) in the message's frame list. Counted against `maxmsgsize` for
+/// every frame after the first, so an endless multipart message cannot grow memory past it.
+pub const FRAME_OVERHEAD: u64 = std::mem::size_of::<crate::Frame>() as u64;
 
 /// The smallest free space [`Connection::read_buf`] offers once the handshake is done.
 pub const MIN_READ_SPACE: usize = 16 * 1024;
@@ -898,7 +898,10 @@ impl Connection {
         }
     }
 
-    fn encode_frame(&mut self, more: bool, body: &Bytes) {
+    /// Encodes one data frame: copied into the batch buffer, or queued by reference when it
+    /// is large (never an inline frame, [`crate::Frame::INLINE_CAPACITY`] being far below
+    /// [`ZERO_COPY_THRESHOLD`]).
+    fn encode_frame(&mut self, more: bool, body: &crate::Frame) {
         if self.wraps_frames {
             self.mechanism
                 .encode_frame(&mut self.out, more, false, body);
@@ -906,7 +909,7 @@ impl Connection {
             frame::encode_header(&mut self.out, self.framing, more, false, body.len());
             let header = self.out.split().freeze();
             self.out_queue.push_back(header);
-            self.out_queue.push_back(body.clone());
+            self.out_queue.push_back(Bytes::from(body.clone()));
         } else {
             if !self.out_queue.is_empty() && !self.out.is_empty() {
                 // Keep order: small frames after a queued large one go behind it.
@@ -1157,7 +1160,9 @@ impl Connection {
     #[inline(always)]
     fn next_message(&mut self) -> Result<Option<Message>, Error> {
         loop {
-            let Some(f) = self.run.next_frame() else {
+            // Small data frames are copied out of the read buffer unless the mechanism still
+            // has to open them.
+            let Some(f) = self.run.next_part(!self.wraps_frames) else {
                 if self
                     .run
                     .refill(&mut self.inbuf, self.framing, self.max_msg_size)?
@@ -1179,12 +1184,21 @@ impl Connection {
     /// Every other frame: unwrapped by the mechanism, then a command, a part of a multipart
     /// message, or a message to inspect. `Break(None)` when an event was queued.
     #[inline(never)]
-    fn handle_frame(&mut self, mut f: Frame) -> Result<ControlFlow<Option<Message>>, Error> {
+    fn handle_frame(&mut self, mut f: Part) -> Result<ControlFlow<Option<Message>>, Error> {
         if self.wraps_frames {
-            f = self.mechanism.decode_frame(f)?;
+            let opened = self.mechanism.decode_frame(frame::Frame {
+                more: f.more,
+                command: f.command,
+                body: f.body.into(),
+            })?;
+            f = Part {
+                more: opened.more,
+                command: opened.command,
+                body: opened.body.into(),
+            };
         }
         if f.command {
-            return Ok(match self.handle_active_command(&f.body)? {
+            return Ok(match self.handle_active_command(&f.body.into())? {
                 Some(ev) => {
                     self.events.push_back(ev);
                     ControlFlow::Break(None)
@@ -1204,8 +1218,11 @@ impl Connection {
             }
         }
         // An empty frame keeps no share of the read buffer alive.
-        self.partial
-            .push_back(if len == 0 { Bytes::new() } else { f.body });
+        self.partial.push_back(if len == 0 {
+            crate::Frame::new()
+        } else {
+            f.body
+        });
         if f.more {
             self.partial_cost = cost;
             return Ok(ControlFlow::Continue(()));

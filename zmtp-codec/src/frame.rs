@@ -260,16 +260,48 @@ impl Run {
     /// The next frame of the run, its body sliced off without a copy.
     #[inline]
     pub fn next_frame(&mut self) -> Option<Frame> {
+        let part = self.next_part(false)?;
+        Some(Frame {
+            more: part.more,
+            command: part.command,
+            body: part.body.into(),
+        })
+    }
+
+    /// The next frame of the run as a message frame. With `inline`, the body of a data
+    /// frame (not a command) that fits in [`crate::Frame::INLINE_CAPACITY`] is copied into
+    /// it, which leaves the read buffer unshared; otherwise the body is sliced off without
+    /// a copy.
+    #[inline]
+    pub fn next_part(&mut self, inline: bool) -> Option<Part> {
         let frame = *self.frames.get(self.next)?;
         self.next += 1;
-        let body = self.bytes.slice(usize::from(frame.header_len)..frame.total);
+        let start = usize::from(frame.header_len);
+        let len = frame.total - start;
+        let body = if inline && !frame.command && len <= crate::Frame::INLINE_CAPACITY {
+            crate::Frame::inline_prefix(&self.bytes[start..], len)
+        } else {
+            crate::Frame::from(self.bytes.slice(start..frame.total))
+        };
         self.bytes.advance(frame.total);
-        Some(Frame {
+        Some(Part {
             more: frame.more,
             command: frame.command,
             body,
         })
     }
+}
+
+/// One decoded frame whose body is a message [`Frame`](crate::Frame) (see
+/// [`Run::next_part`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// More frames of the same message follow.
+    pub more: bool,
+    /// The frame is a command (ZMTP 3.x only).
+    pub command: bool,
+    /// The body: inline, or sliced from the read buffer.
+    pub body: crate::Frame,
 }
 
 /// Writes a frame header for a body of `len` bytes.

@@ -1,4 +1,4 @@
-//! Multipart messages: a sequence of [`Bytes`] frames.
+//! Multipart messages: a sequence of [`Frame`]s.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -6,12 +6,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-use crate::Metadata;
+use crate::{Frame, Metadata};
 
-/// A ZeroMQ message: one or more frames, each a cheaply clonable [`Bytes`].
+/// A ZeroMQ message: one or more frames, each a cheaply clonable [`Frame`].
 ///
 /// A message with no frames is never sent on the wire; sockets refuse it.
-/// Cloning a `Message` clones the frame handles, not the frame bodies.
+/// Cloning a `Message` copies small frames (held inline) and clones the handles of large
+/// ones, not their bodies. A message of up to two frames of up to
+/// [`Frame::INLINE_CAPACITY`] bytes each lives entirely inside the `Message`: no heap.
 ///
 /// A received message may carry its sender's properties (libzmq's `zmq_msg_gets`): the
 /// peer's handshake metadata, the authenticator's metadata and `User-Id`. They are not
@@ -31,7 +33,7 @@ use crate::Metadata;
 /// ```
 #[derive(Clone, Default)]
 pub struct Message {
-    frames: SmallVec<[Bytes; 2]>,
+    frames: Frames,
     metadata: Option<Arc<Metadata>>,
     routing_id: Option<NonZeroU32>,
 }
@@ -49,6 +51,9 @@ impl std::hash::Hash for Message {
         self.frames.hash(state);
     }
 }
+
+/// Where a message keeps its frames: two of them without the heap.
+type Frames = SmallVec<[Frame; 2]>;
 
 impl Message {
     /// An empty message (no frames yet).
@@ -68,21 +73,21 @@ impl Message {
 
     /// Total size of all frame bodies in bytes.
     pub fn size(&self) -> usize {
-        self.frames.iter().map(Bytes::len).sum()
+        self.frames.iter().map(|f| f.len()).sum()
     }
 
     /// Appends a frame.
-    pub fn push_back(&mut self, frame: impl Into<Bytes>) {
+    pub fn push_back(&mut self, frame: impl Into<Frame>) {
         self.frames.push(frame.into());
     }
 
     /// Prepends a frame (used for envelopes and routing ids).
-    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+    pub fn push_front(&mut self, frame: impl Into<Frame>) {
         self.frames.insert(0, frame.into());
     }
 
     /// Removes and returns the first frame.
-    pub fn pop_front(&mut self) -> Option<Bytes> {
+    pub fn pop_front(&mut self) -> Option<Frame> {
         if self.frames.is_empty() {
             None
         } else {
@@ -91,32 +96,32 @@ impl Message {
     }
 
     /// Removes and returns the last frame.
-    pub fn pop_back(&mut self) -> Option<Bytes> {
+    pub fn pop_back(&mut self) -> Option<Frame> {
         self.frames.pop()
     }
 
     /// The first frame, if any.
-    pub fn first(&self) -> Option<&Bytes> {
+    pub fn first(&self) -> Option<&Frame> {
         self.frames.first()
     }
 
     /// The last frame, if any.
-    pub fn last(&self) -> Option<&Bytes> {
+    pub fn last(&self) -> Option<&Frame> {
         self.frames.last()
     }
 
     /// The frame at `index`, if any.
-    pub fn get(&self, index: usize) -> Option<&Bytes> {
+    pub fn get(&self, index: usize) -> Option<&Frame> {
         self.frames.get(index)
     }
 
     /// The frames as a slice.
-    pub fn frames(&self) -> &[Bytes] {
+    pub fn frames(&self) -> &[Frame] {
         &self.frames
     }
 
     /// Iterates over the frames.
-    pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
+    pub fn iter(&self) -> std::slice::Iter<'_, Frame> {
         self.frames.iter()
     }
 
@@ -126,7 +131,7 @@ impl Message {
     /// # Panics
     /// If `at > self.len()`.
     pub fn split_off(&mut self, at: usize) -> Message {
-        let tail: SmallVec<[Bytes; 2]> = self.frames.drain(at..).collect();
+        let tail: Frames = self.frames.drain(at..).collect();
         Message {
             frames: tail,
             metadata: self.metadata.clone(),
@@ -179,7 +184,7 @@ impl Message {
     }
 
     /// Consumes the message and returns its frames.
-    pub fn into_frames(self) -> Vec<Bytes> {
+    pub fn into_frames(self) -> Vec<Frame> {
         self.frames.into_vec()
     }
 }
@@ -191,29 +196,29 @@ impl std::fmt::Debug for Message {
 }
 
 impl std::ops::Index<usize> for Message {
-    type Output = Bytes;
-    fn index(&self, index: usize) -> &Bytes {
+    type Output = Frame;
+    fn index(&self, index: usize) -> &Frame {
         &self.frames[index]
     }
 }
 
 impl IntoIterator for Message {
-    type Item = Bytes;
-    type IntoIter = smallvec::IntoIter<[Bytes; 2]>;
+    type Item = Frame;
+    type IntoIter = smallvec::IntoIter<[Frame; 2]>;
     fn into_iter(self) -> Self::IntoIter {
         self.frames.into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Message {
-    type Item = &'a Bytes;
-    type IntoIter = std::slice::Iter<'a, Bytes>;
+    type Item = &'a Frame;
+    type IntoIter = std::slice::Iter<'a, Frame>;
     fn into_iter(self) -> Self::IntoIter {
         self.frames.iter()
     }
 }
 
-impl<T: Into<Bytes>> FromIterator<T> for Message {
+impl<T: Into<Frame>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
@@ -223,7 +228,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     }
 }
 
-impl<T: Into<Bytes>> Extend<T> for Message {
+impl<T: Into<Frame>> Extend<T> for Message {
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
         self.frames.extend(iter.into_iter().map(Into::into));
     }
@@ -234,27 +239,33 @@ macro_rules! single_frame_from {
         impl From<$t> for Message {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
-                frames.push(Bytes::from(frame));
+                frames.push(Frame::from(frame));
                 Message { frames, metadata: None, routing_id: None }
             }
         }
     )*};
 }
-single_frame_from!(Bytes, Vec<u8>, String, &'static str, &'static [u8]);
+single_frame_from!(Frame, Bytes, Vec<u8>, String, &str, &[u8]);
 
-impl<const N: usize> From<&'static [u8; N]> for Message {
-    fn from(frame: &'static [u8; N]) -> Self {
+impl<const N: usize> From<&[u8; N]> for Message {
+    fn from(frame: &[u8; N]) -> Self {
         Message::from(&frame[..])
     }
 }
 
-impl From<Vec<Bytes>> for Message {
-    fn from(frames: Vec<Bytes>) -> Self {
+impl From<Vec<Frame>> for Message {
+    fn from(frames: Vec<Frame>) -> Self {
         Message {
             frames: SmallVec::from_vec(frames),
             metadata: None,
             routing_id: None,
         }
+    }
+}
+
+impl From<Vec<Bytes>> for Message {
+    fn from(frames: Vec<Bytes>) -> Self {
+        frames.into_iter().collect()
     }
 }
 
@@ -271,7 +282,7 @@ mod tests {
         assert_eq!(msg.pop_front().as_deref(), Some(&b"id"[..]));
         let tail = msg.split_off(1);
         assert_eq!(msg.frames(), &[Bytes::from("a")]);
-        assert_eq!(tail.into_frames(), vec![Bytes::from("b"), Bytes::from("c")]);
+        assert_eq!(tail.into_frames(), vec![Frame::from("b"), Frame::from("c")]);
     }
 
     #[test]
@@ -308,5 +319,16 @@ mod tests {
         assert_eq!(Message::from(b"x"), Message::from("x"));
         assert_eq!(Message::from(vec![1u8, 2]).size(), 2);
         assert!(Message::new().is_empty());
+        assert_eq!(Message::from(String::from("ab")), Message::from(&b"ab"[..]));
+        let frames = vec![Bytes::from("a"), Bytes::from("b")];
+        assert_eq!(Message::from(frames), ["a", "b"].into_iter().collect());
+    }
+
+    #[test]
+    fn small_messages_need_no_heap() {
+        let mut msg = Message::from(&[1u8; Frame::INLINE_CAPACITY][..]);
+        msg.push_front("routing id");
+        assert!(!msg.frames.spilled());
+        assert!(msg.iter().all(Frame::is_inline));
     }
 }

@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::{Command, Event, Message};
+use crate::{Command, Event, Frame, Message};
 
 /// A subscription or a cancellation of one, for a topic prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,14 +37,15 @@ impl Subscription {
         }
     }
 
-    /// Reads the message form from a frame (`0x01`/`0x00` + topic; the topic is sliced, not
-    /// copied); `None` for any other frame.
-    pub fn from_frame(frame: &Bytes) -> Option<Self> {
-        match frame.first() {
-            Some(1) => Some(Subscription::Subscribe(frame.slice(1..))),
-            Some(0) => Some(Subscription::Cancel(frame.slice(1..))),
-            _ => None,
-        }
+    /// Reads the message form from a frame (`0x01`/`0x00` + topic; the topic is sliced
+    /// from a shared frame, copied from an inline one); `None` for any other frame.
+    pub fn from_frame(frame: &Frame) -> Option<Self> {
+        let subscribe = match frame.first() {
+            Some(1) => true,
+            Some(0) => false,
+            _ => return None,
+        };
+        Some(Subscription::new(subscribe, frame.slice(1..)))
     }
 
     /// Reads the message form: a message of one frame that [`Subscription::from_frame`]
@@ -57,12 +58,18 @@ impl Subscription {
     }
 
     /// The message form's one frame: the flag byte, then the topic.
-    pub fn to_frame(&self) -> Bytes {
+    pub fn to_frame(&self) -> Frame {
         let topic = self.topic();
+        let flag = u8::from(self.is_subscribe());
+        if topic.len() < Frame::INLINE_CAPACITY {
+            let mut body = [flag; Frame::INLINE_CAPACITY];
+            body[1..=topic.len()].copy_from_slice(topic);
+            return Frame::copy_from_slice(&body[..=topic.len()]);
+        }
         let mut body = BytesMut::with_capacity(topic.len() + 1);
-        body.put_u8(u8::from(self.is_subscribe()));
+        body.put_u8(flag);
         body.put_slice(topic);
-        body.freeze()
+        Frame::from(body.freeze())
     }
 
     /// The message form: one frame, the flag byte, then the topic.

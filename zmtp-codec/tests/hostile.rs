@@ -394,8 +394,8 @@ fn handshake_metadata_of_several_mib_is_accepted() {
 #[test]
 fn the_sizes_docs_architecture_counts() {
     // "What a peer can make us hold" in docs/ARCHITECTURE.md counts these.
-    assert_eq!(FRAME_OVERHEAD, 32);
-    assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 88);
+    assert_eq!(FRAME_OVERHEAD, 40);
+    assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 104);
 }
 
 #[test]

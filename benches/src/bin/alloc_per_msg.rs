@@ -2,15 +2,20 @@
 //! busy PUSH/PULL pair (current-thread runtime, both ends in this process), counted by a
 //! global allocator wrapper, over inproc, tcp and ipc.
 //!
-//! The payload is one `Bytes` cloned for every message (a reference count, no allocation),
-//! so what is counted is the sockets' own work: pipes, codec, connection tasks. After a
-//! warm-up of one batch the counter is read around the next `message-count` messages.
+//! Two ways of building the messages: `shared`, one `Bytes` cloned for every message (a
+//! reference count, no allocation), so what is counted is the sockets' own work: pipes,
+//! codec, connection tasks; and `fresh`, each message built from a slice with
+//! `Frame::copy_from_slice` as an application does (libzmq's perf tools call
+//! `zmq_msg_init_size` for every message), so what the message itself costs is counted
+//! too: nothing up to `Frame::INLINE_CAPACITY` bytes, one allocation above. After a warm-up batch, taken whole by the receiver,
+//! the counter is read around the sending and the receipt of the next `message-count`
+//! messages.
 #![allow(unsafe_code)] // the counting allocator
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zmq_async::{PullSocket, PushSocket};
+use zmq_async::{Frame, PullSocket, PushSocket};
 use zmq_benches::{fail, runtime, Args};
 
 struct Counting;
@@ -51,18 +56,21 @@ fn main() {
         format!("ipc:///tmp/zmq-alloc-per-msg-{}.ipc", std::process::id()),
     ] {
         for size in [8usize, 64, 1024] {
-            let (allocs, bytes) = rt.block_on(measure(&endpoint, size, count));
-            println!(
-                "{:<7} {size:>5} B: {:.4} allocations/msg, {:.1} bytes allocated/msg ({allocs} in {count} messages)",
-                endpoint.split(':').next().unwrap_or("?"),
-                allocs as f64 / count as f64,
-                bytes as f64 / count as f64,
-            );
+            for fresh in [false, true] {
+                let (allocs, bytes) = rt.block_on(measure(&endpoint, size, count, fresh));
+                println!(
+                    "{:<7} {size:>5} B {:<6}: {:.4} allocations/msg, {:.1} bytes allocated/msg ({allocs} in {count} messages)",
+                    endpoint.split(':').next().unwrap_or("?"),
+                    if fresh { "fresh" } else { "shared" },
+                    allocs as f64 / count as f64,
+                    bytes as f64 / count as f64,
+                );
+            }
         }
     }
 }
 
-async fn measure(endpoint: &str, size: usize, count: usize) -> (u64, u64) {
+async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64, u64) {
     let mut pull = PullSocket::new();
     let ep = pull
         .bind(endpoint)
@@ -73,9 +81,25 @@ async fn measure(endpoint: &str, size: usize, count: usize) -> (u64, u64) {
         .await
         .unwrap_or_else(|e| fail(format_args!("zmq_connect: {e}")));
     let body = bytes::Bytes::from(vec![0u8; size]);
+    // The sender sends a warm-up batch, waits until the receiver has taken all of it (so
+    // the window below holds the sending of exactly `count` messages as well as their
+    // receipt), then the measured batch.
+    let (go, ready) = tokio::sync::oneshot::channel::<()>();
     let sender = tokio::spawn(async move {
-        for _ in 0..2 * count {
-            if let Err(e) = push.send(body.clone()).await {
+        let slice = vec![0u8; size];
+        let mut ready = Some(ready);
+        for i in 0..2 * count {
+            if i == count {
+                if let Some(ready) = ready.take() {
+                    drop(ready.await);
+                }
+            }
+            let msg = if fresh {
+                Frame::copy_from_slice(&slice)
+            } else {
+                Frame::from(body.clone())
+            };
+            if let Err(e) = push.send(msg).await {
                 fail(format_args!("zmq_sendmsg: {e}"));
             }
         }
@@ -90,6 +114,9 @@ async fn measure(endpoint: &str, size: usize, count: usize) -> (u64, u64) {
         ALLOCS.load(Ordering::Relaxed),
         BYTES.load(Ordering::Relaxed),
     );
+    if go.send(()).is_err() {
+        fail("the sender ended early");
+    }
     for _ in 0..count {
         if let Err(e) = pull.recv().await {
             fail(format_args!("zmq_recvmsg: {e}"));

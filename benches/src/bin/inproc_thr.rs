@@ -7,7 +7,7 @@
 //! current-thread runtime; `--mt`: both as tasks of one multi-thread runtime.
 
 use zmq_async::{Message, PullSocket, PushSocket};
-use zmq_benches::{fail, payload, runtime, throughput_report, Args, Stopwatch};
+use zmq_benches::{fail, frame, runtime, throughput_report, Args, Stopwatch};
 
 const ENDPOINT: &str = "inproc://thr_test";
 
@@ -57,7 +57,7 @@ async fn worker(size: usize, count: usize) {
         fail(format_args!("zmq_connect: {e}"));
     }
     for _ in 0..count {
-        if let Err(e) = s.send(payload(size)).await {
+        if let Err(e) = s.send(frame(size)).await {
             fail(format_args!("zmq_sendmsg: {e}"));
         }
     }

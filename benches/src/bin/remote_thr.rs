@@ -3,7 +3,7 @@
 //! (linger), or with `--hold` keeps the connection open until killed.
 
 use zmq_async::PushSocket;
-use zmq_benches::{curve_client, fail, payload, runtime, wait_for_tasks, Args, HOLD_FLAG};
+use zmq_benches::{curve_client, fail, frame, runtime, wait_for_tasks, Args, HOLD_FLAG};
 
 fn main() {
     let args = Args::parse("remote_thr <connect-to> <message-size> <message-count>", 3);
@@ -16,7 +16,7 @@ fn main() {
             fail(format_args!("zmq_connect: {e}"));
         }
         for _ in 0..count {
-            if let Err(e) = s.send(payload(size)).await {
+            if let Err(e) = s.send(frame(size)).await {
                 fail(format_args!("zmq_sendmsg: {e}"));
             }
         }

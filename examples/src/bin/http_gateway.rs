@@ -396,7 +396,7 @@ fn parse_reply(msg: &Message) -> Option<(u64, Reply)> {
         id,
         Reply {
             worker,
-            body: body.clone(),
+            body: body.clone().into(),
         },
     ))
 }

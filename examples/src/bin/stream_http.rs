@@ -19,8 +19,7 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
-use zmq_async::{Message, Result, StreamSocket};
+use zmq_async::{Frame, Message, Result, StreamSocket};
 
 /// The body of every `200`.
 const BODY: &str = "Hello, World!";
@@ -39,7 +38,7 @@ async fn main() -> Result<()> {
     println!("listening on {bound}");
 
     // What each connection sent that is not a whole request yet.
-    let mut pending: HashMap<Bytes, Vec<u8>> = HashMap::new();
+    let mut pending: HashMap<Frame, Vec<u8>> = HashMap::new();
     loop {
         let msg = socket.recv().await?;
         let (Some(id), Some(data)) = (msg.get(0), msg.get(1)) else {
@@ -57,13 +56,13 @@ async fn main() -> Result<()> {
         let (replies, close) = answer(buffer);
         for reply in replies {
             socket
-                .send(Message::from(vec![id.clone(), Bytes::from(reply)]))
+                .send(Message::from(vec![id.clone(), Frame::from(reply)]))
                 .await?;
         }
         if close {
             pending.remove(id);
             socket
-                .send(Message::from(vec![id.clone(), Bytes::new()]))
+                .send(Message::from(vec![id.clone(), Frame::new()]))
                 .await?;
         }
     }

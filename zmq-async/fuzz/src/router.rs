@@ -540,7 +540,7 @@ fn user_recv(socket: &mut Socket<kind::Router>, model: &mut Model) {
                             !model.autos.iter().flatten().any(|b| *b == got_id),
                             "automatic id {got_id:?} given twice"
                         );
-                        model.autos[k] = Some(got_id);
+                        model.autos[k] = Some(got_id.into());
                     }
                 },
             }

@@ -207,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
                     for frame in msg.into_frames() {
                         if !frame.is_empty() {
                             self.backlog += frame.len();
-                            self.chunks.push_back(frame);
+                            self.chunks.push_back(frame.into());
                         }
                     }
                 }

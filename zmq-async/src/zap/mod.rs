@@ -135,7 +135,7 @@ pub async fn serve(authenticator: impl Authenticator) -> Result<ZapHandle> {
                     let id = msg.get(1).cloned().unwrap_or_default();
                     [
                         Bytes::from_static(VERSION),
-                        id,
+                        id.into(),
                         Bytes::from_static(b"500"),
                         Bytes::from(e.to_string()),
                         Bytes::new(),
@@ -351,7 +351,7 @@ mod tests {
             (6, "\x05"),
         ] {
             let mut frames = good.clone().into_frames();
-            frames[i] = Bytes::from(bad);
+            frames[i] = bad.into();
             cases.push(frames.into());
         }
         for case in cases {

@@ -65,12 +65,12 @@ impl ZapRequest {
             return Err(MalformedZap("version is not 1.0"));
         }
         Ok(ZapRequest {
-            request_id: f[1].clone(),
-            domain: f[2].clone(),
-            address: f[3].clone(),
-            identity: f[4].clone(),
-            mechanism: f[5].clone(),
-            credentials: f[6..].to_vec(),
+            request_id: f[1].clone().into(),
+            domain: f[2].clone().into(),
+            address: f[3].clone().into(),
+            identity: f[4].clone().into(),
+            mechanism: f[5].clone().into(),
+            credentials: f[6..].iter().cloned().map(Bytes::from).collect(),
         })
     }
 
@@ -155,11 +155,11 @@ pub(crate) fn parse_reply(msg: &Message, request_id: &[u8]) -> Result<ZapReply, 
         _ => return Err(MalformedZap("status code is not 200, 300, 400 or 500")),
     };
     let metadata =
-        Metadata::decode(f[6].clone()).map_err(|_| MalformedZap("metadata is malformed"))?;
+        Metadata::decode(f[6].clone().into()).map_err(|_| MalformedZap("metadata is malformed"))?;
     Ok(ZapReply {
         status_code,
         status_text: String::from_utf8_lossy(&f[4]).into_owned(),
-        user_id: f[5].clone(),
+        user_id: f[5].clone().into(),
         metadata,
     })
 }

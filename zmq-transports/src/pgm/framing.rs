@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use zmtp_codec::frame::{self, Framing};
-use zmtp_codec::Message;
+use zmtp_codec::{Frame, Message};
 
 /// The offset value meaning "no message starts in this TSDU".
 pub const NO_OFFSET: u16 = 0xffff;
@@ -47,9 +47,9 @@ pub enum FramingError {
 pub struct Encoder {
     max_tsdu: usize,
     /// Frames waiting, each with its MORE flag.
-    frames: VecDeque<(Bytes, bool)>,
+    frames: VecDeque<(Frame, bool)>,
     /// The frame being written: its header and body, from `pos` on.
-    current: Option<(Bytes, Bytes)>,
+    current: Option<(Bytes, Frame)>,
     pos: usize,
     /// The last frame taken had MORE set (so the next one does not start a message).
     more: bool,
@@ -121,9 +121,9 @@ impl Encoder {
         while self.pos < total && out.len() - 2 < cap {
             let room = cap - (out.len() - 2);
             let (part, at) = if self.pos < header.len() {
-                (header, self.pos)
+                (&header[..], self.pos)
             } else {
-                (body, self.pos - header.len())
+                (&body[..], self.pos - header.len())
             };
             let n = room.min(part.len() - at);
             out.put_slice(&part[at..at + n]);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Instructions per message (callgrind's Ir) of our perf tools, for the receiver and the sender
+# over ipc and inproc: a count independent of the machine's load, to compare builds.
+#
+#   bash scripts/instructions.sh                # 8-byte messages, the tools of target/release
+#   SIZE=64 bash scripts/instructions.sh
+#   BIN=/tmp/old bash scripts/instructions.sh   # local_thr, remote_thr, inproc_thr built elsewhere
+#
+# Each case runs twice, with 20,000 and 200,000 messages, and reports the difference of the two
+# totals over the 180,000 messages between: what start-up and shutdown cost cancels out. Over
+# ipc, one end runs under callgrind (`local_thr` for the receiver, `remote_thr` for the
+# sender) and the other natively; callgrind runs its program on one thread at a time and
+# slowly, so the native end keeps up and the measured end reads or writes in its own rhythm.
+# `inproc_thr` runs whole under callgrind, a total per thread (`--separate-threads`): thread 1
+# receives, thread 2 sends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=${SIZE:-8}
+BIN=${BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --release -p zmq-benches --bins >&2
+    BIN="${CARGO_TARGET_DIR:-target}/release"
+fi
+command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+SMALL=20000
+LARGE=200000
+
+ir() { grep -h '^summary:' "$1" | awk '{print $2}'; }
+per_msg() { echo $((($(ir "$2") - $(ir "$1")) / (LARGE - SMALL))); }
+
+for n in $SMALL $LARGE; do
+    ep="ipc://$OUT/thr-$n"
+    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/recv-$n" \
+        "$BIN/local_thr" "$ep" "$SIZE" "$n" >/dev/null &
+    receiver=$!
+    sleep 2 # callgrind's start-up, before the connect (which would retry anyway)
+    "$BIN/remote_thr" "$ep" "$SIZE" "$n"
+    wait "$receiver"
+
+    "$BIN/local_thr" "$ep-s" "$SIZE" "$n" >/dev/null &
+    receiver=$!
+    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/send-$n" \
+        "$BIN/remote_thr" "$ep-s" "$SIZE" "$n"
+    wait "$receiver"
+
+    valgrind -q --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/inproc-$n" \
+        "$BIN/inproc_thr" "$SIZE" "$n" >/dev/null
+done
+
+echo "instructions per $SIZE-byte message (callgrind Ir, $LARGE - $SMALL messages):"
+echo "ipc    receiver: $(per_msg "$OUT/recv-$SMALL" "$OUT/recv-$LARGE")"
+echo "ipc    sender:   $(per_msg "$OUT/send-$SMALL" "$OUT/send-$LARGE")"
+echo "inproc receiver: $(per_msg "$OUT/inproc-$SMALL-01" "$OUT/inproc-$LARGE-01")"
+echo "inproc sender:   $(per_msg "$OUT/inproc-$SMALL-02" "$OUT/inproc-$LARGE-02")"
