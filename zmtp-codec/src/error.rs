@@ -71,6 +71,12 @@ pub enum Error {
         /// Minor version sent.
         minor: u8,
     },
+    /// RADIO/DISH traffic that breaks RFC 48: a DISH got a message that is not a group
+    /// frame (at most 15 bytes, with MORE) and one body frame, or a command other than
+    /// JOIN and LEAVE; a RADIO got a message, or a command other than JOIN and LEAVE, or a
+    /// JOIN or LEAVE for a group longer than 15 bytes.
+    #[error("malformed RADIO/DISH traffic: {0}")]
+    MalformedGroupTraffic(&'static str),
     /// The peer's Socket-Type property (or ZMTP 2.0 socket-type byte) names no socket type.
     #[error("unknown socket type {0:?}")]
     UnknownSocketType(Bytes),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+use crate::group::{Group, GroupTooLong, MAX_GROUP_LEN};
 use crate::Metadata;
 
 /// A ZeroMQ message: one or more frames, each a cheaply clonable [`Bytes`].
@@ -22,6 +23,11 @@ use crate::Metadata;
 /// on each message it receives, and sends each message to the peer it names. Like the
 /// properties, it is not part of the message's value.
 ///
+/// RADIO and DISH sort messages into groups (libzmq's `zmq_msg_group` and
+/// `zmq_msg_set_group`): a RADIO sends each message to the DISHes that joined its group, and
+/// a DISH's messages carry theirs. A message has a routing id or a group, never both (no
+/// socket type uses both): setting one clears the other.
+///
 /// ```
 /// use zmtp_codec::Message;
 /// let mut msg = Message::from("world");
@@ -33,7 +39,57 @@ use crate::Metadata;
 pub struct Message {
     frames: SmallVec<[Bytes; 2]>,
     metadata: Option<Arc<Metadata>>,
-    routing_id: Option<NonZeroU32>,
+    routing_id: Address,
+}
+
+/// A message's routing id or group, in 16 bytes: a group of up to 15 bytes inline, sharing
+/// its room with the routing id (a `Message` grows from 88 to 96 bytes for it; see
+/// `tests::message_size`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Address {
+    /// [`Address::NONE`], [`Address::ROUTING_ID`] (the id in `bytes[..4]`), or the length
+    /// of the group in `bytes`.
+    kind: u8,
+    bytes: [u8; MAX_GROUP_LEN],
+}
+
+impl Address {
+    const NONE: u8 = 0xff;
+    const ROUTING_ID: u8 = 0xfe;
+    const EMPTY: Address = Address {
+        kind: Address::NONE,
+        bytes: [0; MAX_GROUP_LEN],
+    };
+
+    fn routing_id(id: Option<NonZeroU32>) -> Address {
+        let Some(id) = id else {
+            return Address::EMPTY;
+        };
+        let mut bytes = [0; MAX_GROUP_LEN];
+        bytes[..4].copy_from_slice(&id.get().to_ne_bytes());
+        Address {
+            kind: Address::ROUTING_ID,
+            bytes,
+        }
+    }
+
+    fn id(&self) -> Option<NonZeroU32> {
+        if self.kind != Address::ROUTING_ID {
+            return None;
+        }
+        let [a, b, c, d, ..] = self.bytes;
+        NonZeroU32::new(u32::from_ne_bytes([a, b, c, d]))
+    }
+
+    fn group(&self) -> Option<&[u8]> {
+        self.bytes.get(..usize::from(self.kind))
+    }
+}
+
+impl Default for Address {
+    fn default() -> Self {
+        Address::EMPTY
+    }
 }
 
 impl PartialEq for Message {
@@ -156,13 +212,53 @@ impl Message {
     /// The routing id of the peer that sent this message (SERVER, PEER), or of the peer it
     /// is addressed to (libzmq's `zmq_msg_routing_id`; `None` is libzmq's 0).
     pub fn routing_id(&self) -> Option<NonZeroU32> {
-        self.routing_id
+        self.routing_id.id()
     }
 
     /// Addresses the message to a SERVER's or PEER's peer (libzmq's
     /// `zmq_msg_set_routing_id`); `None` clears it.
     pub fn set_routing_id(&mut self, id: Option<NonZeroU32>) {
-        self.routing_id = id;
+        self.routing_id = Address::routing_id(id);
+    }
+
+    /// The message's group (RADIO, DISH; libzmq's `zmq_msg_group`), if it has one.
+    pub fn group(&self) -> Option<&[u8]> {
+        self.routing_id.group()
+    }
+
+    /// Puts the message in `group` for a RADIO to send (libzmq's `zmq_msg_set_group`); a
+    /// group is at most 15 bytes.
+    pub fn set_group(&mut self, group: impl AsRef<[u8]>) -> Result<(), GroupTooLong> {
+        self.set_group_to(Some(Group::new(group)?));
+        Ok(())
+    }
+
+    /// Puts the message in `group`, or in none.
+    pub fn set_group_to(&mut self, group: Option<Group>) {
+        self.routing_id = match group {
+            Some(g) => {
+                let mut bytes = [0; MAX_GROUP_LEN];
+                bytes[..g.len()].copy_from_slice(&g);
+                Address {
+                    kind: g.len() as u8,
+                    bytes,
+                }
+            }
+            None => Address::EMPTY,
+        };
+    }
+
+    /// The message in `group` (see [`Message::set_group`]).
+    ///
+    /// ```
+    /// use zmtp_codec::Message;
+    /// let msg = Message::from("sunny").in_group("weather")?;
+    /// assert_eq!(msg.group(), Some(&b"weather"[..]));
+    /// # Ok::<(), zmtp_codec::GroupTooLong>(())
+    /// ```
+    pub fn in_group(mut self, group: impl AsRef<[u8]>) -> Result<Message, GroupTooLong> {
+        self.set_group(group)?;
+        Ok(self)
     }
 
     /// The message addressed to the peer `id` (see [`Message::set_routing_id`]).
@@ -174,7 +270,7 @@ impl Message {
     /// ```
     #[must_use]
     pub fn to(mut self, id: NonZeroU32) -> Message {
-        self.routing_id = Some(id);
+        self.set_routing_id(Some(id));
         self
     }
 
@@ -218,7 +314,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
             metadata: None,
-            routing_id: None,
+            routing_id: Address::EMPTY,
         }
     }
 }
@@ -235,7 +331,7 @@ macro_rules! single_frame_from {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
                 frames.push(Bytes::from(frame));
-                Message { frames, metadata: None, routing_id: None }
+                Message { frames, metadata: None, routing_id: Address::EMPTY }
             }
         }
     )*};
@@ -253,7 +349,7 @@ impl From<Vec<Bytes>> for Message {
         Message {
             frames: SmallVec::from_vec(frames),
             metadata: None,
-            routing_id: None,
+            routing_id: Address::EMPTY,
         }
     }
 }
@@ -301,6 +397,35 @@ mod tests {
         msg.set_routing_id(None);
         assert_eq!(msg.routing_id(), None);
         assert_eq!(Message::from("z").routing_id(), None);
+    }
+
+    #[test]
+    fn group_and_routing_id_share_their_room() {
+        let id = NonZeroU32::new(0x0102_0304).unwrap();
+        let mut msg = Message::from("x").in_group("weather").unwrap();
+        assert_eq!(msg.group(), Some(&b"weather"[..]));
+        assert_eq!(msg.routing_id(), None);
+        assert_eq!(msg.split_off(1).group(), Some(&b"weather"[..]));
+        msg.set_routing_id(Some(id));
+        assert_eq!((msg.group(), msg.routing_id()), (None, Some(id)));
+        msg.set_group([0xfe; 15]).unwrap();
+        assert_eq!(
+            (msg.group(), msg.routing_id()),
+            (Some(&[0xfe; 15][..]), None)
+        );
+        assert_eq!(msg.set_group([1; 16]), Err(GroupTooLong(16)));
+        msg.set_group("").unwrap();
+        assert_eq!(msg.group(), Some(&b""[..]));
+        msg.set_group_to(None);
+        assert_eq!(msg.group(), None);
+        assert_eq!(msg, Message::from("x"));
+    }
+
+    /// A deliberate size: every queued message costs it. 88 bytes before groups; the
+    /// 15-byte inline group sharing the routing id's room made it 96.
+    #[test]
+    fn message_size() {
+        assert_eq!(std::mem::size_of::<Message>(), 96);
     }
 
     #[test]
