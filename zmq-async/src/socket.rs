@@ -95,6 +95,10 @@ pub mod kind {
         Peer = Peer: ;
         /// CHANNEL (draft, thread-safe): PAIR with one frame a message.
         Channel = Channel: ;
+        /// RADIO (draft, thread-safe): sends each message to the DISHes of its group.
+        Radio = Radio: ;
+        /// DISH (draft, thread-safe): receives the messages of the groups it joined.
+        Dish = Dish: ;
     }
 }
 
@@ -867,7 +871,7 @@ impl Socket<kind::XPub> {
 }
 
 impl<T: SocketKind> Socket<T> {
-    fn apply_subscription(&mut self, topic: &[u8], on: bool) -> Result<()> {
+    pub(crate) fn apply_subscription(&mut self, topic: &[u8], on: bool) -> Result<()> {
         self.pump();
         let r = self.proto.subscribe(&mut self.base, topic, on);
         self.base.reap(&mut *self.proto);

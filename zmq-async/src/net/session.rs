@@ -378,6 +378,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Event::Cancel(topic) => self
                 .inbox
                 .push_back(Subscription::Cancel(topic).to_message()),
+            Event::Membership(m) => self.inbox.push_back(m.to_message()),
             Event::AuthRequest(request) => {
                 let options = self.link.handle.options();
                 let cx = zap::Context {

@@ -7,7 +7,9 @@
 //! (`xsub.rs`); REP is ROUTER's identity map with an envelope and strict alternation.
 //!
 //! The thread-safe draft types reuse them: SCATTER is PUSH, GATHER is PULL, CHANNEL is
-//! PAIR, CLIENT is DEALER's parts (`client.rs`), and PEER is SERVER (`server.rs`); what
+//! PAIR, CLIENT is DEALER's parts (`client.rs`), PEER is SERVER (`server.rs`), RADIO is
+//! the distributor over a group table (`radio.rs`), DISH the fair queue with a group
+//! filter (`dish.rs`); what
 //! sets them apart (one frame a message, `connect_peer`) is their socket's,
 //! [`ThreadSafeSocket`](crate::ThreadSafeSocket).
 
@@ -16,9 +18,11 @@ use crate::SocketType;
 
 mod client;
 mod dealer;
+mod dish;
 mod pair;
 mod pull;
 mod push;
+mod radio;
 mod rep;
 mod req;
 mod router;
@@ -47,7 +51,9 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
         SocketType::Scatter => Box::new(push::Push::default()),
         SocketType::Gather => Box::new(pull::Pull::default()),
         SocketType::Channel => Box::new(pair::Pair::default()),
-        // Only the marker types in `socket::kind` create sockets, and none is RADIO or DISH.
+        SocketType::Radio => Box::new(radio::Radio::default()),
+        SocketType::Dish => Box::new(dish::Dish::default()),
+        // Only the marker types in `socket::kind` create sockets, one for each type above.
         other => unreachable!("no socket of type {other} can be created"),
     }
 }
