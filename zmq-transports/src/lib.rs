@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`ByteStream`](TransportKind::ByteStream) | `tcp://`, `ipc://` | a [`Stream`] (`AsyncRead + AsyncWrite`) from [`connect`] or [`Listener::accept`]; the engine runs a ZMTP connection over it |
 //! | [`Inproc`](TransportKind::Inproc) | `inproc://` | only the parsed name: the sockets join their pipes directly, through `zmq-async`'s own rendezvous; no bytes, no codec |
-//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | whole messages from a [`multicast::PgmReceiver`], to a [`multicast::PgmSender`]; the [`pgm`] core underneath |
+//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://`, `udp://` | whole messages from a [`multicast::PgmReceiver`], to a [`multicast::PgmSender`], the [`pgm`] core underneath; for `udp://` (RADIO/DISH) one message a datagram, from a [`udp::UdpReceiver`], to a [`udp::UdpSender`] |
 //!
 //! - [`endpoint`]: [`Endpoint`] and its parts; strict parsing, a [`Display`](std::fmt::Display)
 //!   that round-trips.
@@ -60,9 +60,11 @@ pub mod multicast;
 pub mod pgm;
 pub mod stream;
 pub mod tcp;
+pub mod udp;
 
 pub use endpoint::{
     Endpoint, Host, IpcEndpoint, ParseError, ParseErrorKind, PgmEndpoint, Port, TcpEndpoint,
+    UdpEndpoint,
 };
 pub use error::Error;
 pub use stream::{bind, connect, Listener, PeerAddr, Stream, StreamOptions};
@@ -76,6 +78,6 @@ pub enum TransportKind {
     ByteStream,
     /// inproc: sockets exchange message pipes directly; no bytes, no codec.
     Inproc,
-    /// pgm and epgm: reliable multicast over datagrams.
+    /// pgm and epgm: reliable multicast over datagrams; udp: one message a datagram.
     Datagram,
 }
