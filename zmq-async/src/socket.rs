@@ -168,6 +168,8 @@ pub(crate) struct NetBind {
     handle: SocketHandle,
     endpoint: Endpoint,
     closed: CancellationToken,
+    /// A bind (a `udp://` connect also waits for its socket).
+    bind: bool,
 }
 
 impl NetBind {
@@ -176,6 +178,7 @@ impl NetBind {
             Endpoint::Pgm(_) | Endpoint::Epgm(_) => {
                 net::multicast(self.handle, &self.endpoint, self.closed).await
             }
+            Endpoint::Udp(_) => net::udp(self.handle, &self.endpoint, self.bind, self.closed).await,
             _ => net::bind(self.handle, &self.endpoint, self.closed).await,
         }
     }
@@ -193,9 +196,13 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
         return inproc_name(endpoint).map(Route::Inproc);
     }
     match endpoint.parse::<Endpoint>() {
-        Ok(ep @ (Endpoint::Tcp(_) | Endpoint::Ipc(_) | Endpoint::Pgm(_) | Endpoint::Epgm(_))) => {
-            Ok(Route::Net(ep))
-        }
+        Ok(
+            ep @ (Endpoint::Tcp(_)
+            | Endpoint::Ipc(_)
+            | Endpoint::Pgm(_)
+            | Endpoint::Epgm(_)
+            | Endpoint::Udp(_)),
+        ) => Ok(Route::Net(ep)),
         Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
         Err(e) => match inproc_name(endpoint) {
             // Schemes we know of but do not serve (ws, tipc, …) keep their own error.
@@ -224,7 +231,7 @@ fn inproc_name(endpoint: &str) -> Result<&str> {
     };
     match scheme {
         "inproc" if !rest.is_empty() => Ok(rest),
-        "tcp" | "ipc" | "pgm" | "epgm" | "ws" | "wss" | "tipc" | "vmci" | "udp" => {
+        "tcp" | "ipc" | "pgm" | "epgm" | "ws" | "wss" | "tipc" | "vmci" => {
             Err(Error::TransportUnsupported(endpoint.to_owned()))
         }
         _ => Err(Error::InvalidEndpoint(endpoint.to_owned())),
@@ -506,6 +513,9 @@ impl<T: SocketKind> Socket<T> {
         if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
             net::check_multicast(T::TYPE, endpoint)?;
         }
+        if let Route::Net(Endpoint::Udp(_)) = route {
+            net::check_udp(T::TYPE, endpoint, true)?;
+        }
         match route {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
@@ -517,6 +527,7 @@ impl<T: SocketKind> Socket<T> {
                 handle: self.handle(),
                 endpoint: ep,
                 closed: self.net_closed.clone(),
+                bind: true,
             })),
         }
     }
@@ -588,10 +599,42 @@ impl<T: SocketKind> Socket<T> {
         self.connect_now(endpoint).map(drop)
     }
 
+    /// What `connect` does with the socket before it waits: everything but a `udp://`
+    /// connect (a RADIO's), which returns what to await without the socket (`Err`), for
+    /// [`Socket::finish_connect`].
+    pub(crate) fn start_connect(&mut self, endpoint: &str) -> Result<Result<(), NetBind>> {
+        if let Route::Net(ep @ Endpoint::Udp(_)) = route_for(T::TYPE, endpoint)? {
+            net::check_udp(T::TYPE, endpoint, false)?;
+            return Ok(Err(NetBind {
+                handle: self.handle(),
+                endpoint: ep,
+                closed: self.net_closed.clone(),
+                bind: false,
+            }));
+        }
+        self.connect_now(endpoint).map(|_| Ok(()))
+    }
+
+    /// Keeps the session of a `udp://` connect.
+    pub(crate) fn finish_connect(&mut self, endpoint: &str, task: EndpointTask) {
+        self.base.shared.span.add_endpoint("connect", endpoint);
+        self.net.push(NetEndpoint {
+            given: endpoint.to_owned(),
+            task,
+            bind: false,
+        });
+        self.pump();
+    }
+
     /// `connect`, which never waits; returns the peer it attached, if it attached one
     /// (not with `immediate`).
     pub(crate) fn connect_now(&mut self, endpoint: &str) -> Result<Option<PeerId>> {
         let route = route_for(T::TYPE, endpoint)?;
+        if let Route::Net(Endpoint::Udp(_)) = route {
+            // Only a RADIO connects udp://, through `start_connect`.
+            net::check_udp(T::TYPE, endpoint, false)?;
+            return Err(Error::IncompatibleTransport(endpoint.to_owned()));
+        }
         if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
             // `connect` opens multicast endpoints before it gets here; for the types
             // that reach this directly (the thread-safe ones) it is the wrong transport.

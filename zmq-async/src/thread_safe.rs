@@ -140,6 +140,12 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.lock().stats()
     }
 
+    /// What a DISH's `udp://` endpoints received, and dropped as not RFC 48's datagrams
+    /// (see [`Socket::multicast_stats`]).
+    pub fn multicast_stats(&self) -> crate::MulticastStats {
+        self.lock().multicast_stats()
+    }
+
     /// Polls `op` once on the socket, without waiting.
     fn poll_once<R>(
         &self,
@@ -185,9 +191,15 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.lock().unbind_now(endpoint)
     }
 
-    /// Connects to `endpoint` (see [`Socket::connect`]).
+    /// Connects to `endpoint` (see [`Socket::connect`]). A RADIO also connects `udp://`
+    /// endpoints (`udp://host:port`, `udp://interface;group:port`), which a DISH binds.
     pub async fn connect(&self, endpoint: &str) -> Result<()> {
-        self.lock().connect_now(endpoint).map(drop)
+        let started = self.lock().start_connect(endpoint)?;
+        if let Err(net) = started {
+            let task = net.run().await?;
+            self.lock().finish_connect(endpoint, task);
+        }
+        Ok(())
     }
 
     /// Drops the peers created by `connect(endpoint)` (see [`Socket::disconnect`]).

@@ -233,3 +233,74 @@ async fn bad_traffic_drops_that_peer_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn udp_unicast_on_loopback() {
+    within(async {
+        let dish = DishSocket::new();
+        let endpoint = dish.bind("udp://127.0.0.1:*").await.unwrap();
+        assert!(endpoint.starts_with("udp://127.0.0.1:"), "{endpoint}");
+        assert!(!endpoint.ends_with(":0") && !endpoint.ends_with(":*"));
+        dish.join("g").unwrap();
+        let radio = RadioSocket::new();
+        radio.connect(&endpoint).await.unwrap();
+        // No handshake on udp: messages flow at once, and the DISH filters.
+        until_joined(&radio, &dish, "g").await;
+        radio.send(in_group("not joined", "h")).await.unwrap();
+        radio.send(in_group("joined", "g")).await.unwrap();
+        let m = dish.recv().await.unwrap();
+        assert_eq!(
+            (strs(&m), m.group()),
+            (vec!["joined".to_owned()], Some(&b"g"[..]))
+        );
+
+        // Datagrams that are not RFC 48's are dropped and counted; the next one arrives.
+        let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        let raw = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for bad in [&b""[..], b"\x10sixteen-byte-grp", b"\x05abc", b"\xff"] {
+            raw.send_to(bad, ("127.0.0.1", port)).unwrap();
+        }
+        raw.send_to(b"\x01gafter", ("127.0.0.1", port)).unwrap();
+        let m = dish.recv().await.unwrap();
+        assert_eq!(
+            (strs(&m), m.group()),
+            (vec!["after".to_owned()], Some(&b"g"[..]))
+        );
+        let stats = dish.multicast_stats();
+        assert_eq!(stats.malformed_messages, 4, "{stats:?}");
+        assert!(stats.messages >= 3, "{stats:?}");
+
+        // A message that cannot be one datagram is dropped by the session, not sent cut.
+        radio
+            .send(Message::from(vec![0u8; 9000]).in_group("g").unwrap())
+            .await
+            .unwrap();
+        radio.send(in_group("small", "g")).await.unwrap();
+        assert_eq!(strs(&dish.recv().await.unwrap()), ["small"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn udp_is_for_radio_connect_and_dish_bind_only() {
+    use zmq_async::{PubSocket, ServerSocket};
+    fn incompatible<T>(r: Result<T, Error>) -> bool {
+        matches!(r, Err(Error::IncompatibleTransport(_)))
+    }
+    let radio = RadioSocket::new();
+    assert!(incompatible(radio.bind("udp://127.0.0.1:*").await));
+    let dish = DishSocket::new();
+    assert!(incompatible(dish.connect("udp://127.0.0.1:5555").await));
+    let server = ServerSocket::new();
+    assert!(incompatible(server.bind("udp://127.0.0.1:*").await));
+    assert!(incompatible(server.connect("udp://127.0.0.1:5555").await));
+    let mut publisher = PubSocket::new();
+    assert!(incompatible(publisher.bind("udp://127.0.0.1:*").await));
+    assert!(incompatible(
+        publisher.connect("udp://127.0.0.1:5555").await
+    ));
+    assert!(matches!(
+        radio.connect("udp://127.0.0.1").await,
+        Err(Error::InvalidEndpoint(_))
+    ));
+}

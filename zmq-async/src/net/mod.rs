@@ -11,6 +11,7 @@ mod convert;
 mod pgm;
 mod raw;
 mod session;
+mod udp;
 mod zap;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ pub(crate) use pgm::{
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
+pub(crate) use udp::check_socket_type as check_udp;
 
 use bytes::Bytes;
 use futures::future::Either;
@@ -177,6 +179,16 @@ pub(crate) async fn multicast(
     socket_closed: CancellationToken,
 ) -> Result<EndpointTask> {
     pgm::open(handle, endpoint, socket_closed).await
+}
+
+/// Opens a `udp://` endpoint: a DISH's bind (`bind`), a RADIO's connect.
+pub(crate) async fn udp(
+    handle: SocketHandle,
+    endpoint: &Endpoint,
+    bind: bool,
+    socket_closed: CancellationToken,
+) -> Result<EndpointTask> {
+    udp::open(handle, endpoint, bind, socket_closed).await
 }
 
 /// Binds a tcp or ipc endpoint and accepts peers until stopped or the socket closes.

@@ -41,7 +41,9 @@ const RECEIVER_QUEUE: usize = 256;
 const SENDER_QUEUE: usize = 1000;
 
 /// What a socket's multicast endpoints have received and lost, summed over its `pgm://`
-/// and `epgm://` binds and connects ([`Socket::multicast_stats`](crate::Socket::multicast_stats)).
+/// and `epgm://` binds and connects ([`Socket::multicast_stats`](crate::Socket::multicast_stats)),
+/// and a DISH's `udp://` binds (`messages` and `malformed_messages` only;
+/// [`ThreadSafeSocket::multicast_stats`](crate::ThreadSafeSocket::multicast_stats)).
 /// All zero on a publishing socket.
 ///
 /// PGM repairs what it can; what it cannot (the data left the publisher's window, or the
@@ -58,7 +60,8 @@ pub struct MulticastStats {
     /// PGM packets (sequence numbers) in those gaps.
     pub packets_lost: u64,
     /// Messages dropped because a publisher's data was not framed as libzmq frames it (or a
-    /// frame was over `maxmsgsize`).
+    /// frame was over `maxmsgsize`); for `udp://`, datagrams that were not RFC 48's (empty,
+    /// a group over 15 bytes or past the datagram's end).
     pub malformed_messages: u64,
     /// Datagrams dropped because they were not PGM packets (bad checksum, truncated, …).
     pub malformed_packets: u64,
@@ -103,6 +106,16 @@ impl Counters {
 
     fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One message delivered (`udp://`).
+    pub(crate) fn note_message(&self) {
+        Counters::add(&self.messages, 1);
+    }
+
+    /// One datagram dropped as malformed (`udp://`).
+    pub(crate) fn note_malformed(&self) {
+        Counters::add(&self.malformed_messages, 1);
     }
 }
 
