@@ -115,9 +115,9 @@ impl TrySendError {
 }
 
 impl From<zmtp_codec::GroupTooLong> for Error {
-    /// A group over 15 bytes is `EINVAL`, as libzmq's `zmq_msg_set_group`.
+    /// A group over 255 bytes is `EINVAL`, as libzmq's `zmq_msg_set_group`.
     fn from(_: zmtp_codec::GroupTooLong) -> Self {
-        Error::InvalidArgument("a group is at most 15 bytes")
+        Error::InvalidArgument("a group is at most 255 bytes")
     }
 }
 

@@ -292,7 +292,7 @@ impl ThreadSafeSocket<kind::Peer> {
 
 impl ThreadSafeSocket<kind::Dish> {
     /// Joins `group`: the socket's RADIOs send it the group's messages (libzmq's
-    /// `zmq_join`). A group over 15 bytes, or one already joined, is
+    /// `zmq_join`). A group over 255 bytes, or one already joined, is
     /// [`Error::InvalidArgument`] (libzmq: `EINVAL`).
     ///
     /// ```
@@ -318,7 +318,7 @@ impl ThreadSafeSocket<kind::Dish> {
         self.lock().apply_subscription(group.as_ref(), true)
     }
 
-    /// Leaves `group` (libzmq's `zmq_leave`); one not joined, or over 15 bytes, is
+    /// Leaves `group` (libzmq's `zmq_leave`); one not joined, or over 255 bytes, is
     /// [`Error::InvalidArgument`] (libzmq: `EINVAL`).
     pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<()> {
         self.lock().apply_subscription(group.as_ref(), false)

@@ -30,7 +30,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::{BufMut, Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use zmtp_codec::{Group, Message, MAX_GROUP_LEN};
+use zmtp_codec::{Group, Message};
 
 use crate::endpoint::{Host, Port, UdpEndpoint};
 use crate::multicast::net::interface_v4;
@@ -50,9 +50,6 @@ pub enum DatagramError {
     /// An empty datagram: not even the group's length.
     #[error("empty datagram")]
     Empty,
-    /// The group's length byte says more than 15 (RFC 48's limit, libzmq's too).
-    #[error("group of {0} bytes (at most 15)")]
-    GroupTooLong(u8),
     /// The group runs past the end of the datagram.
     #[error("group runs past the end of the datagram")]
     Truncated,
@@ -84,15 +81,11 @@ pub fn encode(msg: &Message, out: &mut BytesMut) -> Result<(), DatagramError> {
 /// in its group.
 pub fn decode(datagram: &Bytes) -> Result<Message, DatagramError> {
     let (&len, rest) = datagram.split_first().ok_or(DatagramError::Empty)?;
-    let len_usize = usize::from(len);
-    if len_usize > MAX_GROUP_LEN {
-        return Err(DatagramError::GroupTooLong(len));
-    }
-    if rest.len() < len_usize {
-        return Err(DatagramError::Truncated);
-    }
-    let group = Group::new(&rest[..len_usize]).map_err(|_| DatagramError::GroupTooLong(len))?;
-    let mut msg = Message::from(datagram.slice(1 + len_usize..));
+    let len = usize::from(len);
+    let name = rest.get(..len).ok_or(DatagramError::Truncated)?;
+    // A length byte never says more than MAX_GROUP_LEN.
+    let group = Group::new(name).map_err(|_| DatagramError::Truncated)?;
+    let mut msg = Message::from(datagram.slice(1 + len..));
     msg.set_group_to(Some(group));
     Ok(msg)
 }
@@ -308,6 +301,16 @@ mod tests {
         assert_eq!(&out[..], b"\x04newsbody");
         let back = decode(&out.freeze()).unwrap();
         assert_eq!((back.frames(), back.group()), (msg.frames(), msg.group()));
+        // Groups up to 255 bytes (libzmq 4.3.5's limit; its own reader takes the length
+        // byte as signed, and so fails from 128 on).
+        let mut long = vec![255u8];
+        long.extend([b'g'; 255]);
+        long.extend(b"body");
+        let m = decode(&Bytes::from(long)).unwrap();
+        assert_eq!(
+            (m.group().map(<[u8]>::len), &m[0][..]),
+            (Some(255), &b"body"[..])
+        );
         let empty = decode(&Bytes::from_static(b"\x00")).unwrap();
         assert_eq!((&empty[0][..], empty.group()), (&b""[..], Some(&b""[..])));
     }
@@ -316,8 +319,8 @@ mod tests {
     fn bad_datagrams_are_refused_not_read() {
         let bad: [(&[u8], DatagramError); 4] = [
             (b"", DatagramError::Empty),
-            (b"\x10", DatagramError::GroupTooLong(16)),
-            (b"\xffabc", DatagramError::GroupTooLong(255)),
+            (b"\x10", DatagramError::Truncated),
+            (b"\xffabc", DatagramError::Truncated),
             (b"\x05abc", DatagramError::Truncated),
         ];
         for (datagram, why) in bad {

@@ -1120,7 +1120,7 @@ impl Connection {
             }
             Command::Other { name, data } if self.socket_type == SocketType::Radio => {
                 let group = Group::new(&data).map_err(|_| {
-                    Error::MalformedGroupTraffic("a JOIN or LEAVE for a group over 15 bytes")
+                    Error::MalformedGroupTraffic("a JOIN or LEAVE for a group over 255 bytes")
                 })?;
                 match &name[..] {
                     b"JOIN" => Ok(Some(Event::Membership(Membership::Join(group)))),
@@ -1143,7 +1143,7 @@ impl Connection {
     }
 }
 
-/// What a DISH makes of a message from its RADIO: a group frame of at most 15 bytes (sent
+/// What a DISH makes of a message from its RADIO: a group frame of at most 255 bytes (sent
 /// with MORE), then the body, which becomes the message, in that group.
 fn dish_message(mut msg: Message) -> Result<Message, Error> {
     if msg.len() != 2 {
@@ -1154,7 +1154,7 @@ fn dish_message(mut msg: Message) -> Result<Message, Error> {
     let mut body = msg.split_off(1);
     let group = msg.pop_front().unwrap_or_default();
     body.set_group(&group)
-        .map_err(|_| Error::MalformedGroupTraffic("a group longer than 15 bytes"))?;
+        .map_err(|_| Error::MalformedGroupTraffic("a group longer than 255 bytes"))?;
     Ok(body)
 }
 

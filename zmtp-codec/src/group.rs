@@ -8,30 +8,41 @@
 //! JOIN or LEAVE travels as a one-frame message holding that command's body
 //! ([`Membership::to_message`]), so inproc peers read what tcp peers are sent.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Message;
 
-/// The longest group RFC 48 allows, in bytes (libzmq's `ZMQ_GROUP_MAX_LENGTH`).
-pub const MAX_GROUP_LEN: usize = 15;
+/// The longest group, in bytes: libzmq 4.3.5's `ZMQ_GROUP_MAX_LENGTH` (255 since 4.3.3;
+/// 15 before), the most a datagram's length byte can say.
+pub const MAX_GROUP_LEN: usize = 255;
 
-/// A group name of at most [`MAX_GROUP_LEN`] bytes, held inline (no allocation).
+/// The longest group held inline; longer ones are shared on the heap (libzmq's
+/// short and long groups split at the same length).
+const INLINE: usize = 14;
+
+/// A group name of at most [`MAX_GROUP_LEN`] bytes: up to 14 held inline, longer ones
+/// shared (a clone costs a reference count).
 ///
 /// ```
 /// use zmtp_codec::Group;
 /// let g = Group::new("weather").unwrap();
 /// assert_eq!(g.as_bytes(), b"weather");
-/// assert!(Group::new("sixteen bytes!!!").is_err());
+/// assert!(Group::new([b'x'; 256]).is_err());
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Group {
-    len: u8,
-    bytes: [u8; MAX_GROUP_LEN],
+#[derive(Clone)]
+pub struct Group(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Short { len: u8, bytes: [u8; INLINE] },
+    Long(Arc<Vec<u8>>),
 }
 
 /// A group longer than [`MAX_GROUP_LEN`] bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a group is at most 15 bytes; this one has {0}")]
+#[error("a group is at most 255 bytes; this one has {0}")]
 pub struct GroupTooLong(pub usize);
 
 impl Group {
@@ -41,17 +52,23 @@ impl Group {
         if name.len() > MAX_GROUP_LEN {
             return Err(GroupTooLong(name.len()));
         }
-        let mut bytes = [0; MAX_GROUP_LEN];
+        if name.len() > INLINE {
+            return Ok(Group(Repr::Long(Arc::new(name.to_vec()))));
+        }
+        let mut bytes = [0; INLINE];
         bytes[..name.len()].copy_from_slice(name);
-        Ok(Group {
+        Ok(Group(Repr::Short {
             len: name.len() as u8,
             bytes,
-        })
+        }))
     }
 
     /// The name's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        match &self.0 {
+            Repr::Short { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Long(name) => name,
+        }
     }
 }
 
@@ -62,6 +79,27 @@ impl std::ops::Deref for Group {
     }
 }
 
+/// Tables keyed by [`Group`] are searched with a message's group as it is.
+impl std::borrow::Borrow<[u8]> for Group {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for Group {
+    fn eq(&self, other: &Group) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Group {}
+
+impl std::hash::Hash for Group {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
 impl std::fmt::Debug for Group {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Group({:?})", String::from_utf8_lossy(self.as_bytes()))
@@ -69,7 +107,7 @@ impl std::fmt::Debug for Group {
 }
 
 /// A DISH joining or leaving a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Membership {
     /// `JOIN`: send me the group's messages.
     Join(Group),
@@ -87,7 +125,7 @@ impl Membership {
 
     /// The command frame's body: `\x04JOIN` or `\x05LEAVE`, then the group.
     pub fn command_body(&self) -> Bytes {
-        let (name, group): (&[u8], _) = match self {
+        let (name, group): (&[u8], &Group) = match self {
             Membership::Join(g) => (b"\x04JOIN", g),
             Membership::Leave(g) => (b"\x05LEAVE", g),
         };
@@ -127,23 +165,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_hold_at_most_fifteen_bytes() {
+    fn groups_hold_at_most_255_bytes() {
         assert_eq!(Group::new("").map(|g| g.len()), Ok(0));
-        assert_eq!(Group::new([7u8; 15]).map(|g| g.len()), Ok(15));
-        assert_eq!(Group::new([7u8; 16]), Err(GroupTooLong(16)));
+        for n in [14, 15, 255] {
+            let g = Group::new(vec![7u8; n]).unwrap();
+            assert_eq!(g.as_bytes(), &vec![7u8; n][..]);
+            assert_eq!(g.clone(), g);
+        }
+        assert_eq!(Group::new([7u8; 256]), Err(GroupTooLong(256)));
         assert_ne!(Group::new("a"), Group::new("a\0"));
     }
 
     #[test]
     fn membership_round_trips_through_the_command_body() {
         let g = Group::new("news").unwrap();
-        assert_eq!(&Membership::Join(g).command_body()[..], b"\x04JOINnews");
-        assert_eq!(&Membership::Leave(g).command_body()[..], b"\x05LEAVEnews");
-        for m in [Membership::Join(g), Membership::Leave(g)] {
+        assert_eq!(
+            &Membership::Join(g.clone()).command_body()[..],
+            b"\x04JOINnews"
+        );
+        assert_eq!(
+            &Membership::Leave(g.clone()).command_body()[..],
+            b"\x05LEAVEnews"
+        );
+        for m in [Membership::Join(g.clone()), Membership::Leave(g)] {
             assert_eq!(Membership::from_message(&m.to_message()), Some(m));
         }
-        let too_long = Message::from(&b"\x04JOIN0123456789abcdef"[..]);
-        assert_eq!(Membership::from_message(&too_long), None);
+        let mut too_long = b"\x04JOIN".to_vec();
+        too_long.extend([b'x'; 256]);
+        assert_eq!(Membership::from_message(&Message::from(too_long)), None);
         assert_eq!(Membership::from_message(&Message::from("JOINx")), None);
     }
 }
@@ -196,7 +245,8 @@ mod wire_tests {
     fn join_goes_as_a_command_and_messages_as_group_then_body() {
         let (mut radio, mut dish, now) = pair();
         let news = Group::new("news").unwrap();
-        dish.send(&Membership::Join(news).to_message()).unwrap();
+        dish.send(&Membership::Join(news.clone()).to_message())
+            .unwrap();
         let bytes = dish.poll_transmit().unwrap();
         assert_eq!(&bytes[..], &raw(&[(false, true, b"\x04JOINnews")])[..]);
         radio.handle_input(now, &bytes).unwrap();
@@ -224,9 +274,12 @@ mod wire_tests {
 
     #[test]
     fn bad_input_fails_the_connection() {
+        let long = [b'x'; 256];
+        let mut long_join = b"\x04JOIN".to_vec();
+        long_join.extend_from_slice(&long);
         let dish_cases: [&[(bool, bool, &[u8])]; 4] = [
             &[(false, false, b"no group")],
-            &[(true, false, b"0123456789abcdef"), (false, false, b"body")],
+            &[(true, false, &long), (false, false, b"body")],
             &[
                 (true, false, b"g"),
                 (true, false, b"b1"),
@@ -243,7 +296,7 @@ mod wire_tests {
             );
         }
         let radio_cases: [&[(bool, bool, &[u8])]; 3] = [
-            &[(false, true, b"\x04JOIN0123456789abcdef")],
+            &[(false, true, &long_join)],
             &[(false, true, b"\x05HELLO")],
             &[(false, false, b"data")],
         ];
@@ -255,5 +308,29 @@ mod wire_tests {
                 "{frames:?}"
             );
         }
+    }
+
+    #[test]
+    fn groups_up_to_255_bytes_cross() {
+        let (mut radio, mut dish, now) = pair();
+        let long = Group::new([b'y'; 255]).unwrap();
+        dish.send(&Membership::Join(long.clone()).to_message())
+            .unwrap();
+        radio
+            .handle_input(now, &dish.poll_transmit().unwrap())
+            .unwrap();
+        assert_eq!(
+            radio.poll_event(),
+            Ok(Some(Event::Membership(Membership::Join(long.clone()))))
+        );
+        radio
+            .send(&Message::from("b").in_group(&long[..]).unwrap())
+            .unwrap();
+        dish.handle_input(now, &radio.poll_transmit().unwrap())
+            .unwrap();
+        let Ok(Some(Event::Message(msg))) = dish.poll_event() else {
+            panic!("no message");
+        };
+        assert_eq!(msg.group(), Some(&long[..]));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-use crate::group::{Group, GroupTooLong, MAX_GROUP_LEN};
+use crate::group::{Group, GroupTooLong};
 use crate::Metadata;
 
 /// A ZeroMQ message: one or more frames, each a cheaply clonable [`Bytes`].
@@ -42,53 +42,30 @@ pub struct Message {
     routing_id: Address,
 }
 
-/// A message's routing id or group, in 16 bytes: a group of up to 15 bytes inline, sharing
-/// its room with the routing id (a `Message` grows from 88 to 96 bytes for it; see
+/// A message's routing id or group, in 16 bytes: a group of up to 14 bytes inline, a longer
+/// one shared (see [`Group`]). It makes a `Message` 96 bytes, not 88 (see
 /// `tests::message_size`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Address {
-    /// [`Address::NONE`], [`Address::ROUTING_ID`] (the id in `bytes[..4]`), or the length
-    /// of the group in `bytes`.
-    kind: u8,
-    bytes: [u8; MAX_GROUP_LEN],
+#[derive(Clone, Default)]
+enum Address {
+    #[default]
+    None,
+    RoutingId(NonZeroU32),
+    Group(Group),
 }
 
 impl Address {
-    const NONE: u8 = 0xff;
-    const ROUTING_ID: u8 = 0xfe;
-    const EMPTY: Address = Address {
-        kind: Address::NONE,
-        bytes: [0; MAX_GROUP_LEN],
-    };
-
-    fn routing_id(id: Option<NonZeroU32>) -> Address {
-        let Some(id) = id else {
-            return Address::EMPTY;
-        };
-        let mut bytes = [0; MAX_GROUP_LEN];
-        bytes[..4].copy_from_slice(&id.get().to_ne_bytes());
-        Address {
-            kind: Address::ROUTING_ID,
-            bytes,
-        }
-    }
-
     fn id(&self) -> Option<NonZeroU32> {
-        if self.kind != Address::ROUTING_ID {
-            return None;
+        match self {
+            Address::RoutingId(id) => Some(*id),
+            _ => None,
         }
-        let [a, b, c, d, ..] = self.bytes;
-        NonZeroU32::new(u32::from_ne_bytes([a, b, c, d]))
     }
 
     fn group(&self) -> Option<&[u8]> {
-        self.bytes.get(..usize::from(self.kind))
-    }
-}
-
-impl Default for Address {
-    fn default() -> Self {
-        Address::EMPTY
+        match self {
+            Address::Group(g) => Some(g.as_bytes()),
+            _ => None,
+        }
     }
 }
 
@@ -186,7 +163,7 @@ impl Message {
         Message {
             frames: tail,
             metadata: self.metadata.clone(),
-            routing_id: self.routing_id,
+            routing_id: self.routing_id.clone(),
         }
     }
 
@@ -218,7 +195,7 @@ impl Message {
     /// Addresses the message to a SERVER's or PEER's peer (libzmq's
     /// `zmq_msg_set_routing_id`); `None` clears it.
     pub fn set_routing_id(&mut self, id: Option<NonZeroU32>) {
-        self.routing_id = Address::routing_id(id);
+        self.routing_id = id.map_or(Address::None, Address::RoutingId);
     }
 
     /// The message's group (RADIO, DISH; libzmq's `zmq_msg_group`), if it has one.
@@ -227,7 +204,7 @@ impl Message {
     }
 
     /// Puts the message in `group` for a RADIO to send (libzmq's `zmq_msg_set_group`); a
-    /// group is at most 15 bytes.
+    /// group is at most 255 bytes.
     pub fn set_group(&mut self, group: impl AsRef<[u8]>) -> Result<(), GroupTooLong> {
         self.set_group_to(Some(Group::new(group)?));
         Ok(())
@@ -235,17 +212,7 @@ impl Message {
 
     /// Puts the message in `group`, or in none.
     pub fn set_group_to(&mut self, group: Option<Group>) {
-        self.routing_id = match group {
-            Some(g) => {
-                let mut bytes = [0; MAX_GROUP_LEN];
-                bytes[..g.len()].copy_from_slice(&g);
-                Address {
-                    kind: g.len() as u8,
-                    bytes,
-                }
-            }
-            None => Address::EMPTY,
-        };
+        self.routing_id = group.map_or(Address::None, Address::Group);
     }
 
     /// The message in `group` (see [`Message::set_group`]).
@@ -314,7 +281,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
             metadata: None,
-            routing_id: Address::EMPTY,
+            routing_id: Address::None,
         }
     }
 }
@@ -331,7 +298,7 @@ macro_rules! single_frame_from {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
                 frames.push(Bytes::from(frame));
-                Message { frames, metadata: None, routing_id: Address::EMPTY }
+                Message { frames, metadata: None, routing_id: Address::None }
             }
         }
     )*};
@@ -349,7 +316,7 @@ impl From<Vec<Bytes>> for Message {
         Message {
             frames: SmallVec::from_vec(frames),
             metadata: None,
-            routing_id: Address::EMPTY,
+            routing_id: Address::None,
         }
     }
 }
@@ -408,12 +375,18 @@ mod tests {
         assert_eq!(msg.split_off(1).group(), Some(&b"weather"[..]));
         msg.set_routing_id(Some(id));
         assert_eq!((msg.group(), msg.routing_id()), (None, Some(id)));
-        msg.set_group([0xfe; 15]).unwrap();
+        msg.set_group([0xfe; 255]).unwrap();
         assert_eq!(
             (msg.group(), msg.routing_id()),
-            (Some(&[0xfe; 15][..]), None)
+            (Some(&[0xfe; 255][..]), None)
         );
-        assert_eq!(msg.set_group([1; 16]), Err(GroupTooLong(16)));
+        assert_eq!(msg.clone().group(), Some(&[0xfe; 255][..]));
+        assert_eq!(msg.set_group([1; 256]), Err(GroupTooLong(256)));
+        assert_eq!(
+            msg.group(),
+            Some(&[0xfe; 255][..]),
+            "a refused group changes nothing"
+        );
         msg.set_group("").unwrap();
         assert_eq!(msg.group(), Some(&b""[..]));
         msg.set_group_to(None);
@@ -421,8 +394,8 @@ mod tests {
         assert_eq!(msg, Message::from("x"));
     }
 
-    /// A deliberate size: every queued message costs it. 88 bytes before groups; the
-    /// 15-byte inline group sharing the routing id's room made it 96.
+    /// A deliberate size: every queued message costs it. 88 bytes before groups; a group
+    /// (14 bytes inline, or a shared pointer) sharing the routing id's room made it 96.
     #[test]
     fn message_size() {
         assert_eq!(std::mem::size_of::<Message>(), 96);

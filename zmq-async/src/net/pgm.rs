@@ -61,7 +61,7 @@ pub struct MulticastStats {
     pub packets_lost: u64,
     /// Messages dropped because a publisher's data was not framed as libzmq frames it (or a
     /// frame was over `maxmsgsize`); for `udp://`, datagrams that were not RFC 48's (empty,
-    /// a group over 15 bytes or past the datagram's end).
+    /// or a group past the datagram's end).
     pub malformed_messages: u64,
     /// Datagrams dropped because they were not PGM packets (bad checksum, truncated, …).
     pub malformed_packets: u64,

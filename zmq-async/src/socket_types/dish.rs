@@ -28,13 +28,15 @@ pub(crate) struct Dish {
 impl Dish {
     fn send_joins(&self, base: &SocketBase, key: Key) {
         if let Some(peer) = base.peers.get(key) {
-            for &g in &self.joined {
-                let _ = peer.outbound.push_force(Membership::Join(g).to_message());
+            for g in &self.joined {
+                let _ = peer
+                    .outbound
+                    .push_force(Membership::Join(g.clone()).to_message());
             }
         }
     }
 
-    fn send_to_all(&self, base: &mut SocketBase, m: Membership) {
+    fn send_to_all(&self, base: &mut SocketBase, m: &Membership) {
         for &key in &self.peers {
             if let Some(peer) = base.peers.get(key) {
                 if peer.outbound.push_force(m.to_message()).is_err() {
@@ -84,31 +86,28 @@ impl Protocol for Dish {
                 futures::ready!(self
                     .fq
                     .poll_recv(&mut base.peers, &base.shared.readable, cx));
-            let Some(group) = msg.group().and_then(|g| Group::new(g).ok()) else {
-                continue;
-            };
-            if self.joined.contains(&group) {
+            if msg.group().is_some_and(|g| self.joined.contains(g)) {
                 return Poll::Ready(Ok(msg));
             }
         }
     }
-    /// JOIN (`on`) or LEAVE, with libzmq's errors: a group over 15 bytes, joining a group
+    /// JOIN (`on`) or LEAVE, with libzmq's errors: a group over 255 bytes, joining a group
     /// twice, leaving one not joined: [`Error::InvalidArgument`] (`EINVAL`).
     fn subscribe(&mut self, base: &mut SocketBase, group: &[u8], on: bool) -> Result<()> {
-        let group =
-            Group::new(group).map_err(|_| Error::InvalidArgument("a group is at most 15 bytes"))?;
+        let group = Group::new(group)
+            .map_err(|_| Error::InvalidArgument("a group is at most 255 bytes"))?;
         let m = if on {
-            if !self.joined.insert(group) {
+            if !self.joined.insert(group.clone()) {
                 return Err(Error::InvalidArgument("group already joined"));
             }
             Membership::Join(group)
         } else {
-            if !self.joined.remove(&group) {
+            if !self.joined.remove(group.as_bytes()) {
                 return Err(Error::InvalidArgument("group not joined"));
             }
             Membership::Leave(group)
         };
-        self.send_to_all(base, m);
+        self.send_to_all(base, &m);
         Ok(())
     }
 }

@@ -73,7 +73,7 @@ impl Radio {
 }
 
 /// Takes `key` off `group`'s list.
-fn forget(groups: &mut HashMap<Group, Vec<Key>>, group: &Group, key: Key) {
+fn forget(groups: &mut HashMap<Group, Vec<Key>>, group: &[u8], key: Key) {
     if let Some(keys) = groups.get_mut(group) {
         keys.retain(|k| *k != key);
         if keys.is_empty() {
@@ -122,20 +122,17 @@ impl Protocol for Radio {
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
         // The message stays in `slot` on error: a failed `try_send` hands it back.
-        let Some(group) = slot.as_ref().and_then(Message::group) else {
+        if slot.as_ref().and_then(Message::group).is_none() {
             return Poll::Ready(Err(Error::InvalidArgument(
                 "a RADIO message needs a group (Message::set_group)",
             )));
-        };
-        let Ok(group) = Group::new(group) else {
-            return Poll::Ready(Err(Error::InvalidArgument("a group is at most 15 bytes")));
-        };
+        }
         let Some(msg) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
         self.intake(base);
         self.matched.clear();
-        if let Some(keys) = self.groups.get(&group) {
+        if let Some(keys) = msg.group().and_then(|g| self.groups.get(g)) {
             self.matched.extend_from_slice(keys);
         }
         self.matched.extend_from_slice(&self.everything);
