@@ -66,7 +66,10 @@ fn sub_filter_keeps_only_hot_updates_in_its_zipcodes() {
 fn radio_dish_delivers_each_dish_its_groups() {
     let out = run("radio_dish");
     for round in 0..6 {
-        assert!(out.contains(&format!("weather got [weather] round {round}: sunny")), "{out}");
+        assert!(
+            out.contains(&format!("weather got [weather] round {round}: sunny")),
+            "{out}"
+        );
         let commuter = if round < 3 {
             format!("commuter got [traffic] round {round}: jam on the ring road")
         } else {

@@ -17,9 +17,10 @@
 //! queue, routing table, distributor, subscription tries) over those pipes. Transports
 //! attach peers through a `SocketHandle`.
 //!
-//! Transports: `tcp://`, `ipc://`, `inproc://`, and for PUB/XPUB/SUB/XSUB `epgm://` and
+//! Transports: `tcp://`, `ipc://`, `inproc://`, for PUB/XPUB/SUB/XSUB `epgm://` and
 //! `pgm://` (PGM multicast, interoperable with libzmq's; losses it cannot repair are
-//! counted in [`Socket::multicast_stats`]).
+//! counted in [`Socket::multicast_stats`]), and for RADIO/DISH `udp://` (RFC 48's
+//! datagrams, unicast or multicast: a RADIO connects, a DISH binds).
 //!
 //! # Events, counters and tracing
 //!

@@ -492,7 +492,9 @@ impl<T: SocketKind> Socket<T> {
     /// `inproc://`, `tcp://` and `ipc://` are served; the resolved endpoint names the port
     /// a `tcp://…:0` or `tcp://…:*` bind got. `pgm://` and `epgm://` (PUB, XPUB, SUB and
     /// XSUB only, else [`Error::IncompatibleTransport`]) join a multicast group, exactly as
-    /// `connect` does (see the crate's README). Other ZeroMQ schemes (`ws`, `tipc`, …)
+    /// `connect` does (see the crate's README). `udp://` is a DISH's (a
+    /// [`ThreadSafeSocket`](crate::ThreadSafeSocket)); other types get
+    /// [`Error::IncompatibleTransport`]. Other ZeroMQ schemes (`ws`, `tipc`, …)
     /// return [`Error::TransportUnsupported`]; a malformed endpoint
     /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {

@@ -1,29 +1,14 @@
-//! RADIO and DISH (RFC 48) over inproc, tcp and ipc (udp:// in `udp.rs`): groups, join
-//! and leave, the HWM, the errors libzmq gives, JOINs again after a reconnect, and bad
-//! traffic from a peer.
+//! RADIO and DISH (RFC 48) over inproc, tcp, ipc and udp:// unicast (multicast, and
+//! against libzmq: `drafts-peer/tests/radio_dish.rs`): groups, join and leave, the HWM, the
+//! errors libzmq gives, JOINs again after a reconnect, and bad traffic from a peer.
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zmq_async::{DishSocket, Error, Message, RadioSocket, SocketOptions};
-
-/// One endpoint of each transport.
-fn endpoints(tag: &str) -> [String; 3] {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    [
-        ep(tag),
-        "tcp://127.0.0.1:0".to_owned(),
-        format!(
-            "ipc:///tmp/zmq-async-rd-{tag}-{}-{n}.sock",
-            std::process::id()
-        ),
-    ]
-}
 
 fn in_group(body: &str, group: &str) -> Message {
     Message::from(body.to_owned()).in_group(group).unwrap()

@@ -220,9 +220,16 @@ mod wire_tests {
 
     /// A RADIO and a DISH past their handshakes.
     fn pair() -> (Connection, Connection, Instant) {
+        pair_with_dish_minor(1)
+    }
+
+    /// A RADIO and a DISH speaking ZMTP 3.`minor`, past their handshakes.
+    fn pair_with_dish_minor(minor: u8) -> (Connection, Connection, Instant) {
         let now = Instant::now();
         let mut radio = Connection::new(Config::new(SocketType::Radio), now).unwrap();
-        let mut dish = Connection::new(Config::new(SocketType::Dish), now).unwrap();
+        let mut config = Config::new(SocketType::Dish);
+        config.zmtp_minor = minor;
+        let mut dish = Connection::new(config, now).unwrap();
         shuttle(&mut radio, &mut dish, now);
         for c in [&mut radio, &mut dish] {
             assert!(matches!(
@@ -269,6 +276,24 @@ mod wire_tests {
         assert_eq!(
             (msg.frames(), msg.group()),
             (&[Bytes::from("hello")][..], Some(&b"news"[..]))
+        );
+    }
+
+    /// libzmq 4.3 sends JOIN as a command to a ZMTP 3.0 peer too (its v2 encoder writes
+    /// the command flag), not in a message form as subscriptions go to 3.0 peers.
+    #[test]
+    fn join_is_a_command_for_zmtp_30_peers_too() {
+        let (mut radio, mut dish, now) = pair_with_dish_minor(0);
+        assert_eq!(radio.peer().map(|p| p.version), Some((3, 0)));
+        let g = Group::new("g").unwrap();
+        dish.send(&Membership::Join(g.clone()).to_message())
+            .unwrap();
+        let bytes = dish.poll_transmit().unwrap();
+        assert_eq!(&bytes[..], &raw(&[(false, true, b"\x04JOINg")])[..]);
+        radio.handle_input(now, &bytes).unwrap();
+        assert_eq!(
+            radio.poll_event(),
+            Ok(Some(Event::Membership(Membership::Join(g))))
         );
     }
 

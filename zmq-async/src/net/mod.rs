@@ -181,6 +181,44 @@ pub(crate) async fn multicast(
     pgm::open(handle, endpoint, socket_closed).await
 }
 
+/// For a receive-only datagram session (a SUB's multicast, a DISH's udp): waits for
+/// `received`, dropping meanwhile what the socket sends the session (subscriptions, JOINs:
+/// the socket filters what arrives). `None` once the socket lets the peer go, the endpoint
+/// is dropped or the socket closes.
+pub(crate) async fn receive<T>(
+    received: impl Future<Output = T>,
+    pipes: &mut PeerPipes,
+    cancel: &CancellationToken,
+    socket_closed: &CancellationToken,
+) -> Option<T> {
+    tokio::pin!(received);
+    loop {
+        tokio::select! {
+            r = &mut received => return Some(r),
+            m = pipes.outbound.pop() => if m.is_none() {
+                return None;
+            },
+            _ = cancel.cancelled() => return None,
+            _ = socket_closed.cancelled() => return None,
+        }
+    }
+}
+
+/// Pushes what a datagram session received into the socket's inbound pipe, waiting while it
+/// is at `rcvhwm`; false once the pipe closes, the endpoint is dropped or the socket closes.
+pub(crate) async fn deliver(
+    message: zmtp_codec::Message,
+    pipes: &PeerPipes,
+    cancel: &CancellationToken,
+    socket_closed: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        r = pipes.inbound.push(message) => r.is_ok(),
+        _ = cancel.cancelled() => false,
+        _ = socket_closed.cancelled() => false,
+    }
+}
+
 /// Opens a `udp://` endpoint: a DISH's bind (`bind`), a RADIO's connect.
 pub(crate) async fn udp(
     handle: SocketHandle,

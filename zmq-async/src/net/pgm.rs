@@ -258,24 +258,14 @@ async fn recv_loop(
     socket_closed: CancellationToken,
 ) {
     loop {
-        let delivery = tokio::select! {
-            d = receiver.recv() => d,
-            m = pipes.outbound.pop() => match m {
-                Some(_) => continue,
-                None => break,
-            },
-            _ = cancel.cancelled() => break,
-            _ = socket_closed.cancelled() => break,
+        let next = receiver.recv();
+        let Some(delivery) = super::receive(next, &mut pipes, &cancel, &socket_closed).await else {
+            break;
         };
         match delivery {
             Ok(Delivery::Message { message, .. }) => {
                 Counters::add(&counters.messages, 1);
-                let pushed = tokio::select! {
-                    r = pipes.inbound.push(message) => r,
-                    _ = cancel.cancelled() => break,
-                    _ = socket_closed.cancelled() => break,
-                };
-                if pushed.is_err() {
+                if !super::deliver(message, &pipes, &cancel, &socket_closed).await {
                     break;
                 }
             }

@@ -113,14 +113,9 @@ async fn recv_loop(
     socket_closed: CancellationToken,
 ) {
     loop {
-        let datagram = tokio::select! {
-            d = receiver.recv() => d,
-            m = pipes.outbound.pop() => match m {
-                Some(_) => continue,
-                None => break,
-            },
-            _ = cancel.cancelled() => break,
-            _ = socket_closed.cancelled() => break,
+        let next = receiver.recv();
+        let Some(datagram) = super::receive(next, &mut pipes, &cancel, &socket_closed).await else {
+            break;
         };
         let message = match datagram {
             Ok(Ok(message)) => message,
@@ -135,12 +130,7 @@ async fn recv_loop(
             }
         };
         counters.note_message();
-        let pushed = tokio::select! {
-            r = pipes.inbound.push(message) => r,
-            _ = cancel.cancelled() => break,
-            _ = socket_closed.cancelled() => break,
-        };
-        if pushed.is_err() {
+        if !super::deliver(message, &pipes, &cancel, &socket_closed).await {
             break;
         }
     }

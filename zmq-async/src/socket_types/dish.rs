@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 use zmtp_codec::{Group, Membership, Message};
 
+use super::Hiccups;
 use crate::fq::FairQueue;
 use crate::slab::Key;
 use crate::socket_base::{Protocol, SocketBase};
@@ -22,7 +23,7 @@ pub(crate) struct Dish {
     /// The groups joined.
     joined: HashSet<Group>,
     /// Peers whose connection dropped: they get every JOIN again on reconnect.
-    hiccuped: Vec<Key>,
+    hiccuped: Hiccups,
 }
 
 impl Dish {
@@ -54,19 +55,16 @@ impl Protocol for Dish {
         self.send_joins(base, key);
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
-            self.hiccuped.swap_remove(i);
+        if self.hiccuped.back(key) {
             self.send_joins(base, key);
         }
     }
     fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
-        if !self.hiccuped.contains(&key) {
-            self.hiccuped.push(key);
-        }
+        self.hiccuped.dropped(key);
     }
     fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
-        self.hiccuped.retain(|k| *k != key);
+        self.hiccuped.forget(key);
         self.fq.detach(key);
     }
     fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {

@@ -13,6 +13,7 @@
 //! sets them apart (one frame a message, `connect_peer`) is their socket's,
 //! [`ThreadSafeSocket`](crate::ThreadSafeSocket).
 
+use crate::slab::Key;
 use crate::socket_base::Protocol;
 use crate::SocketType;
 
@@ -55,5 +56,30 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
         SocketType::Dish => Box::new(dish::Dish::default()),
         // Only the marker types in `socket::kind` create sockets, one for each type above.
         other => unreachable!("no socket of type {other} can be created"),
+    }
+}
+
+/// Peers whose connection dropped, to be told everything again when it comes back
+/// (libzmq's `xhiccuped`): a SUB's or XSUB's subscriptions, a DISH's JOINs.
+#[derive(Debug, Default)]
+pub(crate) struct Hiccups(Vec<Key>);
+
+impl Hiccups {
+    /// `key`'s connection dropped.
+    pub(crate) fn dropped(&mut self, key: Key) {
+        if !self.0.contains(&key) {
+            self.0.push(key);
+        }
+    }
+
+    /// Whether `key`'s connection, now up, had dropped (true once a drop).
+    pub(crate) fn back(&mut self, key: Key) -> bool {
+        let i = self.0.iter().position(|k| *k == key);
+        i.map(|i| self.0.swap_remove(i)).is_some()
+    }
+
+    /// `key` is gone.
+    pub(crate) fn forget(&mut self, key: Key) {
+        self.0.retain(|k| *k != key);
     }
 }

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use zmtp_codec::{Message, Subscription};
 
+use super::Hiccups;
 use crate::dist::{self, AtHwm};
 use crate::fq::FairQueue;
 use crate::slab::Key;
@@ -21,7 +22,7 @@ pub(crate) struct XSub {
     subs: SubTrie,
     xsub: bool,
     /// Peers whose connection dropped: they get every subscription again on reconnect.
-    hiccuped: Vec<Key>,
+    hiccuped: Hiccups,
 }
 
 impl XSub {
@@ -41,7 +42,7 @@ impl XSub {
             peers: Vec::new(),
             subs: SubTrie::default(),
             xsub,
-            hiccuped: Vec::new(),
+            hiccuped: Hiccups::default(),
         }
     }
 
@@ -75,8 +76,7 @@ impl Protocol for XSub {
         self.send_subscriptions(base, key);
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
-            self.hiccuped.swap_remove(i);
+        if self.hiccuped.back(key) {
             // As libzmq's hiccup (a fresh pipe): every subscription goes again. The
             // transport dropped the subscriptions queued for the old connection when it
             // lost it (`PeerPipes::disconnected`), before the reconnect was posted, so
@@ -86,13 +86,11 @@ impl Protocol for XSub {
         }
     }
     fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
-        if !self.hiccuped.contains(&key) {
-            self.hiccuped.push(key);
-        }
+        self.hiccuped.dropped(key);
     }
     fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.peers.retain(|k| *k != key);
-        self.hiccuped.retain(|k| *k != key);
+        self.hiccuped.forget(key);
         self.fq.detach(key);
     }
     fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
