@@ -26,7 +26,8 @@ use crate::Metadata;
 /// RADIO and DISH sort messages into groups (libzmq's `zmq_msg_group` and
 /// `zmq_msg_set_group`): a RADIO sends each message to the DISHes that joined its group, and
 /// a DISH's messages carry theirs. A message has a routing id or a group, never both (no
-/// socket type uses both): setting one clears the other.
+/// socket type uses both): setting one clears the other. Like the properties, neither is
+/// part of the message's value.
 ///
 /// ```
 /// use zmtp_codec::Message;
@@ -38,33 +39,42 @@ use crate::Metadata;
 #[derive(Clone, Default)]
 pub struct Message {
     frames: SmallVec<[Bytes; 2]>,
+    tail: Tail,
+}
+
+/// The sender's properties and the message's routing id, or its properties and group: a
+/// group (RADIO, DISH) and a routing id (SERVER, PEER) never both apply. A grouped message
+/// keeps both behind one shared pointer, so that `Message` stays 88 bytes (see
+/// `tests::message_size`), and a message without a group pays nothing for groups.
+#[derive(Clone)]
+enum Tail {
+    Plain {
+        metadata: Option<Arc<Metadata>>,
+        routing_id: Option<NonZeroU32>,
+    },
+    Grouped(Arc<Grouped>),
+}
+
+#[derive(Clone)]
+struct Grouped {
     metadata: Option<Arc<Metadata>>,
-    routing_id: Address,
+    group: Group,
 }
 
-/// A message's routing id or group, in 16 bytes: a group of up to 14 bytes inline, a longer
-/// one shared (see [`Group`]). It makes a `Message` 96 bytes, not 88 (see
-/// `tests::message_size`).
-#[derive(Clone, Default)]
-enum Address {
-    #[default]
-    None,
-    RoutingId(NonZeroU32),
-    Group(Group),
-}
-
-impl Address {
-    fn id(&self) -> Option<NonZeroU32> {
-        match self {
-            Address::RoutingId(id) => Some(*id),
-            _ => None,
+impl Default for Tail {
+    fn default() -> Self {
+        Tail::Plain {
+            metadata: None,
+            routing_id: None,
         }
     }
+}
 
-    fn group(&self) -> Option<&[u8]> {
+impl Tail {
+    fn metadata(&self) -> Option<&Arc<Metadata>> {
         match self {
-            Address::Group(g) => Some(g.as_bytes()),
-            _ => None,
+            Tail::Plain { metadata, .. } => metadata.as_ref(),
+            Tail::Grouped(g) => g.metadata.as_ref(),
         }
     }
 }
@@ -162,8 +172,7 @@ impl Message {
         let tail: SmallVec<[Bytes; 2]> = self.frames.drain(at..).collect();
         Message {
             frames: tail,
-            metadata: self.metadata.clone(),
-            routing_id: self.routing_id.clone(),
+            tail: self.tail.clone(),
         }
     }
 
@@ -171,36 +180,53 @@ impl Message {
     /// to give (zmq-async's tcp and ipc connections: `Peer-Address`, the peer's handshake
     /// properties, and what an authenticator added).
     pub fn metadata(&self) -> Option<&Metadata> {
-        self.metadata.as_deref()
+        self.tail.metadata().map(|m| &**m)
     }
 
     /// One of the sender's properties, such as `User-Id`, `Peer-Address`, `Socket-Type` or
     /// an `X-` name of the peer's (libzmq's `zmq_msg_gets`; `Peer-Address` is a draft
     /// property there).
     pub fn property(&self, name: &str) -> Option<&Bytes> {
-        self.metadata.as_deref()?.get(name)
+        self.metadata()?.get(name)
     }
 
     /// Attaches the sender's properties (done by the socket layer on receipt).
     pub fn set_metadata(&mut self, metadata: Option<Arc<Metadata>>) {
-        self.metadata = metadata;
+        match &mut self.tail {
+            Tail::Plain { metadata: m, .. } => *m = metadata,
+            Tail::Grouped(g) => Arc::make_mut(g).metadata = metadata,
+        }
     }
 
     /// The routing id of the peer that sent this message (SERVER, PEER), or of the peer it
     /// is addressed to (libzmq's `zmq_msg_routing_id`; `None` is libzmq's 0).
     pub fn routing_id(&self) -> Option<NonZeroU32> {
-        self.routing_id.id()
+        match self.tail {
+            Tail::Plain { routing_id, .. } => routing_id,
+            Tail::Grouped(_) => None,
+        }
     }
 
     /// Addresses the message to a SERVER's or PEER's peer (libzmq's
     /// `zmq_msg_set_routing_id`); `None` clears it.
     pub fn set_routing_id(&mut self, id: Option<NonZeroU32>) {
-        self.routing_id = id.map_or(Address::None, Address::RoutingId);
+        match &mut self.tail {
+            Tail::Plain { routing_id, .. } => *routing_id = id,
+            Tail::Grouped(g) => {
+                self.tail = Tail::Plain {
+                    metadata: g.metadata.clone(),
+                    routing_id: id,
+                }
+            }
+        }
     }
 
     /// The message's group (RADIO, DISH; libzmq's `zmq_msg_group`), if it has one.
     pub fn group(&self) -> Option<&[u8]> {
-        self.routing_id.group()
+        match &self.tail {
+            Tail::Plain { .. } => None,
+            Tail::Grouped(g) => Some(g.group.as_bytes()),
+        }
     }
 
     /// Puts the message in `group` for a RADIO to send (libzmq's `zmq_msg_set_group`); a
@@ -212,7 +238,14 @@ impl Message {
 
     /// Puts the message in `group`, or in none.
     pub fn set_group_to(&mut self, group: Option<Group>) {
-        self.routing_id = group.map_or(Address::None, Address::Group);
+        let metadata = self.tail.metadata().cloned();
+        self.tail = match group {
+            Some(group) => Tail::Grouped(Arc::new(Grouped { metadata, group })),
+            None => Tail::Plain {
+                metadata,
+                routing_id: None,
+            },
+        };
     }
 
     /// The message in `group` (see [`Message::set_group`]).
@@ -280,8 +313,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
-            metadata: None,
-            routing_id: Address::None,
+            tail: Tail::default(),
         }
     }
 }
@@ -298,7 +330,7 @@ macro_rules! single_frame_from {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
                 frames.push(Bytes::from(frame));
-                Message { frames, metadata: None, routing_id: Address::None }
+                Message { frames, tail: Tail::default() }
             }
         }
     )*};
@@ -315,8 +347,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: SmallVec::from_vec(frames),
-            metadata: None,
-            routing_id: Address::None,
+            tail: Tail::default(),
         }
     }
 }
@@ -389,16 +420,26 @@ mod tests {
         );
         msg.set_group("").unwrap();
         assert_eq!(msg.group(), Some(&b""[..]));
+        // Properties ride along whatever the message's routing id or group.
+        let mut meta = Metadata::new();
+        meta.insert("User-Id", "u").unwrap();
+        msg.set_metadata(Some(Arc::new(meta)));
+        assert_eq!(msg.group(), Some(&b""[..]), "set_metadata keeps the group");
+        msg.set_routing_id(Some(id));
+        assert!(msg.property("User-Id").is_some());
+        msg.set_group("g").unwrap();
+        assert!(msg.property("User-Id").is_some());
         msg.set_group_to(None);
         assert_eq!(msg.group(), None);
         assert_eq!(msg, Message::from("x"));
     }
 
-    /// A deliberate size: every queued message costs it. 88 bytes before groups; a group
-    /// (14 bytes inline, or a shared pointer) sharing the routing id's room made it 96.
+    /// A deliberate size: every queued message costs it (docs/ARCHITECTURE.md counts it
+    /// too). Groups did not change it: a grouped message keeps its group and properties
+    /// behind one pointer, in the room of the properties' pointer and the routing id.
     #[test]
     fn message_size() {
-        assert_eq!(std::mem::size_of::<Message>(), 96);
+        assert_eq!(std::mem::size_of::<Message>(), 88);
     }
 
     #[test]
