@@ -195,9 +195,8 @@ pub(crate) async fn receive<T>(
     loop {
         tokio::select! {
             r = &mut received => return Some(r),
-            m = pipes.outbound.pop() => if m.is_none() {
-                return None;
-            },
+            // Dropped: the socket filters what arrives.
+            m = pipes.outbound.pop() => drop(m?),
             _ = cancel.cancelled() => return None,
             _ = socket_closed.cancelled() => return None,
         }
