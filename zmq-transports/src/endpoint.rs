@@ -648,7 +648,7 @@ mod tests {
             ("", K::MissingTransport),
             ("127.0.0.1:5555", K::MissingTransport),
             ("tcp:/127.0.0.1:5555", K::MissingTransport),
-            ("udp://127.0.0.1:5555", K::UnknownTransport("udp".into())),
+            ("vmci://1:5555", K::UnknownTransport("vmci".into())),
             ("TCP://127.0.0.1:5555", K::UnknownTransport("TCP".into())),
             ("tcp://", K::MissingPort),
             ("tcp://127.0.0.1", K::MissingPort),
