@@ -181,6 +181,19 @@ pub(crate) async fn multicast(
     pgm::open(handle, endpoint, socket_closed).await
 }
 
+/// For a send-only datagram session (a PUB's multicast, a RADIO's udp): the next message
+/// the socket sends the session; `None` once the socket lets the peer go or the endpoint is
+/// dropped.
+pub(crate) async fn next_to_send(
+    pipes: &mut PeerPipes,
+    cancel: &CancellationToken,
+) -> Option<zmtp_codec::Message> {
+    tokio::select! {
+        m = pipes.outbound.pop() => m,
+        _ = cancel.cancelled() => None,
+    }
+}
+
 /// For a receive-only datagram session (a SUB's multicast, a DISH's udp): waits for
 /// `received`, dropping meanwhile what the socket sends the session (subscriptions, JOINs:
 /// the socket filters what arrives). `None` once the socket lets the peer go, the endpoint

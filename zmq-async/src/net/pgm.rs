@@ -224,14 +224,7 @@ async fn send_loop(
     linger: Duration,
     cancel: CancellationToken,
 ) {
-    loop {
-        let message = tokio::select! {
-            m = pipes.outbound.pop() => match m {
-                Some(m) => m,
-                None => break,
-            },
-            _ = cancel.cancelled() => break,
-        };
+    while let Some(message) = super::next_to_send(&mut pipes, &cancel).await {
         let sent = tokio::select! {
             r = sender.send(message) => r,
             _ = cancel.cancelled() => break,

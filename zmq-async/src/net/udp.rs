@@ -87,14 +87,7 @@ pub(crate) async fn open(
 /// Writes what the socket sends as datagrams until the socket closes the peer or the
 /// endpoint is dropped.
 async fn send_loop(sender: UdpSender, mut pipes: PeerPipes, cancel: CancellationToken) {
-    loop {
-        let message = tokio::select! {
-            m = pipes.outbound.pop() => match m {
-                Some(m) => m,
-                None => break,
-            },
-            _ = cancel.cancelled() => break,
-        };
+    while let Some(message) = super::next_to_send(&mut pipes, &cancel).await {
         if let Err(e) = sender.send(&message).await {
             tracing::warn!(error = %e, "udp datagram not sent");
         }
