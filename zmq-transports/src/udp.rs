@@ -341,4 +341,17 @@ mod tests {
         );
         assert!(out.is_empty());
     }
+
+    proptest::proptest! {
+        /// Any datagram: refused, or read into a message that writes back to the same bytes.
+        #[test]
+        fn any_datagram_is_refused_or_round_trips(datagram in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let datagram = Bytes::from(datagram);
+            if let Ok(msg) = decode(&datagram) {
+                let mut out = BytesMut::new();
+                encode(&msg, &mut out).unwrap();
+                proptest::prop_assert_eq!(&out[..], &datagram[..]);
+            }
+        }
+    }
 }
