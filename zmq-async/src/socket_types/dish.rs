@@ -10,20 +10,16 @@ use std::task::{Context, Poll};
 
 use zmtp_codec::{Group, Membership, Message};
 
-use super::Hiccups;
-use crate::fq::FairQueue;
+use super::Upstream;
 use crate::slab::Key;
 use crate::socket_base::{Protocol, SocketBase};
 use crate::{Error, Result};
 
 #[derive(Debug, Default)]
 pub(crate) struct Dish {
-    fq: FairQueue,
-    peers: Vec<Key>,
+    up: Upstream,
     /// The groups joined.
     joined: HashSet<Group>,
-    /// Peers whose connection dropped: they get every JOIN again on reconnect.
-    hiccuped: Hiccups,
 }
 
 impl Dish {
@@ -38,7 +34,7 @@ impl Dish {
     }
 
     fn send_to_all(&self, base: &mut SocketBase, m: &Membership) {
-        for &key in &self.peers {
+        for &key in &self.up.peers {
             if let Some(peer) = base.peers.get(key) {
                 if peer.outbound.push_force(m.to_message()).is_err() {
                     base.peers.note_dead(key);
@@ -50,22 +46,19 @@ impl Dish {
 
 impl Protocol for Dish {
     fn attached(&mut self, base: &mut SocketBase, key: Key) {
-        self.peers.push(key);
-        self.fq.attach(key);
+        self.up.attached(key);
         self.send_joins(base, key);
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        if self.hiccuped.back(key) {
+        if self.up.reconnected(key) {
             self.send_joins(base, key);
         }
     }
     fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
-        self.hiccuped.dropped(key);
+        self.up.disconnected(key);
     }
     fn detached(&mut self, _base: &mut SocketBase, key: Key) {
-        self.peers.retain(|k| *k != key);
-        self.hiccuped.forget(key);
-        self.fq.detach(key);
+        self.up.detached(key);
     }
     fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         Poll::Ready(Err(Error::NotSupported("DISH cannot send")))
@@ -82,6 +75,7 @@ impl Protocol for Dish {
         loop {
             let (_, msg) =
                 futures::ready!(self
+                    .up
                     .fq
                     .poll_recv(&mut base.peers, &base.shared.readable, cx));
             if msg.group().is_some_and(|g| self.joined.contains(g)) {

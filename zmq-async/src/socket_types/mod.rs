@@ -13,6 +13,7 @@
 //! sets them apart (one frame a message, `connect_peer`) is their socket's,
 //! [`ThreadSafeSocket`](crate::ThreadSafeSocket).
 
+use crate::fq::FairQueue;
 use crate::slab::Key;
 use crate::socket_base::Protocol;
 use crate::SocketType;
@@ -59,27 +60,42 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
     }
 }
 
-/// Peers whose connection dropped, to be told everything again when it comes back
-/// (libzmq's `xhiccuped`): a SUB's or XSUB's subscriptions, a DISH's JOINs.
+/// The publishers a SUB, XSUB or DISH receives from: fair-queued, and told the socket's
+/// subscriptions or JOINs when each attaches, and again when its connection comes back
+/// (libzmq's `xattach_pipe` and `xhiccuped`).
 #[derive(Debug, Default)]
-pub(crate) struct Hiccups(Vec<Key>);
+pub(crate) struct Upstream {
+    pub(crate) fq: FairQueue,
+    pub(crate) peers: Vec<Key>,
+    /// Peers whose connection dropped.
+    hiccuped: Vec<Key>,
+}
 
-impl Hiccups {
+impl Upstream {
+    /// A new peer, to be told everything.
+    pub(crate) fn attached(&mut self, key: Key) {
+        self.peers.push(key);
+        self.fq.attach(key);
+    }
+
+    /// Whether `key`'s connection, now up, had dropped (true once a drop): it is to be
+    /// told everything again.
+    pub(crate) fn reconnected(&mut self, key: Key) -> bool {
+        let i = self.hiccuped.iter().position(|k| *k == key);
+        i.map(|i| self.hiccuped.swap_remove(i)).is_some()
+    }
+
     /// `key`'s connection dropped.
-    pub(crate) fn dropped(&mut self, key: Key) {
-        if !self.0.contains(&key) {
-            self.0.push(key);
+    pub(crate) fn disconnected(&mut self, key: Key) {
+        if !self.hiccuped.contains(&key) {
+            self.hiccuped.push(key);
         }
     }
 
-    /// Whether `key`'s connection, now up, had dropped (true once a drop).
-    pub(crate) fn back(&mut self, key: Key) -> bool {
-        let i = self.0.iter().position(|k| *k == key);
-        i.map(|i| self.0.swap_remove(i)).is_some()
-    }
-
     /// `key` is gone.
-    pub(crate) fn forget(&mut self, key: Key) {
-        self.0.retain(|k| *k != key);
+    pub(crate) fn detached(&mut self, key: Key) {
+        self.peers.retain(|k| *k != key);
+        self.hiccuped.retain(|k| *k != key);
+        self.fq.detach(key);
     }
 }
