@@ -123,12 +123,20 @@ impl DraftsPeer {
     /// Starts a peer with a socket of `socket_type` (libzmq's name without `ZMQ_`, e.g.
     /// `"SERVER"`). Panics if the program cannot start: a test cannot go on without it.
     pub fn spawn(socket_type: &str) -> Self {
-        let mut child = Command::new(EXECUTABLE)
-            .arg(socket_type)
+        let mut command = Command::new(EXECUTABLE);
+        command.arg(socket_type);
+        Self::spawn_command(command)
+    }
+
+    /// Starts a peer from a command that runs [`EXECUTABLE`] with the socket type as its
+    /// argument, perhaps through another program (`ip netns exec <ns> …`, to run it in a
+    /// network namespace).
+    pub fn spawn_command(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("start {EXECUTABLE}: {e}"));
+            .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, answers) = mpsc::channel();

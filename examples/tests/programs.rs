@@ -63,6 +63,24 @@ fn sub_filter_keeps_only_hot_updates_in_its_zipcodes() {
 }
 
 #[test]
+fn radio_dish_delivers_each_dish_its_groups() {
+    let out = run("radio_dish");
+    for round in 0..6 {
+        assert!(
+            out.contains(&format!("weather got [weather] round {round}: sunny")),
+            "{out}"
+        );
+        let commuter = if round < 3 {
+            format!("commuter got [traffic] round {round}: jam on the ring road")
+        } else {
+            format!("commuter got [weather] round {round}: sunny")
+        };
+        assert!(out.contains(&commuter), "{out}");
+    }
+    assert!(!out.contains("weather got [traffic]"), "{out}");
+}
+
+#[test]
 fn client_server_answers_every_request_from_many_tasks() {
     let out = run("client_server");
     assert!(

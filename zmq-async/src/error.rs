@@ -114,6 +114,13 @@ impl TrySendError {
     }
 }
 
+impl From<zmtp_codec::GroupTooLong> for Error {
+    /// A group over 255 bytes is `EINVAL`, as libzmq's `zmq_msg_set_group`.
+    fn from(_: zmtp_codec::GroupTooLong) -> Self {
+        Error::InvalidArgument("a group is at most 255 bytes")
+    }
+}
+
 impl From<TrySendError> for Error {
     fn from(e: TrySendError) -> Self {
         e.error

@@ -7,7 +7,8 @@
 //! used from many tasks splits into a cloneable [`SendHalf`] and a [`RecvHalf`]
 //! ([`split`]); [`proxy()`] joins two sockets, as libzmq's `zmq_proxy`.
 //!
-//! The draft thread-safe types (CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL) are
+//! The draft thread-safe types (CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL, RADIO,
+//! DISH) are
 //! [`ThreadSafeSocket`]s instead ([`ClientSocket`], [`ServerSocket`], …): `Send + Sync`,
 //! every method `&self`, one frame a message (see [`thread_safe`]).
 //!
@@ -18,9 +19,10 @@
 //!
 //! Transports: `tcp://`, `ipc://`, `inproc://`, `ws://` and `wss://` (ZWS 2.0, RFC 45,
 //! interoperable with libzmq 4.3.5's; every type but STREAM; wss on rustls with the
-//! `wss_*` options), and for PUB/XPUB/SUB/XSUB `epgm://` and `pgm://` (PGM multicast,
+//! `wss_*` options), for PUB/XPUB/SUB/XSUB `epgm://` and `pgm://` (PGM multicast,
 //! interoperable with libzmq's; losses it cannot repair are counted in
-//! [`Socket::multicast_stats`]).
+//! [`Socket::multicast_stats`]), and for RADIO/DISH `udp://` (RFC 48's datagrams, unicast
+//! or multicast: a RADIO connects, a DISH binds).
 //!
 //! # Events, counters and tracing
 //!
@@ -142,7 +144,7 @@ pub use socket::{kind, CanRecv, CanSend, Socket, SocketKind};
 pub use split::{CanShare, RecvHalf, SendHalf};
 pub use stats::SocketStats;
 pub use thread_safe::ThreadSafeSocket;
-pub use zmtp_codec::{Frame, Message};
+pub use zmtp_codec::{Frame, Group, Message};
 
 /// PAIR socket.
 pub type PairSocket = Socket<kind::Pair>;
@@ -191,3 +193,10 @@ pub type GatherSocket = ThreadSafeSocket<kind::Gather>;
 pub type PeerSocket = ThreadSafeSocket<kind::Peer>;
 /// CHANNEL socket (draft, thread-safe; RFC 52).
 pub type ChannelSocket = ThreadSafeSocket<kind::Channel>;
+/// RADIO socket (draft, thread-safe; RFC 48): each message goes to the DISHes that joined
+/// its group ([`Message::set_group`]); over tcp, ipc, inproc and `udp://` (connect).
+pub type RadioSocket = ThreadSafeSocket<kind::Radio>;
+/// DISH socket (draft, thread-safe; RFC 48): receives the messages of the groups it
+/// [joined](ThreadSafeSocket::join), each with its group ([`Message::group`]); over tcp,
+/// ipc, inproc and `udp://` (bind).
+pub type DishSocket = ThreadSafeSocket<kind::Dish>;

@@ -95,6 +95,10 @@ pub mod kind {
         Peer = Peer: ;
         /// CHANNEL (draft, thread-safe): PAIR with one frame a message.
         Channel = Channel: ;
+        /// RADIO (draft, thread-safe): sends each message to the DISHes of its group.
+        Radio = Radio: ;
+        /// DISH (draft, thread-safe): receives the messages of the groups it joined.
+        Dish = Dish: ;
     }
 }
 
@@ -164,6 +168,8 @@ pub(crate) struct NetBind {
     handle: SocketHandle,
     endpoint: Endpoint,
     closed: CancellationToken,
+    /// A bind (a `udp://` connect also waits for its socket).
+    bind: bool,
 }
 
 impl NetBind {
@@ -172,6 +178,7 @@ impl NetBind {
             Endpoint::Pgm(_) | Endpoint::Epgm(_) => {
                 net::multicast(self.handle, &self.endpoint, self.closed).await
             }
+            Endpoint::Udp(_) => net::udp(self.handle, &self.endpoint, self.bind, self.closed).await,
             _ => net::bind(self.handle, &self.endpoint, self.closed).await,
         }
     }
@@ -195,7 +202,8 @@ fn route(endpoint: &str) -> Result<Route<'_>> {
             | Endpoint::Ws(_)
             | Endpoint::Wss(_)
             | Endpoint::Pgm(_)
-            | Endpoint::Epgm(_)),
+            | Endpoint::Epgm(_)
+            | Endpoint::Udp(_)),
         ) => Ok(Route::Net(ep)),
         Ok(_) => Err(Error::TransportUnsupported(endpoint.to_owned())),
         Err(e) => match inproc_name(endpoint) {
@@ -225,7 +233,7 @@ fn inproc_name(endpoint: &str) -> Result<&str> {
     };
     match scheme {
         "inproc" if !rest.is_empty() => Ok(rest),
-        "tcp" | "ipc" | "pgm" | "epgm" | "ws" | "wss" | "tipc" | "vmci" | "udp" => {
+        "tcp" | "ipc" | "pgm" | "epgm" | "ws" | "wss" | "tipc" | "vmci" => {
             Err(Error::TransportUnsupported(endpoint.to_owned()))
         }
         _ => Err(Error::InvalidEndpoint(endpoint.to_owned())),
@@ -496,7 +504,9 @@ impl<T: SocketKind> Socket<T> {
     /// `inproc://`, `tcp://` and `ipc://` are served; the resolved endpoint names the port
     /// a `tcp://…:0` or `tcp://…:*` bind got. `pgm://` and `epgm://` (PUB, XPUB, SUB and
     /// XSUB only, else [`Error::IncompatibleTransport`]) join a multicast group, exactly as
-    /// `connect` does (see the crate's README). Other ZeroMQ schemes (`ws`, `tipc`, …)
+    /// `connect` does (see the crate's README). `udp://` is a DISH's (a
+    /// [`ThreadSafeSocket`](crate::ThreadSafeSocket)); other types get
+    /// [`Error::IncompatibleTransport`]. Other ZeroMQ schemes (`ws`, `tipc`, …)
     /// return [`Error::TransportUnsupported`]; a malformed endpoint
     /// [`Error::InvalidEndpoint`].
     pub async fn bind(&mut self, endpoint: &str) -> Result<String> {
@@ -517,6 +527,9 @@ impl<T: SocketKind> Socket<T> {
         if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
             net::check_multicast(T::TYPE, endpoint)?;
         }
+        if let Route::Net(Endpoint::Udp(_)) = route {
+            net::check_udp(T::TYPE, endpoint, true)?;
+        }
         match route {
             Route::Inproc(name) => {
                 inproc::bind(name, &self.base.shared)?;
@@ -528,6 +541,7 @@ impl<T: SocketKind> Socket<T> {
                 handle: self.handle(),
                 endpoint: ep,
                 closed: self.net_closed.clone(),
+                bind: true,
             })),
         }
     }
@@ -599,10 +613,42 @@ impl<T: SocketKind> Socket<T> {
         self.connect_now(endpoint).map(drop)
     }
 
+    /// What `connect` does with the socket before it waits: everything but a `udp://`
+    /// connect (a RADIO's), which returns what to await without the socket (`Err`), for
+    /// [`Socket::finish_connect`].
+    pub(crate) fn start_connect(&mut self, endpoint: &str) -> Result<Result<(), NetBind>> {
+        if let Route::Net(ep @ Endpoint::Udp(_)) = route_for(T::TYPE, endpoint)? {
+            net::check_udp(T::TYPE, endpoint, false)?;
+            return Ok(Err(NetBind {
+                handle: self.handle(),
+                endpoint: ep,
+                closed: self.net_closed.clone(),
+                bind: false,
+            }));
+        }
+        self.connect_now(endpoint).map(|_| Ok(()))
+    }
+
+    /// Keeps the session of a `udp://` connect.
+    pub(crate) fn finish_connect(&mut self, endpoint: &str, task: EndpointTask) {
+        self.base.shared.span.add_endpoint("connect", endpoint);
+        self.net.push(NetEndpoint {
+            given: endpoint.to_owned(),
+            task,
+            bind: false,
+        });
+        self.pump();
+    }
+
     /// `connect`, which never waits; returns the peer it attached, if it attached one
     /// (not with `immediate`).
     pub(crate) fn connect_now(&mut self, endpoint: &str) -> Result<Option<PeerId>> {
         let route = route_for(T::TYPE, endpoint)?;
+        if let Route::Net(Endpoint::Udp(_)) = route {
+            // Only a RADIO connects udp://, through `start_connect`.
+            net::check_udp(T::TYPE, endpoint, false)?;
+            return Err(Error::IncompatibleTransport(endpoint.to_owned()));
+        }
         if let Route::Net(Endpoint::Pgm(_) | Endpoint::Epgm(_)) = route {
             // `connect` opens multicast endpoints before it gets here; for the types
             // that reach this directly (the thread-safe ones) it is the wrong transport.
@@ -882,7 +928,7 @@ impl Socket<kind::XPub> {
 }
 
 impl<T: SocketKind> Socket<T> {
-    fn apply_subscription(&mut self, topic: &[u8], on: bool) -> Result<()> {
+    pub(crate) fn apply_subscription(&mut self, topic: &[u8], on: bool) -> Result<()> {
         self.pump();
         let r = self.proto.subscribe(&mut self.base, topic, on);
         self.base.reap(&mut *self.proto);

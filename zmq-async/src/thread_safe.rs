@@ -1,5 +1,6 @@
-//! The thread-safe draft socket types: CLIENT and SERVER (RFC 41), SCATTER and GATHER
-//! (RFC 49), PEER (RFC 51) and CHANNEL (RFC 52), each a [`ThreadSafeSocket`].
+//! The thread-safe draft socket types: CLIENT and SERVER (RFC 41), RADIO and DISH (RFC 48),
+//! SCATTER and GATHER (RFC 49), PEER (RFC 51) and CHANNEL (RFC 52), each a
+//! [`ThreadSafeSocket`].
 //!
 //! What makes them thread-safe in libzmq is that one socket is used from many threads at
 //! once, and a message is one frame, so no send or receive has a part that another
@@ -18,7 +19,9 @@
 //! [`Error::InvalidArgument`] (libzmq: `EINVAL`), and a multipart message that arrives
 //! from a peer is dropped, as libzmq drops it. A SERVER or PEER stamps each message it
 //! receives with its sender's routing id ([`Message::routing_id`]) and sends each
-//! message to the peer its routing id names ([`Message::to`]).
+//! message to the peer its routing id names ([`Message::to`]). A RADIO sends each message
+//! to the DISHes that [joined](ThreadSafeSocket::join) its group ([`Message::set_group`]);
+//! a message without a group is [`Error::InvalidArgument`].
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -36,10 +39,10 @@ use crate::{Error, Result, SocketOptions, SocketType, TrySendError};
 /// The socket types a [`ThreadSafeSocket`] can be.
 pub trait ThreadSafeKind: SocketKind {}
 
-/// Thread-safe socket types that send: CLIENT, SERVER, SCATTER, PEER, CHANNEL.
+/// Thread-safe socket types that send: CLIENT, SERVER, SCATTER, PEER, CHANNEL, RADIO.
 pub trait ThreadSafeSend: ThreadSafeKind {}
 
-/// Thread-safe socket types that receive: CLIENT, SERVER, GATHER, PEER, CHANNEL.
+/// Thread-safe socket types that receive: CLIENT, SERVER, GATHER, PEER, CHANNEL, DISH.
 pub trait ThreadSafeRecv: ThreadSafeKind {}
 
 macro_rules! thread_safe {
@@ -56,6 +59,8 @@ thread_safe! {
     Gather: ThreadSafeRecv;
     Peer: ThreadSafeSend, ThreadSafeRecv;
     Channel: ThreadSafeSend, ThreadSafeRecv;
+    Radio: ThreadSafeSend;
+    Dish: ThreadSafeRecv;
 }
 
 /// A socket of a thread-safe draft type `T`, used through `&self` from any number of
@@ -145,6 +150,12 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.lock().stats()
     }
 
+    /// What a DISH's `udp://` endpoints received, and dropped as not RFC 48's datagrams
+    /// (see [`Socket::multicast_stats`]).
+    pub fn multicast_stats(&self) -> crate::MulticastStats {
+        self.lock().multicast_stats()
+    }
+
     /// Polls `op` once on the socket, without waiting.
     fn poll_once<R>(
         &self,
@@ -190,9 +201,15 @@ impl<T: ThreadSafeKind> ThreadSafeSocket<T> {
         self.lock().unbind_now(endpoint)
     }
 
-    /// Connects to `endpoint` (see [`Socket::connect`]).
+    /// Connects to `endpoint` (see [`Socket::connect`]). A RADIO also connects `udp://`
+    /// endpoints (`udp://host:port`, `udp://interface;group:port`), which a DISH binds.
     pub async fn connect(&self, endpoint: &str) -> Result<()> {
-        self.lock().connect_now(endpoint).map(drop)
+        let started = self.lock().start_connect(endpoint)?;
+        if let Err(net) = started {
+            let task = net.run().await?;
+            self.lock().finish_connect(endpoint, task);
+        }
+        Ok(())
     }
 
     /// Drops the peers created by `connect(endpoint)` (see [`Socket::disconnect`]).
@@ -342,6 +359,41 @@ impl<T: ThreadSafeRecv> futures::stream::FusedStream for ThreadSafeSocket<T> {
     }
 }
 
+impl ThreadSafeSocket<kind::Dish> {
+    /// Joins `group`: the socket's RADIOs send it the group's messages (libzmq's
+    /// `zmq_join`). A group over 255 bytes, or one already joined, is
+    /// [`Error::InvalidArgument`] (libzmq: `EINVAL`).
+    ///
+    /// ```
+    /// use zmq_async::{DishSocket, Message, RadioSocket};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let radio = RadioSocket::new();
+    /// let endpoint = radio.bind("inproc://radio-dish-doc").await?;
+    /// let dish = DishSocket::new();
+    /// dish.join("weather")?;
+    /// // inproc: the connecting DISH queues its JOIN as `connect` returns (over a network
+    /// // transport it travels, and the RADIO's first messages may go before it lands).
+    /// dish.connect(&endpoint).await?;
+    /// radio.send(Message::from("traffic jam").in_group("traffic")?).await?;
+    /// radio.send(Message::from("sunny").in_group("weather")?).await?;
+    /// let msg = dish.recv().await?;
+    /// assert_eq!((&msg[0][..], msg.group()), (&b"sunny"[..], Some(&b"weather"[..])));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn join(&self, group: impl AsRef<[u8]>) -> Result<()> {
+        self.lock().apply_subscription(group.as_ref(), true)
+    }
+
+    /// Leaves `group` (libzmq's `zmq_leave`); one not joined, or over 255 bytes, is
+    /// [`Error::InvalidArgument`] (libzmq: `EINVAL`).
+    pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<()> {
+        self.lock().apply_subscription(group.as_ref(), false)
+    }
+}
+
 /// libzmq's rule for these types: `ZMQ_SNDMORE` is `EINVAL`.
 fn check_single_frame(msg: Option<&Message>) -> Result<()> {
     match msg {
@@ -381,5 +433,7 @@ mod tests {
         assert_shared::<ThreadSafeSocket<kind::Channel>>();
         assert_shared::<ThreadSafeSocket<kind::Scatter>>();
         assert_shared::<ThreadSafeSocket<kind::Gather>>();
+        assert_shared::<ThreadSafeSocket<kind::Radio>>();
+        assert_shared::<ThreadSafeSocket<kind::Dish>>();
     }
 }

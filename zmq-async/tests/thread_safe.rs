@@ -4,7 +4,6 @@
 
 mod common;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
@@ -12,20 +11,6 @@ use zmq_async::{
     ChannelSocket, ClientSocket, Error, GatherSocket, Message, PeerInfo, PeerSocket, ScatterSocket,
     ServerSocket, SocketType,
 };
-
-/// One endpoint of each transport.
-fn endpoints(tag: &str) -> [String; 3] {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    [
-        ep(tag),
-        "tcp://127.0.0.1:0".to_owned(),
-        format!(
-            "ipc:///tmp/zmq-async-ts-{tag}-{}-{n}.sock",
-            std::process::id()
-        ),
-    ]
-}
 
 #[tokio::test]
 async fn client_server_reply_by_routing_id_on_every_transport() {

@@ -44,6 +44,9 @@ pub enum Endpoint {
     Ws(WsEndpoint),
     /// `wss://host:port[/path]`: ZWS 2.0 over a WebSocket over TLS.
     Wss(WsEndpoint),
+    /// `udp://host:port` or `udp://interface;group:port`: RFC 48's datagrams, for RADIO
+    /// and DISH; see [`crate::udp`].
+    Udp(UdpEndpoint),
 }
 
 impl Endpoint {
@@ -52,7 +55,7 @@ impl Endpoint {
         match self {
             Endpoint::Tcp(_) | Endpoint::Ipc(_) => TransportKind::ByteStream,
             Endpoint::Inproc(_) => TransportKind::Inproc,
-            Endpoint::Pgm(_) | Endpoint::Epgm(_) => TransportKind::Datagram,
+            Endpoint::Pgm(_) | Endpoint::Epgm(_) | Endpoint::Udp(_) => TransportKind::Datagram,
             Endpoint::Ws(_) | Endpoint::Wss(_) => TransportKind::WebSocket,
         }
     }
@@ -67,6 +70,7 @@ impl Endpoint {
             Endpoint::Epgm(_) => "epgm",
             Endpoint::Ws(_) => "ws",
             Endpoint::Wss(_) => "wss",
+            Endpoint::Udp(_) => "udp",
         }
     }
 }
@@ -81,6 +85,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Epgm(pgm) => write!(f, "epgm://{pgm}"),
             Endpoint::Ws(ws) => write!(f, "ws://{ws}"),
             Endpoint::Wss(ws) => write!(f, "wss://{ws}"),
+            Endpoint::Udp(udp) => write!(f, "udp://{udp}"),
         }
     }
 }
@@ -102,6 +107,7 @@ impl FromStr for Endpoint {
             "epgm" => parse_pgm(address).map(Endpoint::Epgm),
             "ws" => parse_ws(address).map(Endpoint::Ws),
             "wss" => parse_ws(address).map(Endpoint::Wss),
+            "udp" => parse_udp(address).map(Endpoint::Udp),
             other => Err(ParseErrorKind::UnknownTransport(other.to_owned())),
         }
         .map_err(err)
@@ -257,6 +263,33 @@ impl fmt::Display for PgmEndpoint {
     }
 }
 
+/// The address part of a `udp://` endpoint, as libzmq reads it: `host:port`, or
+/// `interface;group:port` for multicast.
+///
+/// A RADIO connects: it sends to `host` (an IP address or a DNS name), a multicast group
+/// through `interface` when one is given. A DISH binds: on `host` (`*`, an IP address,
+/// or an interface name) or, for a multicast group, on any address with the group joined
+/// on `interface` (any interface without one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UdpEndpoint {
+    /// The `interface;` part (multicast only): `*`, an IPv4 address, or an interface name,
+    /// kept as written.
+    pub interface: Option<String>,
+    /// The address to send to or bind on, or the multicast group.
+    pub host: Host,
+    /// The UDP port, possibly a wildcard (a bind then gets one from the system).
+    pub port: Port,
+}
+
+impl fmt::Display for UdpEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(interface) = &self.interface {
+            write!(f, "{interface};")?;
+        }
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 /// Why an endpoint string was rejected: the offending string and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid endpoint {endpoint:?}: {kind}")]
@@ -291,8 +324,8 @@ pub enum ParseErrorKind {
     /// No `://` separates a transport from an address.
     #[error("missing transport (expected e.g. tcp://host:port)")]
     MissingTransport,
-    /// The transport is not one of tcp, ipc, inproc, pgm, epgm.
-    #[error("unknown transport {0:?} (expected tcp, ipc, inproc, pgm, epgm, ws or wss)")]
+    /// The transport is not one of tcp, ipc, inproc, pgm, epgm, udp, ws, wss.
+    #[error("unknown transport {0:?} (expected tcp, ipc, inproc, pgm, epgm, udp, ws or wss)")]
     UnknownTransport(String),
     /// A `tcp://` address has no `:port`.
     #[error("missing port (expected host:port)")]
@@ -327,7 +360,7 @@ pub enum ParseErrorKind {
     /// `inproc://` with nothing after it.
     #[error("missing inproc name")]
     EmptyInprocName,
-    /// A pgm/epgm address has no `interface;` part.
+    /// A pgm/epgm address has no `interface;` part (or udp an empty one).
     #[error("missing interface (expected interface;group:port)")]
     MissingInterface,
     /// The pgm/epgm group is not an IP address.
@@ -336,7 +369,8 @@ pub enum ParseErrorKind {
     /// A ws/wss path holds a space or a control character.
     #[error("invalid ws path {0:?}")]
     InvalidPath(String),
-    /// The pgm/epgm group is an IP address outside the multicast ranges.
+    /// The pgm/epgm group, or a udp address after an `interface;`, is an IP address outside
+    /// the multicast ranges; or a udp interface is a multicast address.
     #[error("{0} is not a multicast address")]
     NotMulticast(IpAddr),
 }
@@ -492,6 +526,41 @@ fn parse_pgm(address: &str) -> Result<PgmEndpoint, ParseErrorKind> {
     })
 }
 
+fn parse_udp(address: &str) -> Result<UdpEndpoint, ParseErrorKind> {
+    // libzmq splits at the last `;`.
+    let (interface, host_port) = match address.rsplit_once(';') {
+        Some(("", _)) => return Err(ParseErrorKind::MissingInterface),
+        Some((interface, rest)) => (Some(interface), rest),
+        None => (None, address),
+    };
+    let (host, port) = split_host_port(host_port)?;
+    let host = parse_host(host)?;
+    let port = match port {
+        "*" => Port::Any,
+        digits => Port::Number(parse_port_number(digits)?),
+    };
+    if let Some(interface) = interface {
+        // An interface is the source of multicast: the group must be one, it must not.
+        if let Ok(ip) = interface.parse::<IpAddr>() {
+            if ip.is_multicast() {
+                return Err(ParseErrorKind::NotMulticast(ip));
+            }
+        }
+        match host {
+            Host::Ip(ip) if ip.is_multicast() => {}
+            Host::Ip(ip) => return Err(ParseErrorKind::NotMulticast(ip)),
+            Host::Any | Host::Name(_) => {
+                return Err(ParseErrorKind::InvalidGroup(host.to_string()))
+            }
+        }
+    }
+    Ok(UdpEndpoint {
+        interface: interface.map(str::to_owned),
+        host,
+        port,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -626,7 +695,7 @@ mod tests {
             ("", K::MissingTransport),
             ("127.0.0.1:5555", K::MissingTransport),
             ("tcp:/127.0.0.1:5555", K::MissingTransport),
-            ("udp://127.0.0.1:5555", K::UnknownTransport("udp".into())),
+            ("vmci://1:5555", K::UnknownTransport("vmci".into())),
             ("TCP://127.0.0.1:5555", K::UnknownTransport("TCP".into())),
             ("tcp://", K::MissingPort),
             ("tcp://127.0.0.1", K::MissingPort),
@@ -711,6 +780,70 @@ mod tests {
             parse("epgm://e;239.0.0.1:1").kind(),
             TransportKind::Datagram
         );
+    }
+
+    #[test]
+    fn udp_endpoints_as_libzmq_reads_them() {
+        let v4 = |s: &str| Host::Ip(s.parse().unwrap());
+        let udp = |interface: Option<&str>, host, port| {
+            Endpoint::Udp(UdpEndpoint {
+                interface: interface.map(str::to_owned),
+                host,
+                port,
+            })
+        };
+        let cases = [
+            (
+                "udp://127.0.0.1:5555",
+                udp(None, v4("127.0.0.1"), Port::Number(5555)),
+            ),
+            ("udp://*:5555", udp(None, Host::Any, Port::Number(5555))),
+            ("udp://*:*", udp(None, Host::Any, Port::Any)),
+            (
+                "udp://radio.example:9",
+                udp(None, Host::Name("radio.example".into()), Port::Number(9)),
+            ),
+            (
+                "udp://239.0.0.1:5555",
+                udp(None, v4("239.0.0.1"), Port::Number(5555)),
+            ),
+            (
+                "udp://10.0.0.1;239.0.0.1:5555",
+                udp(Some("10.0.0.1"), v4("239.0.0.1"), Port::Number(5555)),
+            ),
+            (
+                "udp://eth0;239.0.0.1:5555",
+                udp(Some("eth0"), v4("239.0.0.1"), Port::Number(5555)),
+            ),
+            (
+                "udp://*;239.0.0.1:5555",
+                udp(Some("*"), v4("239.0.0.1"), Port::Number(5555)),
+            ),
+        ];
+        for (input, expected) in cases {
+            let ep = parse(input);
+            assert_eq!(ep, expected, "{input}");
+            assert_eq!(ep.to_string(), input);
+            assert_eq!(ep.kind(), TransportKind::Datagram);
+        }
+        type K = ParseErrorKind;
+        let bad = [
+            ("udp://127.0.0.1", K::MissingPort),
+            ("udp://;239.0.0.1:5555", K::MissingInterface),
+            (
+                "udp://eth0;10.0.0.1:5555",
+                K::NotMulticast("10.0.0.1".parse().unwrap()),
+            ),
+            ("udp://eth0;*:5555", K::InvalidGroup("*".into())),
+            (
+                "udp://239.0.0.2;239.0.0.1:5555",
+                K::NotMulticast("239.0.0.2".parse().unwrap()),
+            ),
+            ("udp://*:70000", K::InvalidPort("70000".into())),
+        ];
+        for (input, expected) in bad {
+            assert_eq!(reject(input), expected, "{input}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | [`ByteStream`](TransportKind::ByteStream) | `tcp://`, `ipc://` | a [`Stream`] (`AsyncRead + AsyncWrite`) from [`connect`] or [`Listener::accept`]; the engine runs a ZMTP connection over it |
 //! | [`Inproc`](TransportKind::Inproc) | `inproc://` | only the parsed name: the sockets join their pipes directly, through `zmq-async`'s own rendezvous; no bytes, no codec |
 //! | [`WebSocket`](TransportKind::WebSocket) | `ws://`, `wss://` | a tcp [`Stream`] from [`connect`] or [`Listener::accept`], then [`ws::client_handshake`] / [`ws::server_handshake`] turn it into a [`ws::WsStream`] of whole ZWS messages |
-//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://` | whole messages from a [`multicast::PgmReceiver`], to a [`multicast::PgmSender`]; the [`pgm`] core underneath |
+//! | [`Datagram`](TransportKind::Datagram) | `pgm://`, `epgm://`, `udp://` | whole messages from a [`multicast::PgmReceiver`], to a [`multicast::PgmSender`], the [`pgm`] core underneath; for `udp://` (RADIO/DISH) one message a datagram, from a [`udp::UdpReceiver`], to a [`udp::UdpSender`] |
 //!
 //! - [`endpoint`]: [`Endpoint`] and its parts; strict parsing, a [`Display`](std::fmt::Display)
 //!   that round-trips.
@@ -61,11 +61,12 @@ pub mod multicast;
 pub mod pgm;
 pub mod stream;
 pub mod tcp;
+pub mod udp;
 pub mod ws;
 
 pub use endpoint::{
     Endpoint, Host, IpcEndpoint, ParseError, ParseErrorKind, PgmEndpoint, Port, TcpEndpoint,
-    WsEndpoint,
+    UdpEndpoint, WsEndpoint,
 };
 pub use error::Error;
 pub use stream::{bind, connect, Listener, PeerAddr, Stream, StreamOptions};
@@ -79,7 +80,7 @@ pub enum TransportKind {
     ByteStream,
     /// inproc: sockets exchange message pipes directly; no bytes, no codec.
     Inproc,
-    /// pgm and epgm: reliable multicast over datagrams.
+    /// pgm and epgm: reliable multicast over datagrams; udp: one message a datagram.
     Datagram,
     /// ws and wss: ZWS 2.0 messages over a WebSocket over tcp (see [`ws`]); the listener
     /// and the connection are tcp's, the WebSocket handshake comes after.

@@ -16,7 +16,7 @@ use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Ours, Step};
 use crate::metadata::{IDENTITY, SOCKET_TYPE};
 use crate::subscription::Subscription;
-use crate::{command, zws, Command, Error, Message, Metadata, SocketType};
+use crate::{command, zws, Command, Error, Group, Membership, Message, Metadata, SocketType};
 
 /// Frames at least this large are handed to the writer as their own [`Bytes`] chunk
 /// instead of being copied into the batch buffer.
@@ -146,6 +146,8 @@ pub enum Event {
     Subscribe(Bytes),
     /// The peer cancelled a subscription (PUB and XPUB only).
     Cancel(Bytes),
+    /// The peer, a DISH, joined or left a group (reported to RADIO only).
+    Membership(Membership),
     /// The server-side mechanism needs the authenticator's verdict: answer with
     /// [`Connection::handle_auth_reply`].
     AuthRequest(AuthRequest),
@@ -640,6 +642,19 @@ impl Connection {
                 return self.send_subscription(sub);
             }
         }
+        match self.socket_type {
+            SocketType::Dish => {
+                if let Some(m) = Membership::from_message(msg) {
+                    return self.send_membership(m);
+                }
+            }
+            // RFC 48: the group frame, with MORE, before the body.
+            SocketType::Radio => {
+                let group = crate::Frame::from(msg.group().unwrap_or_default());
+                self.encode_frame(true, &group);
+            }
+            _ => {}
+        }
         let last = msg.len() - 1;
         for (i, f) in msg.iter().enumerate() {
             self.encode_frame(i < last, f);
@@ -655,6 +670,20 @@ impl Connection {
     /// Cancels a subscription: CANCEL to a 3.1 peer, a `0x00`+topic message to older ones.
     pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.send_subscription(Subscription::Cancel(Bytes::copy_from_slice(topic)))
+    }
+
+    /// A DISH's JOIN or LEAVE: a command frame to every ZMTP 3.x peer (libzmq 4.3 flags
+    /// them as commands for 3.0 peers too).
+    fn send_membership(&mut self, m: Membership) -> Result<(), Error> {
+        let (name, group): (&'static [u8], _) = match m {
+            Membership::Join(g) => (b"JOIN", g),
+            Membership::Leave(g) => (b"LEAVE", g),
+        };
+        self.encode_command(&Command::Other {
+            name: Bytes::from_static(name),
+            data: Bytes::copy_from_slice(&group),
+        });
+        Ok(())
     }
 
     // ---- outputs -------------------------------------------------------------------
@@ -1142,7 +1171,9 @@ impl Connection {
             fresh.put_slice(buf);
             *buf = fresh;
         }
-        self.direct = !self.wraps_frames && !self.socket_type.is_publisher();
+        self.direct = !self.wraps_frames
+            && !self.socket_type.is_publisher()
+            && !matches!(self.socket_type, SocketType::Radio | SocketType::Dish);
         self.handshake_deadline = None;
         if self.framing == Framing::V3 {
             self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
@@ -1218,6 +1249,11 @@ impl Connection {
             }
         }
         // An empty frame keeps no share of the read buffer alive.
+        if f.more && self.socket_type == SocketType::Dish && !self.partial.is_empty() {
+            return Err(Error::MalformedGroupTraffic(
+                "a message of more than a group and a body",
+            ));
+        }
         self.partial.push_back(if len == 0 {
             crate::Frame::new()
         } else {
@@ -1234,6 +1270,13 @@ impl Connection {
                 self.events.push_back(Event::from(sub));
                 return Ok(ControlFlow::Break(None));
             }
+        }
+        match self.socket_type {
+            SocketType::Dish => return dish_message(msg).map(|m| ControlFlow::Break(Some(m))),
+            SocketType::Radio => {
+                return Err(Error::MalformedGroupTraffic("a RADIO receives no messages"))
+            }
+            _ => {}
         }
         Ok(ControlFlow::Break(Some(msg)))
     }
@@ -1261,11 +1304,44 @@ impl Connection {
             Command::Cancel(topic) if self.socket_type.is_publisher() => {
                 Ok(Some(Event::Cancel(topic)))
             }
+            Command::Other { name, data } if self.socket_type == SocketType::Radio => {
+                let group = Group::new(&data).map_err(|_| {
+                    Error::MalformedGroupTraffic("a JOIN or LEAVE for a group over 255 bytes")
+                })?;
+                match &name[..] {
+                    b"JOIN" => Ok(Some(Event::Membership(Membership::Join(group)))),
+                    b"LEAVE" => Ok(Some(Event::Membership(Membership::Leave(group)))),
+                    _ => Err(Error::MalformedGroupTraffic(
+                        "a command other than JOIN or LEAVE",
+                    )),
+                }
+            }
+            Command::Pong(_) => Ok(None),
+            // libzmq's DISH session refuses every other command (EFAULT: a protocol error),
+            // and RFC 48 gives a RADIO none but JOIN and LEAVE.
+            _ if matches!(self.socket_type, SocketType::Radio | SocketType::Dish) => Err(
+                Error::MalformedGroupTraffic("a command other than JOIN or LEAVE"),
+            ),
             // PONG only proves liveness (already counted); unknown commands are ignored, as
             // libzmq ignores them.
             _ => Ok(None),
         }
     }
+}
+
+/// What a DISH makes of a message from its RADIO: a group frame of at most 255 bytes (sent
+/// with MORE), then the body, which becomes the message, in that group.
+fn dish_message(mut msg: Message) -> Result<Message, Error> {
+    if msg.len() != 2 {
+        return Err(Error::MalformedGroupTraffic(
+            "a message without a group frame",
+        ));
+    }
+    let mut body = msg.split_off(1);
+    let group = msg.pop_front().unwrap_or_default();
+    body.set_group(&group)
+        .map_err(|_| Error::MalformedGroupTraffic("a group longer than 255 bytes"))?;
+    Ok(body)
 }
 
 /// Whether a frame body of `size` bytes could be allocated now: a fallible allocation

@@ -80,6 +80,12 @@ pub enum Error {
         /// Minor version sent.
         minor: u8,
     },
+    /// RADIO/DISH traffic that breaks RFC 48: a DISH got a message that is not a group
+    /// frame (at most 255 bytes, libzmq 4.3.5's limit, with MORE) and one body frame, or a
+    /// command; a RADIO got a message, or a command other than JOIN and LEAVE, or a JOIN
+    /// or LEAVE for a group longer than 255 bytes.
+    #[error("malformed RADIO/DISH traffic: {0}")]
+    MalformedGroupTraffic(&'static str),
     /// The peer's Socket-Type property (or ZMTP 2.0 socket-type byte) names no socket type.
     #[error("unknown socket type {0:?}")]
     UnknownSocketType(Bytes),

@@ -30,6 +30,7 @@ mod connection;
 mod error;
 pub mod frame;
 pub mod greeting;
+mod group;
 pub mod mechanism;
 mod message;
 mod message_frame;
@@ -45,6 +46,7 @@ pub use connection::{
     MIN_READ_SPACE, ZERO_COPY_THRESHOLD,
 };
 pub use error::Error;
+pub use group::{Group, GroupTooLong, Membership, MAX_GROUP_LEN};
 #[cfg(feature = "curve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "curve")))]
 pub use mechanism::curve::{CurveKeyPair, CurveSecretKey};

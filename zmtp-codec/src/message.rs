@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+use crate::group::{Group, GroupTooLong};
 use crate::{Frame, Metadata};
 
 /// A ZeroMQ message: one or more frames, each a cheaply clonable [`Frame`].
@@ -24,6 +25,12 @@ use crate::{Frame, Metadata};
 /// on each message it receives, and sends each message to the peer it names. Like the
 /// properties, it is not part of the message's value.
 ///
+/// RADIO and DISH sort messages into groups (libzmq's `zmq_msg_group` and
+/// `zmq_msg_set_group`): a RADIO sends each message to the DISHes that joined its group, and
+/// a DISH's messages carry theirs. A message has a routing id or a group, never both (no
+/// socket type uses both): setting one clears the other. Like the properties, neither is
+/// part of the message's value.
+///
 /// ```
 /// use zmtp_codec::Message;
 /// let mut msg = Message::from("world");
@@ -34,8 +41,44 @@ use crate::{Frame, Metadata};
 #[derive(Clone, Default)]
 pub struct Message {
     frames: Frames,
+    tail: Tail,
+}
+
+/// The sender's properties and the message's routing id, or its properties and group: a
+/// group (RADIO, DISH) and a routing id (SERVER, PEER) never both apply. A grouped message
+/// keeps both behind one shared pointer, so that the group costs `Message` no space (see
+/// `tests::message_size`), and a message without a group pays nothing for groups.
+#[derive(Clone)]
+enum Tail {
+    Plain {
+        metadata: Option<Arc<Metadata>>,
+        routing_id: Option<NonZeroU32>,
+    },
+    Grouped(Arc<Grouped>),
+}
+
+#[derive(Clone)]
+struct Grouped {
     metadata: Option<Arc<Metadata>>,
-    routing_id: Option<NonZeroU32>,
+    group: Group,
+}
+
+impl Default for Tail {
+    fn default() -> Self {
+        Tail::Plain {
+            metadata: None,
+            routing_id: None,
+        }
+    }
+}
+
+impl Tail {
+    fn metadata(&self) -> Option<&Arc<Metadata>> {
+        match self {
+            Tail::Plain { metadata, .. } => metadata.as_ref(),
+            Tail::Grouped(g) => g.metadata.as_ref(),
+        }
+    }
 }
 
 impl PartialEq for Message {
@@ -134,8 +177,7 @@ impl Message {
         let tail: Frames = self.frames.drain(at..).collect();
         Message {
             frames: tail,
-            metadata: self.metadata.clone(),
-            routing_id: self.routing_id,
+            tail: self.tail.clone(),
         }
     }
 
@@ -143,31 +185,85 @@ impl Message {
     /// to give (zmq-async's tcp and ipc connections: `Peer-Address`, the peer's handshake
     /// properties, and what an authenticator added).
     pub fn metadata(&self) -> Option<&Metadata> {
-        self.metadata.as_deref()
+        self.tail.metadata().map(|m| &**m)
     }
 
     /// One of the sender's properties, such as `User-Id`, `Peer-Address`, `Socket-Type` or
     /// an `X-` name of the peer's (libzmq's `zmq_msg_gets`; `Peer-Address` is a draft
     /// property there).
     pub fn property(&self, name: &str) -> Option<&Bytes> {
-        self.metadata.as_deref()?.get(name)
+        self.metadata()?.get(name)
     }
 
     /// Attaches the sender's properties (done by the socket layer on receipt).
     pub fn set_metadata(&mut self, metadata: Option<Arc<Metadata>>) {
-        self.metadata = metadata;
+        match &mut self.tail {
+            Tail::Plain { metadata: m, .. } => *m = metadata,
+            Tail::Grouped(g) => Arc::make_mut(g).metadata = metadata,
+        }
     }
 
     /// The routing id of the peer that sent this message (SERVER, PEER), or of the peer it
     /// is addressed to (libzmq's `zmq_msg_routing_id`; `None` is libzmq's 0).
     pub fn routing_id(&self) -> Option<NonZeroU32> {
-        self.routing_id
+        match self.tail {
+            Tail::Plain { routing_id, .. } => routing_id,
+            Tail::Grouped(_) => None,
+        }
     }
 
     /// Addresses the message to a SERVER's or PEER's peer (libzmq's
     /// `zmq_msg_set_routing_id`); `None` clears it.
     pub fn set_routing_id(&mut self, id: Option<NonZeroU32>) {
-        self.routing_id = id;
+        match &mut self.tail {
+            Tail::Plain { routing_id, .. } => *routing_id = id,
+            Tail::Grouped(g) => {
+                self.tail = Tail::Plain {
+                    metadata: g.metadata.clone(),
+                    routing_id: id,
+                }
+            }
+        }
+    }
+
+    /// The message's group (RADIO, DISH; libzmq's `zmq_msg_group`), if it has one.
+    pub fn group(&self) -> Option<&[u8]> {
+        match &self.tail {
+            Tail::Plain { .. } => None,
+            Tail::Grouped(g) => Some(g.group.as_bytes()),
+        }
+    }
+
+    /// Puts the message in `group` for a RADIO to send (libzmq's `zmq_msg_set_group`); a
+    /// group is at most 255 bytes.
+    pub fn set_group(&mut self, group: impl AsRef<[u8]>) -> Result<(), GroupTooLong> {
+        self.set_group_to(Some(Group::new(group)?));
+        Ok(())
+    }
+
+    /// Puts the message in `group`, or in none.
+    pub fn set_group_to(&mut self, group: Option<Group>) {
+        let metadata = self.tail.metadata().cloned();
+        self.tail = match group {
+            Some(group) => Tail::Grouped(Arc::new(Grouped { metadata, group })),
+            None => Tail::Plain {
+                metadata,
+                routing_id: None,
+            },
+        };
+    }
+
+    /// The message in `group` (see [`Message::set_group`]).
+    ///
+    /// ```
+    /// use zmtp_codec::Message;
+    /// let msg = Message::from("sunny").in_group("weather")?;
+    /// assert_eq!(msg.group(), Some(&b"weather"[..]));
+    /// # Ok::<(), zmtp_codec::GroupTooLong>(())
+    /// ```
+    pub fn in_group(mut self, group: impl AsRef<[u8]>) -> Result<Message, GroupTooLong> {
+        self.set_group(group)?;
+        Ok(self)
     }
 
     /// The message addressed to the peer `id` (see [`Message::set_routing_id`]).
@@ -179,7 +275,7 @@ impl Message {
     /// ```
     #[must_use]
     pub fn to(mut self, id: NonZeroU32) -> Message {
-        self.routing_id = Some(id);
+        self.set_routing_id(Some(id));
         self
     }
 
@@ -222,8 +318,7 @@ impl<T: Into<Frame>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
-            metadata: None,
-            routing_id: None,
+            tail: Tail::default(),
         }
     }
 }
@@ -240,7 +335,7 @@ macro_rules! single_frame_from {
             fn from(frame: $t) -> Self {
                 let mut frames = SmallVec::new();
                 frames.push(Frame::from(frame));
-                Message { frames, metadata: None, routing_id: None }
+                Message { frames, tail: Tail::default() }
             }
         }
     )*};
@@ -257,8 +352,7 @@ impl From<Vec<Frame>> for Message {
     fn from(frames: Vec<Frame>) -> Self {
         Message {
             frames: SmallVec::from_vec(frames),
-            metadata: None,
-            routing_id: None,
+            tail: Tail::default(),
         }
     }
 }
@@ -312,6 +406,52 @@ mod tests {
         msg.set_routing_id(None);
         assert_eq!(msg.routing_id(), None);
         assert_eq!(Message::from("z").routing_id(), None);
+    }
+
+    #[test]
+    fn group_and_routing_id_share_their_room() {
+        let id = NonZeroU32::new(0x0102_0304).unwrap();
+        let mut msg = Message::from("x").in_group("weather").unwrap();
+        assert_eq!(msg.group(), Some(&b"weather"[..]));
+        assert_eq!(msg.routing_id(), None);
+        assert_eq!(msg.split_off(1).group(), Some(&b"weather"[..]));
+        msg.set_routing_id(Some(id));
+        assert_eq!((msg.group(), msg.routing_id()), (None, Some(id)));
+        msg.set_group([0xfe; 255]).unwrap();
+        assert_eq!(
+            (msg.group(), msg.routing_id()),
+            (Some(&[0xfe; 255][..]), None)
+        );
+        assert_eq!(msg.clone().group(), Some(&[0xfe; 255][..]));
+        assert_eq!(msg.set_group([1; 256]), Err(GroupTooLong(256)));
+        assert_eq!(
+            msg.group(),
+            Some(&[0xfe; 255][..]),
+            "a refused group changes nothing"
+        );
+        msg.set_group("").unwrap();
+        assert_eq!(msg.group(), Some(&b""[..]));
+        // Properties ride along whatever the message's routing id or group.
+        let mut meta = Metadata::new();
+        meta.insert("User-Id", "u").unwrap();
+        msg.set_metadata(Some(Arc::new(meta)));
+        assert_eq!(msg.group(), Some(&b""[..]), "set_metadata keeps the group");
+        msg.set_routing_id(Some(id));
+        assert!(msg.property("User-Id").is_some());
+        msg.set_group("g").unwrap();
+        assert!(msg.property("User-Id").is_some());
+        msg.set_group_to(None);
+        assert_eq!(msg.group(), None);
+        assert_eq!(msg, Message::from("x"));
+    }
+
+    /// A deliberate size: every queued message costs it (docs/ARCHITECTURE.md counts it
+    /// too): two inline frames' room and the tail. Groups did not change it: a grouped
+    /// message keeps its group and properties behind one pointer, in the room of the
+    /// properties' pointer and the routing id.
+    #[test]
+    fn message_size() {
+        assert_eq!(std::mem::size_of::<Message>(), 104);
     }
 
     #[test]

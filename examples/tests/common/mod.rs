@@ -34,6 +34,7 @@ pub fn bin(name: &str) -> &'static str {
         "sub_filter" => env!("CARGO_BIN_EXE_sub_filter"),
         "stream_http" => env!("CARGO_BIN_EXE_stream_http"),
         "client_server" => env!("CARGO_BIN_EXE_client_server"),
+        "radio_dish" => env!("CARGO_BIN_EXE_radio_dish"),
         "mcast_pub" => env!("CARGO_BIN_EXE_mcast_pub"),
         "mcast_sub" => env!("CARGO_BIN_EXE_mcast_sub"),
         "http_gateway" => env!("CARGO_BIN_EXE_http_gateway"),

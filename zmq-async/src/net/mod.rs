@@ -12,6 +12,7 @@ mod convert;
 mod pgm;
 mod raw;
 mod session;
+mod udp;
 mod zap;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ pub(crate) use pgm::{
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
+pub(crate) use udp::check_socket_type as check_udp;
 
 use bytes::Bytes;
 use futures::future::Either;
@@ -331,6 +333,66 @@ fn check_carrier(handle: &SocketHandle, endpoint: &Endpoint) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// For a send-only datagram session (a PUB's multicast, a RADIO's udp): the next message
+/// the socket sends the session; `None` once the socket lets the peer go or the endpoint is
+/// dropped.
+pub(crate) async fn next_to_send(
+    pipes: &mut PeerPipes,
+    cancel: &CancellationToken,
+) -> Option<zmtp_codec::Message> {
+    tokio::select! {
+        m = pipes.outbound.pop() => m,
+        _ = cancel.cancelled() => None,
+    }
+}
+
+/// For a receive-only datagram session (a SUB's multicast, a DISH's udp): waits for
+/// `received`, dropping meanwhile what the socket sends the session (subscriptions, JOINs:
+/// the socket filters what arrives). `None` once the socket lets the peer go, the endpoint
+/// is dropped or the socket closes.
+pub(crate) async fn receive<T>(
+    received: impl Future<Output = T>,
+    pipes: &mut PeerPipes,
+    cancel: &CancellationToken,
+    socket_closed: &CancellationToken,
+) -> Option<T> {
+    tokio::pin!(received);
+    loop {
+        tokio::select! {
+            r = &mut received => return Some(r),
+            // Dropped: the socket filters what arrives.
+            m = pipes.outbound.pop() => drop(m?),
+            _ = cancel.cancelled() => return None,
+            _ = socket_closed.cancelled() => return None,
+        }
+    }
+}
+
+/// Pushes what a datagram session received into the socket's inbound pipe, waiting while it
+/// is at `rcvhwm`; false once the pipe closes, the endpoint is dropped or the socket closes.
+pub(crate) async fn deliver(
+    message: zmtp_codec::Message,
+    pipes: &PeerPipes,
+    cancel: &CancellationToken,
+    socket_closed: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        r = pipes.inbound.push(message) => r.is_ok(),
+        _ = cancel.cancelled() => false,
+        _ = socket_closed.cancelled() => false,
+    }
+}
+
+/// Opens a `udp://` endpoint: a DISH's bind (`bind`), a RADIO's connect.
+pub(crate) async fn udp(
+    handle: SocketHandle,
+    endpoint: &Endpoint,
+    bind: bool,
+    socket_closed: CancellationToken,
+) -> Result<EndpointTask> {
+    udp::open(handle, endpoint, bind, socket_closed).await
 }
 
 /// Binds a tcp, ipc or ws endpoint and accepts peers until stopped or the socket closes.

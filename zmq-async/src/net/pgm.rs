@@ -41,7 +41,9 @@ const RECEIVER_QUEUE: usize = 256;
 const SENDER_QUEUE: usize = 1000;
 
 /// What a socket's multicast endpoints have received and lost, summed over its `pgm://`
-/// and `epgm://` binds and connects ([`Socket::multicast_stats`](crate::Socket::multicast_stats)).
+/// and `epgm://` binds and connects ([`Socket::multicast_stats`](crate::Socket::multicast_stats)),
+/// and a DISH's `udp://` binds (`messages` and `malformed_messages` only;
+/// [`ThreadSafeSocket::multicast_stats`](crate::ThreadSafeSocket::multicast_stats)).
 /// All zero on a publishing socket.
 ///
 /// PGM repairs what it can; what it cannot (the data left the publisher's window, or the
@@ -58,7 +60,8 @@ pub struct MulticastStats {
     /// PGM packets (sequence numbers) in those gaps.
     pub packets_lost: u64,
     /// Messages dropped because a publisher's data was not framed as libzmq frames it (or a
-    /// frame was over `maxmsgsize`).
+    /// frame was over `maxmsgsize`); for `udp://`, datagrams that were not RFC 48's (empty,
+    /// or a group past the datagram's end).
     pub malformed_messages: u64,
     /// Datagrams dropped because they were not PGM packets (bad checksum, truncated, …).
     pub malformed_packets: u64,
@@ -103,6 +106,16 @@ impl Counters {
 
     fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One message delivered (`udp://`).
+    pub(crate) fn note_message(&self) {
+        Counters::add(&self.messages, 1);
+    }
+
+    /// One datagram dropped as malformed (`udp://`).
+    pub(crate) fn note_malformed(&self) {
+        Counters::add(&self.malformed_messages, 1);
     }
 }
 
@@ -211,14 +224,7 @@ async fn send_loop(
     linger: Duration,
     cancel: CancellationToken,
 ) {
-    loop {
-        let message = tokio::select! {
-            m = pipes.outbound.pop() => match m {
-                Some(m) => m,
-                None => break,
-            },
-            _ = cancel.cancelled() => break,
-        };
+    while let Some(message) = super::next_to_send(&mut pipes, &cancel).await {
         let sent = tokio::select! {
             r = sender.send(message) => r,
             _ = cancel.cancelled() => break,
@@ -245,24 +251,14 @@ async fn recv_loop(
     socket_closed: CancellationToken,
 ) {
     loop {
-        let delivery = tokio::select! {
-            d = receiver.recv() => d,
-            m = pipes.outbound.pop() => match m {
-                Some(_) => continue,
-                None => break,
-            },
-            _ = cancel.cancelled() => break,
-            _ = socket_closed.cancelled() => break,
+        let next = receiver.recv();
+        let Some(delivery) = super::receive(next, &mut pipes, &cancel, &socket_closed).await else {
+            break;
         };
         match delivery {
             Ok(Delivery::Message { message, .. }) => {
                 Counters::add(&counters.messages, 1);
-                let pushed = tokio::select! {
-                    r = pipes.inbound.push(message) => r,
-                    _ = cancel.cancelled() => break,
-                    _ = socket_closed.cancelled() => break,
-                };
-                if pushed.is_err() {
+                if !super::deliver(message, &pipes, &cancel, &socket_closed).await {
                     break;
                 }
             }

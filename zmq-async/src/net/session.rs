@@ -377,6 +377,7 @@ impl<W: Wire> Session<'_, W> {
             Event::Cancel(topic) => self
                 .inbox
                 .push_back(Subscription::Cancel(topic).to_message()),
+            Event::Membership(m) => self.inbox.push_back(m.to_message()),
             Event::AuthRequest(request) => {
                 let options = self.link.handle.options();
                 let cx = zap::Context {

@@ -7,18 +7,24 @@
 //! (`xsub.rs`); REP is ROUTER's identity map with an envelope and strict alternation.
 //!
 //! The thread-safe draft types reuse them: SCATTER is PUSH, GATHER is PULL, CHANNEL is
-//! PAIR, CLIENT is DEALER's parts (`client.rs`), and PEER is SERVER (`server.rs`); what
+//! PAIR, CLIENT is DEALER's parts (`client.rs`), PEER is SERVER (`server.rs`), RADIO is
+//! the distributor over a group table (`radio.rs`), DISH the fair queue with a group
+//! filter (`dish.rs`); what
 //! sets them apart (one frame a message, `connect_peer`) is their socket's,
 //! [`ThreadSafeSocket`](crate::ThreadSafeSocket).
 
+use crate::fq::FairQueue;
+use crate::slab::Key;
 use crate::socket_base::Protocol;
 use crate::SocketType;
 
 mod client;
 mod dealer;
+mod dish;
 mod pair;
 mod pull;
 mod push;
+mod radio;
 mod rep;
 mod req;
 mod router;
@@ -47,7 +53,49 @@ pub(crate) fn for_type(ty: SocketType) -> Box<dyn Protocol> {
         SocketType::Scatter => Box::new(push::Push::default()),
         SocketType::Gather => Box::new(pull::Pull::default()),
         SocketType::Channel => Box::new(pair::Pair::default()),
-        // Only the marker types in `socket::kind` create sockets, and none is RADIO or DISH.
+        SocketType::Radio => Box::new(radio::Radio::default()),
+        SocketType::Dish => Box::new(dish::Dish::default()),
+        // Only the marker types in `socket::kind` create sockets, one for each type above.
         other => unreachable!("no socket of type {other} can be created"),
+    }
+}
+
+/// The publishers a SUB, XSUB or DISH receives from: fair-queued, and told the socket's
+/// subscriptions or JOINs when each attaches, and again when its connection comes back
+/// (libzmq's `xattach_pipe` and `xhiccuped`).
+#[derive(Debug, Default)]
+pub(crate) struct Upstream {
+    pub(crate) fq: FairQueue,
+    pub(crate) peers: Vec<Key>,
+    /// Peers whose connection dropped.
+    hiccuped: Vec<Key>,
+}
+
+impl Upstream {
+    /// A new peer, to be told everything.
+    pub(crate) fn attached(&mut self, key: Key) {
+        self.peers.push(key);
+        self.fq.attach(key);
+    }
+
+    /// Whether `key`'s connection, now up, had dropped (true once a drop): it is to be
+    /// told everything again.
+    pub(crate) fn reconnected(&mut self, key: Key) -> bool {
+        let i = self.hiccuped.iter().position(|k| *k == key);
+        i.map(|i| self.hiccuped.swap_remove(i)).is_some()
+    }
+
+    /// `key`'s connection dropped.
+    pub(crate) fn disconnected(&mut self, key: Key) {
+        if !self.hiccuped.contains(&key) {
+            self.hiccuped.push(key);
+        }
+    }
+
+    /// `key` is gone.
+    pub(crate) fn detached(&mut self, key: Key) {
+        self.peers.retain(|k| *k != key);
+        self.hiccuped.retain(|k| *k != key);
+        self.fq.detach(key);
     }
 }

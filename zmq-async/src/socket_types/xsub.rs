@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use zmtp_codec::{Message, Subscription};
 
+use super::Upstream;
 use crate::dist::{self, AtHwm};
-use crate::fq::FairQueue;
 use crate::slab::Key;
 use crate::socket_base::{Protocol, SocketBase};
 use crate::trie::SubTrie;
@@ -16,12 +16,9 @@ use crate::{Error, Result};
 
 #[derive(Debug)]
 pub(crate) struct XSub {
-    fq: FairQueue,
-    peers: Vec<Key>,
+    up: Upstream,
     subs: SubTrie,
     xsub: bool,
-    /// Peers whose connection dropped: they get every subscription again on reconnect.
-    hiccuped: Vec<Key>,
 }
 
 impl XSub {
@@ -37,11 +34,9 @@ impl XSub {
 
     pub(crate) fn new(xsub: bool) -> Self {
         XSub {
-            fq: FairQueue::default(),
-            peers: Vec::new(),
+            up: Upstream::default(),
             subs: SubTrie::default(),
             xsub,
-            hiccuped: Vec::new(),
         }
     }
 
@@ -54,14 +49,14 @@ impl XSub {
                 // Forwarded even if already subscribed: the XPUB side deduplicates
                 // (and XPUB_VERBOSE must see repeats), as libzmq does.
                 self.subs.add(&topic);
-                dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
+                dist::send_to_all(&mut base.peers, &self.up.peers, msg, AtHwm::Force);
             }
             Some(Subscription::Cancel(topic)) => {
                 if self.subs.rm(&topic) {
-                    dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Force);
+                    dist::send_to_all(&mut base.peers, &self.up.peers, msg, AtHwm::Force);
                 }
             }
-            None => dist::send_to_all(&mut base.peers, &self.peers, msg, AtHwm::Drop),
+            None => dist::send_to_all(&mut base.peers, &self.up.peers, msg, AtHwm::Drop),
         }
     }
 }
@@ -70,13 +65,11 @@ impl Protocol for XSub {
     // As libzmq (xattach_pipe, xhiccuped): a new pipe gets every subscription at once, so a
     // connecting SUB needs no later poll to subscribe; a reconnected one gets them again.
     fn attached(&mut self, base: &mut SocketBase, key: Key) {
-        self.peers.push(key);
-        self.fq.attach(key);
+        self.up.attached(key);
         self.send_subscriptions(base, key);
     }
     fn connected(&mut self, base: &mut SocketBase, key: Key) {
-        if let Some(i) = self.hiccuped.iter().position(|k| *k == key) {
-            self.hiccuped.swap_remove(i);
+        if self.up.reconnected(key) {
             // As libzmq's hiccup (a fresh pipe): every subscription goes again. The
             // transport dropped the subscriptions queued for the old connection when it
             // lost it (`PeerPipes::disconnected`), before the reconnect was posted, so
@@ -86,14 +79,10 @@ impl Protocol for XSub {
         }
     }
     fn disconnected(&mut self, _base: &mut SocketBase, key: Key) {
-        if !self.hiccuped.contains(&key) {
-            self.hiccuped.push(key);
-        }
+        self.up.disconnected(key);
     }
     fn detached(&mut self, _base: &mut SocketBase, key: Key) {
-        self.peers.retain(|k| *k != key);
-        self.hiccuped.retain(|k| *k != key);
-        self.fq.detach(key);
+        self.up.detached(key);
     }
     fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.xsub {
@@ -122,6 +111,7 @@ impl Protocol for XSub {
         let invert = base.options.invert_matching;
         if invert && self.xsub {
             return self
+                .up
                 .fq
                 .poll_recv(&mut base.peers, &base.shared.readable, cx)
                 .map(|(_, msg)| Ok(msg));
@@ -129,6 +119,7 @@ impl Protocol for XSub {
         loop {
             let (_, msg) =
                 futures::ready!(self
+                    .up
                     .fq
                     .poll_recv(&mut base.peers, &base.shared.readable, cx));
             let first = msg.first().map(|f| &f[..]).unwrap_or_default();

@@ -14,6 +14,17 @@ pub fn ep(tag: &str) -> String {
     format!("inproc://{tag}-{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// One endpoint of each transport: inproc, tcp on a port the OS picks, a fresh ipc path.
+pub fn endpoints(tag: &str) -> [String; 3] {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    [
+        ep(tag),
+        "tcp://127.0.0.1:0".to_owned(),
+        format!("ipc:///tmp/zmq-async-{tag}-{}-{n}.sock", std::process::id()),
+    ]
+}
+
 /// Guards against hangs; never used to synchronise.
 pub async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(20), f)

@@ -50,7 +50,7 @@
 //! # }
 //! ```
 
-mod net;
+pub(crate) mod net;
 mod receiver;
 mod sender;
 
