@@ -803,8 +803,16 @@ impl<T: SocketKind> Socket<T> {
     #[inline(always)]
     pub(crate) fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
-        let r = self.proto.poll_recv(&mut self.base, cx);
-        self.base.reap(&mut *self.proto);
+        let mut r = self.proto.poll_recv(&mut self.base, cx);
+        if self.base.reap(&mut *self.proto) && r.is_pending() {
+            // Dropping a peer can leave the protocol something to deliver (XPUB: the
+            // cancels of subscriptions only that peer held), and nothing would wake us
+            // for it: look again.
+            r = self.proto.poll_recv(&mut self.base, cx);
+            if self.base.reap(&mut *self.proto) && r.is_pending() {
+                cx.waker().wake_by_ref();
+            }
+        }
         self.recheck_mail(r, cx)
     }
 

@@ -225,20 +225,22 @@ impl SocketBase {
 
     /// Forgets peers that are gone and fully read.
     #[inline]
-    pub(crate) fn reap(&mut self, proto: &mut dyn Protocol) {
-        if self.peers.any_dead() {
-            self.reap_dead(proto);
-        }
+    /// True if a peer was dropped (the protocol may have something new to deliver).
+    pub(crate) fn reap(&mut self, proto: &mut dyn Protocol) -> bool {
+        self.peers.any_dead() && self.reap_dead(proto)
     }
 
     #[inline(never)]
-    fn reap_dead(&mut self, proto: &mut dyn Protocol) {
+    fn reap_dead(&mut self, proto: &mut dyn Protocol) -> bool {
+        let mut dropped = false;
         while let Some(key) = self.peers.next_dead() {
             let reads = proto.reads_from(key);
             if self.peers.get(key).is_some_and(|p| p.is_finished(reads)) {
                 self.drop_peer(proto, key);
+                dropped = true;
             }
         }
+        dropped
     }
 
     /// Checks every peer for being finished (not only the ones a part saw close).
