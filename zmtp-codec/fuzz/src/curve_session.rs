@@ -310,7 +310,8 @@ impl World {
             let last = msg.len() - 1;
             for (i, part) in msg.iter().enumerate() {
                 let serial = first.wrapping_add(i as u32);
-                s.sent.insert(serial, Sent::Part(part.clone().into(), i < last));
+                s.sent
+                    .insert(serial, Sent::Part(part.clone().into(), i < last));
             }
             s.next_serial = first.wrapping_add(msg.len() as u32);
             s.expected.push_back(Event::Message(msg));
