@@ -223,9 +223,9 @@ impl SocketBase {
         proto.connected(self, key);
     }
 
-    /// Forgets peers that are gone and fully read.
+    /// Forgets peers that are gone and fully read; true if it dropped one (the protocol may
+    /// have something new to deliver).
     #[inline]
-    /// True if a peer was dropped (the protocol may have something new to deliver).
     pub(crate) fn reap(&mut self, proto: &mut dyn Protocol) -> bool {
         self.peers.any_dead() && self.reap_dead(proto)
     }
