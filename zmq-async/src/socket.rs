@@ -804,14 +804,11 @@ impl<T: SocketKind> Socket<T> {
     pub(crate) fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
         let mut r = self.proto.poll_recv(&mut self.base, cx);
-        if self.base.reap(&mut *self.proto) && r.is_pending() {
-            // Dropping a peer can leave the protocol something to deliver (XPUB: the
-            // cancels of subscriptions only that peer held), and nothing would wake us
-            // for it: look again.
+        // Dropping a peer can leave the protocol something to deliver (XPUB: the cancels
+        // of subscriptions only that peer held), and nothing would wake us for it: look
+        // again (each turn drops a peer, so this ends).
+        while self.base.reap(&mut *self.proto) && r.is_pending() {
             r = self.proto.poll_recv(&mut self.base, cx);
-            if self.base.reap(&mut *self.proto) && r.is_pending() {
-                cx.waker().wake_by_ref();
-            }
         }
         self.recheck_mail(r, cx)
     }

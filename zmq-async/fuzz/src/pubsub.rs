@@ -237,13 +237,16 @@ impl Model {
     }
 
     /// What `try_send` and `try_recv` do last: forget the lingering peers read to the end
-    /// that the intake (or a publish) saw gone.
-    fn reap(&mut self) {
+    /// that the intake (or a publish) saw gone; true if it forgot one.
+    fn reap(&mut self) -> bool {
+        let mut removed = false;
         for n in std::mem::take(&mut self.dead) {
             if self.state[n] == State::Lingering && self.pending[n].is_empty() {
                 self.remove(n);
+                removed = true;
             }
         }
+        removed
     }
 
     /// What `peer_count` does last: forget every lingering peer read to the end.
@@ -542,6 +545,11 @@ fn recv(socket: &mut Pub, model: &mut Model) {
         }
         Pub::XPub(s) => {
             model.intake();
+            // With nothing to deliver, the socket forgets the peers found gone and, if it
+            // forgot one (whose orphaned topics are now reported), looks again.
+            while model.held() == 0 && model.reap() {
+                model.intake();
+            }
             s.try_recv()
         }
     };
