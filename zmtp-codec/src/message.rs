@@ -399,9 +399,7 @@ mod tests {
     }
 
     /// A deliberate size: every queued message costs it (docs/ARCHITECTURE.md counts it
-    /// too): two inline frames' room and the tail. Groups did not change it: a grouped
-    /// message keeps its group and properties behind one pointer, in the room of the
-    /// properties' pointer and the routing id.
+    /// too): two inline frames' room and the tail (properties, routing id, group).
     #[test]
     fn message_size() {
         assert_eq!(std::mem::size_of::<Message>(), 112);

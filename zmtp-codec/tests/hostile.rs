@@ -395,7 +395,7 @@ fn handshake_metadata_of_several_mib_is_accepted() {
 fn the_sizes_docs_architecture_counts() {
     // "What a peer can make us hold" in docs/ARCHITECTURE.md counts these.
     assert_eq!(FRAME_OVERHEAD, 40);
-    assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 104);
+    assert_eq!(std::mem::size_of::<zmtp_codec::Message>(), 112);
 }
 
 #[test]
