@@ -248,10 +248,11 @@ pub fn payload(size: usize) -> bytes::Bytes {
 }
 
 /// A message frame of `size` zero bytes built afresh, as `zmq_msg_init_size` gives libzmq's
-/// tools a fresh message each time: inline up to [`Frame::INLINE_CAPACITY`] bytes (as
-/// libzmq's are up to 33), in a new allocation above.
+/// tools a fresh message each time: copied from a slice with [`Frame::copy_from_slice`] up
+/// to [`Frame::CARVED_CAPACITY`] bytes (inline up to [`Frame::INLINE_CAPACITY`], as libzmq's
+/// are up to 33; carved from a buffer of the thread above), in a new allocation above.
 pub fn frame(size: usize) -> Frame {
-    match [0u8; Frame::INLINE_CAPACITY].get(..size) {
+    match [0u8; Frame::CARVED_CAPACITY].get(..size) {
         Some(zeros) => Frame::copy_from_slice(zeros),
         None => Frame::from(vec![0u8; size]),
     }

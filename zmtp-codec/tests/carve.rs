@@ -1,0 +1,88 @@
+//! `Frame::copy_from_slice` carves bodies of 39 to 128 bytes from a buffer of its thread:
+//! counted with a global allocator that counts (this binary holds this one test, so nothing
+//! else allocates while it runs).
+
+#![allow(unsafe_code)] // the counting allocator
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use zmtp_codec::Frame;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is handed to `System` unchanged; the counter is only a side effect.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made while `f` runs.
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    f();
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+#[test]
+fn carved_bodies_allocate_once_a_buffer_and_not_at_all_once_it_is_taken_back() {
+    const N: usize = 100_000;
+    let body = [3u8; 64];
+    // A queue of 1,000 in flight (a socket's high-water mark), the oldest dropped as each
+    // new one is built: every 8 KiB buffer is still in use when it fills, so each costs a
+    // new one (and its reference count), 2 allocations a 128 bodies.
+    let mut in_flight = VecDeque::with_capacity(1000);
+    let queued = allocations(|| {
+        for _ in 0..N {
+            if in_flight.len() == 1000 {
+                in_flight.pop_front();
+            }
+            in_flight.push_back(Frame::copy_from_slice(&body));
+        }
+    });
+    assert!(
+        queued <= 2 * N / 128 + 4,
+        "{queued} allocations for {N} bodies"
+    );
+    drop(in_flight);
+
+    // Each dropped before the buffer fills: the one buffer is taken back every time.
+    let taken_back = allocations(|| {
+        for _ in 0..N {
+            let frame = Frame::copy_from_slice(&body);
+            assert_eq!(frame, body);
+        }
+    });
+    assert!(taken_back <= 4, "{taken_back} allocations for {N} bodies");
+
+    // Over 128 bytes, each body is an allocation of its own.
+    let large = allocations(|| {
+        for _ in 0..100 {
+            drop(Frame::copy_from_slice(&[1u8; 129]));
+        }
+    });
+    assert!(
+        large >= 100,
+        "{large} allocations for 100 bodies of 129 bytes"
+    );
+}
