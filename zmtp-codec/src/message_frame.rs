@@ -17,8 +17,9 @@ use bytes::{Bytes, BytesMut};
 ///
 /// A `Frame` reads as a byte slice (`Deref<Target = [u8]>`) and compares, hashes and orders
 /// as one. It is built from every owned or borrowed byte container; a slice or `&str` is
-/// copied (inline when it fits), a `Vec<u8>`, `String` or `Bytes` is taken without a copy
-/// when it does not fit inline. [`Bytes::from`] gives the body back as a `Bytes`, copying
+/// copied (inline when it fits, up to [`Frame::CARVED_CAPACITY`] bytes into a buffer the
+/// thread shares among such copies, see [`Frame::copy_from_slice`]), a `Vec<u8>`, `String`
+/// or `Bytes` is taken without a copy when it does not fit inline. [`Bytes::from`] gives the body back as a `Bytes`, copying
 /// only an inline one.
 ///
 /// ```
