@@ -172,9 +172,8 @@ fn rounds_of<const N: usize>(states: &mut [[u32; 16]; N]) {
             a0, d1, c2, b3, b0, a1, d2, c3, c0, b1, a2, d3, d0, c1, b2, a3,
         ];
     }
-    for v in [&mut a, &mut b, &mut c, &mut d] {
-        *v = [u32x4::ZERO; N];
-    }
+    // The vectors live in registers and stack temporaries, which the scalar code's
+    // spills were not wiped from either; `states`, the arrays, the callers zeroize.
 }
 
 /// The Salsa20 input block for `key`, an 8-byte nonce (as two words) and a block counter.
