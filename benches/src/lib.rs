@@ -248,9 +248,10 @@ pub fn payload(size: usize) -> bytes::Bytes {
 }
 
 /// A message frame of `size` zero bytes built afresh, as `zmq_msg_init_size` gives libzmq's
-/// tools a fresh message each time: copied from a slice with [`Frame::copy_from_slice`] up
-/// to [`Frame::CARVED_CAPACITY`] bytes (inline up to [`Frame::INLINE_CAPACITY`], as libzmq's
-/// are up to 33; carved from a buffer of the thread above), in a new allocation above.
+/// tools a fresh message each time: up to [`Frame::CARVED_CAPACITY`] bytes copied from a
+/// slice with [`Frame::copy_from_slice`] (inline up to [`Frame::INLINE_CAPACITY`], as
+/// libzmq's are up to 33 bytes, otherwise carved from a buffer of the thread), larger in an
+/// allocation of its own.
 pub fn frame(size: usize) -> Frame {
     match [0u8; Frame::CARVED_CAPACITY].get(..size) {
         Some(zeros) => Frame::copy_from_slice(zeros),

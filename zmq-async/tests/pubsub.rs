@@ -141,11 +141,11 @@ async fn xpub_sees_unique_subscriptions_and_last_unsubscribe() {
         assert_eq!(strs(&s2.recv().await.unwrap()), ["A!"]);
 
         s1.unsubscribe("A").unwrap();
-        drop(s2); // last subscriber of A and B leaves
-                  // The cancels are made when the socket drops s2's peer, which a receive that found
-                  // nothing did after it looked; it must still be woken for them. (This test once
-                  // passed only because `within`'s timeout, firing after 20 s, polled the receive
-                  // once more: the guard here fails instead.)
+        // The last subscriber of A and B leaves. The cancels are made when the socket drops
+        // s2's peer, which a receive that found nothing did after it looked; it must still be
+        // woken for them. (This test once passed only because `within`'s timeout, firing
+        // after 20 s, polled the receive once more: the guard here fails instead.)
+        drop(s2);
         let mut got = vec![woken(xpub.recv()).await, woken(xpub.recv()).await];
         got.sort_by(|a, b| a[0].cmp(&b[0]));
         assert_eq!(got, vec![Message::from(b"\x00A"), Message::from(b"\x00B")]);

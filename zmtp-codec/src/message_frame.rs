@@ -19,8 +19,8 @@ use bytes::{Bytes, BytesMut};
 /// as one. It is built from every owned or borrowed byte container; a slice or `&str` is
 /// copied (inline when it fits, up to [`Frame::CARVED_CAPACITY`] bytes into a buffer the
 /// thread shares among such copies, see [`Frame::copy_from_slice`]), a `Vec<u8>`, `String`
-/// or `Bytes` is taken without a copy when it does not fit inline. [`Bytes::from`] gives the body back as a `Bytes`, copying
-/// only an inline one.
+/// or `Bytes` is taken without a copy when it does not fit inline. [`Bytes::from`] gives the
+/// body back as a `Bytes`, copying only an inline one.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -403,7 +403,7 @@ mod tests {
     }
 
     #[test]
-    fn carved_bodies_keep_their_bytes_and_their_buffer_is_taken_back() {
+    fn carved_bodies_keep_their_bytes_and_lie_side_by_side() {
         // Bodies of every carved size, across several buffers, each checked after all the
         // later ones were carved (a later carve never writes over an earlier frame).
         let bodies: Vec<Vec<u8>> = (0..600)
@@ -432,7 +432,8 @@ mod tests {
             .filter(|w| w[1].as_ptr() as usize == w[0].as_ptr() as usize + 64)
             .count();
         assert!(adjacent >= 8, "{adjacent} of 9 adjacent");
-        // A body over the carved size has its own allocation.
+        // A body over the carved size is copied whole (that it has an allocation of its own,
+        // and that a buffer is taken back, tests/carve.rs counts).
         let large = Frame::copy_from_slice(&[1u8; Frame::CARVED_CAPACITY + 1]);
         assert_eq!(large.len(), Frame::CARVED_CAPACITY + 1);
     }

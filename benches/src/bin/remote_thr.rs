@@ -4,8 +4,7 @@
 //! Each message is built afresh ([`frame`]), or with `--shared` is one body shared by all
 //! (a clone of one `Bytes`: the socket's own cost, without building the messages).
 
-use zmq_async::Frame;
-use zmq_async::PushSocket;
+use zmq_async::{Frame, PushSocket};
 use zmq_benches::{curve_client, fail, frame, runtime, wait_for_tasks, Args, HOLD_FLAG};
 
 fn main() {

@@ -253,17 +253,13 @@ impl Keystream {
     /// while more than one is left, then one.
     fn apply(&mut self, data: &mut [u8]) {
         let (head, mut rest) = data.split_at_mut(data.len().min(32));
-        for (d, k) in head.iter_mut().zip(&self.first) {
-            *d ^= k;
-        }
+        xor(head, &self.first);
         let mut counter = 1;
         while rest.len() > 64 {
             let mut stream = blocks::<WIDE>(&self.subkey, self.nonce, counter);
             let (chunk, after) = rest.split_at_mut(rest.len().min(64 * WIDE));
             for (part, block) in chunk.chunks_mut(64).zip(&stream) {
-                for (d, k) in part.iter_mut().zip(block) {
-                    *d ^= k;
-                }
+                xor(part, block);
             }
             stream.zeroize();
             counter += WIDE as u64;
@@ -271,11 +267,17 @@ impl Keystream {
         }
         if !rest.is_empty() {
             let mut stream = block(&self.subkey, self.nonce, counter);
-            for (d, k) in rest.iter_mut().zip(&stream) {
-                *d ^= k;
-            }
+            xor(rest, &stream);
             stream.zeroize();
         }
+    }
+}
+
+/// XORs `keystream` into `data`, as far as the shorter of the two goes.
+#[inline(always)]
+fn xor(data: &mut [u8], keystream: &[u8]) {
+    for (d, k) in data.iter_mut().zip(keystream) {
+        *d ^= k;
     }
 }
 
