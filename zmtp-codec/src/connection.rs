@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::encoder::{self, Encoder, FrameSink, Plain};
 use crate::frame::{self, Framing, Part};
 use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Ours, Step};
@@ -250,6 +251,17 @@ pub struct Connection {
     zws: bool,
     /// Our output in ZMTP 3.x framing, waiting to be cut into ZWS messages.
     zws_out: BytesMut,
+}
+
+/// A connection's own output: frames and commands through its mechanism when it wraps them.
+impl FrameSink for Connection {
+    fn frame(&mut self, more: bool, body: &crate::Frame) {
+        self.encode_frame(more, body);
+    }
+
+    fn command(&mut self, cmd: &Command) {
+        self.encode_command(cmd);
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -628,7 +640,8 @@ impl Connection {
     }
 
     /// Queues a message for the peer. For SUB and XSUB, a one-frame message starting with
-    /// `0x01`/`0x00` is a (un)subscription and goes out as SUBSCRIBE/CANCEL to a 3.1 peer.
+    /// `0x01`/`0x00` is a (un)subscription and goes out as SUBSCRIBE/CANCEL to a 3.1 peer
+    /// (the rules are [`Encoder`]'s).
     pub fn send(&mut self, msg: &Message) -> Result<(), Error> {
         self.check_alive()?;
         if self.phase != Phase::Active {
@@ -637,29 +650,22 @@ impl Connection {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
         }
-        if self.socket_type.is_subscriber() && self.commands_for_subscriptions() {
-            if let Some(sub) = Subscription::from_message(msg) {
-                return self.send_subscription(sub);
-            }
-        }
-        match self.socket_type {
-            SocketType::Dish => {
-                if let Some(m) = Membership::from_message(msg) {
-                    return self.send_membership(m);
-                }
-            }
-            // RFC 48: the group frame, with MORE, before the body.
-            SocketType::Radio => {
-                let group = crate::Frame::from(msg.group().unwrap_or_default());
-                self.encode_frame(true, &group);
-            }
-            _ => {}
-        }
-        let last = msg.len() - 1;
-        for (i, f) in msg.iter().enumerate() {
-            self.encode_frame(i < last, f);
-        }
+        let commands = self.socket_type.is_subscriber() && self.commands_for_subscriptions();
+        encoder::encode_message(self.socket_type, commands, msg, self);
         Ok(())
+    }
+
+    /// How this connection encodes messages, for encoding them without it: `Some` once the
+    /// handshake is done, while the connection lives, unless its mechanism wraps frames
+    /// (CURVE) or it speaks ZWS. See [`Encoder`].
+    pub fn encoder(&self) -> Option<Encoder> {
+        let plain =
+            self.phase == Phase::Active && self.error.is_none() && !self.wraps_frames && !self.zws;
+        plain.then(|| Encoder {
+            socket_type: self.socket_type,
+            framing: self.framing,
+            subscription_commands: self.commands_for_subscriptions(),
+        })
     }
 
     /// Sends a subscription: SUBSCRIBE to a 3.1 peer, a `0x01`+topic message to older ones.
@@ -670,20 +676,6 @@ impl Connection {
     /// Cancels a subscription: CANCEL to a 3.1 peer, a `0x00`+topic message to older ones.
     pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.send_subscription(Subscription::Cancel(Bytes::copy_from_slice(topic)))
-    }
-
-    /// A DISH's JOIN or LEAVE: a command frame to every ZMTP 3.x peer (libzmq 4.3 flags
-    /// them as commands for 3.0 peers too).
-    fn send_membership(&mut self, m: Membership) -> Result<(), Error> {
-        let (name, group): (&'static [u8], _) = match m {
-            Membership::Join(g) => (b"JOIN", g),
-            Membership::Leave(g) => (b"LEAVE", g),
-        };
-        self.encode_command(&Command::Other {
-            name: Bytes::from_static(name),
-            data: Bytes::copy_from_slice(&group),
-        });
-        Ok(())
     }
 
     // ---- outputs -------------------------------------------------------------------
@@ -923,28 +915,28 @@ impl Connection {
             self.mechanism
                 .encode_frame(&mut self.out, false, true, &body);
         } else {
-            cmd.encode(&mut self.out);
+            self.plain().command(cmd);
         }
     }
 
-    /// Encodes one data frame: copied into the batch buffer, or queued by reference when it
-    /// is large (never an inline frame, [`crate::Frame::INLINE_CAPACITY`] being far below
-    /// [`ZERO_COPY_THRESHOLD`]).
+    /// Encodes one data frame: through the mechanism when it wraps frames, else copied into
+    /// the batch buffer, or queued by reference when it is large (never an inline frame,
+    /// [`crate::Frame::INLINE_CAPACITY`] being far below [`ZERO_COPY_THRESHOLD`]).
     fn encode_frame(&mut self, more: bool, body: &crate::Frame) {
         if self.wraps_frames {
             self.mechanism
                 .encode_frame(&mut self.out, more, false, body);
-        } else if body.len() >= ZERO_COPY_THRESHOLD {
-            frame::encode_header(&mut self.out, self.framing, more, false, body.len());
-            let header = self.out.split().freeze();
-            self.out_queue.push_back(header);
-            self.out_queue.push_back(Bytes::from(body.clone()));
         } else {
-            if !self.out_queue.is_empty() && !self.out.is_empty() {
-                // Keep order: small frames after a queued large one go behind it.
-                self.out_queue.push_back(self.out.split().freeze());
-            }
-            frame::encode(&mut self.out, self.framing, more, false, body);
+            self.plain().frame(more, body);
+        }
+    }
+
+    /// The output buffers as a sink of unwrapped frames.
+    fn plain(&mut self) -> Plain<'_> {
+        Plain {
+            framing: self.framing,
+            out: &mut self.out,
+            queue: &mut self.out_queue,
         }
     }
 

@@ -27,6 +27,7 @@
 
 pub mod command;
 mod connection;
+mod encoder;
 mod error;
 pub mod frame;
 pub mod greeting;
@@ -45,6 +46,7 @@ pub use connection::{
     Config, Connection, Event, Handshake, FRAME_OVERHEAD, MAX_HANDSHAKE_FRAME, MAX_READ_RESERVE,
     MIN_READ_SPACE, ZERO_COPY_THRESHOLD,
 };
+pub use encoder::Encoder;
 pub use error::Error;
 pub use group::{Group, GroupTooLong, Membership, MAX_GROUP_LEN};
 #[cfg(feature = "curve")]
