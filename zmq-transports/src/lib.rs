@@ -69,7 +69,9 @@ pub use endpoint::{
     UdpEndpoint, WsEndpoint,
 };
 pub use error::Error;
-pub use stream::{bind, connect, Listener, PeerAddr, Stream, StreamOptions};
+pub use stream::{
+    bind, connect, Listener, PeerAddr, Stream, StreamOptions, StreamReader, StreamWriter,
+};
 pub use tcp::TcpOptions;
 
 /// The three families of transport, which the engine drives differently.

@@ -57,6 +57,110 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Splits the stream into a reading and a writing half, each owned, so that one task
+    /// can read while others write (through [`StreamWriter::try_write_vectored`], which
+    /// needs only a shared reference). Dropping the writing half ends the sending side.
+    pub fn into_split(self) -> (StreamReader, StreamWriter) {
+        match self {
+            Stream::Tcp(s) => {
+                let (r, w) = s.into_split();
+                (StreamReader::Tcp(r), StreamWriter::Tcp(w))
+            }
+            Stream::Ipc(s) => {
+                let (r, w) = s.into_split();
+                (StreamReader::Ipc(r), StreamWriter::Ipc(w))
+            }
+        }
+    }
+}
+
+/// The reading half of a [`Stream`] ([`Stream::into_split`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamReader {
+    /// tcp.
+    Tcp(tokio::net::tcp::OwnedReadHalf),
+    /// ipc.
+    Ipc(tokio::net::unix::OwnedReadHalf),
+}
+
+/// The writing half of a [`Stream`] ([`Stream::into_split`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamWriter {
+    /// tcp.
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    /// ipc.
+    Ipc(tokio::net::unix::OwnedWriteHalf),
+}
+
+impl StreamWriter {
+    /// Writes what the stream takes of `bufs` in one vectored write, without waiting and
+    /// through a shared reference: the bytes written, or `WouldBlock`.
+    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            StreamWriter::Tcp(s) => s.try_write_vectored(bufs),
+            StreamWriter::Ipc(s) => s.try_write_vectored(bufs),
+        }
+    }
+}
+
+impl AsyncRead for StreamReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            StreamReader::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            StreamReader::Ipc(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for StreamWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            StreamWriter::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            StreamWriter::Ipc(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            StreamWriter::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            StreamWriter::Ipc(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            StreamWriter::Tcp(s) => Pin::new(s).poll_flush(cx),
+            StreamWriter::Ipc(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            StreamWriter::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            StreamWriter::Ipc(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
 impl From<TcpStream> for Stream {
     fn from(stream: TcpStream) -> Self {
         Stream::Tcp(stream)
