@@ -183,7 +183,7 @@ pub(crate) struct Shared {
     /// The socket's monitors (`Socket::monitor`).
     pub(crate) monitors: crate::monitor::Monitors,
     /// Traffic and connection counters (`Socket::stats`).
-    pub(crate) counters: crate::stats::Counters,
+    pub(crate) counters: Arc<crate::stats::Counters>,
     /// The socket's `tracing` span, parent of its transports' spans.
     pub(crate) span: crate::stats::SocketSpan,
 }

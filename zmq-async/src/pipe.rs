@@ -63,6 +63,19 @@
 //!    raised before the waker is woken, and [`Notify::take_signal`] clears it before a
 //!    scan, so a change during the scan leaves it raised for the next.
 //!
+//! # The bypass
+//!
+//! A connection's pipe may carry a [`Bypass`]: a way for the writer to hand a message
+//! straight to the connection's transport, skipping the queue and the hop to the
+//! connection's task (a latency of one wake-up). The reader *arms* it ([`PipeReader::arm_bypass`])
+//! when it has written everything it took and found the pipe empty; taking messages
+//! disarms it, and so does every message that goes through it. `try_push` uses it only
+//! while armed and with the queue empty, under the pipe's lock, so a bypassed message
+//! follows everything pushed before it; it then wakes the reader, which re-arms once it sees
+//! the pipe still empty. So an idle connection sends each message from the sender's task,
+//! and a burst goes through the queue (one message through the bypass per reader turn),
+//! keeping its batched writes.
+//!
 //! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
 //! happen (a `Notify` is shared) and every waiter looks again. The model tests in
 //! `pipe/loom_tests.rs` check these under every interleaving (see there for how to run
@@ -158,10 +171,30 @@ impl Default for Notify {
     }
 }
 
+/// A way past the queue to the peer (see the module's docs): a connection's transport.
+pub(crate) trait Bypass: Send + Sync + std::fmt::Debug {
+    /// Sends `msg` now if it can, without waiting.
+    fn try_send(&self, msg: &Message) -> Bypassed;
+}
+
+/// What [`Bypass::try_send`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bypassed {
+    /// The message is the bypass's (written, or left for the reader to finish writing).
+    Taken,
+    /// Busy or gone: queue the message.
+    Declined,
+}
+
 /// The most messages the reader reads from its cache before telling the writer.
 const RELEASE_EVERY: usize = 256;
 
+/// In C layout, in this order: what every push and take reads (the queue, the counts, the
+/// flags) first, in the allocation's first two cache lines beside the lock; what only
+/// wake-ups and the bypass read after (left to the compiler, the bypass's fields put the
+/// flags in a third line).
 #[derive(Debug)]
+#[repr(C)]
 struct State {
     queue: VecDeque<Message>,
     /// Messages the reader moved into its cache and has not told the writer it read; they
@@ -171,10 +204,14 @@ struct State {
     conflate: bool,
     writer_closed: bool,
     reader_closed: bool,
+    /// The reader took nothing since it found the pipe empty with everything it took
+    /// written: the writer may use the bypass.
+    bypass_armed: bool,
     reader_waker: Option<Waker>,
     writer_waker: Option<Waker>,
     reader_notify: Option<Arc<Notify>>,
     writer_notify: Option<Arc<Notify>>,
+    bypass: Option<Arc<dyn Bypass>>,
 }
 
 impl State {
@@ -298,6 +335,8 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
             writer_waker: None,
             reader_notify: None,
             writer_notify: None,
+            bypass: None,
+            bypass_armed: false,
         }),
     });
     (
@@ -357,12 +396,41 @@ impl PipeWriter {
         .await
     }
 
-    /// Queues `msg` if the pipe is below its HWM.
+    /// Queues `msg` if the pipe is below its HWM, or sends it through the pipe's armed
+    /// bypass when nothing is queued.
     pub fn try_push(&self, msg: Message) -> Result<(), PushError> {
-        let mut st = self.shared.lock();
+        let st = self.shared.lock();
         if st.reader_closed {
             return Err(PushError::Closed(msg));
         }
+        if st.bypass_armed {
+            return Self::try_bypass(st, msg);
+        }
+        Self::queue(st, msg)
+    }
+
+    /// [`try_push`](Self::try_push) with the bypass armed. Apart, so that the common path
+    /// never borrows the message (which would cost it a copy).
+    #[cold]
+    #[inline(never)]
+    fn try_bypass(mut st: MutexGuard<'_, State>, msg: Message) -> Result<(), PushError> {
+        let taken = st.queue.is_empty()
+            && st.bypass.as_ref().map(|b| b.try_send(&msg)) == Some(Bypassed::Taken);
+        if !taken {
+            return Self::queue(st, msg);
+        }
+        // The reader re-arms it if it still finds the pipe empty, and finishes writing
+        // what the bypass could not.
+        st.bypass_armed = false;
+        let wakeup = st.reader_wakeup();
+        drop(st);
+        wakeup.wake();
+        Ok(())
+    }
+
+    /// Queues `msg` if the pipe is below its HWM.
+    #[inline(always)]
+    fn queue(mut st: MutexGuard<'_, State>, msg: Message) -> Result<(), PushError> {
         if st.is_full() {
             return Err(PushError::Full(msg));
         }
@@ -581,6 +649,7 @@ impl PipeReader {
         let was_full = st.is_full();
         std::mem::swap(&mut self.cache, &mut st.queue);
         let popped = self.cache.pop_front();
+        st.bypass_armed &= popped.is_none();
         st.cached = self.cache.len();
         self.unreleased = 0;
         self.release_every = st.release_every();
@@ -630,6 +699,7 @@ impl PipeReader {
         self.cache.append(&mut st.queue);
         std::mem::swap(&mut self.cache, &mut st.queue);
         st.cached = 0;
+        st.bypass_armed = false;
         self.unreleased = 0;
         let wakeup = st.writer_wakeup_if_freed(was_full);
         drop(st);
@@ -681,6 +751,21 @@ impl PipeReader {
     /// Installs the socket-level notifier woken when a message arrives or the writer closes.
     pub(crate) fn set_notify(&self, notify: Arc<Notify>) {
         self.shared.lock().reader_notify = Some(notify);
+    }
+
+    /// Installs (or with `None` removes) the pipe's bypass, disarmed.
+    pub(crate) fn set_bypass(&self, bypass: Option<Arc<dyn Bypass>>) {
+        let mut st = self.shared.lock();
+        st.bypass = bypass;
+        st.bypass_armed = false;
+    }
+
+    /// Arms the bypass: call only when everything taken from the pipe was handed to it (a
+    /// `poll_pop` returned `Pending` and what was popped before is written or waiting in
+    /// the bypass's own output, ahead of anything the bypass will send).
+    pub(crate) fn arm_bypass(&self) {
+        let mut st = self.shared.lock();
+        st.bypass_armed = st.bypass.is_some() && self.cache.is_empty();
     }
 }
 
@@ -854,5 +939,117 @@ mod tests {
         }
         assert_eq!(n, 1000);
         producer.await.expect("producer");
+    }
+
+    /// A bypass that takes what it is given while `open`, and records it.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        open: AtomicBool,
+        taken: std::sync::Mutex<Vec<Message>>,
+    }
+
+    impl Bypass for Recorder {
+        fn try_send(&self, msg: &Message) -> Bypassed {
+            if !self.open.load(Ordering::SeqCst) {
+                return Bypassed::Declined;
+            }
+            self.taken.lock().expect("lock").push(msg.clone());
+            Bypassed::Taken
+        }
+    }
+
+    fn recorder(r: &PipeReader) -> Arc<Recorder> {
+        let rec = Arc::new(Recorder::default());
+        rec.open.store(true, Ordering::SeqCst);
+        r.set_bypass(Some(rec.clone()));
+        rec
+    }
+
+    fn taken(rec: &Recorder) -> usize {
+        rec.taken.lock().expect("lock").len()
+    }
+
+    #[test]
+    fn the_bypass_takes_one_message_per_arming_and_only_with_nothing_queued() {
+        let (w, mut r) = pipe(10);
+        let rec = recorder(&r);
+        let mut cx = cx();
+        assert!(w.try_push("queued".into()).is_ok(), "not armed yet");
+        assert_eq!(taken(&rec), 0);
+        assert!(matches!(r.poll_pop(&mut cx), Poll::Ready(Some(_))));
+        assert!(r.poll_pop(&mut cx).is_pending());
+        r.arm_bypass();
+        assert!(w.try_push("direct".into()).is_ok());
+        assert_eq!(taken(&rec), 1);
+        assert!(w.try_push("after".into()).is_ok(), "one per arming");
+        assert_eq!(taken(&rec), 1);
+        assert_eq!(w.len(), 1);
+        // Armed again while a message waits: it stays ahead of the next.
+        r.arm_bypass();
+        assert!(w.try_push("behind".into()).is_ok());
+        assert_eq!(taken(&rec), 1);
+        assert!(matches!(r.poll_pop(&mut cx), Poll::Ready(Some(m)) if m == Message::from("after")));
+        assert!(
+            matches!(r.poll_pop(&mut cx), Poll::Ready(Some(m)) if m == Message::from("behind"))
+        );
+    }
+
+    #[test]
+    fn taking_messages_disarms_and_a_declining_bypass_leaves_them_queued() {
+        let (w, mut r) = pipe(10);
+        let rec = recorder(&r);
+        let mut cx = cx();
+        assert!(r.poll_pop(&mut cx).is_pending());
+        r.arm_bypass();
+        rec.open.store(false, Ordering::SeqCst);
+        assert!(w.try_push("declined".into()).is_ok());
+        assert_eq!((taken(&rec), w.len()), (0, 1));
+        rec.open.store(true, Ordering::SeqCst);
+        assert!(
+            matches!(r.poll_pop(&mut cx), Poll::Ready(Some(_))),
+            "taken: disarmed"
+        );
+        assert!(w.try_push("queued".into()).is_ok());
+        assert_eq!((taken(&rec), w.len()), (0, 1));
+        // A reader with messages in its cache cannot arm it.
+        assert!(w.try_push("second".into()).is_ok());
+        assert!(matches!(r.poll_pop(&mut cx), Poll::Ready(Some(_))));
+        r.arm_bypass();
+        assert!(w.try_push("third".into()).is_ok());
+        assert_eq!(taken(&rec), 0);
+        // Removed: messages are queued.
+        while let Poll::Ready(Some(_)) = r.poll_pop(&mut cx) {}
+        r.set_bypass(None);
+        r.arm_bypass();
+        assert!(w.try_push("queued".into()).is_ok());
+        assert_eq!((taken(&rec), w.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_bypassed_message_wakes_the_reader() {
+        let (w, mut r) = pipe(10);
+        let rec = recorder(&r);
+        let notify = Arc::new(Notify::new());
+        let waker = futures::task::waker(notify_waker(notify.clone()));
+        let mut cx = Context::from_waker(&waker);
+        assert!(r.poll_pop(&mut cx).is_pending());
+        r.arm_bypass();
+        assert!(w.try_push("direct".into()).is_ok());
+        assert_eq!(taken(&rec), 1);
+        assert!(
+            notify.take_signal(),
+            "the reader re-arms once it looks again"
+        );
+    }
+
+    /// A waker that raises `notify`'s signal.
+    fn notify_waker(notify: Arc<Notify>) -> Arc<impl futures::task::ArcWake> {
+        struct Raise(Arc<Notify>);
+        impl futures::task::ArcWake for Raise {
+            fn wake_by_ref(arc_self: &Arc<Self>) {
+                arc_self.0.wake();
+            }
+        }
+        Arc::new(Raise(notify))
     }
 }

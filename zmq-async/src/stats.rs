@@ -24,6 +24,9 @@ pub struct SocketStats {
     pub messages_in: u64,
     /// Messages taken from the socket's queues and encoded for tcp/ipc peers.
     pub messages_out: u64,
+    /// Of `messages_out`, those the sending task wrote itself, bypassing the connection's
+    /// task because the connection was idle (NULL and PLAIN over tcp and ipc).
+    pub messages_direct: u64,
     /// Bytes read from tcp/ipc connections (ZMTP framing and handshakes included).
     pub bytes_in: u64,
     /// Bytes written to tcp/ipc connections (ZMTP framing and handshakes included).
@@ -42,6 +45,7 @@ pub struct SocketStats {
 pub(crate) struct Counters {
     messages_in: AtomicU64,
     messages_out: AtomicU64,
+    messages_direct: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     reconnects: AtomicU64,
@@ -59,6 +63,13 @@ impl Counters {
     pub(crate) fn sent(&self, messages: usize) {
         self.messages_out
             .fetch_add(messages as u64, Ordering::Relaxed);
+    }
+
+    /// One message written by the sending task (counted in `messages_out` too).
+    #[inline]
+    pub(crate) fn sent_direct(&self) {
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        self.messages_direct.fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -79,10 +90,11 @@ impl Counters {
         self.handshake_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn snapshot(&self, hwm_drops: u64) -> SocketStats {
+    pub(crate) fn snapshot(&self, hwm_drops: u64) -> SocketStats {
         SocketStats {
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
+            messages_direct: self.messages_direct.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             hwm_drops,

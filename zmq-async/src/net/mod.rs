@@ -8,6 +8,7 @@
 //! messages queue before the connection exists and survive reconnects; an accepted peer is
 //! attached when its handshake completes (a raw peer at once).
 
+mod byte_wire;
 mod convert;
 mod pgm;
 mod raw;
@@ -221,8 +222,9 @@ fn serve<'a>(
     }
     if matches!(carrier, Carrier::Bytes) {
         let conn = convert::connection(socket_type, options)?;
+        let counters = link.handle.shared.counters.clone();
         return Ok(Either::Right(Either::Left(session::run(
-            session::ByteWire::new(stream),
+            byte_wire::ByteWire::new(stream, counters),
             conn,
             link,
         ))));

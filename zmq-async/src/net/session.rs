@@ -16,18 +16,21 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
-use tokio_util::io::poll_read_buf;
 use zmq_transports::ws::{WsError, WsMessage, WsStream};
-use zmtp_codec::{zws, AuthReply, Connection, Event, Message, Metadata, SocketType, Subscription};
+use zmtp_codec::{
+    zws, AuthReply, Connection, Encoder, Event, Message, Metadata, SocketType, Subscription,
+};
 
 use crate::monitor::{self, EventKind};
 use crate::options::RouterNotify;
 use crate::peer::{PeerInfo, PeerPipes, SocketHandle};
+use crate::pipe::Bypass;
 
+use super::byte_wire::{consume, gather, MAX_IOV};
 use super::{convert, zap};
 
 /// Messages moved between the codec and a pipe per lock.
@@ -36,8 +39,6 @@ const BATCH: usize = 256;
 /// wait to be written. What the peer makes us send (PONGs) coalesces in the codec
 /// meanwhile, so a peer that never reads cannot grow our output.
 pub(super) const WRITE_BACKLOG: usize = 256 * 1024;
-/// Slices per vectored write.
-const MAX_IOV: usize = 64;
 /// Loop turns before yielding to the runtime.
 pub(super) const BUDGET: u32 = 32;
 
@@ -172,6 +173,10 @@ where
         properties: None,
         routing_id: None,
         farewell: Vec::new(),
+        bypassed: false,
+        armed: false,
+        popped: false,
+        outbound_idle: false,
     };
     std::future::poll_fn(move |cx| session.poll(cx))
 }
@@ -202,12 +207,25 @@ struct Session<'a, W> {
     /// What the socket receives from this peer if the connection ends after its handshake
     /// (`router_notify`'s disconnect, `disconnect_msg`, `hiccup_msg`).
     farewell: Vec<Message>,
+    /// The outbound pipe has this wire's bypass ([`Wire::bypass`]).
+    bypassed: bool,
+    /// The bypass was armed in this poll.
+    armed: bool,
+    /// Messages were popped from the outbound pipe in this poll: the sending task is busy,
+    /// and the bypass is armed only at a later look that finds nothing new.
+    popped: bool,
+    /// The last look at the outbound pipe found it empty.
+    outbound_idle: bool,
 }
 
 impl<W: Wire> Session<'_, W> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        // Woken, perhaps by a message sent through the bypass, which disarmed it.
+        self.armed = false;
+        self.popped = false;
         let r = self.poll_turns(cx);
         if let Poll::Ready(outcome) = &r {
+            self.unplug();
             let routing_id = self.routing_id.as_ref().map(Option::as_ref);
             self.link.report_end(outcome, routing_id);
         }
@@ -221,8 +239,17 @@ impl<W: Wire> Session<'_, W> {
             }
             match self.turn(cx) {
                 Ok(true) => continue,
-                Ok(false) => return Poll::Pending,
+                Ok(false) => {
+                    if self.popped && self.quiet() {
+                        // Look again once the runtime has run its other tasks (the sender
+                        // among them): arm the bypass if the sender has paused.
+                        look_again_later(cx);
+                    }
+                    return Poll::Pending;
+                }
                 Err(outcome) => {
+                    // What is sent from now on waits in the pipe (for the next connection).
+                    self.unplug();
                     note_size_failure(&outcome);
                     if !matches!(outcome, Outcome::SocketClosed) {
                         self.say_farewell();
@@ -243,6 +270,7 @@ impl<W: Wire> Session<'_, W> {
         progress |= self.poll_read(cx)?;
         progress |= self.poll_outbound(cx)?;
         progress |= self.poll_write(cx)?;
+        self.arm();
         if self.eof && self.inbox.is_empty() && self.decoded_all {
             return Err(Outcome::PeerClosed);
         }
@@ -366,6 +394,7 @@ impl<W: Wire> Session<'_, W> {
                 self.routing_id = Some(routing_id);
                 self.link.connected(info)?;
                 self.greet();
+                self.plug();
             }
             Event::Message(msg) => {
                 self.inbox.push_back(msg);
@@ -506,6 +535,7 @@ impl<W: Wire> Session<'_, W> {
     }
 
     fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+        self.outbound_idle = false;
         // Not before the socket's side of the handshake ran (`greet`): `hello_msg` goes first.
         if !self.conn.is_active()
             || !*self.link.handshaken
@@ -524,6 +554,7 @@ impl<W: Wire> Session<'_, W> {
             match pipes.outbound.poll_pop(cx) {
                 Poll::Pending => {
                     (popped, result) = (n, Ok(n > 0));
+                    self.outbound_idle = true;
                     break;
                 }
                 Poll::Ready(None) => {
@@ -543,7 +574,51 @@ impl<W: Wire> Session<'_, W> {
             }
         }
         self.link.handle.shared.counters.sent(popped);
+        if popped > 0 {
+            // Taking messages disarmed the bypass.
+            self.armed = false;
+            self.popped = true;
+        }
         result
+    }
+
+    /// Gives the outbound pipe the wire's bypass, once the handshake is done.
+    fn plug(&mut self) {
+        let (Some(encoder), Some(pipes)) = (self.conn.encoder(), self.link.pipes.as_ref()) else {
+            return;
+        };
+        if let Some(bypass) = self.wire.bypass(encoder) {
+            pipes.outbound.set_bypass(Some(bypass));
+            self.bypassed = true;
+        }
+    }
+
+    /// Takes the bypass back: the connection is ending.
+    fn unplug(&mut self) {
+        if std::mem::take(&mut self.bypassed) {
+            if let Some(pipes) = self.link.pipes.as_ref() {
+                pipes.outbound.set_bypass(None);
+            }
+        }
+    }
+
+    /// Arms the bypass when the outbound side is quiet and nothing was popped in this poll:
+    /// the sending task may then write its next message itself. A sender that keeps the
+    /// pipe busy (a burst, a throughput run) gets a look again after each batch instead, so
+    /// its messages keep going out in batched writes rather than one write each.
+    fn arm(&mut self) {
+        if self.armed || self.popped || !self.quiet() {
+            return;
+        }
+        if let Some(pipes) = self.link.pipes.as_ref() {
+            pipes.outbound.arm_bypass();
+            self.armed = true;
+        }
+    }
+
+    /// Everything popped from the outbound pipe is written, and the pipe was found empty.
+    fn quiet(&self) -> bool {
+        self.bypassed && self.outbound_idle && !self.conn.has_transmit() && !self.wire.has_pending()
     }
 
     /// Writes as much of the codec's output as the transport takes.
@@ -604,87 +679,12 @@ pub(crate) trait Wire: Unpin {
 
     /// Ends the transport's sending side (a tcp FIN, a WebSocket close).
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-}
 
-/// tcp and ipc: ZMTP bytes, read straight into the codec's buffer, written vectored.
-pub(crate) struct ByteWire<S> {
-    stream: S,
-    /// Encoded bytes waiting to be written.
-    chunks: VecDeque<Bytes>,
-    backlog: usize,
-}
-
-impl<S> ByteWire<S> {
-    pub(crate) fn new(stream: S) -> Self {
-        ByteWire {
-            stream,
-            chunks: VecDeque::new(),
-            backlog: 0,
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Wire for ByteWire<S> {
-    fn poll_fill(
-        &mut self,
-        cx: &mut Context<'_>,
-        conn: &mut Connection,
-    ) -> Poll<Result<Option<usize>, Outcome>> {
-        match futures::ready!(poll_read_buf(
-            Pin::new(&mut self.stream),
-            cx,
-            conn.read_buf()
-        )) {
-            Ok(0) => Poll::Ready(Ok(None)),
-            Ok(n) => Poll::Ready(
-                conn.handle_read(convert::now())
-                    .map(|()| Some(n))
-                    .map_err(Outcome::Protocol),
-            ),
-            Err(e) => Poll::Ready(Err(Outcome::Io(e))),
-        }
-    }
-
-    fn poll_drain(
-        &mut self,
-        cx: &mut Context<'_>,
-        conn: &mut Connection,
-    ) -> Result<(bool, usize), Outcome> {
-        let mut total = 0;
-        loop {
-            // The codec's output until WRITE_BACKLOG bytes wait; the rest stays in the
-            // codec, where replies to the peer's commands coalesce.
-            while self.backlog < WRITE_BACKLOG {
-                let Some(chunk) = conn.poll_transmit() else {
-                    break;
-                };
-                self.backlog += chunk.len();
-                self.chunks.push_back(chunk);
-            }
-            if self.chunks.is_empty() {
-                break;
-            }
-            let written = match write_chunks(&mut self.stream, &mut self.chunks, cx) {
-                Poll::Pending => break,
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Err(Outcome::Io(e)),
-            };
-            total += written;
-            self.backlog -= written;
-        }
-        Ok((total > 0, total))
-    }
-
-    fn backlog(&self) -> usize {
-        self.backlog
-    }
-
-    fn has_pending(&self) -> bool {
-        !self.chunks.is_empty()
-    }
-
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+    /// A way for the socket's sending task to write messages encoded by `encoder` itself
+    /// while the connection is idle (see [`crate::pipe`]), if this transport has one.
+    fn bypass(&mut self, encoder: Encoder) -> Option<Arc<dyn Bypass>> {
+        let _ = encoder;
+        None
     }
 }
 
@@ -822,37 +822,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire for WsWire<S> {
     }
 }
 
-/// One vectored write of the front of `chunks` (at most [`MAX_IOV`] of them), dropping
-/// what was written; returns how many bytes that was. `chunks` must not be empty.
+/// One vectored write of the front of `chunks` (at most [`MAX_IOV`] of them), dropping what
+/// was written; returns how many bytes that was. `chunks` must not be empty.
 pub(super) fn write_chunks<S: AsyncWrite + Unpin>(
     stream: &mut S,
     chunks: &mut VecDeque<Bytes>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
-    let slices: Vec<IoSlice<'_>> = chunks
-        .iter()
-        .take(MAX_IOV)
-        .map(|c| IoSlice::new(c))
-        .collect();
-    let written = match futures::ready!(Pin::new(stream).poll_write_vectored(cx, &slices)) {
+    let mut slices = [IoSlice::new(&[]); MAX_IOV];
+    let n = gather(chunks.iter().map(|c| &c[..]), &mut slices);
+    let written = match futures::ready!(Pin::new(stream).poll_write_vectored(cx, &slices[..n])) {
         Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
         Ok(n) => n,
         Err(e) => return Poll::Ready(Err(e)),
     };
-    let mut left = written;
-    while left > 0 {
-        let Some(front) = chunks.front_mut() else {
-            break;
-        };
-        if front.len() <= left {
-            left -= front.len();
-            chunks.pop_front();
-        } else {
-            front.advance(left);
-            left = 0;
-        }
-    }
+    consume(chunks, written);
     Poll::Ready(Ok(written))
+}
+
+/// Wakes the task after the runtime has polled the other tasks ready now and its I/O
+/// driver (Tokio's `yield_now`, polled once: it defers the wake-up).
+fn look_again_later(cx: &mut Context<'_>) {
+    let yielded = std::pin::pin!(tokio::task::yield_now());
+    let _ = yielded.poll(cx);
 }
 
 /// Says why a connection closes when a peer's sizes were refused: a frame that cannot be
@@ -874,6 +866,7 @@ fn note_size_failure(outcome: &Outcome) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::byte_wire::ByteWire;
     use super::*;
 
     /// A connection's future is its session and nothing beside it (as an `async fn`, it
@@ -885,7 +878,8 @@ mod tests {
         let handle = socket.handle();
         let conn = convert::connection(handle.socket_type(), &handle.options())
             .unwrap_or_else(|e| panic!("connection: {e}"));
-        let (stream, _peer) = tokio::io::duplex(64);
+        let (stream, _peer) =
+            tokio::net::UnixStream::pair().unwrap_or_else(|e| panic!("pair: {e}"));
         let mut pipes = None;
         let mut handshaken = false;
         let link = Link {
@@ -898,10 +892,11 @@ mod tests {
             accepted: true,
             handshaken: &mut handshaken,
         };
-        let future = run(ByteWire::new(stream), conn, link);
+        let wire = ByteWire::new(stream.into(), handle.shared.counters.clone());
+        let future = run(wire, conn, link);
         assert_eq!(
             std::mem::size_of_val(&future),
-            std::mem::size_of::<Session<'_, ByteWire<tokio::io::DuplexStream>>>()
+            std::mem::size_of::<Session<'_, ByteWire>>()
         );
     }
 }

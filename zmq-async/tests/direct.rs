@@ -1,0 +1,188 @@
+//! Messages written straight from the sending task while a tcp/ipc connection is idle (the
+//! pipe's bypass): ping-pong goes that way, and bursts mixed with idle moments, large
+//! messages the kernel takes in parts, keep their order and their bytes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use bytes::Bytes;
+use common::*;
+use zmq_async::{DealerSocket, Message, RepSocket, ReqSocket, RouterSocket};
+
+/// tcp and a fresh ipc path.
+fn wire_endpoints(tag: &str) -> [String; 2] {
+    let [_, tcp, ipc] = endpoints(tag);
+    [tcp, ipc]
+}
+
+async fn ping_pong(endpoint: &str) {
+    const ROUNDS: u64 = 200;
+    let mut rep = RepSocket::new();
+    let endpoint = rep.bind(endpoint).await.unwrap();
+    let mut req = ReqSocket::new();
+    req.connect(&endpoint).await.unwrap();
+    for i in 0..ROUNDS {
+        req.send(msg(&["ping", &i.to_string()])).await.unwrap();
+        assert_eq!(strs(&rep.recv().await.unwrap()), ["ping", &i.to_string()]);
+        rep.send(msg(&["pong", &i.to_string()])).await.unwrap();
+        assert_eq!(strs(&req.recv().await.unwrap()), ["pong", &i.to_string()]);
+    }
+    let (req, rep) = (req.stats(), rep.stats());
+    assert_eq!((req.messages_out, rep.messages_out), (ROUNDS, ROUNDS));
+    // Each side is idle when it sends; a send that meets its connection's task busy (the
+    // other runtime thread, in the middle of a write) is queued instead: not many.
+    assert!(req.messages_direct >= ROUNDS / 2, "{endpoint}: {req:?}");
+    assert!(rep.messages_direct >= ROUNDS / 2, "{endpoint}: {rep:?}");
+}
+
+#[tokio::test]
+async fn ping_pong_goes_straight_from_the_sending_task() {
+    within(async {
+        for e in wire_endpoints("direct-ct") {
+            ping_pong(&e).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_pong_goes_straight_from_the_sending_task_on_a_multi_thread_runtime() {
+    within(async {
+        for e in wire_endpoints("direct-mt") {
+            ping_pong(&e).await;
+        }
+    })
+    .await;
+}
+
+/// Message `seq`: its number, and a body of `len` bytes of `seq as u8`.
+fn numbered(seq: u32, len: usize) -> Message {
+    [
+        Bytes::copy_from_slice(&seq.to_be_bytes()),
+        Bytes::from(vec![seq as u8; len]),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn check(m: &Message, seq: u32, len: usize) {
+    assert_eq!(m.len(), 2, "message {seq}");
+    assert_eq!(&m[0][..], &seq.to_be_bytes(), "out of order");
+    assert_eq!(m[1].len(), len, "message {seq}");
+    assert!(
+        m[1].iter().all(|&b| b == seq as u8),
+        "message {seq} altered"
+    );
+}
+
+/// The size of message `seq`: mostly small, some past a socket buffer (written in parts).
+fn size_of(seq: u32) -> usize {
+    match seq % 13 {
+        0 => 1 << 20,
+        5 => 70_000,
+        _ => (seq as usize * 7) % 300,
+    }
+}
+
+/// A DEALER sends bursts of 1 to 17 messages, each burst after the ROUTER echoed the last
+/// (so each begins on an idle connection), on two runtime threads: the ROUTER sees every
+/// message once, in order, intact, and so does the DEALER's echo.
+async fn bursts(endpoint: &str) {
+    let mut router = RouterSocket::new();
+    let endpoint = router.bind(endpoint).await.unwrap();
+    let mut dealer = DealerSocket::new();
+    dealer.connect(&endpoint).await.unwrap();
+    let echo = tokio::spawn(async move {
+        let mut seq = 0u32;
+        loop {
+            let mut m = router.recv().await.unwrap();
+            let id = m.pop_front().unwrap();
+            if m.len() == 1 {
+                return router;
+            }
+            check(&m, seq, size_of(seq));
+            seq += 1;
+            m.push_front(id);
+            router.send(m).await.unwrap();
+        }
+    });
+    let (mut seq, mut burst) = (0u32, 0u32);
+    while seq < 600 {
+        burst = (burst * 5 + 3) % 17 + 1;
+        let first = seq;
+        for _ in 0..burst {
+            dealer.send(numbered(seq, size_of(seq))).await.unwrap();
+            seq += 1;
+        }
+        for expected in first..seq {
+            check(&dealer.recv().await.unwrap(), expected, size_of(expected));
+        }
+    }
+    dealer.send(msg(&["done"])).await.unwrap();
+    let router = echo.await.unwrap();
+    let (sent, echoed) = (dealer.stats(), router.stats());
+    assert_eq!(sent.messages_out, u64::from(seq) + 1);
+    assert!(sent.messages_direct > 0, "{endpoint}: {sent:?}");
+    assert!(
+        sent.messages_direct < sent.messages_out,
+        "bursts are queued: {sent:?}"
+    );
+    assert!(echoed.messages_direct > 0, "{endpoint}: {echoed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_between_idle_moments_keep_order_and_bytes() {
+    within(async {
+        for e in wire_endpoints("direct-bursts") {
+            bursts(&e).await;
+        }
+    })
+    .await;
+}
+
+/// A message larger than the socket buffers goes out in part from the sending task; the
+/// session writes the rest. A message sent meanwhile, with the session run and its pipe
+/// empty again, must wait for that rest, not cut into it.
+async fn after_a_partial_write(endpoint: &str) {
+    const BIG: usize = 8 << 20;
+    let mut router = RouterSocket::new();
+    let endpoint = router.bind(endpoint).await.unwrap();
+    let mut dealer = DealerSocket::new();
+    dealer.connect(&endpoint).await.unwrap();
+    // An idle connection first: a round trip.
+    dealer.send(numbered(0, 1)).await.unwrap();
+    let mut m = router.recv().await.unwrap();
+    let id = m.pop_front().unwrap();
+    check(&m, 0, 1);
+    let mut reply = msg(&["ok"]);
+    reply.push_front(id);
+    router.send(reply).await.unwrap();
+    dealer.recv().await.unwrap();
+    let (go, start) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        start.await.unwrap();
+        for (seq, len) in [(1, BIG), (2, 5)] {
+            let mut m = router.recv().await.unwrap();
+            m.pop_front().unwrap();
+            check(&m, seq, len);
+        }
+    });
+    dealer.send(numbered(1, BIG)).await.unwrap();
+    // The connection's task runs (it writes what it can, then waits for room).
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    dealer.send(numbered(2, 5)).await.unwrap();
+    go.send(()).unwrap();
+    reader.await.unwrap();
+    assert!(dealer.stats().messages_direct >= 1, "{:?}", dealer.stats());
+}
+
+#[tokio::test]
+async fn a_message_after_a_partly_written_one_waits_for_its_rest() {
+    within(async {
+        for e in wire_endpoints("direct-partial") {
+            after_a_partial_write(&e).await;
+        }
+    })
+    .await;
+}
