@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::encoder::{self, Encoder, FrameSink, Plain};
+use crate::encoder::{self, Encoder, FrameSink};
 use crate::frame::{self, Framing, Part};
 use crate::greeting::{self, Detected, PeerGreeting};
 use crate::mechanism::{AuthReply, AuthRequest, Mechanism, MechanismConfig, Ours, Step};
@@ -915,7 +915,7 @@ impl Connection {
             self.mechanism
                 .encode_frame(&mut self.out, false, true, &body);
         } else {
-            self.plain().command(cmd);
+            cmd.encode(&mut self.out);
         }
     }
 
@@ -927,16 +927,7 @@ impl Connection {
             self.mechanism
                 .encode_frame(&mut self.out, more, false, body);
         } else {
-            self.plain().frame(more, body);
-        }
-    }
-
-    /// The output buffers as a sink of unwrapped frames.
-    fn plain(&mut self) -> Plain<'_> {
-        Plain {
-            framing: self.framing,
-            out: &mut self.out,
-            queue: &mut self.out_queue,
+            encoder::put_frame(&mut self.out, &mut self.out_queue, self.framing, more, body);
         }
     }
 

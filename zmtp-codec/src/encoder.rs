@@ -72,21 +72,33 @@ pub(crate) struct Plain<'a> {
 
 impl FrameSink for Plain<'_> {
     fn frame(&mut self, more: bool, body: &Frame) {
-        if body.len() >= ZERO_COPY_THRESHOLD {
-            frame::encode_header(self.out, self.framing, more, false, body.len());
-            self.queue.push_back(self.out.split().freeze());
-            self.queue.push_back(Bytes::from(body.clone()));
-        } else {
-            if !self.queue.is_empty() && !self.out.is_empty() {
-                // Keep order: small frames after a queued large one go behind it.
-                self.queue.push_back(self.out.split().freeze());
-            }
-            frame::encode(self.out, self.framing, more, false, body);
-        }
+        put_frame(self.out, self.queue, self.framing, more, body);
     }
 
     fn command(&mut self, cmd: &Command) {
         cmd.encode(self.out);
+    }
+}
+
+/// One unwrapped data frame into plain output (see [`Plain`]).
+#[inline]
+pub(crate) fn put_frame(
+    out: &mut BytesMut,
+    queue: &mut VecDeque<Bytes>,
+    framing: Framing,
+    more: bool,
+    body: &Frame,
+) {
+    if body.len() >= ZERO_COPY_THRESHOLD {
+        frame::encode_header(out, framing, more, false, body.len());
+        queue.push_back(out.split().freeze());
+        queue.push_back(Bytes::from(body.clone()));
+    } else {
+        if !queue.is_empty() && !out.is_empty() {
+            // Keep order: small frames after a queued large one go behind it.
+            queue.push_back(out.split().freeze());
+        }
+        frame::encode(out, framing, more, false, body);
     }
 }
 
