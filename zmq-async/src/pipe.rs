@@ -73,8 +73,10 @@
 //! while armed and with the queue empty, under the pipe's lock, so a bypassed message
 //! follows everything pushed before it; it then wakes the reader, which re-arms once it sees
 //! the pipe still empty. So an idle connection sends each message from the sender's task,
-//! and a burst goes through the queue (one message through the bypass per reader turn),
-//! keeping its batched writes.
+//! and a burst goes through the queue, keeping its batched writes: its first message may
+//! take the bypass, the rest find it disarmed, and a reader that took messages does not
+//! arm it again until a later look finds nothing new (the session's rule,
+//! `net/session.rs`).
 //!
 //! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
 //! happen (a `Notify` is shared) and every waiter looks again. The model tests in
