@@ -650,7 +650,7 @@ impl Connection {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
         }
-        let commands = self.socket_type.is_subscriber() && self.commands_for_subscriptions();
+        let commands = self.subscriptions_as_commands();
         encoder::encode_message(self.socket_type, commands, msg, self);
         Ok(())
     }
@@ -664,7 +664,7 @@ impl Connection {
         plain.then(|| Encoder {
             socket_type: self.socket_type,
             framing: self.framing,
-            subscription_commands: self.commands_for_subscriptions(),
+            subscription_commands: self.subscriptions_as_commands(),
         })
     }
 
@@ -891,6 +891,11 @@ impl Connection {
     fn commands_for_subscriptions(&self) -> bool {
         // libzmq's ws engine passes no SUBSCRIBE/CANCEL command on: messages, as for 3.0.
         !self.zws && self.framing == Framing::V3 && self.version >= (3, 1)
+    }
+
+    /// We subscribe (SUB, XSUB) and our subscriptions go out as commands.
+    fn subscriptions_as_commands(&self) -> bool {
+        self.socket_type.is_subscriber() && self.commands_for_subscriptions()
     }
 
     /// Sends a subscription: SUBSCRIBE or CANCEL to a 3.1 peer, the message form to older ones.

@@ -19,8 +19,9 @@ pub(crate) trait FrameSink {
     fn command(&mut self, cmd: &Command);
 }
 
-/// The rules, for a non-empty message: a SUB's or XSUB's `0x01`/`0x00` one-frame message
-/// is SUBSCRIBE/CANCEL when the peer takes commands for them (3.1); a DISH's JOIN/LEAVE is a
+/// The rules, for a non-empty message: with `subscription_commands` (a SUB or XSUB whose
+/// peer takes commands for them, 3.1) a `0x01`/`0x00` one-frame message is SUBSCRIBE/CANCEL;
+/// a DISH's JOIN/LEAVE is a
 /// command; a RADIO's message is its group frame (with MORE) then its body (RFC 48); the
 /// rest are the message's frames, MORE on all but the last.
 #[inline]
@@ -30,7 +31,7 @@ pub(crate) fn encode_message(
     msg: &Message,
     sink: &mut impl FrameSink,
 ) {
-    if socket_type.is_subscriber() && subscription_commands {
+    if subscription_commands {
         if let Some(sub) = Subscription::from_message(msg) {
             sink.command(&Command::from(sub));
             return;
@@ -132,6 +133,7 @@ pub(crate) fn put_frame(
 pub struct Encoder {
     pub(crate) socket_type: SocketType,
     pub(crate) framing: Framing,
+    /// A subscriber's subscriptions go out as SUBSCRIBE/CANCEL commands.
     pub(crate) subscription_commands: bool,
 }
 

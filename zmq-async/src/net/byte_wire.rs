@@ -58,9 +58,7 @@ impl Drop for ByteWire {
     /// A pipe may hold the outlet longer than the session lives: it must not keep the
     /// stream open.
     fn drop(&mut self) {
-        let mut out = self.outlet.lock();
-        out.writer = None;
-        out.encoder = None;
+        self.outlet.lock().writer = None;
     }
 }
 
@@ -136,9 +134,8 @@ impl Bypass for Outlet {
         if !out.scratch.is_empty() {
             out.chunks.push_back(out.scratch.split().freeze());
         }
-        out.backlog = out.chunks.iter().map(Bytes::len).sum();
         consume(&mut out.chunks, written);
-        out.backlog -= written;
+        out.backlog = out.chunks.iter().map(Bytes::len).sum();
         Bypassed::Taken
     }
 }
