@@ -1182,6 +1182,11 @@ impl Connection {
             // Small data frames are copied out of the read buffer unless the mechanism still
             // has to open them.
             let Some(f) = self.run.next_part(!self.wraps_frames) else {
+                // Nothing buffered (the common case on a quiet connection): the run has
+                // already let go of its bytes, so there is nothing to refill.
+                if self.inbuf.is_empty() {
+                    return Ok(None);
+                }
                 if self
                     .run
                     .refill(&mut self.inbuf, self.framing, self.max_msg_size)?

@@ -283,7 +283,12 @@ impl Run {
         } else {
             crate::Frame::from(self.bytes.slice(start..frame.total))
         };
-        self.bytes.advance(frame.total);
+        if self.next == self.frames.len() {
+            // The run is used up: let go of the read buffer, which can then be reused.
+            self.bytes = Bytes::new();
+        } else {
+            self.bytes.advance(frame.total);
+        }
         Some(Part {
             more: frame.more,
             command: frame.command,
