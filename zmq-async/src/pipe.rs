@@ -71,12 +71,17 @@
 //! when it has written everything it took and found the pipe empty; taking messages
 //! disarms it, and so does every message that goes through it. `try_push` uses it only
 //! while armed and with the queue empty, under the pipe's lock, so a bypassed message
-//! follows everything pushed before it; it then wakes the reader, which re-arms once it sees
-//! the pipe still empty. So an idle connection sends each message from the sender's task,
-//! and a burst goes through the queue, keeping its batched writes: its first message may
-//! take the bypass, the rest find it disarmed, and a reader that took messages does not
-//! arm it again until a later look finds nothing new (the session's rule,
-//! `net/session.rs`).
+//! follows everything pushed before it. A message written whole wakes no one: the reader
+//! re-arms the bypass at its next look that finds the pipe still empty, which in a
+//! request-reply exchange is the look that delivers the reply, so each request and each
+//! reply goes from the sender's task at no cost to the connection's. Only a message the
+//! bypass could not finish writing wakes the reader, to write the rest. A burst goes
+//! through the queue, keeping its batched writes: its first message may take the bypass,
+//! the next finds it disarmed and is queued (which wakes the reader), and a reader that
+//! took messages does not arm it again until a later look finds nothing new (the
+//! session's rule, `net/session.rs`). A sender that never hears back from its peer and
+//! sends now and then alternates: one message through the bypass, the next through the
+//! queue, whose look re-arms it.
 //!
 //! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
 //! happen (a `Notify` is shared) and every waiter looks again. The model tests in
@@ -182,8 +187,10 @@ pub(crate) trait Bypass: Send + Sync + std::fmt::Debug {
 /// What [`Bypass::try_send`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bypassed {
-    /// The message is the bypass's (written, or left for the reader to finish writing).
-    Taken,
+    /// The message is written whole (or, empty, dropped): nothing is left for the reader.
+    Written,
+    /// The message is the bypass's, but part of it is left for the reader to write.
+    Unfinished,
     /// Busy or gone: queue the message.
     Declined,
 }
@@ -416,18 +423,26 @@ impl PipeWriter {
     #[cold]
     #[inline(never)]
     fn try_bypass(mut st: MutexGuard<'_, State>, msg: Message) -> Result<(), PushError> {
-        let taken = st.queue.is_empty()
-            && st.bypass.as_ref().map(|b| b.try_send(&msg)) == Some(Bypassed::Taken);
-        if !taken {
-            return Self::queue(st, msg);
+        let bypassed = match &st.bypass {
+            Some(bypass) if st.queue.is_empty() => bypass.try_send(&msg),
+            _ => Bypassed::Declined,
+        };
+        // A message through the bypass disarms it; the reader re-arms it at its next look
+        // that finds the pipe empty, and is woken for that only when it has bytes to write.
+        match bypassed {
+            Bypassed::Declined => Self::queue(st, msg),
+            Bypassed::Written => {
+                st.bypass_armed = false;
+                Ok(())
+            }
+            Bypassed::Unfinished => {
+                st.bypass_armed = false;
+                let wakeup = st.reader_wakeup();
+                drop(st);
+                wakeup.wake();
+                Ok(())
+            }
         }
-        // The reader re-arms it if it still finds the pipe empty, and finishes writing
-        // what the bypass could not.
-        st.bypass_armed = false;
-        let wakeup = st.reader_wakeup();
-        drop(st);
-        wakeup.wake();
-        Ok(())
     }
 
     /// Queues `msg` if the pipe is below its HWM.
@@ -947,6 +962,8 @@ mod tests {
     #[derive(Debug, Default)]
     struct Recorder {
         open: AtomicBool,
+        /// Leaves every message it takes unfinished.
+        unfinished: AtomicBool,
         taken: std::sync::Mutex<Vec<Message>>,
     }
 
@@ -956,7 +973,11 @@ mod tests {
                 return Bypassed::Declined;
             }
             self.taken.lock().expect("lock").push(msg.clone());
-            Bypassed::Taken
+            if self.unfinished.load(Ordering::SeqCst) {
+                Bypassed::Unfinished
+            } else {
+                Bypassed::Written
+            }
         }
     }
 
@@ -1028,7 +1049,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bypassed_message_wakes_the_reader() {
+    fn only_an_unfinished_bypassed_message_wakes_the_reader() {
         let (w, mut r) = pipe(10);
         let rec = recorder(&r);
         let notify = Arc::new(Notify::new());
@@ -1036,11 +1057,26 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         assert!(r.poll_pop(&mut cx).is_pending());
         r.arm_bypass();
-        assert!(w.try_push("direct".into()).is_ok());
+        notify.take_signal();
+        assert!(w.try_push("whole".into()).is_ok());
         assert_eq!(taken(&rec), 1);
         assert!(
+            !notify.take_signal(),
+            "written whole: nothing for the reader"
+        );
+        // Disarmed: the next is queued, and wakes the reader as any push does.
+        assert!(w.try_push("queued".into()).is_ok());
+        assert_eq!((taken(&rec), w.len()), (1, 1));
+        assert!(notify.take_signal());
+        assert!(matches!(r.poll_pop(&mut cx), Poll::Ready(Some(_))));
+        assert!(r.poll_pop(&mut cx).is_pending());
+        r.arm_bypass();
+        rec.unfinished.store(true, Ordering::SeqCst);
+        assert!(w.try_push("unfinished".into()).is_ok());
+        assert_eq!((taken(&rec), w.len()), (2, 0));
+        assert!(
             notify.take_signal(),
-            "the reader re-arms once it looks again"
+            "the reader writes the rest, and re-arms once it looks again"
         );
     }
 

@@ -228,3 +228,52 @@ async fn disconnect_removes_the_peer() {
     })
     .await;
 }
+
+/// A raw ZMTP PUSH (our codec over a bare tcp stream) writes bursts of messages, each burst
+/// in one write, so that the PULL's connection reads it whole: bursts of a multiple of the
+/// connection's batch (256 messages) end its decoding exactly at a batch's end, after which
+/// it must still read what comes next.
+#[tokio::test]
+async fn a_read_ending_on_a_batch_boundary_is_read_past() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use zmtp_codec::{Config, Connection, Event, SocketType};
+
+    within(async {
+        let mut pull = PullSocket::new();
+        let endpoint = pull.bind("tcp://127.0.0.1:0").await.unwrap();
+        let addr = endpoint.trim_start_matches("tcp://").to_owned();
+        let now = std::time::Instant::now;
+        let mut conn = Connection::new(Config::new(SocketType::Push), now()).unwrap();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        'handshake: loop {
+            while let Some(out) = conn.poll_transmit() {
+                stream.write_all(&out).await.unwrap();
+            }
+            while let Some(event) = conn.poll_event().unwrap() {
+                if matches!(event, Event::HandshakeSucceeded(_)) {
+                    break 'handshake;
+                }
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed during the handshake");
+            conn.handle_input(now(), &buf[..n]).unwrap();
+        }
+        let mut seq = 0u32;
+        for burst in [256, 1, 512, 1, 255, 1, 257, 1, 256, 256, 1] {
+            let mut bytes = Vec::new();
+            for i in seq..seq + burst {
+                conn.send(&msg(&[&i.to_string()])).unwrap();
+            }
+            while let Some(out) = conn.poll_transmit() {
+                bytes.extend_from_slice(&out);
+            }
+            stream.write_all(&bytes).await.unwrap();
+            for i in seq..seq + burst {
+                assert_eq!(strs(&pull.recv().await.unwrap()), [i.to_string()]);
+            }
+            seq += burst;
+        }
+    })
+    .await;
+}

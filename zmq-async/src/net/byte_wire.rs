@@ -110,7 +110,7 @@ impl Bypass for Outlet {
             .is_err()
         {
             // An empty message is the caller's mistake; it is not sent (as the session).
-            return Bypassed::Taken;
+            return Bypassed::Written;
         }
         let mut slices = [IoSlice::new(&[]); MAX_IOV];
         let parts = out.queue.iter().map(|b| &b[..]);
@@ -127,7 +127,7 @@ impl Bypass for Outlet {
         if whole && written == total {
             out.queue.clear();
             out.scratch.clear();
-            return Bypassed::Taken;
+            return Bypassed::Written;
         }
         // The rest is the session's to write, first.
         out.chunks.append(&mut out.queue);
@@ -136,7 +136,7 @@ impl Bypass for Outlet {
         }
         consume(&mut out.chunks, written);
         out.backlog = out.chunks.iter().map(Bytes::len).sum();
-        Bypassed::Taken
+        Bypassed::Unfinished
     }
 }
 
@@ -299,7 +299,7 @@ mod tests {
     async fn a_bypassed_message_is_written_as_the_connection_would() {
         let (wire, bypass, mut peer, mut conn) = wire();
         let msg: Message = ["a", "bc"].into_iter().collect();
-        assert_eq!(bypass.try_send(&msg), Bypassed::Taken);
+        assert_eq!(bypass.try_send(&msg), Bypassed::Written);
         let expected = wire_bytes(&mut conn, &msg);
         let mut got = vec![0; expected.len()];
         peer.read_exact(&mut got).await.expect("read");
@@ -316,7 +316,7 @@ mod tests {
         let big: Message = [Bytes::from(vec![1u8; 4 << 20]), Bytes::from_static(b"end")]
             .into_iter()
             .collect();
-        assert_eq!(bypass.try_send(&big), Bypassed::Taken);
+        assert_eq!(bypass.try_send(&big), Bypassed::Unfinished);
         assert!(wire.has_pending(), "a socket buffer takes less than 4 MiB");
         assert_eq!(bypass.try_send(&"next".into()), Bypassed::Declined);
         let mut expected = wire_bytes(&mut conn, &big);
@@ -338,7 +338,7 @@ mod tests {
         })
         .await;
         let _peer = reader.await.expect("reader");
-        assert_eq!(bypass.try_send(&"next".into()), Bypassed::Taken);
+        assert_eq!(bypass.try_send(&"next".into()), Bypassed::Written);
     }
 
     /// A pipe may keep the bypass after its session ended: it then declines, and does not
@@ -363,6 +363,6 @@ mod tests {
         let held = wire.outlet.lock();
         assert_eq!(bypass.try_send(&"x".into()), Bypassed::Declined);
         drop(held);
-        assert_eq!(bypass.try_send(&"x".into()), Bypassed::Taken);
+        assert_eq!(bypass.try_send(&"x".into()), Bypassed::Written);
     }
 }

@@ -220,7 +220,9 @@ struct Session<'a, W> {
 
 impl<W: Wire> Session<'_, W> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
-        // Woken, perhaps by a message sent through the bypass, which disarmed it.
+        // A message sent through the bypass since the last poll disarmed it (and woke this
+        // task only if it left bytes to write): `arm` re-arms it once the outbound side is
+        // quiet.
         self.armed = false;
         self.popped = false;
         let r = self.poll_turns(cx);
@@ -266,8 +268,13 @@ impl<W: Wire> Session<'_, W> {
     fn turn(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let mut progress = self.poll_timer(cx)?;
         progress |= self.poll_zap(cx)?;
-        progress |= self.poll_inbound(cx)?;
+        // Armed before a message is delivered, so that the reply it prompts (perhaps from
+        // another thread, at once) finds the bypass armed.
+        self.arm();
+        // Read, then decode what was read in the same turn: a message arriving on a quiet
+        // connection reaches the pipe in one turn, not two.
         progress |= self.poll_read(cx)?;
+        progress |= self.poll_inbound(cx)?;
         progress |= self.poll_outbound(cx)?;
         progress |= self.poll_write(cx)?;
         self.arm();
@@ -343,6 +350,9 @@ impl<W: Wire> Session<'_, W> {
     /// Decodes events and moves messages into the inbound pipe while it has room.
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
         let mut progress = self.flush_inbox(cx)?;
+        // Reading waits until everything read is decoded (`poll_read`, earlier in the turn):
+        // finding that now is progress, so that the next turn reads.
+        let held_back = !self.decoded_all;
         self.decoded_all = false;
         while self.inbox.len() < BATCH {
             // Messages the fast way, then the next event (or the news that the read
@@ -377,7 +387,7 @@ impl<W: Wire> Session<'_, W> {
             }
         }
         progress |= self.flush_inbox(cx)?;
-        Ok(progress)
+        Ok(progress || (held_back && self.decoded_all))
     }
 
     fn handle_event(&mut self, event: Event) -> Result<(), Outcome> {
