@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per message (callgrind's Ir) of our perf tools, for the receiver and the sender
-# over ipc and inproc: a count independent of the machine's load, to compare builds.
+# over ipc and inproc, and per round trip for each end of REQ/REP over ipc: a count
+# independent of the machine's load, to compare builds.
 #
 #   bash scripts/instructions.sh                # 8-byte messages, the tools of target/release
 #   SIZE=64 bash scripts/instructions.sh
@@ -12,7 +13,8 @@
 # sender) and the other natively; callgrind runs its program on one thread at a time and
 # slowly, so the native end keeps up and the measured end reads or writes in its own rhythm.
 # `inproc_thr` runs whole under callgrind, a total per thread (`--separate-threads`): thread 1
-# receives, thread 2 sends.
+# receives, thread 2 sends. The round trips (local_lat/remote_lat, 64 B) run 2,000 and
+# 12,000 times, each end under callgrind in turn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,8 +52,31 @@ for n in $SMALL $LARGE; do
         "$BIN/inproc_thr" "$SIZE" "$n" >/dev/null
 done
 
+# Round trips (REQ/REP over ipc, 64 B as in compare.sh): each end in turn under callgrind.
+FEW=2000
+MANY=12000
+for n in $FEW $MANY; do
+    ep="ipc://$OUT/lat-$n"
+    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/rep-$n" \
+        "$BIN/local_lat" "$ep" 64 "$n" >/dev/null &
+    replier=$!
+    sleep 2
+    "$BIN/remote_lat" "$ep" 64 "$n" >/dev/null
+    wait "$replier"
+
+    "$BIN/local_lat" "$ep-q" 64 "$n" >/dev/null &
+    replier=$!
+    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/req-$n" \
+        "$BIN/remote_lat" "$ep-q" 64 "$n" >/dev/null
+    wait "$replier"
+done
+per_trip() { echo $((($(ir "$2") - $(ir "$1")) / (MANY - FEW))); }
+
 echo "instructions per $SIZE-byte message (callgrind Ir, $LARGE - $SMALL messages):"
 echo "ipc    receiver: $(per_msg "$OUT/recv-$SMALL" "$OUT/recv-$LARGE")"
 echo "ipc    sender:   $(per_msg "$OUT/send-$SMALL" "$OUT/send-$LARGE")"
 echo "inproc receiver: $(per_msg "$OUT/inproc-$SMALL-01" "$OUT/inproc-$LARGE-01")"
 echo "inproc sender:   $(per_msg "$OUT/inproc-$SMALL-02" "$OUT/inproc-$LARGE-02")"
+echo "instructions per 64-byte round trip (REQ/REP over ipc, $MANY - $FEW round trips):"
+echo "ipc    REP (local_lat):  $(per_trip "$OUT/rep-$FEW" "$OUT/rep-$MANY")"
+echo "ipc    REQ (remote_lat): $(per_trip "$OUT/req-$FEW" "$OUT/req-$MANY")"
