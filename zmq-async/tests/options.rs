@@ -306,7 +306,7 @@ async fn hello_msg_goes_first_to_each_inproc_peer_whoever_binds() {
 /// READY, then sends one message.
 async fn raw_dealer_claiming(addr: &str, claims: &[(&str, &str)]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use zmtp_codec::{Config, Connection, Event, Metadata, SocketType};
+    use zmtp_codec::{Config, Connection, Metadata, SocketType};
 
     let mut metadata = Metadata::new();
     for (name, value) in claims {
@@ -314,23 +314,9 @@ async fn raw_dealer_claiming(addr: &str, claims: &[(&str, &str)]) {
     }
     let mut config = Config::new(SocketType::Dealer);
     config.metadata = metadata;
-    let now = std::time::Instant::now;
-    let mut conn = Connection::new(config, now()).unwrap();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let conn = Connection::new(config, std::time::Instant::now()).unwrap();
+    let (mut conn, mut stream) = raw_peer(addr, conn).await;
     let mut buf = vec![0u8; 4096];
-    'handshake: loop {
-        while let Some(out) = conn.poll_transmit() {
-            stream.write_all(&out).await.unwrap();
-        }
-        while let Some(event) = conn.poll_event().unwrap() {
-            if matches!(event, Event::HandshakeSucceeded(_)) {
-                break 'handshake;
-            }
-        }
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed during the handshake");
-        conn.handle_input(now(), &buf[..n]).unwrap();
-    }
     conn.send(&msg(&["claimed"])).unwrap();
     while let Some(out) = conn.poll_transmit() {
         stream.write_all(&out).await.unwrap();

@@ -235,30 +235,15 @@ async fn disconnect_removes_the_peer() {
 /// it must still read what comes next.
 #[tokio::test]
 async fn a_read_ending_on_a_batch_boundary_is_read_past() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use zmtp_codec::{Config, Connection, Event, SocketType};
+    use tokio::io::AsyncWriteExt;
+    use zmtp_codec::{Config, Connection, SocketType};
 
     within(async {
         let mut pull = PullSocket::new();
         let endpoint = pull.bind("tcp://127.0.0.1:0").await.unwrap();
-        let addr = endpoint.trim_start_matches("tcp://").to_owned();
-        let now = std::time::Instant::now;
-        let mut conn = Connection::new(Config::new(SocketType::Push), now()).unwrap();
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut buf = vec![0u8; 4096];
-        'handshake: loop {
-            while let Some(out) = conn.poll_transmit() {
-                stream.write_all(&out).await.unwrap();
-            }
-            while let Some(event) = conn.poll_event().unwrap() {
-                if matches!(event, Event::HandshakeSucceeded(_)) {
-                    break 'handshake;
-                }
-            }
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed during the handshake");
-            conn.handle_input(now(), &buf[..n]).unwrap();
-        }
+        let addr = endpoint.trim_start_matches("tcp://");
+        let conn = Connection::new(Config::new(SocketType::Push), std::time::Instant::now());
+        let (mut conn, mut stream) = raw_peer(addr, conn.unwrap()).await;
         let mut seq = 0u32;
         for burst in [256, 1, 512, 1, 255, 1, 257, 1, 256, 256, 1] {
             let mut bytes = Vec::new();

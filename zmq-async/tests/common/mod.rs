@@ -58,3 +58,27 @@ pub fn plain_client(user: &'static str, password: &'static str) -> SocketOptions
     o.plain_password = Some(Bytes::from_static(password.as_bytes()));
     o
 }
+
+/// A raw ZMTP peer: our codec's `conn` over a bare tcp stream to `addr`, its handshake done.
+pub async fn raw_peer(
+    addr: &str,
+    mut conn: zmtp_codec::Connection,
+) -> (zmtp_codec::Connection, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        while let Some(out) = conn.poll_transmit() {
+            stream.write_all(&out).await.unwrap();
+        }
+        while let Some(event) = conn.poll_event().unwrap() {
+            if matches!(event, zmtp_codec::Event::HandshakeSucceeded(_)) {
+                return (conn, stream);
+            }
+        }
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed during the handshake");
+        conn.handle_input(std::time::Instant::now(), &buf[..n])
+            .unwrap();
+    }
+}
