@@ -4,16 +4,23 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use std::future::Future;
+
 use bytes::Bytes;
 use common::*;
 use zmq_async::{
     DealerSocket, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket,
 };
 
-/// tcp and a fresh ipc path.
-fn wire_endpoints(tag: &str) -> [String; 2] {
+/// Runs `case` on tcp and on a fresh ipc path, in turn, within the tests' time limit.
+async fn on_each_wire<F: Future<Output = ()>>(tag: &str, case: impl Fn(String) -> F) {
     let [_, tcp, ipc] = endpoints(tag);
-    [tcp, ipc]
+    within(async {
+        for endpoint in [tcp, ipc] {
+            case(endpoint).await;
+        }
+    })
+    .await;
 }
 
 async fn ping_pong(endpoint: &str) {
@@ -40,22 +47,12 @@ async fn ping_pong(endpoint: &str) {
 
 #[tokio::test]
 async fn ping_pong_goes_straight_from_the_sending_task() {
-    within(async {
-        for e in wire_endpoints("direct-ct") {
-            ping_pong(&e).await;
-        }
-    })
-    .await;
+    on_each_wire("direct-ct", |e| async move { ping_pong(&e).await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_pong_goes_straight_from_the_sending_task_on_a_multi_thread_runtime() {
-    within(async {
-        for e in wire_endpoints("direct-mt") {
-            ping_pong(&e).await;
-        }
-    })
-    .await;
+    on_each_wire("direct-mt", |e| async move { ping_pong(&e).await }).await;
 }
 
 /// A PUSH that never hears back sends one message at a time, each once the PULL has the
@@ -81,22 +78,12 @@ async fn one_way(endpoint: &str) {
 
 #[tokio::test]
 async fn a_one_way_sender_goes_straight_at_least_every_other_message() {
-    within(async {
-        for e in wire_endpoints("direct-one-way-ct") {
-            one_way(&e).await;
-        }
-    })
-    .await;
+    on_each_wire("direct-one-way-ct", |e| async move { one_way(&e).await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_way_sender_goes_straight_at_least_every_other_message_on_a_multi_thread_runtime() {
-    within(async {
-        for e in wire_endpoints("direct-one-way-mt") {
-            one_way(&e).await;
-        }
-    })
-    .await;
+    on_each_wire("direct-one-way-mt", |e| async move { one_way(&e).await }).await;
 }
 
 /// Message `seq`: its number, and a body of `len` bytes of `seq as u8`.
@@ -179,21 +166,19 @@ async fn bursts(endpoint: &str, one_thread: bool) {
 
 #[tokio::test]
 async fn bursts_between_idle_moments_keep_order_and_bytes() {
-    within(async {
-        for e in wire_endpoints("direct-bursts-ct") {
-            bursts(&e, true).await;
-        }
-    })
+    on_each_wire(
+        "direct-bursts-ct",
+        |e| async move { bursts(&e, true).await },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bursts_between_idle_moments_keep_order_and_bytes_on_two_threads() {
-    within(async {
-        for e in wire_endpoints("direct-bursts-mt") {
-            bursts(&e, false).await;
-        }
-    })
+    on_each_wire(
+        "direct-bursts-mt",
+        |e| async move { bursts(&e, false).await },
+    )
     .await;
 }
 
@@ -237,10 +222,8 @@ async fn after_a_partial_write(endpoint: &str) {
 
 #[tokio::test]
 async fn a_message_after_a_partly_written_one_waits_for_its_rest() {
-    within(async {
-        for e in wire_endpoints("direct-partial") {
-            after_a_partial_write(&e).await;
-        }
+    on_each_wire("direct-partial", |e| async move {
+        after_a_partial_write(&e).await
     })
     .await;
 }

@@ -21,9 +21,8 @@ pub(crate) trait FrameSink {
 
 /// The rules, for a non-empty message: with `subscription_commands` (a SUB or XSUB whose
 /// peer takes commands for them, 3.1) a `0x01`/`0x00` one-frame message is SUBSCRIBE/CANCEL;
-/// a DISH's JOIN/LEAVE is a
-/// command; a RADIO's message is its group frame (with MORE) then its body (RFC 48); the
-/// rest are the message's frames, MORE on all but the last.
+/// a DISH's JOIN/LEAVE is a command; a RADIO's message is its group frame (with MORE) then
+/// its body (RFC 48); the rest are the message's frames, MORE on all but the last.
 #[inline]
 pub(crate) fn encode_message(
     socket_type: SocketType,
