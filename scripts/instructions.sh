@@ -33,20 +33,27 @@ LARGE=200000
 ir() { grep -h '^summary:' "$1" | awk '{print $2}'; }
 per_msg() { echo $((($(ir "$2") - $(ir "$1")) / (LARGE - SMALL))); }
 
-for n in $SMALL $LARGE; do
-    ep="ipc://$OUT/thr-$n"
-    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/recv-$n" \
-        "$BIN/local_thr" "$ep" "$SIZE" "$n" >/dev/null &
-    receiver=$!
+# each_end <local tool> <remote tool> <ipc endpoint> <size> <count> <local's profile>
+# <remote's profile>: runs the pair twice, first the local end under callgrind, then the
+# remote end (each time with the other end native, on an endpoint of its own).
+each_end() {
+    local local_tool=$1 remote_tool=$2 ep=$3 size=$4 n=$5 local_out=$6 remote_out=$7 other
+    valgrind -q --tool=callgrind --callgrind-out-file="$local_out" \
+        "$BIN/$local_tool" "$ep" "$size" "$n" >/dev/null &
+    other=$!
     sleep 2 # callgrind's start-up, before the connect (which would retry anyway)
-    "$BIN/remote_thr" "$ep" "$SIZE" "$n"
-    wait "$receiver"
+    "$BIN/$remote_tool" "$ep" "$size" "$n" >/dev/null
+    wait "$other"
 
-    "$BIN/local_thr" "$ep-s" "$SIZE" "$n" >/dev/null &
-    receiver=$!
-    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/send-$n" \
-        "$BIN/remote_thr" "$ep-s" "$SIZE" "$n"
-    wait "$receiver"
+    "$BIN/$local_tool" "$ep-r" "$size" "$n" >/dev/null &
+    other=$!
+    valgrind -q --tool=callgrind --callgrind-out-file="$remote_out" \
+        "$BIN/$remote_tool" "$ep-r" "$size" "$n" >/dev/null
+    wait "$other"
+}
+
+for n in $SMALL $LARGE; do
+    each_end local_thr remote_thr "ipc://$OUT/thr-$n" "$SIZE" "$n" "$OUT/recv-$n" "$OUT/send-$n"
 
     valgrind -q --tool=callgrind --separate-threads=yes --callgrind-out-file="$OUT/inproc-$n" \
         "$BIN/inproc_thr" "$SIZE" "$n" >/dev/null
@@ -56,19 +63,7 @@ done
 FEW=2000
 MANY=12000
 for n in $FEW $MANY; do
-    ep="ipc://$OUT/lat-$n"
-    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/rep-$n" \
-        "$BIN/local_lat" "$ep" 64 "$n" >/dev/null &
-    replier=$!
-    sleep 2
-    "$BIN/remote_lat" "$ep" 64 "$n" >/dev/null
-    wait "$replier"
-
-    "$BIN/local_lat" "$ep-q" 64 "$n" >/dev/null &
-    replier=$!
-    valgrind -q --tool=callgrind --callgrind-out-file="$OUT/req-$n" \
-        "$BIN/remote_lat" "$ep-q" 64 "$n" >/dev/null
-    wait "$replier"
+    each_end local_lat remote_lat "ipc://$OUT/lat-$n" 64 "$n" "$OUT/rep-$n" "$OUT/req-$n"
 done
 per_trip() { echo $((($(ir "$2") - $(ir "$1")) / (MANY - FEW))); }
 
