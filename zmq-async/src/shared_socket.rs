@@ -3,12 +3,13 @@
 //! waker; the one it is given wakes every waiting task, and each looks again. What
 //! [`split`](crate::split)'s halves and [`thread_safe`](crate::thread_safe)'s sockets share.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use zmtp_codec::Message;
 
+use crate::coop::Coop;
 use crate::socket::{Socket, SocketKind};
 use crate::{Error, Result};
 
@@ -19,6 +20,9 @@ pub(crate) struct Core<T: SocketKind> {
     /// `waiters` as a waker: the one the socket registers, so that its one wake-up
     /// reaches every waiting task.
     fanout: Waker,
+    /// Operations of the handles' futures, streams and sinks, for Tokio's budget
+    /// ([`Coop`]).
+    coop_ops: AtomicU32,
 }
 
 impl<T: SocketKind> Core<T> {
@@ -28,6 +32,7 @@ impl<T: SocketKind> Core<T> {
             socket: Mutex::new(socket),
             fanout: Waker::from(waiters.clone()),
             waiters,
+            coop_ops: AtomicU32::new(0),
         })
     }
 
@@ -41,12 +46,29 @@ impl<T: SocketKind> Core<T> {
         self.socket.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Polls `op` on the socket for the task of `cx`, as `waiter`.
+    /// Polls `op` on the socket for the task of `cx`, as `waiter`, under Tokio's cooperative
+    /// budget, charged to that task ([`Coop`]; so `op` is the socket's operation without
+    /// it, `poll_*_now`).
+    pub(crate) fn poll<R>(
+        &self,
+        waiter: &mut Waiter,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        // Tasks polling at once may each count from the same number: the count only says
+        // when to charge the budget, and stays near enough.
+        let mut coop = Coop::from_count(self.coop_ops.load(Ordering::Relaxed));
+        futures::ready!(coop.poll_proceed(cx));
+        self.coop_ops.store(coop.count(), Ordering::Relaxed);
+        self.poll_waiting(waiter, cx, op)
+    }
+
+    /// [`Core::poll`] without the budget.
     ///
     /// The socket registers the fan-out waker. A task that has to wait puts its own
     /// waker in the list before it looks a second time, so a change the socket saw after
     /// the first look is either seen by the second or wakes the list, this task in it.
-    pub(crate) fn poll<R>(
+    fn poll_waiting<R>(
         &self,
         waiter: &mut Waiter,
         cx: &mut Context<'_>,
@@ -174,7 +196,7 @@ impl SinkSlot {
         Ok(())
     }
 
-    /// Delivers the kept message, if any, through `send` (the socket's `poll_send_msg`,
+    /// Delivers the kept message, if any, through `send` (the socket's `poll_send_now`,
     /// or a stricter form of it).
     pub(crate) fn poll_deliver<T: SocketKind>(
         &mut self,
@@ -208,7 +230,7 @@ impl StreamSlot {
         self.done
     }
 
-    /// `Stream::poll_next` through `recv` (the socket's `poll_recv_msg`, or a stricter
+    /// `Stream::poll_next` through `recv` (the socket's `poll_recv_now`, or a stricter
     /// form of it).
     pub(crate) fn poll_next<T: SocketKind>(
         &mut self,

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use zmq_transports::Endpoint;
 use zmtp_codec::Message;
 
+use crate::coop::Coop;
 use crate::inproc::{self, Connect};
 use crate::net::{self, EndpointTask};
 use crate::peer::{PeerId, Shared, SocketHandle};
@@ -122,6 +123,8 @@ pub struct Socket<T: SocketKind> {
     pending: Option<Message>,
     recv_done: bool,
     send_closed: bool,
+    /// Operations of the socket's futures, streams and sinks, for Tokio's budget.
+    coop: Coop,
     bound: Vec<String>,
     connections: HashMap<String, Vec<Connect>>,
     /// tcp and ipc binds and connects.
@@ -271,6 +274,7 @@ impl<T: SocketKind> Socket<T> {
             pending: None,
             recv_done: false,
             send_closed: false,
+            coop: Coop::default(),
             bound: Vec::new(),
             connections: HashMap::new(),
             net: Vec::new(),
@@ -800,8 +804,17 @@ impl<T: SocketKind> Socket<T> {
         self.proto.housekeeping(&mut self.base);
     }
 
+    /// Receives for a future or a stream: under Tokio's cooperative budget (see [`Coop`]).
     #[inline(always)]
     pub(crate) fn poll_recv_msg(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        futures::ready!(self.coop.poll_proceed(cx));
+        self.poll_recv_now(cx)
+    }
+
+    /// Receives for `try_recv`: without the budget, which would turn a message that is
+    /// there into `WouldBlock`.
+    #[inline(always)]
+    pub(crate) fn poll_recv_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.pump();
         let mut r = self.proto.poll_recv(&mut self.base, cx);
         // Dropping a peer can leave the protocol something to deliver (XPUB: the cancels
@@ -834,6 +847,15 @@ impl<T: SocketKind> Socket<T> {
         }
     }
 
+    /// `Sink::poll_ready` without the budget.
+    fn poll_ready_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.pump();
+        futures::ready!(self.poll_pending(cx))?;
+        let r = self.proto.poll_ready(&mut self.base, cx);
+        self.base.reap(&mut *self.proto);
+        self.recheck_mail(r, cx)
+    }
+
     /// Sends what `Sink::start_send` had to keep.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.pending.is_none() {
@@ -844,7 +866,19 @@ impl<T: SocketKind> Socket<T> {
         self.recheck_mail(r, cx)
     }
 
+    /// Sends for a future: under Tokio's cooperative budget (see [`Coop`]).
     pub(crate) fn poll_send_msg(
+        &mut self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<()>> {
+        futures::ready!(self.coop.poll_proceed(cx));
+        self.poll_send_now(cx, slot)
+    }
+
+    /// Sends for `try_send`: without the budget, which would refuse a message there is
+    /// room for.
+    pub(crate) fn poll_send_now(
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
@@ -880,7 +914,7 @@ impl<T: CanSend> Socket<T> {
     pub fn try_send(&mut self, msg: impl Into<Message>) -> Result<(), TrySendError> {
         let mut slot = Some(msg.into());
         let mut cx = Context::from_waker(noop_waker_ref());
-        let sent = self.poll_send_msg(&mut cx, &mut slot);
+        let sent = self.poll_send_now(&mut cx, &mut slot);
         TrySendError::from_poll(sent, slot)
     }
 }
@@ -897,7 +931,7 @@ impl<T: CanRecv> Socket<T> {
     /// Receives without waiting; [`Error::WouldBlock`] when nothing is queued.
     pub fn try_recv(&mut self) -> Result<Message> {
         let mut cx = Context::from_waker(noop_waker_ref());
-        match self.poll_recv_msg(&mut cx) {
+        match self.poll_recv_now(&mut cx) {
             Poll::Ready(r) => r,
             Poll::Pending => Err(Error::WouldBlock),
         }
@@ -973,11 +1007,8 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
         if this.send_closed {
             return Poll::Ready(Err(Error::Closed));
         }
-        this.pump();
-        futures::ready!(this.poll_pending(cx))?;
-        let r = this.proto.poll_ready(&mut this.base, cx);
-        this.base.reap(&mut *this.proto);
-        this.recheck_mail(r, cx)
+        futures::ready!(this.coop.poll_proceed(cx));
+        this.poll_ready_now(cx)
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<()> {

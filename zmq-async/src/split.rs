@@ -174,7 +174,7 @@ impl<T: CanShare> SendHalf<T> {
     /// it would have to wait.
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
         let mut slot = Some(msg.into());
-        match self.core.try_op(|s, cx| s.poll_send_msg(cx, &mut slot)) {
+        match self.core.try_op(|s, cx| s.poll_send_now(cx, &mut slot)) {
             Poll::Ready(Ok(())) => Ok(()),
             Poll::Ready(Err(e)) => Err(TrySendError::new(e, slot.unwrap_or_default())),
             Poll::Pending => Err(TrySendError::new(
@@ -199,7 +199,7 @@ impl<T: CanShare> SendHalf<T> {
     /// Delivers what `start_send` took.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.sink
-            .poll_deliver(&self.core, cx, |s, cx, slot| s.poll_send_msg(cx, slot))
+            .poll_deliver(&self.core, cx, |s, cx, slot| s.poll_send_now(cx, slot))
     }
 }
 
@@ -243,7 +243,7 @@ impl<T: CanShare> Future for SendFuture<'_, T> {
         let this = self.get_mut();
         let slot = &mut this.slot;
         this.core
-            .poll(&mut this.waiter, cx, |s, cx| s.poll_send_msg(cx, slot))
+            .poll(&mut this.waiter, cx, |s, cx| s.poll_send_now(cx, slot))
     }
 }
 
@@ -292,7 +292,7 @@ impl<T: CanRecv> RecvHalf<T> {
 
     /// Receives without waiting; [`Error::WouldBlock`] when nothing is queued.
     pub fn try_recv(&mut self) -> Result<Message> {
-        match self.core.try_op(|s, cx| s.poll_recv_msg(cx)) {
+        match self.core.try_op(|s, cx| s.poll_recv_now(cx)) {
             Poll::Ready(r) => r,
             Poll::Pending => Err(Error::WouldBlock),
         }
@@ -325,7 +325,7 @@ impl<T: CanRecv> RecvHalf<T> {
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         self.stream
-            .poll_recv(&self.core, cx, |s, cx| s.poll_recv_msg(cx))
+            .poll_recv(&self.core, cx, |s, cx| s.poll_recv_now(cx))
     }
 }
 
@@ -341,7 +341,7 @@ impl<T: CanRecv> Stream for RecvHalf<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         this.stream
-            .poll_next(&this.core, cx, |s, cx| s.poll_recv_msg(cx))
+            .poll_next(&this.core, cx, |s, cx| s.poll_recv_now(cx))
     }
 }
 

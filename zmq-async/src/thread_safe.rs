@@ -252,7 +252,7 @@ impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
         let mut slot = Some(msg.into());
         async move {
             check_single_frame(slot.as_ref())?;
-            self.run(|s, cx| s.poll_send_msg(cx, &mut slot)).await
+            self.run(|s, cx| s.poll_send_now(cx, &mut slot)).await
         }
     }
 
@@ -263,7 +263,7 @@ impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
         if let Err(e) = check_single_frame(slot.as_ref()) {
             return Err(TrySendError::new(e, slot.unwrap_or_default()));
         }
-        let sent = self.poll_once(&mut |s, cx| s.poll_send_msg(cx, &mut slot));
+        let sent = self.poll_once(&mut |s, cx| s.poll_send_now(cx, &mut slot));
         TrySendError::from_poll(sent, slot)
     }
 }
@@ -337,7 +337,7 @@ impl<T: ThreadSafeSend> Sink<Message> for ThreadSafeSocket<T> {
 impl<T: ThreadSafeSend> ThreadSafeSocket<T> {
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.sink
-            .poll_deliver(&self.core, cx, |s, cx, slot| s.poll_send_msg(cx, slot))
+            .poll_deliver(&self.core, cx, |s, cx, slot| s.poll_send_now(cx, slot))
     }
 }
 
@@ -410,7 +410,7 @@ fn poll_single_frame<T: SocketKind>(
     cx: &mut Context<'_>,
 ) -> Poll<Result<Message>> {
     loop {
-        match futures::ready!(s.poll_recv_msg(cx)) {
+        match futures::ready!(s.poll_recv_now(cx)) {
             Ok(msg) if msg.len() > 1 => {
                 tracing::debug!(frames = msg.len(), "dropping a multipart message");
             }

@@ -1,0 +1,161 @@
+//! The sockets' futures, streams and sinks take part in Tokio's cooperative scheduling, as
+//! Tokio's own sockets and channels do: a task that sends or receives without ever having to
+//! wait still lets the other tasks of its runtime run. Each test runs on a current-thread
+//! runtime, where the task it spawns can only run when the test's own task yields.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use futures::{SinkExt, StreamExt};
+use zmq_async::{Message, PubSocket, PullSocket, PushSocket, RadioSocket, SocketOptions};
+
+/// More operations than a task may do in one poll (Tokio's budget of 128 units, a unit
+/// for every 32 operations of a socket: 4,096); the tests' loops stop there.
+const LIMIT: usize = 10_000;
+
+/// A task that raises a flag when it runs.
+fn other_task() -> Arc<AtomicBool> {
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    tokio::spawn(async move { flag.store(true, Ordering::Release) });
+    ran
+}
+
+/// A PUSH connected to a PULL over inproc, both without a HWM.
+async fn unbounded_pair(tag: &str) -> (PushSocket, PullSocket) {
+    let mut o = SocketOptions::default();
+    o.sndhwm = 0;
+    o.rcvhwm = 0;
+    let e = ep(tag);
+    let mut pull = PullSocket::with_options(o.clone()).unwrap();
+    pull.bind(&e).await.unwrap();
+    let mut push = PushSocket::with_options(o).unwrap();
+    push.connect(&e).await.unwrap();
+    (push, pull)
+}
+
+/// Operations done before the other task ran (`LIMIT` if it never did); asserts it ran.
+fn assert_ran(ran: &AtomicBool, done: usize) {
+    assert!(
+        ran.load(Ordering::Acquire) && done < LIMIT,
+        "the other task did not run during {done} operations"
+    );
+}
+
+#[tokio::test]
+async fn a_sender_that_never_waits_lets_other_tasks_run() {
+    // A PUB without subscribers drops every message: its `send` never waits.
+    let mut publisher = PubSocket::new();
+    publisher.bind(&ep("coop-pub")).await.unwrap();
+    let ran = other_task();
+    let mut sent = 0;
+    while sent < LIMIT && !ran.load(Ordering::Acquire) {
+        publisher.send(msg(&["m"])).await.unwrap();
+        sent += 1;
+    }
+    assert_ran(&ran, sent);
+}
+
+#[tokio::test]
+async fn a_sink_that_never_waits_lets_other_tasks_run() {
+    let mut publisher = PubSocket::new();
+    publisher.bind(&ep("coop-sink")).await.unwrap();
+    let ran = other_task();
+    let mut fed = 0;
+    while fed < LIMIT && !ran.load(Ordering::Acquire) {
+        publisher.feed(msg(&["m"])).await.unwrap();
+        fed += 1;
+    }
+    assert_ran(&ran, fed);
+}
+
+#[tokio::test]
+async fn a_receiver_with_a_full_queue_lets_other_tasks_run() {
+    let (mut push, mut pull) = unbounded_pair("coop-recv").await;
+    for _ in 0..LIMIT {
+        push.try_send(msg(&["m"])).unwrap();
+    }
+    let ran = other_task();
+    let mut received = 0;
+    while received < LIMIT && !ran.load(Ordering::Acquire) {
+        pull.recv().await.unwrap();
+        received += 1;
+    }
+    assert_ran(&ran, received);
+    // The rest is still there, in order of sending, nothing lost to the yields.
+    for _ in received..LIMIT {
+        assert_eq!(strs(&pull.try_recv().unwrap()), ["m"]);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_with_a_full_queue_lets_other_tasks_run() {
+    let (mut push, mut pull) = unbounded_pair("coop-stream").await;
+    for i in 0..LIMIT {
+        push.try_send(msg(&[&i.to_string()])).unwrap();
+    }
+    let ran = other_task();
+    let mut received = 0;
+    while received < LIMIT && !ran.load(Ordering::Acquire) {
+        let m = pull.next().await.unwrap().unwrap();
+        assert_eq!(strs(&m), [received.to_string()]);
+        received += 1;
+    }
+    assert_ran(&ran, received);
+}
+
+#[tokio::test]
+async fn a_shared_send_half_lets_other_tasks_run() {
+    let mut publisher = PubSocket::new();
+    publisher.bind(&ep("coop-half")).await.unwrap();
+    let sender = publisher.into_sender();
+    let ran = other_task();
+    let mut sent = 0;
+    while sent < LIMIT && !ran.load(Ordering::Acquire) {
+        sender.send(msg(&["m"])).await.unwrap();
+        sent += 1;
+    }
+    assert_ran(&ran, sent);
+}
+
+#[tokio::test]
+async fn a_thread_safe_socket_lets_other_tasks_run() {
+    // A RADIO without dishes drops every message.
+    let radio = RadioSocket::new();
+    radio.bind(&ep("coop-radio")).await.unwrap();
+    let ran = other_task();
+    let mut sent = 0;
+    while sent < LIMIT && !ran.load(Ordering::Acquire) {
+        let m = Message::from("m").in_group("g").unwrap();
+        radio.send(m).await.unwrap();
+        sent += 1;
+    }
+    assert_ran(&ran, sent);
+}
+
+#[tokio::test]
+async fn try_send_and_try_recv_take_no_budget() {
+    // All in one poll of the test's task: had they taken budget, the ones after it ran out
+    // would have said WouldBlock.
+    let (mut push, mut pull) = unbounded_pair("coop-try").await;
+    let sender = {
+        let mut publisher = PubSocket::new();
+        publisher.bind(&ep("coop-try-pub")).await.unwrap();
+        publisher.into_sender()
+    };
+    let radio = RadioSocket::new();
+    radio.bind(&ep("coop-try-radio")).await.unwrap();
+    for i in 0..LIMIT {
+        push.try_send(msg(&[&i.to_string()])).unwrap();
+        sender.try_send(msg(&["m"])).unwrap();
+        radio
+            .try_send(Message::from("m").in_group("g").unwrap())
+            .unwrap();
+    }
+    for i in 0..LIMIT {
+        assert_eq!(strs(&pull.try_recv().unwrap()), [i.to_string()]);
+    }
+}
