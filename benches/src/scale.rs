@@ -8,9 +8,12 @@
 //!   warm-up frames ([`WARM_UP`]) until every SUB has one, then `count` messages of `size`
 //!   bytes as fast as it can, then end frames ([`END`]) until every SUB has one. The HWMs
 //!   are 0 (no limit) on both ends, so nothing is dropped and the figure is the fan-out's
-//!   delivery rate, not how fast a PUB can discard: memory grows to about subscribers × count
-//!   messages. Prints the messages delivered per second in total and per subscriber, from the
-//!   first data message any SUB received to the last, and the share lost (0 unless broken).
+//!   delivery rate, not how fast a PUB can discard: memory grows to at most subscribers ×
+//!   count messages. Prints the messages delivered per second in total and per subscriber,
+//!   from the PUB's first data message to the last any SUB received, and the share lost (0
+//!   unless broken). (Until 2026-12-05 the time ran from the first data message a SUB
+//!   received, which left out what the PUB queued before any reached the wire: a PUB that
+//!   queued them all before its connections wrote one was timed on the writing alone.)
 //! - `router <endpoint> <dealers> <roundtrips>`: one ROUTER echoing, and `dealers` DEALERs,
 //!   each doing `roundtrips` 64-byte round trips one after another (after one warm-up each);
 //!   prints round trips per second in total.
@@ -46,8 +49,6 @@ pub fn data_message(size: usize) -> Vec<u8> {
 pub struct SubTally {
     /// Data messages received.
     pub received: u64,
-    /// When the first arrived.
-    pub first: Option<Instant>,
     /// When the last arrived.
     pub last: Option<Instant>,
 }
@@ -55,21 +56,24 @@ pub struct SubTally {
 impl SubTally {
     /// Counts one data message received now.
     pub fn record(&mut self) {
-        let now = Instant::now();
         self.received += 1;
-        self.first.get_or_insert(now);
-        self.last = Some(now);
+        self.last = Some(Instant::now());
     }
 }
 
-/// The `fanout` lines: delivered per second in total and per subscriber, and the share lost.
-pub fn fanout_report(subscribers: usize, count: usize, tallies: &[SubTally]) -> String {
+/// The `fanout` lines: delivered per second in total and per subscriber, and the share lost;
+/// `start` is when the PUB began to send the data messages.
+pub fn fanout_report(
+    subscribers: usize,
+    count: usize,
+    start: Instant,
+    tallies: &[SubTally],
+) -> String {
     let received: u64 = tallies.iter().map(|t| t.received).sum();
-    let first = tallies.iter().filter_map(|t| t.first).min();
     let last = tallies.iter().filter_map(|t| t.last).max();
-    let elapsed = match (first, last) {
-        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64().max(1e-6),
-        _ => f64::NAN,
+    let elapsed = match last {
+        Some(l) => l.saturating_duration_since(start).as_secs_f64().max(1e-6),
+        None => f64::NAN,
     };
     let offered = (subscribers * count) as f64;
     format!(

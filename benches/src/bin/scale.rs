@@ -55,6 +55,7 @@ fn fanout(endpoint: String, subscribers: usize, count: usize, size: usize) {
     let (bound_tx, bound_rx) = mpsc::channel::<()>();
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<Instant>();
     let bind_to = endpoint.clone();
     let publisher = std::thread::spawn(move || {
         runtime(false).block_on(async move {
@@ -66,6 +67,7 @@ fn fanout(endpoint: String, subscribers: usize, count: usize, size: usize) {
                 check("zmq_send", publisher.send(WARM_UP).await);
                 tokio::time::sleep(REPEAT).await;
             }
+            let _ = started_tx.send(Instant::now());
             for _ in 0..count {
                 let msg = Message::from(Bytes::from(data_message(size)));
                 check("zmq_send", publisher.send(msg).await);
@@ -116,7 +118,10 @@ fn fanout(endpoint: String, subscribers: usize, count: usize, size: usize) {
         tallies
     });
     let _ = publisher.join();
-    print!("{}", fanout_report(subscribers, count, &tallies));
+    let start = started_rx
+        .recv()
+        .unwrap_or_else(|e| fail(format_args!("publisher: {e}")));
+    print!("{}", fanout_report(subscribers, count, start, &tallies));
 }
 
 fn router(endpoint: String, dealers: usize, roundtrips: usize) {

@@ -65,6 +65,7 @@ fn fanout(endpoint: String, subscribers: usize, count: usize, size: usize) {
     let (bound_tx, bound_rx) = mpsc::channel::<()>();
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<Instant>();
     let bind_to = endpoint.clone();
     let publisher = std::thread::spawn(move || {
         let ctx = zmq::Context::new();
@@ -77,6 +78,7 @@ fn fanout(endpoint: String, subscribers: usize, count: usize, size: usize) {
             std::thread::sleep(REPEAT);
         }
         let body = data_message(size);
+        let _ = started_tx.send(Instant::now());
         for _ in 0..count {
             check("zmq_send", publisher.send(&body[..], 0));
         }
@@ -122,7 +124,10 @@ fn fanout(endpoint: String, subscribers: usize, count: usize, size: usize) {
     }
     let _ = done_tx.send(());
     let _ = publisher.join();
-    print!("{}", fanout_report(subscribers, count, &tallies));
+    let start = started_rx
+        .recv()
+        .unwrap_or_else(|e| fail(format_args!("publisher: {e}")));
+    print!("{}", fanout_report(subscribers, count, start, &tallies));
 }
 
 fn router(endpoint: String, dealers: usize, roundtrips: usize) {
