@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use tokio::task::coop::poll_proceed;
 
-/// Completed operations of a socket charged as one unit of the budget.
+/// Operations of a socket charged as one unit of the budget.
 ///
 /// An operation of Tokio's sockets is a system call; one of ours costs tens of nanoseconds.
 /// Charged a unit each, a sender of 8-byte messages yielded every 128 and its tcp throughput

@@ -37,12 +37,20 @@ async fn unbounded_pair(tag: &str) -> (PushSocket, PullSocket) {
     (push, pull)
 }
 
-/// Operations done before the other task ran (`LIMIT` if it never did); asserts it ran.
-fn assert_ran(ran: &AtomicBool, done: usize) {
+/// Runs `op(i)` for i = 0, 1, ... until a task spawned first has run, `LIMIT` times at
+/// most; asserts that it ran. Returns how many ran before it.
+async fn lets_another_task_run(mut op: impl AsyncFnMut(usize)) -> usize {
+    let ran = other_task();
+    let mut done = 0;
+    while done < LIMIT && !ran.load(Ordering::Acquire) {
+        op(done).await;
+        done += 1;
+    }
     assert!(
         ran.load(Ordering::Acquire) && done < LIMIT,
         "the other task did not run during {done} operations"
     );
+    done
 }
 
 #[tokio::test]
@@ -50,44 +58,29 @@ async fn a_sender_that_never_waits_lets_other_tasks_run() {
     // A PUB without subscribers drops every message: its `send` never waits.
     let mut publisher = PubSocket::new();
     publisher.bind(&ep("coop-pub")).await.unwrap();
-    let ran = other_task();
-    let mut sent = 0;
-    while sent < LIMIT && !ran.load(Ordering::Acquire) {
-        publisher.send(msg(&["m"])).await.unwrap();
-        sent += 1;
-    }
-    assert_ran(&ran, sent);
+    lets_another_task_run(async |_| publisher.send(msg(&["m"])).await.unwrap()).await;
 }
 
 #[tokio::test]
 async fn a_sink_that_never_waits_lets_other_tasks_run() {
     let mut publisher = PubSocket::new();
     publisher.bind(&ep("coop-sink")).await.unwrap();
-    let ran = other_task();
-    let mut fed = 0;
-    while fed < LIMIT && !ran.load(Ordering::Acquire) {
-        publisher.feed(msg(&["m"])).await.unwrap();
-        fed += 1;
-    }
-    assert_ran(&ran, fed);
+    lets_another_task_run(async |_| publisher.feed(msg(&["m"])).await.unwrap()).await;
 }
 
 #[tokio::test]
 async fn a_receiver_with_a_full_queue_lets_other_tasks_run() {
     let (mut push, mut pull) = unbounded_pair("coop-recv").await;
-    for _ in 0..LIMIT {
-        push.try_send(msg(&["m"])).unwrap();
+    for i in 0..LIMIT {
+        push.try_send(msg(&[&i.to_string()])).unwrap();
     }
-    let ran = other_task();
-    let mut received = 0;
-    while received < LIMIT && !ran.load(Ordering::Acquire) {
-        pull.recv().await.unwrap();
-        received += 1;
-    }
-    assert_ran(&ran, received);
-    // The rest is still there, in order of sending, nothing lost to the yields.
-    for _ in received..LIMIT {
-        assert_eq!(strs(&pull.try_recv().unwrap()), ["m"]);
+    let received = lets_another_task_run(async |i| {
+        assert_eq!(strs(&pull.recv().await.unwrap()), [i.to_string()]);
+    })
+    .await;
+    // The rest is still there, in order, nothing lost to the yields.
+    for i in received..LIMIT {
+        assert_eq!(strs(&pull.try_recv().unwrap()), [i.to_string()]);
     }
 }
 
@@ -97,14 +90,11 @@ async fn a_stream_with_a_full_queue_lets_other_tasks_run() {
     for i in 0..LIMIT {
         push.try_send(msg(&[&i.to_string()])).unwrap();
     }
-    let ran = other_task();
-    let mut received = 0;
-    while received < LIMIT && !ran.load(Ordering::Acquire) {
+    lets_another_task_run(async |i| {
         let m = pull.next().await.unwrap().unwrap();
-        assert_eq!(strs(&m), [received.to_string()]);
-        received += 1;
-    }
-    assert_ran(&ran, received);
+        assert_eq!(strs(&m), [i.to_string()]);
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -112,13 +102,7 @@ async fn a_shared_send_half_lets_other_tasks_run() {
     let mut publisher = PubSocket::new();
     publisher.bind(&ep("coop-half")).await.unwrap();
     let sender = publisher.into_sender();
-    let ran = other_task();
-    let mut sent = 0;
-    while sent < LIMIT && !ran.load(Ordering::Acquire) {
-        sender.send(msg(&["m"])).await.unwrap();
-        sent += 1;
-    }
-    assert_ran(&ran, sent);
+    lets_another_task_run(async |_| sender.send(msg(&["m"])).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -126,14 +110,11 @@ async fn a_thread_safe_socket_lets_other_tasks_run() {
     // A RADIO without dishes drops every message.
     let radio = RadioSocket::new();
     radio.bind(&ep("coop-radio")).await.unwrap();
-    let ran = other_task();
-    let mut sent = 0;
-    while sent < LIMIT && !ran.load(Ordering::Acquire) {
+    lets_another_task_run(async |_| {
         let m = Message::from("m").in_group("g").unwrap();
         radio.send(m).await.unwrap();
-        sent += 1;
-    }
-    assert_ran(&ran, sent);
+    })
+    .await;
 }
 
 #[tokio::test]
