@@ -16,12 +16,42 @@ use zmq_async::{Message, PubSocket, PullSocket, PushSocket, RadioSocket, SocketO
 /// for every 32 operations of a socket: 4,096); the tests' loops stop there.
 const LIMIT: usize = 10_000;
 
-/// A task that raises a flag when it runs.
-fn other_task() -> Arc<AtomicBool> {
-    let ran = Arc::new(AtomicBool::new(false));
-    let flag = ran.clone();
-    tokio::spawn(async move { flag.store(true, Ordering::Release) });
-    ran
+/// The turns of a test's loop: 0, 1, ... until a task spawned when it was made has run,
+/// `LIMIT` at most.
+struct UntilAnotherTaskRuns {
+    ran: Arc<AtomicBool>,
+    done: usize,
+}
+
+impl UntilAnotherTaskRuns {
+    fn new() -> Self {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        tokio::spawn(async move { flag.store(true, Ordering::Release) });
+        UntilAnotherTaskRuns { ran, done: 0 }
+    }
+
+    /// Asserts that the other task ran; returns how many turns came before it.
+    fn assert_it_ran(&self) -> usize {
+        assert!(
+            self.ran.load(Ordering::Acquire) && self.done < LIMIT,
+            "the other task did not run during {} operations",
+            self.done
+        );
+        self.done
+    }
+}
+
+impl Iterator for UntilAnotherTaskRuns {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.done == LIMIT || self.ran.load(Ordering::Acquire) {
+            return None;
+        }
+        self.done += 1;
+        Some(self.done - 1)
+    }
 }
 
 /// A PUSH connected to a PULL over inproc, both without a HWM.
@@ -37,35 +67,27 @@ async fn unbounded_pair(tag: &str) -> (PushSocket, PullSocket) {
     (push, pull)
 }
 
-/// Runs `op(i)` for i = 0, 1, ... until a task spawned first has run, `LIMIT` times at
-/// most; asserts that it ran. Returns how many ran before it.
-async fn lets_another_task_run(mut op: impl AsyncFnMut(usize)) -> usize {
-    let ran = other_task();
-    let mut done = 0;
-    while done < LIMIT && !ran.load(Ordering::Acquire) {
-        op(done).await;
-        done += 1;
-    }
-    assert!(
-        ran.load(Ordering::Acquire) && done < LIMIT,
-        "the other task did not run during {done} operations"
-    );
-    done
-}
-
 #[tokio::test]
 async fn a_sender_that_never_waits_lets_other_tasks_run() {
     // A PUB without subscribers drops every message: its `send` never waits.
     let mut publisher = PubSocket::new();
     publisher.bind(&ep("coop-pub")).await.unwrap();
-    lets_another_task_run(async |_| publisher.send(msg(&["m"])).await.unwrap()).await;
+    let mut turns = UntilAnotherTaskRuns::new();
+    for _ in &mut turns {
+        publisher.send(msg(&["m"])).await.unwrap();
+    }
+    turns.assert_it_ran();
 }
 
 #[tokio::test]
 async fn a_sink_that_never_waits_lets_other_tasks_run() {
     let mut publisher = PubSocket::new();
     publisher.bind(&ep("coop-sink")).await.unwrap();
-    lets_another_task_run(async |_| publisher.feed(msg(&["m"])).await.unwrap()).await;
+    let mut turns = UntilAnotherTaskRuns::new();
+    for _ in &mut turns {
+        publisher.feed(msg(&["m"])).await.unwrap();
+    }
+    turns.assert_it_ran();
 }
 
 #[tokio::test]
@@ -74,12 +96,12 @@ async fn a_receiver_with_a_full_queue_lets_other_tasks_run() {
     for i in 0..LIMIT {
         push.try_send(msg(&[&i.to_string()])).unwrap();
     }
-    let received = lets_another_task_run(async |i| {
+    let mut turns = UntilAnotherTaskRuns::new();
+    for i in &mut turns {
         assert_eq!(strs(&pull.recv().await.unwrap()), [i.to_string()]);
-    })
-    .await;
+    }
     // The rest is still there, in order, nothing lost to the yields.
-    for i in received..LIMIT {
+    for i in turns.assert_it_ran()..LIMIT {
         assert_eq!(strs(&pull.try_recv().unwrap()), [i.to_string()]);
     }
 }
@@ -90,11 +112,12 @@ async fn a_stream_with_a_full_queue_lets_other_tasks_run() {
     for i in 0..LIMIT {
         push.try_send(msg(&[&i.to_string()])).unwrap();
     }
-    lets_another_task_run(async |i| {
+    let mut turns = UntilAnotherTaskRuns::new();
+    for i in &mut turns {
         let m = pull.next().await.unwrap().unwrap();
         assert_eq!(strs(&m), [i.to_string()]);
-    })
-    .await;
+    }
+    turns.assert_it_ran();
 }
 
 #[tokio::test]
@@ -102,7 +125,11 @@ async fn a_shared_send_half_lets_other_tasks_run() {
     let mut publisher = PubSocket::new();
     publisher.bind(&ep("coop-half")).await.unwrap();
     let sender = publisher.into_sender();
-    lets_another_task_run(async |_| sender.send(msg(&["m"])).await.unwrap()).await;
+    let mut turns = UntilAnotherTaskRuns::new();
+    for _ in &mut turns {
+        sender.send(msg(&["m"])).await.unwrap();
+    }
+    turns.assert_it_ran();
 }
 
 #[tokio::test]
@@ -110,11 +137,14 @@ async fn a_thread_safe_socket_lets_other_tasks_run() {
     // A RADIO without dishes drops every message.
     let radio = RadioSocket::new();
     radio.bind(&ep("coop-radio")).await.unwrap();
-    lets_another_task_run(async |_| {
-        let m = Message::from("m").in_group("g").unwrap();
-        radio.send(m).await.unwrap();
-    })
-    .await;
+    let mut turns = UntilAnotherTaskRuns::new();
+    for _ in &mut turns {
+        radio
+            .send(Message::from("m").in_group("g").unwrap())
+            .await
+            .unwrap();
+    }
+    turns.assert_it_ran();
 }
 
 #[tokio::test]
