@@ -62,11 +62,14 @@ def socket(kind, **options):
     return s
 "#;
 
-/// libzmq's PUB: sends messages 0..n, prints `sent`, serves repairs until a line arrives on
-/// its standard input.
+/// libzmq's PUB: sends messages 0..n/2, waits for a line on its standard input, sends the
+/// rest, prints `sent`, serves repairs until another line arrives.
 const PY_PUB: &str = r#"
 s = socket(zmq.PUB)
-for i in range(n):
+for i in range(n // 2):
+    s.send_multipart(message(i))
+sys.stdin.readline()
+for i in range(n // 2, n):
     s.send_multipart(message(i))
 print("sent", flush=True)
 sys.stdin.readline()
@@ -165,7 +168,9 @@ fn report(test: &str, bed: &TestBed, loss: u32, n: usize) {
 }
 
 /// libzmq's PUB in A, two of our receivers in B from the start and a third that joins
-/// mid-stream (once the first two have half the messages).
+/// mid-stream: once the first two have the first half, which the PUB sends before it waits
+/// for the third to open. (Without the wait the PUB could be done before the third opens:
+/// with a repair or two on the way to the first half, it was, and the third got nothing.)
 fn libzmq_pub_to_ours(test: &str, scheme: &str, loss: u32, n: usize) {
     let Some(bed) = bed_with_loss(test, scheme, loss) else {
         return;
@@ -175,6 +180,7 @@ fn libzmq_pub_to_ours(test: &str, scheme: &str, loss: u32, n: usize) {
         .parse()
         .unwrap();
     let (ready_tx, ready_rx) = oneshot::channel();
+    let (late_tx, late_rx) = std_mpsc::channel();
     let receivers = bed.b.spawn(move || async move {
         let o = options();
         let mut r1 = PgmReceiver::open(&ours, &o).await.unwrap();
@@ -186,6 +192,7 @@ fn libzmq_pub_to_ours(test: &str, scheme: &str, loss: u32, n: usize) {
             netns::collect(&mut r2, message, half)
         );
         let mut r3 = PgmReceiver::open(&ours, &o).await.unwrap();
+        late_tx.send(()).unwrap();
         let (a2, b2, late) = tokio::join!(
             netns::collect(&mut r1, message, n - 1),
             netns::collect(&mut r2, message, n - 1),
@@ -207,9 +214,12 @@ fn libzmq_pub_to_ours(test: &str, scheme: &str, loss: u32, n: usize) {
             RATE_KBIT.to_string(),
         ],
     );
+    let mut stdin = publisher.stdin.take().unwrap();
+    late_rx.recv_timeout(GUARD).unwrap();
+    writeln!(stdin, "go on").unwrap();
     let ((n1, o1), (n2, o2), (n3, o3)) = receivers.join().unwrap();
     assert_eq!(lines.recv_timeout(GUARD).as_deref(), Ok("sent"));
-    writeln!(publisher.stdin.take().unwrap(), "done").unwrap();
+    writeln!(stdin, "done").unwrap();
     assert!(publisher.wait().unwrap().success());
     report(test, &bed, loss, n);
     eprintln!("{test}: the late joiner's first message: {}", n3[0]);
