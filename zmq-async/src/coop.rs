@@ -6,7 +6,8 @@
 //! the same way, so that a task that sends without ever having to wait (a PUB, or any socket
 //! below a high HWM) or receives from a queue that never empties does not keep its thread
 //! from the program's other tasks, nor, on a current-thread runtime, from the connections'
-//! tasks that write what it queues. Outside a Tokio runtime there is no budget. The
+//! tasks that write what it queues. A message sent to many peers counts once for each
+//! ([`Coop::add`]). Outside a Tokio runtime there is no budget. The
 //! `try_*` methods take no part: the budget would turn a message that can go into
 //! `WouldBlock`.
 
@@ -64,6 +65,44 @@ impl Coop {
     }
 }
 
+impl Coop {
+    /// Counts `extra` operations done beside the ones started: a message sent to many
+    /// peers is an operation for each (a PUB's send to 100 subscribers is the work of 100
+    /// sends). Charges a unit for each charge point they pass; once the budget is spent, the
+    /// next operation looks at it, and yields.
+    ///
+    /// Counted as one operation, a PUB with 100 subscribers on a current-thread runtime
+    /// queued 4,096 messages for each before its connections' tasks wrote one: 46 MB of
+    /// queue that no cache holds, and every store into it missed (`scale fanout`, 100
+    /// SUBs: 53,000 page faults for 1,000,000 deliveries; the numbers are in the README).
+    #[inline(always)]
+    pub(crate) fn add(&mut self, cx: &mut Context<'_>, extra: u32) {
+        if extra != 0 {
+            self.add_slow(cx, extra);
+        }
+    }
+
+    #[inline(never)]
+    fn add_slow(&mut self, cx: &mut Context<'_>, extra: u32) {
+        let unit = u64::from(OPS_PER_UNIT);
+        let from = u64::from(self.ops);
+        let to = from + u64::from(extra);
+        // The charge points in from..to (the counts that are multiples of OPS_PER_UNIT;
+        // the wrapping count keeps them, 2^32 being a multiple). Tokio's budget is 128
+        // units: past that many the task yields anyway (and outside a runtime, where
+        // every charge is granted, the loop stays short).
+        let units = (to.div_ceil(unit) - from.div_ceil(unit)).min(128);
+        self.ops = self.ops.wrapping_add(extra);
+        for _ in 0..units {
+            if charge(cx).is_pending() {
+                // Spent: the next operation is at a charge point, and waits.
+                self.ops -= self.ops % OPS_PER_UNIT;
+                return;
+            }
+        }
+    }
+}
+
 /// Takes a unit of the task's budget, out of the operations' inlined path.
 #[inline(never)]
 fn charge(cx: &mut Context<'_>) -> Poll<()> {
@@ -117,6 +156,36 @@ mod tests {
             Poll::Ready(())
         }));
         assert_eq!((done, polls), (10_000, 3));
+    }
+
+    #[test]
+    fn operations_done_beside_one_count_towards_the_budget() {
+        // Each operation is a message to 100 peers: 4,096 / 100 of them use up the 128
+        // units (the 41st passes the last charge points).
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let through = rt.block_on(std::future::poll_fn(|cx| {
+            let mut coop = Coop::default();
+            for done in 0..10_000 {
+                if coop.poll_proceed(cx).is_pending() {
+                    return Poll::Ready(done);
+                }
+                coop.add(cx, 99);
+            }
+            Poll::Ready(10_000)
+        }));
+        assert_eq!(through, 41);
+    }
+
+    #[test]
+    fn outside_a_runtime_extra_operations_cost_nothing() {
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut coop = Coop::default();
+        for _ in 0..1_000 {
+            coop.add(&mut cx, u32::MAX);
+            assert!(coop.poll_proceed(&mut cx).is_ready());
+        }
     }
 
     #[test]

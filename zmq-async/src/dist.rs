@@ -21,6 +21,7 @@ pub(crate) enum AtHwm {
 #[inline]
 pub(crate) fn send_to_all(peers: &mut Peers, keys: &[Key], msg: Message, at_hwm: AtHwm) {
     let last = keys.len();
+    peers.note_fan_out(last);
     let mut msg = Some(msg);
     for (i, &key) in keys.iter().enumerate() {
         let Some(peer) = peers.get(key) else {

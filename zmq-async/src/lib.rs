@@ -11,8 +11,9 @@
 //! task's cooperative budget (`tokio::task::coop`), one unit for every 32 operations: a task
 //! that sends without ever waiting (a PUB, a socket below a high HWM) or receives from a
 //! queue that never empties yields to the runtime once in 4,096 operations, so the program's
-//! other tasks, and the connections' tasks that write what it queues, still run. The `try_*`
-//! methods spend none.
+//! other tasks, and the connections' tasks that write what it queues, still run. A message
+//! sent to many peers (PUB, XPUB, RADIO) counts once for each. The `try_*` methods spend
+//! none.
 //!
 //! The draft thread-safe types (CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL, RADIO,
 //! DISH) are

@@ -91,6 +91,9 @@ pub(crate) struct Peers {
     dead: Vec<Key>,
     /// Messages dropped at a peer's HWM (read by `Socket::stats`).
     hwm_drops: u64,
+    /// Pushes into pipes beyond one a message, since the socket last took the count: the
+    /// work of a message sent to many peers, for Tokio's budget (`crate::coop`).
+    fanned_out: u32,
 }
 
 impl std::ops::Deref for Peers {
@@ -127,6 +130,19 @@ impl Peers {
     /// Messages dropped at a peer's HWM so far.
     pub(crate) fn hwm_drops(&self) -> u64 {
         self.hwm_drops
+    }
+
+    /// Records a message pushed into `pipes` pipes.
+    #[inline(always)]
+    pub(crate) fn note_fan_out(&mut self, pipes: usize) {
+        let extra = u32::try_from(pipes.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.fanned_out = self.fanned_out.saturating_add(extra);
+    }
+
+    /// The pushes beyond one a message since the last call ([`Self::note_fan_out`]).
+    #[inline(always)]
+    pub(crate) fn take_fanned_out(&mut self) -> u32 {
+        std::mem::take(&mut self.fanned_out)
     }
 
     /// Whether some peer was noted dead since the last reap.

@@ -53,14 +53,25 @@ impl<T: SocketKind> Core<T> {
         &self,
         waiter: &mut Waiter,
         cx: &mut Context<'_>,
-        op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
+        mut op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
         // Tasks polling at once may each count from the same number: the count only says
         // when to charge the budget, and stays near enough.
         let mut coop = Coop::from_count(self.coop_ops.load(Ordering::Relaxed));
         futures::ready!(coop.poll_proceed(cx));
         self.coop_ops.store(coop.count(), Ordering::Relaxed);
-        self.poll_waiting(waiter, cx, op)
+        let mut fanned_out = 0;
+        let r = self.poll_waiting(waiter, cx, |s, cx| {
+            let r = op(s, cx);
+            fanned_out += s.take_fanned_out();
+            r
+        });
+        if fanned_out != 0 {
+            let mut coop = Coop::from_count(self.coop_ops.load(Ordering::Relaxed));
+            coop.add(cx, fanned_out);
+            self.coop_ops.store(coop.count(), Ordering::Relaxed);
+        }
+        r
     }
 
     /// [`Core::poll`] without the budget.

@@ -872,8 +872,15 @@ impl<T: SocketKind> Socket<T> {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
+        self.coop.add(cx, self.base.peers.take_fanned_out());
         futures::ready!(self.coop.poll_proceed(cx));
         self.poll_send_now(cx, slot)
+    }
+
+    /// The pushes into pipes beyond one a message since the last call: the fan-out's work,
+    /// for the shared handles' budget ([`Coop::add`]).
+    pub(crate) fn take_fanned_out(&mut self) -> u32 {
+        self.base.peers.take_fanned_out()
     }
 
     /// Sends for `try_send`: without the budget, which would refuse a message there is
@@ -1007,6 +1014,8 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
         if this.send_closed {
             return Poll::Ready(Err(Error::Closed));
         }
+        // What `start_send` fanned out counts here, at the next message.
+        this.coop.add(cx, this.base.peers.take_fanned_out());
         futures::ready!(this.coop.poll_proceed(cx));
         this.poll_ready_now(cx)
     }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use common::*;
 use futures::{SinkExt, StreamExt};
-use zmq_async::{Message, PubSocket, PullSocket, PushSocket, RadioSocket, SocketOptions};
+use zmq_async::{
+    Message, PubSocket, PullSocket, PushSocket, RadioSocket, SocketOptions, SubSocket,
+};
 
 /// More operations than a task may do in one poll (Tokio's budget of 128 units, a unit
 /// for every 32 operations of a socket: 4,096); the tests' loops stop there.
@@ -77,6 +79,57 @@ async fn a_sender_that_never_waits_lets_other_tasks_run() {
         publisher.send(msg(&["m"])).await.unwrap();
     }
     turns.assert_it_ran();
+}
+
+#[tokio::test]
+async fn a_message_to_many_subscribers_counts_once_for_each() {
+    // The work of a PUB's send grows with its subscribers: one to 100 of them counts as 100
+    // operations, so the task yields after about 4,096 / 100 sends (not 4,096, which on a
+    // current-thread runtime queued that many for each before a connection could write).
+    let e = ep("coop-fan-out");
+    let mut o = SocketOptions::default();
+    o.sndhwm = 0;
+    o.rcvhwm = 0;
+    let mut publisher = PubSocket::with_options(o.clone()).unwrap();
+    publisher.bind(&e).await.unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..100 {
+        let mut sub = SubSocket::with_options(o.clone()).unwrap();
+        sub.connect(&e).await.unwrap();
+        sub.subscribe(b"").unwrap();
+        subs.push(sub);
+    }
+    // Every subscription has arrived once every subscriber has had a message.
+    for sub in &mut subs {
+        while sub.try_recv().is_err() {
+            publisher.try_send(msg(&["welcome"])).unwrap();
+            tokio::task::yield_now().await;
+        }
+    }
+    // The count starts afresh: one send settles what the welcomes fanned out.
+    publisher.send(msg(&["welcome"])).await.unwrap();
+    tokio::task::yield_now().await;
+    let mut turns = UntilAnotherTaskRuns::new();
+    for i in &mut turns {
+        publisher.send(msg(&[&i.to_string()])).await.unwrap();
+    }
+    let sent = turns.assert_it_ran();
+    // 41 give or take the phase of the count at the start.
+    assert!(
+        (30..=45).contains(&sent),
+        "{sent} sends before the task yielded"
+    );
+    // Every subscriber has every message, in order.
+    for sub in &mut subs {
+        let mut got = Vec::new();
+        while let Ok(m) = sub.try_recv() {
+            if strs(&m) != ["welcome"] {
+                got.push(strs(&m).remove(0));
+            }
+        }
+        let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
+        assert_eq!(got, want);
+    }
 }
 
 #[tokio::test]
