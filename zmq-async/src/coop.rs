@@ -63,9 +63,7 @@ impl Coop {
         self.ops = self.ops.wrapping_add(1);
         Poll::Ready(())
     }
-}
 
-impl Coop {
     /// Counts `extra` operations done beside the ones started: a message sent to many
     /// peers is an operation for each (a PUB's send to 100 subscribers is the work of 100
     /// sends). Charges a unit for each charge point they pass; once the budget is spent, the

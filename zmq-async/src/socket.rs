@@ -872,13 +872,21 @@ impl<T: SocketKind> Socket<T> {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        self.coop.add(cx, self.base.peers.take_fanned_out());
-        futures::ready!(self.coop.poll_proceed(cx));
+        futures::ready!(self.poll_send_budget(cx));
         self.poll_send_now(cx, slot)
     }
 
+    /// The budget before a send: the messages fanned out since the last one count first
+    /// ([`Coop::add`]), then this one.
+    #[inline(always)]
+    fn poll_send_budget(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let fanned_out = self.take_fanned_out();
+        self.coop.add(cx, fanned_out);
+        self.coop.poll_proceed(cx)
+    }
+
     /// The pushes into pipes beyond one a message since the last call: the fan-out's work,
-    /// for the shared handles' budget ([`Coop::add`]).
+    /// for the budget ([`Coop::add`]).
     pub(crate) fn take_fanned_out(&mut self) -> u32 {
         self.base.peers.take_fanned_out()
     }
@@ -1015,8 +1023,7 @@ impl<T: CanSend> Sink<Message> for Socket<T> {
             return Poll::Ready(Err(Error::Closed));
         }
         // What `start_send` fanned out counts here, at the next message.
-        this.coop.add(cx, this.base.peers.take_fanned_out());
-        futures::ready!(this.coop.poll_proceed(cx));
+        futures::ready!(this.poll_send_budget(cx));
         this.poll_ready_now(cx)
     }
 
