@@ -81,12 +81,9 @@ async fn a_sender_that_never_waits_lets_other_tasks_run() {
     turns.assert_it_ran();
 }
 
-#[tokio::test]
-async fn a_message_to_many_subscribers_counts_once_for_each() {
-    // The work of a PUB's send grows with its subscribers: one to 100 of them counts as 100
-    // operations, so the task yields after about 4,096 / 100 sends (not 4,096, which on a
-    // current-thread runtime queued that many for each before a connection could write).
-    let e = ep("coop-fan-out");
+/// A PUB (no HWM) with 100 inproc subscribers, every subscription arrived.
+async fn publisher_with_100_subscribers(tag: &str) -> (PubSocket, Vec<SubSocket>) {
+    let e = ep(tag);
     let mut o = SocketOptions::default();
     o.sndhwm = 0;
     o.rcvhwm = 0;
@@ -106,6 +103,35 @@ async fn a_message_to_many_subscribers_counts_once_for_each() {
             tokio::task::yield_now().await;
         }
     }
+    (publisher, subs)
+}
+
+/// Asserts that `sent` sends came before the task yielded, about 4,096 / 100 (41 give or
+/// take the phase of the count at the start), and that every subscriber has messages
+/// `0..sent`, in order, after the welcomes.
+fn assert_fanned_out(sent: usize, subs: &mut [SubSocket]) {
+    assert!(
+        (30..=45).contains(&sent),
+        "{sent} sends before the task yielded"
+    );
+    let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
+    for sub in subs {
+        let mut got = Vec::new();
+        while let Ok(m) = sub.try_recv() {
+            if strs(&m) != ["welcome"] {
+                got.push(strs(&m).remove(0));
+            }
+        }
+        assert_eq!(got, want);
+    }
+}
+
+#[tokio::test]
+async fn a_message_to_many_subscribers_counts_once_for_each() {
+    // The work of a PUB's send grows with its subscribers: one to 100 of them counts as 100
+    // operations, so the task yields after about 4,096 / 100 sends (not 4,096, which on a
+    // current-thread runtime queued that many for each before a connection could write).
+    let (mut publisher, mut subs) = publisher_with_100_subscribers("coop-fan-out").await;
     // The count starts afresh: one send settles what the welcomes fanned out.
     publisher.send(msg(&["welcome"])).await.unwrap();
     tokio::task::yield_now().await;
@@ -113,23 +139,20 @@ async fn a_message_to_many_subscribers_counts_once_for_each() {
     for i in &mut turns {
         publisher.send(msg(&[&i.to_string()])).await.unwrap();
     }
-    let sent = turns.assert_it_ran();
-    // 41 give or take the phase of the count at the start.
-    assert!(
-        (30..=45).contains(&sent),
-        "{sent} sends before the task yielded"
-    );
-    // Every subscriber has every message, in order.
-    for sub in &mut subs {
-        let mut got = Vec::new();
-        while let Ok(m) = sub.try_recv() {
-            if strs(&m) != ["welcome"] {
-                got.push(strs(&m).remove(0));
-            }
-        }
-        let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
-        assert_eq!(got, want);
+    assert_fanned_out(turns.assert_it_ran(), &mut subs);
+}
+
+#[tokio::test]
+async fn a_shared_send_half_counts_a_message_once_for_each_subscriber() {
+    let (publisher, mut subs) = publisher_with_100_subscribers("coop-fan-out-half").await;
+    let sender = publisher.into_sender();
+    sender.send(msg(&["welcome"])).await.unwrap();
+    tokio::task::yield_now().await;
+    let mut turns = UntilAnotherTaskRuns::new();
+    for i in &mut turns {
+        sender.send(msg(&[&i.to_string()])).await.unwrap();
     }
+    assert_fanned_out(turns.assert_it_ran(), &mut subs);
 }
 
 #[tokio::test]
