@@ -63,7 +63,7 @@ impl<T: SocketKind> Core<T> {
         let mut fanned_out = 0;
         let r = self.poll_waiting(waiter, cx, |s, cx| {
             let r = op(s, cx);
-            fanned_out += s.take_fanned_out();
+            fanned_out = s.take_fanned_out().saturating_add(fanned_out);
             r
         });
         if fanned_out != 0 {
@@ -122,7 +122,11 @@ impl<T: SocketKind> Core<T> {
         &self,
         op: impl FnOnce(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
-        op(&mut self.lock(), &mut Context::from_waker(&self.fanout))
+        let mut socket = self.lock();
+        let r = op(&mut socket, &mut Context::from_waker(&self.fanout));
+        // No budget for `try_*`: what this fanned out is charged to no other operation.
+        socket.take_fanned_out();
+        r
     }
 }
 

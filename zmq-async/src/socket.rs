@@ -930,6 +930,8 @@ impl<T: CanSend> Socket<T> {
         let mut slot = Some(msg.into());
         let mut cx = Context::from_waker(noop_waker_ref());
         let sent = self.poll_send_now(&mut cx, &mut slot);
+        // No budget for `try_*`: what this message fanned out is charged to no later send.
+        self.take_fanned_out();
         TrySendError::from_poll(sent, slot)
     }
 }
