@@ -55,11 +55,7 @@ impl<T: SocketKind> Core<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&mut Socket<T>, &mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
-        // Tasks polling at once may each count from the same number: the count only says
-        // when to charge the budget, and stays near enough.
-        let mut coop = Coop::from_count(self.coop_ops.load(Ordering::Relaxed));
-        futures::ready!(coop.poll_proceed(cx));
-        self.coop_ops.store(coop.count(), Ordering::Relaxed);
+        futures::ready!(self.with_coop(|coop| coop.poll_proceed(cx)));
         let mut fanned_out = 0;
         let r = self.poll_waiting(waiter, cx, |s, cx| {
             let r = op(s, cx);
@@ -67,10 +63,18 @@ impl<T: SocketKind> Core<T> {
             r
         });
         if fanned_out != 0 {
-            let mut coop = Coop::from_count(self.coop_ops.load(Ordering::Relaxed));
-            coop.add(cx, fanned_out);
-            self.coop_ops.store(coop.count(), Ordering::Relaxed);
+            self.with_coop(|coop| coop.add(cx, fanned_out));
         }
+        r
+    }
+
+    /// `f` on the handles' count of operations ([`Coop`]). Tasks polling at once may each
+    /// count from the same number: the count only says when to charge the budget, and
+    /// stays near enough.
+    fn with_coop<R>(&self, f: impl FnOnce(&mut Coop) -> R) -> R {
+        let mut coop = Coop::from_count(self.coop_ops.load(Ordering::Relaxed));
+        let r = f(&mut coop);
+        self.coop_ops.store(coop.count(), Ordering::Relaxed);
         r
     }
 
