@@ -11,7 +11,7 @@ use crate::fq::FairQueue;
 use crate::peer::Peers;
 use crate::pipe::{Notify, PushError};
 use crate::random::random_u32;
-use crate::slab::Key;
+use crate::slab::{Key, KeyMap};
 use crate::{Error, Result};
 
 /// The routing table shared by ROUTER and REP.
@@ -21,7 +21,7 @@ pub(crate) struct RoutingTable {
     by_id: HashMap<Bytes, Key>,
     /// Each peer's id as the frame put in front of its messages: inline (a copy, no
     /// reference count) for ids of up to `Frame::INLINE_CAPACITY` bytes.
-    ids: HashMap<Key, Frame>,
+    ids: KeyMap<Frame>,
     next_id: u32,
     /// REP never uses `router_mandatory`.
     routing_socket: bool,
@@ -32,7 +32,7 @@ impl RoutingTable {
         RoutingTable {
             fq: FairQueue::default(),
             by_id: HashMap::new(),
-            ids: HashMap::new(),
+            ids: KeyMap::default(),
             next_id: random_u32(),
             routing_socket,
         }
@@ -59,12 +59,12 @@ impl RoutingTable {
                 .and_then(|i| i.routing_id.clone())
                 .filter(|id| !id.is_empty())
         });
-        if let (Some(old), Some(new)) = (self.ids.get(&key), given.as_ref()) {
+        if let (Some(old), Some(new)) = (self.ids.get(key), given.as_ref()) {
             if old == new {
                 return None; // reconnect with the same id
             }
         }
-        if let Some(old) = self.ids.remove(&key) {
+        if let Some(old) = self.ids.remove(key) {
             self.by_id.remove(&old[..]);
         }
         let mut handed_over = None;
@@ -84,7 +84,7 @@ impl RoutingTable {
                     // generated ids follow libzmq's sequence.
                     let _renamed = self.auto_id();
                     self.by_id.remove(&id);
-                    self.ids.remove(&other);
+                    self.ids.remove(other);
                     self.fq.detach(other);
                     handed_over = Some(other);
                 }
@@ -99,7 +99,7 @@ impl RoutingTable {
 
     /// Whether `key` is routed to (has a routing id): an ignored duplicate is never read.
     pub(crate) fn reads_from(&self, key: Key) -> bool {
-        self.ids.contains_key(&key)
+        self.ids.contains_key(key)
     }
 
     /// The peer routed to by `id`.
@@ -109,7 +109,7 @@ impl RoutingTable {
 
     pub(crate) fn detached(&mut self, key: Key) {
         self.fq.detach(key);
-        if let Some(id) = self.ids.remove(&key) {
+        if let Some(id) = self.ids.remove(key) {
             if self.by_id.get(&id[..]) == Some(&key) {
                 self.by_id.remove(&id[..]);
             }
@@ -125,7 +125,7 @@ impl RoutingTable {
     ) -> Poll<(Key, Frame, Message)> {
         loop {
             let (key, msg) = futures::ready!(self.fq.poll_recv(peers, readable, cx));
-            if let Some(id) = self.ids.get(&key) {
+            if let Some(id) = self.ids.get(key) {
                 return Poll::Ready((key, id.clone(), msg));
             }
         }

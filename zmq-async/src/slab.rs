@@ -112,6 +112,53 @@ impl<T> GenSlab<T> {
     }
 }
 
+/// A value for some of a [`GenSlab`]'s keys, found by the key's slot without hashing (the
+/// fair queue's peer → routing id, looked up for every message a ROUTER, REP or SERVER
+/// receives). Holds one slot per index up to the highest key inserted.
+#[derive(Debug)]
+pub(crate) struct KeyMap<V> {
+    slots: Vec<Option<(u32, V)>>,
+}
+
+impl<V> Default for KeyMap<V> {
+    fn default() -> Self {
+        KeyMap { slots: Vec::new() }
+    }
+}
+
+impl<V> KeyMap<V> {
+    /// Sets `key`'s value, replacing what its slot held (for this key or a stale one).
+    pub(crate) fn insert(&mut self, key: Key, value: V) {
+        let index = key.index as usize;
+        if self.slots.len() <= index {
+            self.slots.resize_with(index + 1, || None);
+        }
+        self.slots[index] = Some((key.generation, value));
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, key: Key) -> Option<&V> {
+        match self.slots.get(key.index as usize) {
+            Some(Some((generation, value))) if *generation == key.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn contains_key(&self, key: Key) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub(crate) fn remove(&mut self, key: Key) -> Option<V> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        match slot {
+            Some((generation, _)) if *generation == key.generation => {
+                slot.take().map(|(_, value)| value)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +178,31 @@ mod tests {
         assert_eq!(s.remove(a), None);
         assert_eq!(s.len(), 1);
         assert_eq!(s.iter().count(), 1);
+    }
+
+    #[test]
+    fn a_key_map_answers_only_the_key_it_was_given() {
+        let mut s = GenSlab::default();
+        let mut m = KeyMap::default();
+        let a = s.insert(());
+        let far = (0..5).map(|_| s.insert(())).last().unwrap_or(a);
+        m.insert(far, "far");
+        assert_eq!(m.get(a), None, "an index below the highest, never set");
+        m.insert(a, "a");
+        assert_eq!((m.get(a), m.get(far)), (Some(&"a"), Some(&"far")));
+        let _ = s.remove(a);
+        let b = s.insert(());
+        assert_eq!(
+            m.get(b),
+            None,
+            "same slot, new generation: the old value is not b's"
+        );
+        assert!(!m.contains_key(b));
+        assert_eq!(m.remove(b), None, "a stale removal leaves the slot alone");
+        assert_eq!(m.remove(a), Some("a"));
+        assert_eq!(m.get(a), None);
+        m.insert(b, "b");
+        assert_eq!((m.get(b), m.get(a)), (Some(&"b"), None));
+        assert_eq!(m.get(far), Some(&"far"));
     }
 }

@@ -16,7 +16,7 @@ use zmtp_codec::Message;
 use crate::fq::FairQueue;
 use crate::pipe::PushError;
 use crate::random::random_u32;
-use crate::slab::Key;
+use crate::slab::{Key, KeyMap};
 use crate::socket_base::{Protocol, SocketBase};
 use crate::{Error, Result};
 
@@ -24,7 +24,7 @@ use crate::{Error, Result};
 pub(crate) struct Server {
     fq: FairQueue,
     by_id: HashMap<NonZeroU32, Key>,
-    ids: HashMap<Key, NonZeroU32>,
+    ids: KeyMap<NonZeroU32>,
     next_id: u32,
 }
 
@@ -33,7 +33,7 @@ impl Server {
         Server {
             fq: FairQueue::default(),
             by_id: HashMap::new(),
-            ids: HashMap::new(),
+            ids: KeyMap::default(),
             next_id: random_u32(),
         }
     }
@@ -63,12 +63,12 @@ impl Protocol for Server {
     }
     fn detached(&mut self, _base: &mut SocketBase, key: Key) {
         self.fq.detach(key);
-        if let Some(id) = self.ids.remove(&key) {
+        if let Some(id) = self.ids.remove(key) {
             self.by_id.remove(&id);
         }
     }
     fn routing_id(&self, key: Key) -> Option<NonZeroU32> {
-        self.ids.get(&key).copied()
+        self.ids.get(key).copied()
     }
     fn poll_ready(&mut self, _base: &mut SocketBase, _cx: &mut Context<'_>) -> Poll<Result<()>> {
         // As libzmq: always writable; whether a message can go depends on its peer.
@@ -127,7 +127,7 @@ impl Protocol for Server {
                     .fq
                     .poll_recv(&mut base.peers, &base.shared.readable, cx));
             // Every peer in the fair queue has an id; the check keeps a slip from panicking.
-            if let Some(&id) = self.ids.get(&key) {
+            if let Some(&id) = self.ids.get(key) {
                 msg.set_routing_id(Some(id));
                 return Poll::Ready(Ok(msg));
             }
