@@ -241,12 +241,13 @@ impl<W: Wire> Session<'_, W> {
     }
 
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let mut settled = false;
         for _ in 0..BUDGET {
             if let Some(outcome) = self.ended.take() {
                 return self.poll_finish(cx, outcome);
             }
-            match self.turn(cx) {
-                Ok(true) => continue,
+            match self.turn(cx, settled) {
+                Ok(true) => settled = self.settled(),
                 Ok(false) => {
                     if self.popped && self.quiet() {
                         // Look again once the runtime has run its other tasks (the sender
@@ -270,16 +271,25 @@ impl<W: Wire> Session<'_, W> {
         Poll::Pending
     }
 
-    /// One pass over every source; `Ok(true)` if anything moved.
-    fn turn(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
+    /// One pass over every source; `Ok(true)` if anything moved. After a turn that left
+    /// the session [`settled`](Self::settled), every source but the read side has its
+    /// waker set: the turn reads first and ends there if nothing has arrived.
+    fn turn(&mut self, cx: &mut Context<'_>, settled: bool) -> Result<bool, Outcome> {
+        if settled && !self.poll_read(cx)? {
+            return Ok(false);
+        }
         let mut progress = self.poll_timer(cx)?;
+        // A settled turn that got here read something.
+        progress |= settled;
         progress |= self.poll_zap(cx)?;
         // Armed before a message is delivered, so that the reply it prompts (perhaps from
         // another thread, at once) finds the bypass armed.
         self.arm();
         // Read, then decode what was read in the same turn: a message arriving on a quiet
         // connection reaches the pipe in one turn, not two.
-        progress |= self.poll_read(cx)?;
+        if !settled {
+            progress |= self.poll_read(cx)?;
+        }
         progress |= self.poll_inbound(cx)?;
         progress |= self.poll_outbound(cx)?;
         progress |= self.poll_write(cx)?;
@@ -291,6 +301,28 @@ impl<W: Wire> Session<'_, W> {
             return Err(Outcome::SocketClosed);
         }
         Ok(progress)
+    }
+
+    /// Everything but the read side waits on its waker: what was read is decoded and
+    /// delivered, the outbound pipe was found empty in the last turn (its waker set),
+    /// everything taken from it is written, no ZAP reply is awaited, and the timer waits
+    /// for the codec's deadline as it is now (a read can move it: heartbeats' TTL). The
+    /// next turn then only has to read: in a request-reply exchange, the turn after the one
+    /// that delivered the request, which the socket's task waits behind.
+    fn settled(&self) -> bool {
+        self.inbox.is_empty()
+            && self.decoded_all
+            && !self.eof
+            && self.outbound_idle
+            && self.ended.is_none()
+            && self.zap.is_none()
+            && !self.conn.has_transmit()
+            && !self.wire.has_pending()
+            && match (self.conn.poll_timeout(), &self.sleep) {
+                (None, _) => true,
+                (Some(deadline), Some(sleep)) => sleep.deadline() == Instant::from_std(deadline),
+                (Some(_), None) => false,
+            }
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Result<bool, Outcome> {
