@@ -313,11 +313,8 @@ impl<W: Wire> Session<'_, W> {
         self.inbox.is_empty()
             && self.decoded_all
             && !self.eof
-            && self.outbound_idle
-            && self.ended.is_none()
+            && self.drained()
             && self.zap.is_none()
-            && !self.conn.has_transmit()
-            && !self.wire.has_pending()
             && match (self.conn.poll_timeout(), &self.sleep) {
                 (None, _) => true,
                 (Some(deadline), Some(sleep)) => sleep.deadline() == Instant::from_std(deadline),
@@ -664,9 +661,14 @@ impl<W: Wire> Session<'_, W> {
         }
     }
 
-    /// Everything popped from the outbound pipe is written, and the pipe was found empty.
+    /// The bypass is plugged in and the outbound side is [`drained`](Self::drained).
     fn quiet(&self) -> bool {
-        self.bypassed && self.outbound_idle && !self.conn.has_transmit() && !self.wire.has_pending()
+        self.bypassed && self.drained()
+    }
+
+    /// Everything popped from the outbound pipe is written, and the pipe was found empty.
+    fn drained(&self) -> bool {
+        self.outbound_idle && !self.conn.has_transmit() && !self.wire.has_pending()
     }
 
     /// Writes as much of the codec's output as the transport takes.
