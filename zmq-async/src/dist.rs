@@ -24,7 +24,7 @@ pub(crate) fn send_to_all(peers: &mut Peers, keys: &[Key], msg: Message, at_hwm:
     peers.note_fan_out(last);
     let mut msg = Some(msg);
     for (i, &key) in keys.iter().enumerate() {
-        let Some(peer) = peers.get(key) else {
+        let Some(peer) = peers.get_mut(key) else {
             continue;
         };
         let m = if i + 1 == last {

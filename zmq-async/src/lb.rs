@@ -89,7 +89,7 @@ impl LoadBalancer {
     /// peer tried); `false`, with the message still in `slot`, when none had room.
     fn try_send(&mut self, peers: &mut Peers, slot: &mut Option<Message>) -> bool {
         let sent = self.ring.find(|key| {
-            let Some(peer) = peers.get(key) else {
+            let Some(peer) = peers.get_mut(key) else {
                 return Visit::Remove;
             };
             let Some(msg) = slot.take() else {

@@ -6,56 +6,95 @@
 //! pipe after draining what was queued, the writer gets [`PipeClosed`] at once.
 //! Dropping an end closes it.
 //!
-//! The reader takes the whole shared queue at once, under one lock, into a cache of its
-//! own (the two buffers trade places: no message moves), and pops from the cache without
-//! locking. Messages in the cache still count against the HWM until the reader tells the
-//! writer it read them: every half HWM (as libzmq's low-water mark), and when it next takes
-//! the queue; the writer never sees more room than the reader has freed.
+//! # Where messages go
+//!
+//! Two queues, in this order: a ring of `RING` (32) slots that one writer fills and one reader
+//! empties without a lock (`rtrb`'s), and behind it a *spill* under the pipe's mutex, for
+//! what did not go through the ring: the ring was full, the pipe conflates, or the message
+//! was forced (`push_force`) or came in a batch (`push_batch`). Once anything is spilled,
+//! every push goes to the spill until the reader, having found the ring empty, takes the
+//! whole spill at once into a cache of its own (the two buffers trade places: no message
+//! moves) and pops from the cache without locking; the ring then has only messages pushed
+//! after the cache's, so the reader reads the cache, then the ring, then the spill. The
+//! writer makes the ring at its first `try_push` (a pipe that only ever carries batches or
+//! nothing, such as an idle connection's, has none) and hands the reader's end over under
+//! the lock.
+//!
+//! Messages read still count against the HWM until the reader tells the writer
+//! (`released`): every half HWM (as libzmq's low-water mark) and at every look under the
+//! lock; the writer never sees more room than the reader has freed.
 //!
 //! Each end can be waited on in two ways: the `poll_*` methods register the
 //! caller's waker (what a connection task uses), and a socket-level
 //! [`Notify`] installed on the end is woken as well, so a socket waiting on
 //! many pipes is woken when any of them changes.
 //!
+//! Why a ring: with the whole queue under one mutex, a writer and a reader on two cores
+//! that keep pace with each other (inproc) took the lock for every message each, and spent
+//! most of their time waiting for it (`Mutex::lock_contended` a third of the samples at
+//! inproc 8 B, about 2 M messages a second against libzmq's lock-free pipe at 4 M).
+//!
 //! # The wake-up protocol
 //!
-//! Everything both ends share is in one `State` under one mutex: the queue, `cached`,
-//! the HWM, both closed flags, each end's waker and [`Notify`]. Outside it are only the
-//! reader's own cache (`&mut self`) and the `Notify`s (an atomic flag and an
-//! `AtomicWaker`). An end that waits registers its waker under the lock, in the same
-//! critical section in which it saw that it must wait; an end that changes what the
-//! other waits for takes the other's waker and `Notify` under the lock, in the section
-//! that made the change, and wakes them after unlocking (`Wakeup`). So a change can
-//! never fall between a waiter's look and its registration. The invariants:
+//! The wakers, the `Notify`s, the spill and the flags' changes are under the mutex;
+//! outside it are the ring, the counts (`pushed`, written by the writer; `released`, by
+//! the reader), the HWM and three flags in one atomic word: `SLOW` (the writer must take
+//! the lock: something is spilled, the bypass is armed, the pipe conflates, or the reader
+//! closed), `READER_WAITING` and `WRITER_WAITING`. A flag is set and cleared only under
+//! the lock and only by a read-modify-write, and an end that pushes or releases without the
+//! lock looks at the flags with a read-modify-write after it: all of them are ordered in the
+//! word's single modification order, so of an end that says it sleeps and then looks again,
+//! and the other that changes what it waits for and then looks at the flags, one sees the
+//! other (a release chain of read-modify-writes; no `SeqCst` needed, which loom does not
+//! model). An end that waits registers its waker under the lock in the section that saw it
+//! must wait; an end that wakes the other takes the other's waker and `Notify` under the
+//! lock and wakes them after unlocking (`Wakeup`). The invariants:
 //!
-//! 1. **The reader sleeps only on an empty pipe.** It registers only in `take_queue`,
-//!    with its cache empty, the queue empty (it just took it) and the writer open; the
-//!    same section sets `cached` to 0.
-//! 2. **Writer → reader.** Every push that finds the queue empty (`try_push`,
-//!    `push_force`, `push_batch`, conflating or not) and every close by the writer
-//!    (`close`, `close_discard`, `LingerHandle::discard`) takes the reader's waker and
-//!    `Notify`. By 1, that covers everything a sleeping reader waits for; pushes onto a
-//!    non-empty queue wake no one (the reader is awake, or already woken).
+//! 1. **The reader sleeps only on an empty pipe.** It sleeps only after a look under the
+//!    lock (`next_locked`) that found the ring, the spill and its cache empty and the
+//!    writer open; that look tells the writer everything read, sets `READER_WAITING`, looks
+//!    at the ring once more, and only then registers. A reader that scans with `try_pop`
+//!    and sleeps on its socket's `Notify` sleeps only after a `try_pop` that returned
+//!    `Empty`, which went through the same look.
+//! 2. **Writer → reader.** A push under the lock wakes the reader if `READER_WAITING` is
+//!    set; a push through the ring looks at the flags after it and takes the lock to do the
+//!    same (`after_push`). Every close by the writer (`close`, `close_discard`,
+//!    `LingerHandle::discard`) wakes the reader. Waking clears `READER_WAITING`. By 1, that
+//!    covers everything a sleeping reader waits for. Pushes while the reader has not looked
+//!    since it last took a message wake no one: it is awake and looks again before it can
+//!    sleep. (Waking on every push onto an empty queue instead cost a `Notify` wake and an
+//!    `Arc` clone a message when the reader keeps up.) A new pipe, and a reader given a new
+//!    `Notify`, count as waiting: its socket has not looked yet.
 //! 3. **The writer sleeps only at the HWM.** `poll_ready` registers only when
-//!    `queue.len() + cached >= hwm` (HWM non-zero, not conflating) and the reader is open.
-//!    `try_push` and `push_batch` never register: a writer that got `Full` or `Ok(0)`
-//!    waits with `poll_ready`.
-//! 4. **Reader → writer.** Everything that can take the pipe from full to not full takes
-//!    the writer's waker and `Notify`: the reader taking the queue (`take_queue`) and
-//!    telling the writer what it read from its cache (`release`), `set_hwm`, `retain`
-//!    (the reader dropping stale subscriptions at a lost connection), and the reader's
-//!    close (always). Nothing else lowers `queue.len() + cached` or raises the HWM.
-//! 5. **Never both asleep.** A sleeping reader left `cached` at 0 and the queue empty
-//!    (1); the writer can reach the HWM (at least 1) only by pushing onto that empty
-//!    queue, which wakes the reader (2). Messages in the reader's cache count against the
-//!    HWM until it releases them, every half HWM (at least 1, at most
-//!    `RELEASE_EVERY`) and in full at its next take; a `set_hwm` between two takes
-//!    only delays that release (the reader's `release_every` is refreshed at its next
-//!    take, which comes before it can sleep), it cannot lose a wake-up.
-//! 6. **Close.** Closing is a flag set under the lock, so it is ordered with every push:
-//!    the reader sees [`TryPop::Finished`] only when the writer closed and its cache and
-//!    the queue are empty, so nothing pushed before the close is lost. After the reader
-//!    closes, every push and `poll_ready` fails with [`PipeClosed`].
+//!    `pushed - released >= hwm` (HWM non-zero, not conflating) and the reader is open.
+//!    Every look of the writer's that finds the pipe full (`poll_ready`, `try_push`
+//!    returning `Full`, `has_room` returning false) sets `WRITER_WAITING` and looks at
+//!    `released` again; a writer that sleeps on its socket's `Notify` does so only after
+//!    one of them (a `push_batch` that took fewer than offered is followed by
+//!    `poll_ready`).
+//! 4. **Reader → writer.** Everything that frees room wakes the writer if
+//!    `WRITER_WAITING` is set and there is room: the reader's release (without the lock it
+//!    looks at the flags after storing `released`), `set_hwm`, `retain`, and the reader's
+//!    close (always). Nothing else lowers `pushed - released` or raises the HWM.
+//! 5. **Never both asleep.** A sleeping reader released everything it read and found
+//!    nothing, so `pushed - released` is what the writer pushed since; the writer can
+//!    reach the HWM (at least 1) only by pushing, which wakes the reader (2). A `set_hwm`
+//!    between two looks only delays a release (the reader's `release_every` is refreshed
+//!    at its next look under the lock, which comes before it can sleep).
+//! 6. **Close and discard.** Closing is a flag set under the lock after the writer's last
+//!    push, so a reader that sees it under the lock sees everything pushed before it (the
+//!    ring included): [`TryPop::Finished`] only when the writer closed and the cache, the
+//!    ring and the spill are empty. After the reader closes, every push and `poll_ready`
+//!    fails with [`PipeClosed`], but for at most one push through the ring racing with the
+//!    close, whose message is dropped with the pipe (libzmq, too, loses what is queued to
+//!    a pipe as it terminates). A discard empties the spill and marks the pipe; the reader
+//!    drops what the ring holds at its next look, and does not pop the ring once it sees
+//!    the mark (which it reads without ordering: a pop just after the discard is one just
+//!    before it).
+//!
+//! Only one thread writes and one reads: `try_push` takes `&mut self`, and the ring's ends
+//! make `PipeWriter` and `PipeReader` `!Sync` (a socket was `!Sync` already), so the
+//! writer's count, its cached view of `released`, and its own `SLOW` need no more.
 //! 7. **Socket `Notify`s.** Every wake-up in 2 and 4 also wakes the end's `Notify`. A
 //!    socket waiting on many pipes (or on its mailbox, which wakes the same `Notify`)
 //!    must register on the `Notify` *before* its last look at them: look, register, look
@@ -69,19 +108,23 @@
 //! straight to the connection's transport, skipping the queue and the hop to the
 //! connection's task (a latency of one wake-up). The reader *arms* it ([`PipeReader::arm_bypass`])
 //! when it has written everything it took and found the pipe empty; taking messages
-//! disarms it, and so does every message that goes through it. `try_push` uses it only
-//! while armed and with the queue empty, under the pipe's lock, so a bypassed message
-//! follows everything pushed before it. A message written whole wakes no one: the reader
+//! disarms it, and so does every message that goes through it. Arming sets `SLOW`, so
+//! while it is armed every push takes the lock; a push through the ring that raced with
+//! the arming is seen by one of the two (the reader's look at the ring after setting
+//! `SLOW`, or the writer's look at the flags after its push, which then disarms it).
+//! `try_push` uses it only while armed and with the ring and the spill empty, under the
+//! pipe's lock, so a bypassed message follows everything pushed before it. A message
+//! written whole wakes no one: the reader
 //! re-arms the bypass at its next look that finds the pipe still empty, which in a
 //! request-reply exchange is the look that delivers the reply, so each request and each
 //! reply goes from the sender's task at no cost to the connection's. Only a message the
 //! bypass could not finish writing wakes the reader, to write the rest. A burst goes
-//! through the queue, keeping its batched writes: its first message may take the bypass,
+//! through the pipe, keeping its batched writes: its first message may take the bypass,
 //! the next finds it disarmed and is queued (which wakes the reader), and a reader that
 //! took messages does not arm it again until a later look finds nothing new (the
 //! session's rule, `net/session.rs`). A sender that never hears back from its peer and
 //! sends now and then alternates: one message through the bypass, the next through the
-//! queue, whose look re-arms it.
+//! pipe, whose look re-arms it.
 //!
 //! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
 //! happen (a `Notify` is shared) and every waiter looks again. The model tests in
@@ -94,7 +137,10 @@ use std::task::{Context, Poll, Waker};
 
 use zmtp_codec::Message;
 
-use self::sync::{AtomicBool, AtomicWaker, Mutex, MutexGuard, Ordering};
+use self::sync::{
+    AtomicBool, AtomicUsize, AtomicWaker, Consumer, Mutex, MutexGuard, Ordering, Producer,
+    RingBuffer,
+};
 
 #[cfg(all(test, zmq_loom))]
 mod loom_tests;
@@ -195,24 +241,38 @@ pub(crate) enum Bypassed {
     Declined,
 }
 
-/// The most messages the reader reads from its cache before telling the writer.
+/// The most messages the reader reads before telling the writer.
 const RELEASE_EVERY: usize = 256;
 
-/// In C layout, in this order: what every push and take reads (the queue, the counts, the
-/// flags) first, in the allocation's first two cache lines beside the lock; what only
-/// wake-ups and the bypass read after (left to the compiler, the bypass's fields put the
-/// flags in a third line).
+/// Slots in a pipe's ring: what the writer can hand over without a lock before it spills.
+/// Two in the loom models, so that a few messages fill it and spill.
+const RING: usize = if cfg!(zmq_loom) { 2 } else { 32 };
+
+/// [`Shared::flags`]: the writer must take the lock (something is spilled, the bypass is
+/// armed, the pipe conflates, or the reader closed).
+const SLOW: usize = 1;
+/// [`Shared::flags`]: the reader found nothing and sleeps until a push or a close.
+const READER_WAITING: usize = 2;
+/// [`Shared::flags`]: the writer found the pipe at its HWM and waits for the reader's release.
+const WRITER_WAITING: usize = 4;
+
+/// What the two ends share but for the ring: everything but the counts and flags under
+/// the mutex.
 #[derive(Debug)]
-#[repr(C)]
 struct State {
-    queue: VecDeque<Message>,
-    /// Messages the reader moved into its cache and has not told the writer it read; they
-    /// count against the HWM.
-    cached: usize,
-    hwm: usize,
+    /// Messages that did not go through the ring, in order after everything in it: the
+    /// ring was full, the writer had no ring (it has one from its first `try_push`), the
+    /// pipe conflates, or the message was forced or pushed in a batch.
+    spill: VecDeque<Message>,
+    /// The reader's end of the ring, from the writer's first `try_push` until the reader
+    /// picks it up.
+    handoff: Option<Consumer<Message>>,
     conflate: bool,
     writer_closed: bool,
     reader_closed: bool,
+    /// The writer closed with linger 0, or its linger ran out: the reader drops what the
+    /// ring still holds when it next takes the lock.
+    discarded: bool,
     /// The reader took nothing since it found the pipe empty with everything it took
     /// written: the writer may use the bypass.
     bypass_armed: bool,
@@ -224,47 +284,150 @@ struct State {
 }
 
 impl State {
-    fn is_full(&self) -> bool {
-        !self.conflate && self.hwm != 0 && self.queue.len() + self.cached >= self.hwm
+    /// Whether the writer must take the lock for every push.
+    fn slow(&self) -> bool {
+        !self.spill.is_empty() || self.bypass_armed || self.conflate || self.reader_closed
+    }
+}
+
+/// A value alone on its cache lines, so that the writer's count and flags do not share a
+/// line with what the reader writes.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// What the writer writes at every push, on lines of their own.
+#[derive(Debug)]
+struct WriterWords {
+    /// [`SLOW`], [`READER_WAITING`], [`WRITER_WAITING`]. Each is set and cleared under the
+    /// lock, always by a read-modify-write; the writer reads them without it after every
+    /// push through the ring, with a read-modify-write that orders its push with the
+    /// reader's going to sleep (see the module's docs).
+    flags: AtomicUsize,
+    /// Messages pushed since the pipe was made (written by the writer only).
+    pushed: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Shared {
+    writer: Padded<WriterWords>,
+    /// Messages the reader read, or dropped, and told the writer about (written by the
+    /// reader only): `pushed - released` count against the HWM.
+    released: Padded<AtomicUsize>,
+    /// What both ends read often and write seldom.
+    settings: Padded<Settings>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct Settings {
+    /// The high-water mark; `0` = unlimited.
+    hwm: AtomicUsize,
+    /// [`State::discarded`], for the reader's look before it pops from the ring.
+    discarded: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue inconsistent
+        // (every critical section is a few field updates), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn room(&self) -> usize {
-        if self.conflate || self.hwm == 0 {
+    /// Messages pushed and not yet released by the reader.
+    fn unreleased(&self) -> usize {
+        self.writer
+            .pushed
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.released.load(Ordering::Acquire))
+    }
+
+    fn is_full(&self, st: &State) -> bool {
+        let hwm = self.settings.hwm.load(Ordering::Relaxed);
+        !st.conflate && hwm != 0 && self.unreleased() >= hwm
+    }
+
+    fn room(&self, st: &State) -> usize {
+        let hwm = self.settings.hwm.load(Ordering::Relaxed);
+        if st.conflate || hwm == 0 {
             usize::MAX
         } else {
-            self.hwm.saturating_sub(self.queue.len() + self.cached)
+            hwm.saturating_sub(self.unreleased())
         }
     }
 
-    /// After how many messages read from its cache the reader tells the writer: half the
-    /// HWM (libzmq's low-water mark), so a writer at the HWM gets room while the reader
-    /// works through a batch.
-    fn release_every(&self) -> usize {
-        if self.conflate || self.hwm == 0 {
-            RELEASE_EVERY
+    /// Adds `n` (wrapping: `usize::MAX` takes one back) to the writer's count, before the
+    /// messages are where the reader can take them. Only the writer writes it, under the
+    /// lock or through its `&mut` (a `PipeWriter` is `!Sync`), so a load and a store do.
+    fn count_pushed(&self, n: usize) {
+        let pushed = self.writer.pushed.load(Ordering::Relaxed);
+        self.writer
+            .pushed
+            .store(pushed.wrapping_add(n), Ordering::Release);
+    }
+
+    /// Sets [`SLOW`] as `st` says (under the lock).
+    fn update_slow(&self, st: &State) {
+        if st.slow() {
+            self.writer.flags.fetch_or(SLOW, Ordering::AcqRel);
         } else {
-            (self.hwm / 2).clamp(1, RELEASE_EVERY)
+            self.writer.flags.fetch_and(!SLOW, Ordering::AcqRel);
         }
     }
 
-    /// Takes what must be woken on the reader side.
-    fn reader_wakeup(&mut self) -> Wakeup {
-        Wakeup(self.reader_waker.take(), self.reader_notify.clone())
+    /// Takes what must be woken on the reader side (under the lock).
+    fn reader_wakeup(&self, st: &mut State) -> Wakeup {
+        self.writer
+            .flags
+            .fetch_and(!READER_WAITING, Ordering::AcqRel);
+        Wakeup(st.reader_waker.take(), st.reader_notify.clone())
     }
 
-    /// Takes what must be woken on the writer side.
-    fn writer_wakeup(&mut self) -> Wakeup {
-        Wakeup(self.writer_waker.take(), self.writer_notify.clone())
-    }
-
-    /// The writer's wake-up if a change took the pipe from full (`was_full`) to not full.
+    /// The reader's wake-up if it is waiting for a message (under the lock).
     #[inline]
-    fn writer_wakeup_if_freed(&mut self, was_full: bool) -> Wakeup {
-        if was_full && !self.is_full() {
-            self.writer_wakeup()
+    fn reader_wakeup_if_waiting(&self, st: &mut State) -> Wakeup {
+        if self.writer.flags.load(Ordering::Acquire) & READER_WAITING != 0 {
+            self.reader_wakeup(st)
         } else {
             Wakeup::none()
         }
+    }
+
+    /// Takes what must be woken on the writer side (under the lock).
+    fn writer_wakeup(&self, st: &mut State) -> Wakeup {
+        self.writer
+            .flags
+            .fetch_and(!WRITER_WAITING, Ordering::AcqRel);
+        Wakeup(st.writer_waker.take(), st.writer_notify.clone())
+    }
+
+    /// The writer's wake-up if it waits for room and there is some (under the lock).
+    fn writer_wakeup_if_room(&self, st: &mut State) -> Wakeup {
+        if self.writer.flags.load(Ordering::Acquire) & WRITER_WAITING != 0 && !self.is_full(st) {
+            self.writer_wakeup(st)
+        } else {
+            Wakeup::none()
+        }
+    }
+
+    /// Changes the high-water mark; wakes a waiting writer if room appeared.
+    fn set_hwm(&self, hwm: usize) {
+        let mut st = self.lock();
+        self.settings.hwm.store(hwm, Ordering::Release);
+        let wakeup = if self.is_full(&st) {
+            Wakeup::none()
+        } else {
+            self.writer_wakeup(&mut st)
+        };
+        drop(st);
+        wakeup.wake();
     }
 }
 
@@ -284,32 +447,6 @@ impl Wakeup {
         if let Some(n) = self.1 {
             n.wake();
         }
-    }
-}
-
-#[derive(Debug)]
-struct Shared {
-    state: Mutex<State>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave the queue inconsistent
-        // (every critical section is a few field updates), so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Changes the high-water mark; wakes a waiting writer if room appeared.
-    fn set_hwm(&self, hwm: usize) {
-        let mut st = self.lock();
-        st.hwm = hwm;
-        let wakeup = if st.is_full() {
-            Wakeup::none()
-        } else {
-            st.writer_wakeup()
-        };
-        drop(st);
-        wakeup.wake();
     }
 }
 
@@ -333,13 +470,24 @@ pub fn pipe(hwm: usize) -> (PipeWriter, PipeReader) {
 /// Creates a pipe from a [`PipeConfig`].
 pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
     let shared = sync::Arc::new(Shared {
+        // Until it first looks, the reader may be waiting (a socket that scans only when
+        // its `Notify` is signalled has not looked at a new pipe).
+        writer: Padded(WriterWords {
+            flags: AtomicUsize::new(READER_WAITING | if config.conflate { SLOW } else { 0 }),
+            pushed: AtomicUsize::new(0),
+        }),
+        released: Padded(AtomicUsize::new(0)),
+        settings: Padded(Settings {
+            hwm: AtomicUsize::new(config.hwm),
+            discarded: AtomicBool::new(false),
+        }),
         state: Mutex::new(State {
-            queue: VecDeque::new(),
-            cached: 0,
-            hwm: config.hwm,
+            spill: VecDeque::new(),
+            handoff: None,
             conflate: config.conflate,
             writer_closed: false,
             reader_closed: false,
+            discarded: false,
             reader_waker: None,
             writer_waker: None,
             reader_notify: None,
@@ -351,12 +499,16 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
     (
         PipeWriter {
             shared: shared.clone(),
+            ring: None,
+            released: 0,
         },
         PipeReader {
             shared,
+            ring: None,
             cache: VecDeque::new(),
             unreleased: 0,
-            release_every: 1,
+            released: 0,
+            release_every: release_every(config.hwm, config.conflate),
         },
     )
 }
@@ -365,6 +517,10 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
 #[derive(Debug)]
 pub struct PipeWriter {
     shared: sync::Arc<Shared>,
+    /// The writer's end of the ring, made at its first `try_push`.
+    ring: Option<Producer<Message>>,
+    /// The reader's release count as this end last read it.
+    released: usize,
 }
 
 impl PipeWriter {
@@ -374,7 +530,7 @@ impl PipeWriter {
         if st.reader_closed {
             return Poll::Ready(Err(PipeClosed));
         }
-        if st.is_full() {
+        if self.shared.is_full(&st) {
             if !st
                 .writer_waker
                 .as_ref()
@@ -382,14 +538,22 @@ impl PipeWriter {
             {
                 st.writer_waker = Some(cx.waker().clone());
             }
-            return Poll::Pending;
+            // Ask for the reader's next release, then look again: a release between the
+            // first look and the flag is seen here.
+            self.shared
+                .writer
+                .flags
+                .fetch_or(WRITER_WAITING, Ordering::AcqRel);
+            if self.shared.is_full(&st) {
+                return Poll::Pending;
+            }
         }
         Poll::Ready(Ok(()))
     }
 
     /// Waits for room, then pushes `msg`. Cancel-safe: if the future is
     /// dropped before completion the message is not queued.
-    pub async fn push(&self, msg: Message) -> Result<(), PipeClosed> {
+    pub async fn push(&mut self, msg: Message) -> Result<(), PipeClosed> {
         let mut slot = Some(msg);
         std::future::poll_fn(|cx| loop {
             futures::ready!(self.poll_ready(cx))?;
@@ -407,54 +571,157 @@ impl PipeWriter {
 
     /// Queues `msg` if the pipe is below its HWM, or sends it through the pipe's armed
     /// bypass when nothing is queued.
-    pub fn try_push(&self, msg: Message) -> Result<(), PushError> {
-        let st = self.shared.lock();
+    ///
+    /// Without a lock when it can: the pipe is not `SLOW`, below its HWM, and the ring has
+    /// a free slot.
+    #[inline]
+    pub fn try_push(&mut self, msg: Message) -> Result<(), PushError> {
+        let shared = &*self.shared;
+        // Only this end spills, so it sees its own SLOW at once; one the reader sets
+        // meanwhile (arming, closing) is caught by the read-modify-write after the push.
+        if shared.writer.flags.load(Ordering::Relaxed) & SLOW == 0 {
+            if let Some(ring) = self.ring.as_mut() {
+                let hwm = shared.settings.hwm.load(Ordering::Relaxed);
+                let pushed = shared.writer.pushed.load(Ordering::Relaxed);
+                if hwm != 0 && pushed.wrapping_sub(self.released) >= hwm {
+                    self.released = shared.released.load(Ordering::Acquire);
+                    if pushed.wrapping_sub(self.released) >= hwm {
+                        return self.try_push_locked(msg);
+                    }
+                }
+                // Counted before it is in the ring, so that the reader never counts more
+                // released than pushed.
+                shared
+                    .writer
+                    .pushed
+                    .store(pushed.wrapping_add(1), Ordering::Release);
+                let msg = match ring.push(msg) {
+                    Ok(()) => {
+                        // Orders the push before the look at the flags, against the
+                        // reader's setting READER_WAITING (or the bypass armed) before it
+                        // looks at the ring again: one of the two sees the other.
+                        let flags = shared.writer.flags.fetch_or(0, Ordering::AcqRel);
+                        if flags & (READER_WAITING | SLOW) != 0 {
+                            self.after_push();
+                        }
+                        return Ok(());
+                    }
+                    Err(sync::PushError::Full(msg)) => msg,
+                };
+                shared.writer.pushed.store(pushed, Ordering::Release);
+                return self.try_push_locked(msg);
+            }
+        }
+        self.try_push_locked(msg)
+    }
+
+    /// After a push through the ring that found the reader waiting, or the pipe gone slow
+    /// meanwhile: wakes the reader, and disarms a bypass armed while the message went into
+    /// the ring (the reader writes it first).
+    #[cold]
+    #[inline(never)]
+    fn after_push(&self) {
+        let mut st = self.shared.lock();
+        let wakeup = if st.bypass_armed {
+            st.bypass_armed = false;
+            self.shared.update_slow(&st);
+            self.shared.reader_wakeup(&mut st)
+        } else {
+            self.shared.reader_wakeup_if_waiting(&mut st)
+        };
+        drop(st);
+        wakeup.wake();
+    }
+
+    /// [`try_push`](Self::try_push) under the lock: the bypass, the HWM, the ring's first
+    /// making, the spill (the common case of a writer that runs ahead of its reader on
+    /// one thread, as a socket and its connection's task do on a current-thread runtime).
+    #[inline(never)]
+    fn try_push_locked(&mut self, mut msg: Message) -> Result<(), PushError> {
+        let shared = &*self.shared;
+        let mut st = shared.lock();
         if st.reader_closed {
             return Err(PushError::Closed(msg));
         }
         if st.bypass_armed {
-            return Self::try_bypass(st, msg);
-        }
-        Self::queue(st, msg)
-    }
-
-    /// [`try_push`](Self::try_push) with the bypass armed. Apart, so that the common path
-    /// never borrows the message (which would cost it a copy).
-    #[cold]
-    #[inline(never)]
-    fn try_bypass(mut st: MutexGuard<'_, State>, msg: Message) -> Result<(), PushError> {
-        let bypassed = match &st.bypass {
-            Some(bypass) if st.queue.is_empty() => bypass.try_send(&msg),
-            _ => Bypassed::Declined,
-        };
-        // A message through the bypass disarms it; the reader re-arms it at its next look
-        // that finds the pipe empty, and is woken for that only when it has bytes to write.
-        match bypassed {
-            Bypassed::Declined => Self::queue(st, msg),
-            Bypassed::Written => {
-                st.bypass_armed = false;
-                Ok(())
-            }
-            Bypassed::Unfinished => {
-                st.bypass_armed = false;
-                let wakeup = st.reader_wakeup();
-                drop(st);
-                wakeup.wake();
-                Ok(())
+            let ring_empty = self.ring.as_ref().map_or(true, |r| r.slots() == RING);
+            let bypassed = match &st.bypass {
+                Some(bypass) if ring_empty && st.spill.is_empty() => bypass.try_send(&msg),
+                _ => Bypassed::Declined,
+            };
+            // A message through the bypass disarms it; the reader re-arms it at its next
+            // look that finds the pipe empty, and is woken for that only when it has bytes
+            // to write.
+            match bypassed {
+                Bypassed::Declined => {}
+                Bypassed::Written => {
+                    st.bypass_armed = false;
+                    shared.update_slow(&st);
+                    return Ok(());
+                }
+                Bypassed::Unfinished => {
+                    st.bypass_armed = false;
+                    shared.update_slow(&st);
+                    let wakeup = shared.reader_wakeup(&mut st);
+                    drop(st);
+                    wakeup.wake();
+                    return Ok(());
+                }
             }
         }
-    }
-
-    /// Queues `msg` if the pipe is below its HWM.
-    #[inline(always)]
-    fn queue(mut st: MutexGuard<'_, State>, msg: Message) -> Result<(), PushError> {
-        if st.is_full() {
-            return Err(PushError::Full(msg));
+        if shared.is_full(&st) {
+            // Ask for the reader's next release, then look again (as `poll_ready`).
+            shared
+                .writer
+                .flags
+                .fetch_or(WRITER_WAITING, Ordering::AcqRel);
+            if shared.is_full(&st) {
+                return Err(PushError::Full(msg));
+            }
         }
-        let wakeup = Self::enqueue(&mut st, msg);
-        drop(st);
-        wakeup.wake();
+        if self.ring.is_none() && !st.conflate {
+            let (producer, consumer) = RingBuffer::new(RING);
+            self.ring = Some(producer);
+            st.handoff = Some(consumer);
+        }
+        if !st.slow() {
+            if let Some(ring) = self.ring.as_mut() {
+                shared.count_pushed(1);
+                match ring.push(msg) {
+                    Ok(()) => {
+                        Self::wake_reader(shared, st);
+                        return Ok(());
+                    }
+                    Err(sync::PushError::Full(m)) => {
+                        shared.count_pushed(usize::MAX);
+                        msg = m;
+                    }
+                }
+            }
+            shared.writer.flags.fetch_or(SLOW, Ordering::AcqRel);
+        }
+        shared.count_pushed(1);
+        Self::spill(&mut st, msg);
+        Self::wake_reader(shared, st);
         Ok(())
+    }
+
+    /// After a push under the lock: wakes the reader if it waits for a message.
+    #[inline]
+    fn wake_reader(shared: &Shared, mut st: MutexGuard<'_, State>) {
+        if shared.writer.flags.load(Ordering::Acquire) & READER_WAITING != 0 {
+            let wakeup = shared.reader_wakeup(&mut st);
+            drop(st);
+            wakeup.wake();
+        }
+    }
+
+    /// Queues `msg` in the spill (under the lock).
+    fn spill(st: &mut State, msg: Message) {
+        if st.conflate {
+            st.spill.clear();
+        }
+        st.spill.push_back(msg);
     }
 
     /// Queues `msg` ignoring the HWM (used for subscriptions, which libzmq
@@ -464,23 +731,13 @@ impl PipeWriter {
         if st.reader_closed {
             return Err(PipeClosed);
         }
-        let wakeup = Self::enqueue(&mut st, msg);
-        drop(st);
-        wakeup.wake();
+        if !st.slow() {
+            self.shared.writer.flags.fetch_or(SLOW, Ordering::AcqRel);
+        }
+        self.shared.count_pushed(1);
+        Self::spill(&mut st, msg);
+        Self::wake_reader(&self.shared, st);
         Ok(())
-    }
-
-    fn enqueue(st: &mut State, msg: Message) -> Wakeup {
-        let was_empty = st.queue.is_empty();
-        if st.conflate {
-            st.queue.clear();
-        }
-        st.queue.push_back(msg);
-        if was_empty {
-            st.reader_wakeup()
-        } else {
-            Wakeup::none()
-        }
     }
 
     /// Moves as many messages from the front of `msgs` as fit below the HWM,
@@ -490,33 +747,46 @@ impl PipeWriter {
         if st.reader_closed {
             return Err(PipeClosed);
         }
-        let was_empty = st.queue.is_empty();
-        let n = st.room().min(msgs.len());
+        let n = self.shared.room(&st).min(msgs.len());
+        self.shared.count_pushed(n);
         if st.conflate {
             if let Some(last) = msgs.drain(..).last() {
-                st.queue.clear();
-                st.queue.push_back(last);
+                st.spill.clear();
+                st.spill.push_back(last);
             }
-        } else if st.queue.is_empty() && n == msgs.len() {
+        } else if st.spill.is_empty() && n == msgs.len() {
             // The reader keeps up: trade buffers rather than move the messages.
-            std::mem::swap(&mut st.queue, msgs);
+            std::mem::swap(&mut st.spill, msgs);
         } else {
-            st.queue.extend(msgs.drain(..n));
+            st.spill.extend(msgs.drain(..n));
         }
-        let wakeup = if was_empty && !st.queue.is_empty() {
-            st.reader_wakeup()
-        } else {
+        let wakeup = if st.spill.is_empty() {
             Wakeup::none()
+        } else {
+            self.shared.update_slow(&st);
+            self.shared.reader_wakeup_if_waiting(&mut st)
         };
         drop(st);
         wakeup.wake();
         Ok(n)
     }
 
-    /// True when a push would succeed now (below the HWM and the reader is there).
+    /// True when a push would succeed now (below the HWM and the reader is there). When
+    /// not, the reader's next release wakes this end (a socket that looks here and finds
+    /// no room may sleep on its `Notify`).
     pub fn has_room(&self) -> bool {
         let st = self.shared.lock();
-        !st.reader_closed && !st.is_full()
+        if st.reader_closed {
+            return false;
+        }
+        if self.shared.is_full(&st) {
+            self.shared
+                .writer
+                .flags
+                .fetch_or(WRITER_WAITING, Ordering::AcqRel);
+            return !self.shared.is_full(&st);
+        }
+        true
     }
 
     /// True when the reader is gone.
@@ -526,7 +796,8 @@ impl PipeWriter {
 
     /// Messages queued and not yet read.
     pub fn len(&self) -> usize {
-        self.shared.lock().queue.len()
+        let st = self.shared.lock();
+        st.spill.len() + self.ring.as_ref().map_or(0, |r| RING - r.slots())
     }
 
     /// True when nothing is queued.
@@ -536,7 +807,7 @@ impl PipeWriter {
 
     /// The current high-water mark (`0` = unlimited).
     pub fn hwm(&self) -> usize {
-        self.shared.lock().hwm
+        self.shared.settings.hwm.load(Ordering::Acquire)
     }
 
     /// Changes the high-water mark; wakes a waiting writer if room appeared.
@@ -551,33 +822,47 @@ impl PipeWriter {
             return;
         }
         st.writer_closed = true;
-        let wakeup = st.reader_wakeup();
+        let wakeup = self.shared.reader_wakeup(&mut st);
         drop(st);
         wakeup.wake();
     }
 
     /// Closes this end and discards everything queued (linger 0).
     pub fn close_discard(&self) {
-        let mut st = self.shared.lock();
-        st.queue.clear();
-        st.writer_closed = true;
-        let wakeup = st.reader_wakeup();
-        drop(st);
-        wakeup.wake();
+        self.shared.discard(true);
     }
 
     /// Closes gracefully and returns a handle that can discard what is still
     /// queued later (when a linger period runs out).
-    pub(crate) fn close_lingering(self) -> LingerHandle {
+    pub(crate) fn close_lingering(mut self) -> LingerHandle {
         self.close();
         LingerHandle {
             shared: self.shared.clone(),
+            ring: self.ring.take(),
         }
     }
 
     /// Installs the socket-level notifier woken when room appears or the reader closes.
     pub(crate) fn set_notify(&self, notify: Arc<Notify>) {
         self.shared.lock().writer_notify = Some(notify);
+    }
+}
+
+impl Shared {
+    /// Drops what the spill holds and has the reader drop what the ring holds, closing the
+    /// writer's end (if `close`).
+    fn discard(&self, close: bool) {
+        let mut st = self.lock();
+        st.spill.clear();
+        st.discarded = true;
+        self.settings.discarded.store(true, Ordering::Release);
+        if close {
+            st.writer_closed = true;
+        }
+        self.update_slow(&st);
+        let wakeup = self.reader_wakeup(&mut st);
+        drop(st);
+        wakeup.wake();
     }
 }
 
@@ -591,22 +876,20 @@ impl Drop for PipeWriter {
 #[derive(Debug)]
 pub(crate) struct LingerHandle {
     shared: sync::Arc<Shared>,
+    ring: Option<Producer<Message>>,
 }
 
 impl LingerHandle {
     /// Drops whatever the reader has not taken yet.
     pub(crate) fn discard(&self) {
-        let mut st = self.shared.lock();
-        st.queue.clear();
-        let wakeup = st.reader_wakeup();
-        drop(st);
-        wakeup.wake();
+        self.shared.discard(false);
     }
 
     /// True when the reader took everything or went away.
     pub(crate) fn is_done(&self) -> bool {
         let st = self.shared.lock();
-        st.queue.is_empty() || st.reader_closed
+        let ring_empty = self.ring.as_ref().map_or(true, |r| r.slots() == RING);
+        st.reader_closed || (st.spill.is_empty() && (ring_empty || st.discarded))
     }
 }
 
@@ -614,11 +897,17 @@ impl LingerHandle {
 #[derive(Debug)]
 pub struct PipeReader {
     shared: sync::Arc<Shared>,
-    /// Messages taken from the queue in one batch, popped without locking.
+    /// The reader's end of the ring, once the writer made it.
+    ring: Option<Consumer<Message>>,
+    /// Messages taken from the spill in one batch, popped without locking; read before
+    /// the ring (which has only what the writer pushed after them).
     cache: VecDeque<Message>,
-    /// Messages read from the cache that the writer was not told about yet.
+    /// Messages read that the writer was not told about yet.
     unreleased: usize,
-    /// How many to read before telling the writer ([`State::release_every`]).
+    /// What this end last told the writer ([`Shared::released`]).
+    released: usize,
+    /// How many to read before telling the writer: half the HWM (libzmq's low-water mark),
+    /// at least 1, at most [`RELEASE_EVERY`].
     release_every: usize,
 }
 
@@ -644,47 +933,92 @@ impl PipeReader {
         self.next(None)
     }
 
-    /// The next message: from the cache, else from a new batch out of the queue. With
+    /// The next message: from the cache, else from the ring, else under the lock. With
     /// `cx`, registers its waker when there is none.
     #[inline]
     fn next(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
-        if let Some(msg) = self.cache.pop_front() {
-            self.unreleased += 1;
-            if self.unreleased >= self.release_every {
-                self.release();
+        let msg = match self.cache.pop_front() {
+            Some(msg) => msg,
+            // What the ring holds after a discard is dropped under the lock.
+            None if self.shared.settings.discarded.load(Ordering::Relaxed) => {
+                return self.next_locked(cx)
             }
-            return TryPop::Message(msg);
+            None => match self.ring.as_mut().map(|r| r.pop()) {
+                Some(Ok(msg)) => msg,
+                _ => return self.next_locked(cx),
+            },
+        };
+        self.unreleased += 1;
+        if self.unreleased >= self.release_every {
+            self.release();
         }
-        self.take_queue(cx)
+        TryPop::Message(msg)
     }
 
-    /// The cache is empty, so everything it held was read: takes the whole queue into it
-    /// (trading buffers, so no message moves), and pops the first.
+    /// Nothing in the cache or the ring: looks again under the lock (the ring, then the
+    /// spill, in the order the writer filled them), and when there is nothing, tells the
+    /// writer everything read and sleeps.
+    #[cold]
     #[inline(never)]
-    fn take_queue(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
-        let mut st = self.shared.lock();
-        let was_full = st.is_full();
-        std::mem::swap(&mut self.cache, &mut st.queue);
-        let popped = self.cache.pop_front();
-        st.bypass_armed &= popped.is_none();
-        st.cached = self.cache.len();
-        self.unreleased = 0;
-        self.release_every = st.release_every();
-        let wakeup = st.writer_wakeup_if_freed(was_full);
-        let result = match popped {
-            Some(msg) => TryPop::Message(msg),
-            None if st.writer_closed => TryPop::Finished,
-            None => {
-                if let Some(cx) = cx {
-                    if !st
-                        .reader_waker
-                        .as_ref()
-                        .is_some_and(|w| w.will_wake(cx.waker()))
-                    {
-                        st.reader_waker = Some(cx.waker().clone());
-                    }
+    fn next_locked(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
+        let shared = &*self.shared;
+        let mut st = shared.lock();
+        if self.ring.is_none() {
+            self.ring = st.handoff.take();
+        }
+        self.release_every =
+            release_every(shared.settings.hwm.load(Ordering::Relaxed), st.conflate);
+        if st.discarded {
+            self.unreleased += drop_all(&mut self.ring);
+        }
+        let mut popped = self.ring.as_mut().and_then(|r| r.pop().ok());
+        if popped.is_none() && !st.spill.is_empty() {
+            std::mem::swap(&mut self.cache, &mut st.spill);
+            popped = self.cache.pop_front();
+            st.bypass_armed = false;
+            shared.update_slow(&st);
+        }
+        if let Some(msg) = popped {
+            // Under the lock anyway: the writer hears of every message read so far.
+            self.unreleased += 1;
+            let wakeup = publish_release(shared, &mut self.released, &mut self.unreleased, &mut st);
+            drop(st);
+            wakeup.wake();
+            return TryPop::Message(msg);
+        }
+        // Nothing anywhere: everything read is released before the reader can sleep.
+        let wakeup = publish_release(shared, &mut self.released, &mut self.unreleased, &mut st);
+        let result = if st.writer_closed {
+            TryPop::Finished
+        } else {
+            // Say so, then look at the ring once more: a push between the first look and
+            // the flag is seen here, one after it sees the flag (the writer's
+            // read-modify-write after its push).
+            shared
+                .writer
+                .flags
+                .fetch_or(READER_WAITING, Ordering::AcqRel);
+            match self.ring.as_mut().and_then(|r| r.pop().ok()) {
+                Some(msg) => {
+                    shared
+                        .writer
+                        .flags
+                        .fetch_and(!READER_WAITING, Ordering::AcqRel);
+                    self.unreleased += 1;
+                    TryPop::Message(msg)
                 }
-                TryPop::Empty
+                None => {
+                    if let Some(cx) = cx {
+                        if !st
+                            .reader_waker
+                            .as_ref()
+                            .is_some_and(|w| w.will_wake(cx.waker()))
+                        {
+                            st.reader_waker = Some(cx.waker().clone());
+                        }
+                    }
+                    TryPop::Empty
+                }
             }
         };
         drop(st);
@@ -692,33 +1026,48 @@ impl PipeReader {
         result
     }
 
-    /// Tells the writer about the messages read from the cache since the last time: they
-    /// no longer count against the HWM.
+    /// Tells the writer about the messages read since the last time: they no longer count
+    /// against the HWM. Locks only when the writer waits for room.
     #[inline(never)]
     fn release(&mut self) {
-        let mut st = self.shared.lock();
-        let was_full = st.is_full();
-        st.cached = st.cached.saturating_sub(self.unreleased);
+        self.released = self.released.wrapping_add(self.unreleased);
         self.unreleased = 0;
-        let wakeup = st.writer_wakeup_if_freed(was_full);
-        drop(st);
-        wakeup.wake();
+        self.shared.released.store(self.released, Ordering::Release);
+        // Orders the release before the look at the flag, against the writer's setting
+        // WRITER_WAITING before it looks at the count again.
+        if self.shared.writer.flags.fetch_or(0, Ordering::AcqRel) & WRITER_WAITING != 0 {
+            let mut st = self.shared.lock();
+            let wakeup = self.shared.writer_wakeup_if_room(&mut st);
+            drop(st);
+            wakeup.wake();
+        }
     }
 
-    /// Keeps, in order, the unread messages (taken into the cache or still queued) that
-    /// `keep` accepts, and drops the others. The kept ones go back to the queue, so the
-    /// HWM counts them exactly again.
+    /// Keeps, in order, the unread messages (taken into the cache, in the ring or still
+    /// spilled) that `keep` accepts, and drops the others; the writer is told about the
+    /// dropped ones as if they were read.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
         let mut st = self.shared.lock();
-        let was_full = st.is_full();
+        if self.ring.is_none() {
+            self.ring = st.handoff.take();
+        }
+        if let Some(ring) = self.ring.as_mut() {
+            while let Ok(msg) = ring.pop() {
+                self.cache.push_back(msg);
+            }
+        }
+        self.cache.append(&mut st.spill);
+        let before = self.cache.len();
         self.cache.retain(&mut keep);
-        st.queue.retain(&mut keep);
-        self.cache.append(&mut st.queue);
-        std::mem::swap(&mut self.cache, &mut st.queue);
-        st.cached = 0;
+        self.unreleased += before - self.cache.len();
         st.bypass_armed = false;
-        self.unreleased = 0;
-        let wakeup = st.writer_wakeup_if_freed(was_full);
+        self.shared.update_slow(&st);
+        let wakeup = publish_release(
+            &self.shared,
+            &mut self.released,
+            &mut self.unreleased,
+            &mut st,
+        );
         drop(st);
         wakeup.wake();
     }
@@ -728,15 +1077,24 @@ impl PipeReader {
         self.shared.lock().writer_closed
     }
 
-    /// True when the writer closed and everything queued has been read.
+    /// True when the writer closed and everything queued has been read (or discarded).
     pub fn is_finished(&self) -> bool {
         let st = self.shared.lock();
-        self.cache.is_empty() && st.writer_closed && st.queue.is_empty()
+        self.cache.is_empty()
+            && st.writer_closed
+            && st.spill.is_empty()
+            && (st.discarded
+                || (self.ring.as_ref().map_or(true, |r| r.is_empty())
+                    && st.handoff.as_ref().map_or(true, |r| r.is_empty())))
     }
 
     /// Messages queued and not yet read.
     pub fn len(&self) -> usize {
-        self.cache.len() + self.shared.lock().queue.len()
+        let st = self.shared.lock();
+        self.cache.len()
+            + st.spill.len()
+            + self.ring.as_ref().map_or(0, |r| r.slots())
+            + st.handoff.as_ref().map_or(0, |r| r.slots())
     }
 
     /// True when nothing is queued.
@@ -752,10 +1110,13 @@ impl PipeReader {
             return;
         }
         st.reader_closed = true;
-        st.queue.clear();
-        st.cached = 0;
-        self.unreleased = 0;
-        let wakeup = st.writer_wakeup();
+        st.spill.clear();
+        self.shared.update_slow(&st);
+        if self.ring.is_none() {
+            self.ring = st.handoff.take();
+        }
+        drop_all(&mut self.ring);
+        let wakeup = self.shared.writer_wakeup(&mut st);
         drop(st);
         wakeup.wake();
     }
@@ -766,8 +1127,14 @@ impl PipeReader {
     }
 
     /// Installs the socket-level notifier woken when a message arrives or the writer closes.
+    /// Its socket has not looked at this pipe yet: the next push wakes it.
     pub(crate) fn set_notify(&self, notify: Arc<Notify>) {
-        self.shared.lock().reader_notify = Some(notify);
+        let mut st = self.shared.lock();
+        st.reader_notify = Some(notify);
+        self.shared
+            .writer
+            .flags
+            .fetch_or(READER_WAITING, Ordering::AcqRel);
     }
 
     /// Installs (or with `None` removes) the pipe's bypass, disarmed.
@@ -775,6 +1142,7 @@ impl PipeReader {
         let mut st = self.shared.lock();
         st.bypass = bypass;
         st.bypass_armed = false;
+        self.shared.update_slow(&st);
     }
 
     /// Arms the bypass: call only when everything taken from the pipe was handed to it (a
@@ -782,8 +1150,55 @@ impl PipeReader {
     /// the bypass's own output, ahead of anything the bypass will send).
     pub(crate) fn arm_bypass(&self) {
         let mut st = self.shared.lock();
-        st.bypass_armed = st.bypass.is_some() && self.cache.is_empty();
+        if st.bypass.is_none() || !self.cache.is_empty() || !st.spill.is_empty() {
+            return;
+        }
+        st.bypass_armed = true;
+        // Say so, then look at the ring: a push through it that did not see SLOW is seen
+        // here; one that did disarms it (`after_push`).
+        self.shared.writer.flags.fetch_or(SLOW, Ordering::AcqRel);
+        let ring_empty = self.ring.as_ref().map_or(true, |r| r.is_empty())
+            && st.handoff.as_ref().map_or(true, |r| r.is_empty());
+        if !ring_empty {
+            st.bypass_armed = false;
+            self.shared.update_slow(&st);
+        }
     }
+}
+
+/// After how many messages read the reader tells the writer: half the HWM (libzmq's
+/// low-water mark), so a writer at the HWM gets room while the reader works through a
+/// batch.
+fn release_every(hwm: usize, conflate: bool) -> usize {
+    if conflate || hwm == 0 {
+        RELEASE_EVERY
+    } else {
+        (hwm / 2).clamp(1, RELEASE_EVERY)
+    }
+}
+
+/// [`PipeReader::release`] under the lock: returns the writer's wake-up.
+fn publish_release(
+    shared: &Shared,
+    released: &mut usize,
+    unreleased: &mut usize,
+    st: &mut State,
+) -> Wakeup {
+    *released = released.wrapping_add(std::mem::take(unreleased));
+    // WRITER_WAITING is set under the lock too: no read-modify-write needed here.
+    shared.released.store(*released, Ordering::Release);
+    shared.writer_wakeup_if_room(st)
+}
+
+/// Drops what `ring` holds; returns how many.
+fn drop_all(ring: &mut Option<Consumer<Message>>) -> usize {
+    let mut n = 0;
+    if let Some(ring) = ring.as_mut() {
+        while ring.pop().is_ok() {
+            n += 1;
+        }
+    }
+    n
 }
 
 impl Drop for PipeReader {
@@ -803,7 +1218,7 @@ mod tests {
 
     #[test]
     fn hwm_counts_messages() {
-        let (w, mut r) = pipe(2);
+        let (mut w, mut r) = pipe(2);
         assert!(w.try_push(Message::from("a")).is_ok());
         assert!(w.try_push(Message::from("b")).is_ok());
         assert!(matches!(
@@ -817,8 +1232,8 @@ mod tests {
     }
 
     #[test]
-    fn the_reader_cache_counts_against_the_hwm() {
-        let (w, mut r) = pipe(4);
+    fn reads_count_against_the_hwm_until_the_writer_is_told() {
+        let (mut w, mut r) = pipe(4);
         let wn = Arc::new(Notify::new());
         w.set_notify(wn.clone());
         for i in 0..4u8 {
@@ -826,18 +1241,19 @@ mod tests {
         }
         assert!(!w.has_room());
         wn.take_signal();
-        // The reader takes the whole queue; one is read, three wait in its cache and still
-        // count: room for exactly one.
+        // A look under the lock (here the first, which picks up the ring) tells the
+        // writer at once.
         assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![0u8])));
         assert!(wn.take_signal(), "the writer is woken when room appears");
         assert_eq!(r.len(), 3);
         assert!(w.try_push(Message::from(vec![4u8])).is_ok());
         assert!(!w.has_room());
-        // Reads from the cache reach the writer every half HWM (two here).
+        // Reads from the ring reach the writer every half HWM (two here).
         assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![1u8])));
-        assert!(!w.has_room());
+        assert!(!w.has_room(), "one read, not told yet");
+        assert!(!wn.take_signal());
         assert_eq!(r.try_pop(), TryPop::Message(Message::from(vec![2u8])));
-        assert!(wn.take_signal());
+        assert!(wn.take_signal(), "two read: the writer is told, and woken");
         assert!(w.try_push(Message::from(vec![5u8])).is_ok());
         assert!(w.try_push(Message::from(vec![6u8])).is_ok());
         assert!(!w.has_room());
@@ -846,14 +1262,51 @@ mod tests {
         while let TryPop::Message(m) = r.try_pop() {
             rest.push(m[0][0]);
         }
-        assert_eq!(rest, [3, 4, 5, 6], "order is kept across batches");
+        assert_eq!(rest, [3, 4, 5, 6], "order is kept");
         assert!(r.is_finished());
         assert_eq!(r.try_pop(), TryPop::Finished);
     }
 
     #[test]
+    fn a_full_ring_spills_and_order_is_kept() {
+        let (mut w, mut r) = pipe(0);
+        let n = RING as u32 * 3;
+        for i in 0..n {
+            assert!(w.try_push(Message::from(i.to_be_bytes().to_vec())).is_ok());
+            if i == RING as u32 + 5 {
+                // Forced and batched messages go behind everything pushed before them.
+                assert!(w.push_force(Message::from(b"forced".to_vec())).is_ok());
+            }
+        }
+        assert_eq!(w.len(), n as usize + 1);
+        let mut got = Vec::new();
+        while let TryPop::Message(m) = r.try_pop() {
+            got.push(m);
+            if got.len() == 10 {
+                // The reader drains the ring meanwhile; the writer still spills behind it.
+                assert!(w.try_push(Message::from(n.to_be_bytes().to_vec())).is_ok());
+            }
+        }
+        let forced = got
+            .iter()
+            .position(|m| &m[0][..] == b"forced")
+            .expect("the forced message");
+        assert_eq!(forced, RING + 6);
+        got.remove(forced);
+        let numbers: Vec<u32> = got
+            .iter()
+            .map(|m| u32::from_be_bytes(m[0][..].try_into().expect("four bytes")))
+            .collect();
+        assert_eq!(numbers, (0..=n).collect::<Vec<_>>());
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        // Everything read: the ring is used again.
+        assert!(w.try_push("after".into()).is_ok());
+        assert_eq!(r.try_pop(), TryPop::Message("after".into()));
+    }
+
+    #[test]
     fn zero_hwm_is_unlimited() {
-        let (w, r) = pipe(0);
+        let (mut w, r) = pipe(0);
         for i in 0..10_000u32 {
             assert!(w.try_push(Message::from(i.to_be_bytes().to_vec())).is_ok());
         }
@@ -862,7 +1315,7 @@ mod tests {
 
     #[test]
     fn writer_close_is_seen_after_drain() {
-        let (w, mut r) = pipe(0);
+        let (mut w, mut r) = pipe(0);
         assert!(w.try_push(Message::from("x")).is_ok());
         drop(w);
         assert!(!r.is_finished());
@@ -873,7 +1326,7 @@ mod tests {
 
     #[test]
     fn reader_close_errors_the_writer() {
-        let (w, r) = pipe(1);
+        let (mut w, r) = pipe(1);
         assert!(w.try_push(Message::from("x")).is_ok());
         drop(r);
         assert!(w.is_closed());
@@ -910,7 +1363,7 @@ mod tests {
 
     #[test]
     fn conflate_keeps_last() {
-        let (w, mut r) = pipe_with(PipeConfig {
+        let (mut w, mut r) = pipe_with(PipeConfig {
             hwm: 1,
             conflate: true,
         });
@@ -922,8 +1375,40 @@ mod tests {
     }
 
     #[test]
+    fn only_a_reader_that_found_nothing_is_woken() {
+        let (mut w, mut r) = pipe(0);
+        let rn = Arc::new(Notify::new());
+        r.set_notify(rn.clone());
+        rn.take_signal();
+        assert!(w.try_push("a".into()).is_ok());
+        assert!(
+            rn.take_signal(),
+            "a reader given a Notify has not looked yet"
+        );
+        assert!(w.try_push("b".into()).is_ok());
+        assert!(
+            !rn.take_signal(),
+            "woken once: it looks again before it sleeps"
+        );
+        assert!(matches!(r.try_pop(), TryPop::Message(_)));
+        assert!(w.try_push("c".into()).is_ok());
+        assert!(!rn.take_signal(), "it took a message, so it looks again");
+        for _ in 0..2 {
+            assert!(matches!(r.try_pop(), TryPop::Message(_)));
+        }
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        let mut burst: VecDeque<Message> = ["d".into(), "e".into()].into();
+        assert_eq!(w.push_batch(&mut burst), Ok(2));
+        assert!(rn.take_signal(), "it found nothing: the next push wakes it");
+        assert!(w.try_push("f".into()).is_ok());
+        assert!(!rn.take_signal());
+        drop(w);
+        assert!(rn.take_signal(), "a close always wakes");
+    }
+
+    #[test]
     fn notify_is_woken_by_either_end() {
-        let (w, mut r) = pipe(1);
+        let (mut w, mut r) = pipe(1);
         let rn = Arc::new(Notify::new());
         let wn = Arc::new(Notify::new());
         r.set_notify(rn.clone());
@@ -933,6 +1418,7 @@ mod tests {
         assert!(w.try_push(Message::from("a")).is_ok());
         assert!(rn.take_signal());
         assert!(!wn.take_signal());
+        assert!(!w.has_room(), "at the HWM: the writer waits for room");
         assert!(matches!(r.try_pop(), TryPop::Message(_)));
         assert!(wn.take_signal(), "leaving the HWM wakes the writer side");
         drop(r);
@@ -941,7 +1427,7 @@ mod tests {
 
     #[tokio::test]
     async fn async_push_pop_across_tasks() {
-        let (w, mut r) = pipe(4);
+        let (mut w, mut r) = pipe(4);
         let producer = tokio::spawn(async move {
             for i in 0..1000u32 {
                 w.push(Message::from(i.to_be_bytes().to_vec()))
@@ -994,7 +1480,7 @@ mod tests {
 
     #[test]
     fn the_bypass_takes_one_message_per_arming_and_only_with_nothing_queued() {
-        let (w, mut r) = pipe(10);
+        let (mut w, mut r) = pipe(10);
         let rec = recorder(&r);
         let mut cx = cx();
         assert!(w.try_push("queued".into()).is_ok(), "not armed yet");
@@ -1019,7 +1505,7 @@ mod tests {
 
     #[test]
     fn taking_messages_disarms_and_a_declining_bypass_leaves_them_queued() {
-        let (w, mut r) = pipe(10);
+        let (mut w, mut r) = pipe(10);
         let rec = recorder(&r);
         let mut cx = cx();
         assert!(r.poll_pop(&mut cx).is_pending());
@@ -1050,7 +1536,7 @@ mod tests {
 
     #[test]
     fn only_an_unfinished_bypassed_message_wakes_the_reader() {
-        let (w, mut r) = pipe(10);
+        let (mut w, mut r) = pipe(10);
         let rec = recorder(&r);
         let notify = Arc::new(Notify::new());
         let waker = futures::task::waker(notify_waker(notify.clone()));

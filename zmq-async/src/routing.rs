@@ -167,7 +167,7 @@ impl RoutingTable {
         let peer = self
             .by_id
             .get(&id[..])
-            .and_then(|k| peers.get(*k).map(|p| (*k, p)));
+            .and_then(|k| peers.get_mut(*k).map(|p| (*k, p)));
         let Some((key, peer)) = peer else {
             return Poll::Ready(if mandatory {
                 Err(Error::HostUnreachable)

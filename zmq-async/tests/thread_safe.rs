@@ -99,7 +99,7 @@ async fn multipart_sends_are_invalid_for_every_type() {
 async fn multipart_messages_from_a_peer_are_dropped() {
     within(async {
         let server = ServerSocket::new();
-        let pipes = server
+        let mut pipes = server
             .handle()
             .attach(Some(PeerInfo::new(SocketType::Client)), None)
             .unwrap();

@@ -376,7 +376,7 @@ pub(crate) async fn receive<T>(
 /// is at `rcvhwm`; false once the pipe closes, the endpoint is dropped or the socket closes.
 pub(crate) async fn deliver(
     message: zmtp_codec::Message,
-    pipes: &PeerPipes,
+    pipes: &mut PeerPipes,
     cancel: &CancellationToken,
     socket_closed: &CancellationToken,
 ) -> bool {

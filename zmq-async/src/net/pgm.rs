@@ -258,7 +258,7 @@ async fn recv_loop(
         match delivery {
             Ok(Delivery::Message { message, .. }) => {
                 Counters::add(&counters.messages, 1);
-                if !super::deliver(message, &pipes, &cancel, &socket_closed).await {
+                if !super::deliver(message, &mut pipes, &cancel, &socket_closed).await {
                     break;
                 }
             }

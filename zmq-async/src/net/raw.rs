@@ -128,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSession<'_, S> {
         let Some(msg) = self.inbox.take() else {
             return Ok(false);
         };
-        let Some(pipes) = self.link.pipes.as_ref() else {
+        let Some(pipes) = self.link.pipes.as_mut() else {
             return Err(Outcome::SocketClosed);
         };
         match pipes.inbound.poll_ready(cx) {

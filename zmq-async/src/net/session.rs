@@ -620,7 +620,8 @@ impl<W: Wire> Session<'_, W> {
         }
         self.link.handle.shared.counters.sent(popped);
         if popped > 0 {
-            // Taking messages disarmed the bypass.
+            // Taking messages disarms the bypass: taking the spill did, and a message in the
+            // ring while it was armed raced with the arming, whose push disarmed it.
             self.armed = false;
             self.popped = true;
         }

@@ -123,7 +123,7 @@ async fn recv_loop(
             }
         };
         counters.note_message();
-        if !super::deliver(message, &pipes, &cancel, &socket_closed).await {
+        if !super::deliver(message, &mut pipes, &cancel, &socket_closed).await {
             break;
         }
     }

@@ -35,7 +35,7 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// Sends `request` (with its delimiter) into the handler's pipe.
-    fn send(pipes: BarePipes, request: Message) -> Self {
+    fn send(mut pipes: BarePipes, request: Message) -> Self {
         // A fresh pipe has room for one message under any HWM: this fails only if the
         // handler closed since the pipes were linked.
         let refused = pipes.outbound.try_push(request).is_err();

@@ -56,7 +56,7 @@ impl Protocol for Rep {
         if let Some(body) = slot.take() {
             reply.extend(body);
         }
-        if let Some(peer) = base.peers.get(key) {
+        if let Some(peer) = base.peers.get_mut(key) {
             // A reply the peer cannot take (gone, or at HWM) is dropped, as in libzmq.
             match peer.outbound.try_push(reply) {
                 Ok(()) => {}

@@ -102,7 +102,7 @@ impl Protocol for Req {
             if correlate {
                 msg.push_front(Bytes::copy_from_slice(&request_id.to_ne_bytes()));
             }
-            let Some(peer) = base.peers.get(key) else {
+            let Some(peer) = base.peers.get_mut(key) else {
                 return Poll::Ready(Ok(()));
             };
             match peer.outbound.try_push(msg) {

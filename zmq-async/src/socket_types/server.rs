@@ -87,7 +87,7 @@ impl Protocol for Server {
         let Some((key, peer)) = self
             .by_id
             .get(&id)
-            .and_then(|&k| base.peers.get(k).map(|p| (k, p)))
+            .and_then(|&k| base.peers.get_mut(k).map(|p| (k, p)))
         else {
             return Poll::Ready(Err(Error::HostUnreachable));
         };

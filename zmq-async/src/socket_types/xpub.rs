@@ -196,7 +196,9 @@ impl Protocol for XPub {
         if multicast.is_some_and(|info| info.subscribe_all) {
             self.trie.add(b"", key);
         }
-        if let (Some(welcome), Some(peer)) = (&base.options.xpub_welcome_msg, base.peers.get(key)) {
+        if let (Some(welcome), Some(peer)) =
+            (&base.options.xpub_welcome_msg, base.peers.get_mut(key))
+        {
             let _ = peer.outbound.try_push(Message::from(welcome.clone()));
         }
     }
