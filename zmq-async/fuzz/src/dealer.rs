@@ -125,7 +125,7 @@ fn script(data: &[u8]) {
             // The peer sends.
             5 | 6 => {
                 let extra = input.u8();
-                let Some((n, peer)) = &slots[slot] else {
+                let Some((n, peer)) = &mut slots[slot] else {
                     continue;
                 };
                 let msg = tagged(*n, serial, extra);

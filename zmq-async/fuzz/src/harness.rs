@@ -85,7 +85,7 @@ impl Peer {
     }
 
     /// Pushes a message to the socket; `false` when the pipe was full or closed.
-    pub fn send(&self, msg: Message) -> bool {
+    pub fn send(&mut self, msg: Message) -> bool {
         self.pipes.inbound.try_push(msg).is_ok()
     }
 

@@ -404,7 +404,7 @@ fn script(data: &[u8]) {
             5..=7 => {
                 let on = op & 0x0f != 7;
                 let topic = input.topic();
-                if let Some((n, peer)) = &slots[slot] {
+                if let Some((n, peer)) = &mut slots[slot] {
                     let mut body = Vec::with_capacity(topic.len() + 1);
                     body.push(u8::from(on));
                     body.extend_from_slice(&topic);
@@ -415,7 +415,7 @@ fn script(data: &[u8]) {
             8 => {
                 let first = input.u8() % 3;
                 let extra = input.u8() % 3;
-                if let Some((n, peer)) = &slots[slot] {
+                if let Some((n, peer)) = &mut slots[slot] {
                     let mut head = vec![first];
                     head.extend_from_slice(&tag(*n as u8, serial));
                     serial += 1;
@@ -483,7 +483,7 @@ fn compatible(ty: SocketType) -> bool {
     SocketType::XPub.is_compatible(ty)
 }
 
-fn push(peer: &Peer, n: usize, model: &mut Model, msg: Message, rcvhwm: usize) {
+fn push(peer: &mut Peer, n: usize, model: &mut Model, msg: Message, rcvhwm: usize) {
     if peer.send(msg.clone()) {
         model.pushed(n, msg);
         let pending = &model.pending[n];

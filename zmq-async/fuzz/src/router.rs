@@ -302,7 +302,7 @@ fn script(data: &[u8]) {
             // The peer sends.
             6 | 7 => {
                 let extra = input.u8();
-                if let Some((n, peer)) = &slots[slot] {
+                if let Some((n, peer)) = &mut slots[slot] {
                     let frames = (0..extra % 3).map(|i| Bytes::from(vec![i; usize::from(i)]));
                     let msg = message(std::iter::once(tag(*n as u8, serial)).chain(frames));
                     serial += 1;

@@ -144,7 +144,7 @@ fn script(data: &[u8]) {
             // The peer publishes.
             5 | 6 => {
                 let topic = input.topic();
-                if let Some((n, peer)) = &slots[slot] {
+                if let Some((n, peer)) = &mut slots[slot] {
                     let msg = message([Bytes::from(topic), tag(*n as u8, serial)]);
                     serial += 1;
                     if peer.send(msg.clone()) {
