@@ -354,6 +354,17 @@ impl Shared {
         !st.conflate && hwm != 0 && self.unreleased() >= hwm
     }
 
+    /// Whether the pipe is full for the writer: if it looks full, asks for the reader's
+    /// next release (`WRITER_WAITING`) and looks again, so that a release between the first
+    /// look and the flag is seen (under the lock).
+    fn full_for_writer(&self, st: &State) -> bool {
+        if !self.is_full(st) {
+            return false;
+        }
+        self.writer.flags.fetch_or(WRITER_WAITING, Ordering::AcqRel);
+        self.is_full(st)
+    }
+
     fn room(&self, st: &State) -> usize {
         let hwm = self.settings.hwm.load(Ordering::Relaxed);
         if st.conflate || hwm == 0 {
@@ -538,13 +549,7 @@ impl PipeWriter {
             {
                 st.writer_waker = Some(cx.waker().clone());
             }
-            // Ask for the reader's next release, then look again: a release between the
-            // first look and the flag is seen here.
-            self.shared
-                .writer
-                .flags
-                .fetch_or(WRITER_WAITING, Ordering::AcqRel);
-            if self.shared.is_full(&st) {
+            if self.shared.full_for_writer(&st) {
                 return Poll::Pending;
             }
         }
@@ -644,9 +649,10 @@ impl PipeWriter {
             return Err(PushError::Closed(msg));
         }
         if st.bypass_armed {
-            let ring_empty = self.ring.as_ref().map_or(true, |r| r.slots() == RING);
             let bypassed = match &st.bypass {
-                Some(bypass) if ring_empty && st.spill.is_empty() => bypass.try_send(&msg),
+                Some(bypass) if ring_drained(&self.ring) && st.spill.is_empty() => {
+                    bypass.try_send(&msg)
+                }
                 _ => Bypassed::Declined,
             };
             // A message through the bypass disarms it; the reader re-arms it at its next
@@ -669,15 +675,8 @@ impl PipeWriter {
                 }
             }
         }
-        if shared.is_full(&st) {
-            // Ask for the reader's next release, then look again (as `poll_ready`).
-            shared
-                .writer
-                .flags
-                .fetch_or(WRITER_WAITING, Ordering::AcqRel);
-            if shared.is_full(&st) {
-                return Err(PushError::Full(msg));
-            }
+        if shared.full_for_writer(&st) {
+            return Err(PushError::Full(msg));
         }
         if self.ring.is_none() && !st.conflate {
             let (producer, consumer) = RingBuffer::new(RING);
@@ -707,13 +706,10 @@ impl PipeWriter {
     }
 
     /// After a push under the lock: wakes the reader if it waits for a message.
-    #[inline]
     fn wake_reader(shared: &Shared, mut st: MutexGuard<'_, State>) {
-        if shared.writer.flags.load(Ordering::Acquire) & READER_WAITING != 0 {
-            let wakeup = shared.reader_wakeup(&mut st);
-            drop(st);
-            wakeup.wake();
-        }
+        let wakeup = shared.reader_wakeup_if_waiting(&mut st);
+        drop(st);
+        wakeup.wake();
     }
 
     /// Queues `msg` in the spill (under the lock).
@@ -776,17 +772,7 @@ impl PipeWriter {
     /// no room may sleep on its `Notify`).
     pub fn has_room(&self) -> bool {
         let st = self.shared.lock();
-        if st.reader_closed {
-            return false;
-        }
-        if self.shared.is_full(&st) {
-            self.shared
-                .writer
-                .flags
-                .fetch_or(WRITER_WAITING, Ordering::AcqRel);
-            return !self.shared.is_full(&st);
-        }
-        true
+        !st.reader_closed && !self.shared.full_for_writer(&st)
     }
 
     /// True when the reader is gone.
@@ -888,8 +874,7 @@ impl LingerHandle {
     /// True when the reader took everything or went away.
     pub(crate) fn is_done(&self) -> bool {
         let st = self.shared.lock();
-        let ring_empty = self.ring.as_ref().map_or(true, |r| r.slots() == RING);
-        st.reader_closed || (st.spill.is_empty() && (ring_empty || st.discarded))
+        st.reader_closed || (st.spill.is_empty() && (ring_drained(&self.ring) || st.discarded))
     }
 }
 
@@ -963,9 +948,7 @@ impl PipeReader {
     fn next_locked(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
         let shared = &*self.shared;
         let mut st = shared.lock();
-        if self.ring.is_none() {
-            self.ring = st.handoff.take();
-        }
+        pick_up(&mut self.ring, &mut st);
         self.release_every =
             release_every(shared.settings.hwm.load(Ordering::Relaxed), st.conflate);
         if st.discarded {
@@ -1048,9 +1031,7 @@ impl PipeReader {
     /// dropped ones as if they were read.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
         let mut st = self.shared.lock();
-        if self.ring.is_none() {
-            self.ring = st.handoff.take();
-        }
+        pick_up(&mut self.ring, &mut st);
         if let Some(ring) = self.ring.as_mut() {
             while let Ok(msg) = ring.pop() {
                 self.cache.push_back(msg);
@@ -1083,18 +1064,13 @@ impl PipeReader {
         self.cache.is_empty()
             && st.writer_closed
             && st.spill.is_empty()
-            && (st.discarded
-                || (self.ring.as_ref().map_or(true, |r| r.is_empty())
-                    && st.handoff.as_ref().map_or(true, |r| r.is_empty())))
+            && (st.discarded || ring_unread(&self.ring, &st) == 0)
     }
 
     /// Messages queued and not yet read.
     pub fn len(&self) -> usize {
         let st = self.shared.lock();
-        self.cache.len()
-            + st.spill.len()
-            + self.ring.as_ref().map_or(0, |r| r.slots())
-            + st.handoff.as_ref().map_or(0, |r| r.slots())
+        self.cache.len() + st.spill.len() + ring_unread(&self.ring, &st)
     }
 
     /// True when nothing is queued.
@@ -1112,9 +1088,7 @@ impl PipeReader {
         st.reader_closed = true;
         st.spill.clear();
         self.shared.update_slow(&st);
-        if self.ring.is_none() {
-            self.ring = st.handoff.take();
-        }
+        pick_up(&mut self.ring, &mut st);
         drop_all(&mut self.ring);
         let wakeup = self.shared.writer_wakeup(&mut st);
         drop(st);
@@ -1157,9 +1131,7 @@ impl PipeReader {
         // Say so, then look at the ring: a push through it that did not see SLOW is seen
         // here; one that did disarms it (`after_push`).
         self.shared.writer.flags.fetch_or(SLOW, Ordering::AcqRel);
-        let ring_empty = self.ring.as_ref().map_or(true, |r| r.is_empty())
-            && st.handoff.as_ref().map_or(true, |r| r.is_empty());
-        if !ring_empty {
+        if ring_unread(&self.ring, &st) != 0 {
             st.bypass_armed = false;
             self.shared.update_slow(&st);
         }
@@ -1188,6 +1160,26 @@ fn publish_release(
     // WRITER_WAITING is set under the lock too: no read-modify-write needed here.
     shared.released.store(*released, Ordering::Release);
     shared.writer_wakeup_if_room(st)
+}
+
+/// What the writer's end of the ring holds: nothing (or there is no ring yet).
+fn ring_drained(ring: &Option<Producer<Message>>) -> bool {
+    ring.as_ref().map_or(true, |r| r.slots() == RING)
+}
+
+/// How many messages the reader's end of the ring holds, whether the reader picked it up
+/// or it still waits in the hand-over.
+fn ring_unread(ring: &Option<Consumer<Message>>, st: &State) -> usize {
+    ring.as_ref()
+        .or(st.handoff.as_ref())
+        .map_or(0, |r| r.slots())
+}
+
+/// Takes the reader's end of the ring from the hand-over, once the writer made it.
+fn pick_up(ring: &mut Option<Consumer<Message>>, st: &mut State) {
+    if ring.is_none() {
+        *ring = st.handoff.take();
+    }
 }
 
 /// Drops what `ring` holds; returns how many.

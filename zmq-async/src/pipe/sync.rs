@@ -132,9 +132,5 @@ mod loom_ring {
             let ring = &self.0;
             ring.tail.load(Ordering::Acquire) - ring.head.load(Ordering::Relaxed)
         }
-
-        pub(crate) fn is_empty(&self) -> bool {
-            self.slots() == 0
-        }
     }
 }
