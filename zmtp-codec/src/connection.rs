@@ -217,6 +217,11 @@ pub struct Connection {
     auth_metadata: Metadata,
 
     inbuf: BytesMut,
+    /// A second read buffer, for when `inbuf`'s is still shared by bodies the socket holds
+    /// (see [`read_buf`](Self::read_buf)); never one sized for large frames.
+    spare: BytesMut,
+    /// `inbuf` was offered room for a large frame: its allocation may be large.
+    inbuf_large: bool,
     /// The size of the peer's last large frame (over [`MIN_READ_SPACE`], at most
     /// [`MAX_READ_RESERVE`]), 0 once a small one is seen: what [`read_buf`](Self::read_buf)
     /// offers at a frame boundary, so that a stream of large frames is read a whole frame
@@ -326,6 +331,8 @@ impl Connection {
             user_id: None,
             auth_metadata: Metadata::new(),
             inbuf: BytesMut::new(),
+            spare: BytesMut::new(),
+            inbuf_large: false,
             large_frame: 0,
             run: frame::Run::default(),
             partial: Message::new(),
@@ -474,9 +481,20 @@ impl Connection {
     /// Before the handshake completes it offers only what the next step needs (the rest
     /// of the greeting, or the handshake frame its header declares), so a stalled peer
     /// costs little.
+    ///
+    /// Bodies read share the buffer, so a read that comes before the socket has dropped the
+    /// last message (a request-reply exchange: the connection reads again, finding nothing,
+    /// while the request waits for the socket) cannot reuse it. The connection keeps a
+    /// second buffer for that and reads into whichever of the two is free, so such an
+    /// exchange allocates nothing a message, where it allocated a buffer and its
+    /// reference count for every one.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         let want = match self.phase {
-            Phase::Active if self.inbuf.is_empty() => MIN_READ_SPACE.max(self.large_frame),
+            Phase::Active if self.inbuf.is_empty() => {
+                let want = MIN_READ_SPACE.max(self.large_frame);
+                self.reuse_read_space(want);
+                want
+            }
             Phase::Active => {
                 let mut want = MIN_READ_SPACE;
                 if let Some(total) = self.front_frame_len() {
@@ -500,9 +518,31 @@ impl Connection {
             }
             Phase::Failed => 0,
         };
+        self.inbuf_large |= want > MIN_READ_SPACE;
         // Always some room: a read into a full buffer would look like the end of the stream.
         self.inbuf.reserve(want.max(HANDSHAKE_READ_SPACE));
         &mut self.inbuf
+    }
+
+    /// Gives the empty read buffer `want` bytes of room without allocating when its
+    /// buffer, or else the spare's, is no longer shared; otherwise `read_buf`'s `reserve`
+    /// allocates, as it would have. The buffer still shared becomes the spare. For small
+    /// frames only: a spare sized for a large frame would keep up to [`MAX_READ_RESERVE`]
+    /// bytes a connection for as long as it lives, so a buffer that may be large is let go.
+    fn reuse_read_space(&mut self, want: usize) {
+        if self.large_frame != 0 {
+            self.spare = BytesMut::new();
+            return;
+        }
+        if self.inbuf.try_reclaim(want) {
+            return;
+        }
+        let shared = std::mem::replace(&mut self.inbuf, std::mem::take(&mut self.spare));
+        if !std::mem::take(&mut self.inbuf_large) {
+            self.spare = shared;
+        }
+        // Shared as well (or empty): `read_buf` allocates.
+        let _ = self.inbuf.try_reclaim(want);
     }
 
     /// Bytes arrived from the peer (copied into the read buffer).

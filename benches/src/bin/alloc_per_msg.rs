@@ -10,12 +10,16 @@
 //! too: nothing up to `Frame::INLINE_CAPACITY` bytes, one allocation above. After a warm-up batch, taken whole by the receiver,
 //! the counter is read around the sending and the receipt of the next `message-count`
 //! messages.
+//!
+//! Then request-reply: a REQ and a REP (the REP echoing each request, in a task of its own)
+//! over the same transports, counted around `message-count` round trips after as many to
+//! warm up, and reported per round trip (two messages, each sent and received once).
 #![allow(unsafe_code)] // the counting allocator
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zmq_async::{Frame, PullSocket, PushSocket};
+use zmq_async::{Frame, Message, PullSocket, PushSocket, RepSocket, ReqSocket};
 use zmq_benches::{fail, runtime, Args};
 
 struct Counting;
@@ -50,14 +54,15 @@ fn main() {
     let args = Args::parse("alloc_per_msg <message-count>", 1);
     let count = args.number(0);
     let rt = runtime(false);
-    for endpoint in [
+    let endpoints = [
         "inproc://alloc-per-msg".to_owned(),
         "tcp://127.0.0.1:0".to_owned(),
         format!("ipc:///tmp/zmq-alloc-per-msg-{}.ipc", std::process::id()),
-    ] {
+    ];
+    for endpoint in &endpoints {
         for size in [8usize, 64, 1024] {
             for fresh in [false, true] {
-                let (allocs, bytes) = rt.block_on(measure(&endpoint, size, count, fresh));
+                let (allocs, bytes) = rt.block_on(measure(endpoint, size, count, fresh));
                 println!(
                     "{:<7} {size:>5} B {:<6}: {:.4} allocations/msg, {:.1} bytes allocated/msg ({allocs} in {count} messages)",
                     endpoint.split(':').next().unwrap_or("?"),
@@ -68,6 +73,68 @@ fn main() {
             }
         }
     }
+    for endpoint in &endpoints {
+        // Names of their own: the PUSH/PULL pairs above may still be lingering on theirs.
+        let endpoint = endpoint.replace("alloc-per-msg", "alloc-per-round-trip");
+        for size in [8usize, 64, 1024] {
+            let (allocs, bytes) = rt.block_on(measure_round_trips(&endpoint, size, count));
+            println!(
+                "{:<7} {size:>5} B REQ/REP: {:.4} allocations/round trip, {:.1} bytes allocated/round trip ({allocs} in {count} round trips)",
+                endpoint.split(':').next().unwrap_or("?"),
+                allocs as f64 / count as f64,
+                bytes as f64 / count as f64,
+            );
+        }
+    }
+}
+
+/// `count` round trips of one `size`-byte message between a REQ and an echoing REP, after
+/// `count` to warm up: the allocations and bytes allocated in the second `count`.
+async fn measure_round_trips(endpoint: &str, size: usize, count: usize) -> (u64, u64) {
+    let mut rep = RepSocket::new();
+    let ep = rep
+        .bind(endpoint)
+        .await
+        .unwrap_or_else(|e| fail(format_args!("zmq_bind: {e}")));
+    let mut req = ReqSocket::new();
+    req.connect(&ep)
+        .await
+        .unwrap_or_else(|e| fail(format_args!("zmq_connect: {e}")));
+    let echo = tokio::spawn(async move {
+        for _ in 0..2 * count {
+            let msg = rep
+                .recv()
+                .await
+                .unwrap_or_else(|e| fail(format_args!("zmq_recvmsg: {e}")));
+            if let Err(e) = rep.send(msg).await {
+                fail(format_args!("zmq_sendmsg: {e}"));
+            }
+        }
+        rep
+    });
+    let mut msg = Message::from(Frame::copy_from_slice(&vec![0u8; size]));
+    let mut before = (0, 0);
+    for round in 0..2 * count {
+        if round == count {
+            before = (
+                ALLOCS.load(Ordering::Relaxed),
+                BYTES.load(Ordering::Relaxed),
+            );
+        }
+        if let Err(e) = req.send(msg).await {
+            fail(format_args!("zmq_sendmsg: {e}"));
+        }
+        msg = req
+            .recv()
+            .await
+            .unwrap_or_else(|e| fail(format_args!("zmq_recvmsg: {e}")));
+    }
+    let after = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
+    drop(echo.await);
+    (after.0 - before.0, after.1 - before.1)
 }
 
 async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64, u64) {

@@ -1,14 +1,21 @@
-//! `Frame::copy_from_slice` carves bodies of 39 to 128 bytes from a buffer of its thread:
-//! counted with a global allocator that counts the allocations of each thread apart (the
-//! test harness's own thread allocates now and then while a test runs).
+//! What the codec allocates, counted with a global allocator that counts the allocations of
+//! each thread apart (the test harness's own thread allocates now and then while a test
+//! runs): `Frame::copy_from_slice` carves bodies of 39 to 128 bytes from a buffer of its
+//! thread, and a connection in a request-reply exchange reads into its two buffers in turn.
 
 #![allow(unsafe_code)] // the counting allocator
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::time::Instant;
 
-use zmtp_codec::Frame;
+use bytes::BufMut;
+use harness::Pair;
+use zmtp_codec::{Config, Event, Frame, Message, SocketType};
 
 struct Counting;
 
@@ -93,4 +100,47 @@ fn carved_bodies_allocate_once_a_buffer_and_not_at_all_once_it_is_taken_back() {
         large >= 100,
         "{large} allocations for 100 bodies of 129 bytes"
     );
+}
+
+/// A request-reply exchange as a connection's task runs it: the request is read and handed
+/// to the socket, then the task reads again before the socket has dropped the request
+/// (finding nothing), and the reply goes out. The request's body shares the read buffer, so
+/// that read cannot reuse it; with a second buffer to turn to, nothing is allocated a
+/// message (it was a buffer and its reference count each).
+#[test]
+fn a_request_reply_exchange_reads_without_allocating() {
+    let now = Instant::now();
+    let mut pair = Pair::new(Config::new(SocketType::Req), Config::new(SocketType::Rep));
+    pair.drive();
+    assert!(pair.b.handshake_done().is_some());
+    let (req, rep) = (&mut pair.a.conn, &mut pair.b.conn);
+    // One exchange; what the receiving side allocated.
+    let mut exchange = |body: &[u8]| {
+        req.send(&Message::from(Frame::copy_from_slice(body)))
+            .unwrap();
+        let mut wire = Vec::new();
+        while let Some(chunk) = req.poll_transmit() {
+            wire.extend_from_slice(&chunk);
+        }
+        let before = ALLOCATIONS.with(Cell::get);
+        rep.read_buf().put_slice(&wire);
+        rep.handle_read(now).unwrap();
+        let Ok(Some(Event::Message(request))) = rep.poll_event() else {
+            panic!("no request");
+        };
+        assert_eq!(request.last().map(|f| &f[..]), Some(body));
+        assert_eq!(rep.poll_event(), Ok(None));
+        // The read that finds nothing, while the socket holds the request.
+        rep.read_buf();
+        drop(request);
+        ALLOCATIONS.with(Cell::get) - before
+    };
+    for size in [64, 1024] {
+        let body = vec![7u8; size];
+        for _ in 0..10 {
+            exchange(&body);
+        }
+        let allocated: usize = (0..100).map(|_| exchange(&body)).sum();
+        assert_eq!(allocated, 0, "in 100 exchanges of {size} B");
+    }
 }
