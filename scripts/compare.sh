@@ -141,6 +141,9 @@ for round in $(seq 1 "$ROUNDS"); do
             [ -z "$BASELINE_DIR" ] || add "thr/$transport/$size/base" "$(run_pair "$BASELINE_DIR/local_thr" "$BASELINE_DIR/remote_thr" "$OURS_FLAGS" "$(endpoint "$transport")" "$size" "$n" thr)"
         done
         add "thr/$transport/65536/raw" "$(run_pair raw_local_thr raw_remote_thr "" "$(endpoint "$transport")" 65536 "$(count_for 65536)" thr)"
+        # Ours sending one body shared by every message, as the raw sender writes one buffer:
+        # what the sockets cost at 64 KiB without building (and zeroing) a body each time.
+        add "thr/$transport/65536/shared" "$(run_pair local_thr remote_thr "$OURS_FLAGS --shared" "$(endpoint "$transport")" 65536 "$(count_for 65536)" thr)"
         add "lat/$transport/64/ours" "$(run_pair local_lat remote_lat "$OURS_FLAGS" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
         add "lat/$transport/64/zmq" "$(run_pair zmq_local_lat zmq_remote_lat "" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
         [ -z "$BASELINE_DIR" ] || add "lat/$transport/64/base" "$(run_pair "$BASELINE_DIR/local_lat" "$BASELINE_DIR/remote_lat" "$OURS_FLAGS" "$(endpoint "$transport")" 64 "$LAT_COUNT" lat)"
@@ -192,6 +195,11 @@ for transport in tcp ipc inproc; do
     done
 done
 echo "(ours/raw bytes: medians)"
+for transport in tcp ipc; do
+    key="thr/$transport/65536"
+    [ -n "${results[$key/shared]:-}" ] || continue
+    echo "64 KiB $transport, ours with one body shared by every message (--shared): $(pair_of "$key/shared" thr), $(ratios "$key/shared" "$key/raw") of raw (best / median)"
+done
 echo
 echo "latency (one way, us = elapsed / (2 x $LAT_COUNT round trips), 64 B, best / median of $ROUNDS rounds)"
 printf '%-6s %-7s %17s %17s %13s %17s %13s %17s %13s %29s\n' size transport ours libzmq "ours/libzmq" raw "ours/raw" "raw tokio" "ours/tokio" "$([ -n "$BASELINE_DIR" ] && echo "baseline, ours/base")"
