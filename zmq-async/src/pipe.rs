@@ -708,7 +708,7 @@ impl PipeWriter {
     }
 
     /// After a push under the lock: wakes the reader if it waits for a message. Inlined:
-    /// every push that spills ends here, and as a call it cost the sender about 20
+    /// every push that spills ends here, and as a call it cost the sender about 12
     /// instructions a message (callgrind, `remote_thr` ipc 8 B).
     #[inline(always)]
     fn wake_reader(shared: &Shared, mut st: MutexGuard<'_, State>) {

@@ -103,8 +103,8 @@ fn carved_bodies_allocate_once_a_buffer_and_not_at_all_once_it_is_taken_back() {
 }
 
 /// A request-reply exchange as a connection's task runs it: the request is read and handed
-/// to the socket, then the task reads again before the socket has dropped the request
-/// (finding nothing), and the reply goes out. The request's body shares the read buffer, so
+/// to the socket, then the task reads again (finding nothing) before the socket has dropped
+/// the request. The request's body shares the read buffer, so
 /// that read cannot reuse it; with a second buffer to turn to, nothing is allocated a
 /// message (it was a buffer and its reference count each).
 #[test]

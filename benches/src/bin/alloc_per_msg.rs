@@ -19,7 +19,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zmq_async::{Frame, Message, PullSocket, PushSocket, RepSocket, ReqSocket};
+use zmq_async::{kind, Frame, Message, Socket, SocketKind};
 use zmq_benches::{fail, runtime, Args};
 
 struct Counting;
@@ -91,15 +91,7 @@ fn main() {
 /// `count` round trips of one `size`-byte message between a REQ and an echoing REP, after
 /// `count` to warm up: the allocations and bytes allocated in the second `count`.
 async fn measure_round_trips(endpoint: &str, size: usize, count: usize) -> (u64, u64) {
-    let mut rep = RepSocket::new();
-    let ep = rep
-        .bind(endpoint)
-        .await
-        .unwrap_or_else(|e| fail(format_args!("zmq_bind: {e}")));
-    let mut req = ReqSocket::new();
-    req.connect(&ep)
-        .await
-        .unwrap_or_else(|e| fail(format_args!("zmq_connect: {e}")));
+    let (mut rep, mut req) = bound_pair::<kind::Rep, kind::Req>(endpoint).await;
     let echo = tokio::spawn(async move {
         for _ in 0..2 * count {
             let msg = rep
@@ -116,10 +108,7 @@ async fn measure_round_trips(endpoint: &str, size: usize, count: usize) -> (u64,
     let mut before = (0, 0);
     for round in 0..2 * count {
         if round == count {
-            before = (
-                ALLOCS.load(Ordering::Relaxed),
-                BYTES.load(Ordering::Relaxed),
-            );
+            before = counted();
         }
         if let Err(e) = req.send(msg).await {
             fail(format_args!("zmq_sendmsg: {e}"));
@@ -129,24 +118,36 @@ async fn measure_round_trips(endpoint: &str, size: usize, count: usize) -> (u64,
             .await
             .unwrap_or_else(|e| fail(format_args!("zmq_recvmsg: {e}")));
     }
-    let after = (
-        ALLOCS.load(Ordering::Relaxed),
-        BYTES.load(Ordering::Relaxed),
-    );
+    let after = counted();
     drop(echo.await);
     (after.0 - before.0, after.1 - before.1)
 }
 
-async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64, u64) {
-    let mut pull = PullSocket::new();
-    let ep = pull
+/// The allocations made so far, and the bytes they asked for.
+fn counted() -> (u64, u64) {
+    (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    )
+}
+
+/// A socket bound to `endpoint`, and one connected to it.
+async fn bound_pair<B: SocketKind, C: SocketKind>(endpoint: &str) -> (Socket<B>, Socket<C>) {
+    let mut bound = Socket::<B>::new();
+    let ep = bound
         .bind(endpoint)
         .await
         .unwrap_or_else(|e| fail(format_args!("zmq_bind: {e}")));
-    let mut push = PushSocket::new();
-    push.connect(&ep)
+    let mut connected = Socket::<C>::new();
+    connected
+        .connect(&ep)
         .await
         .unwrap_or_else(|e| fail(format_args!("zmq_connect: {e}")));
+    (bound, connected)
+}
+
+async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64, u64) {
+    let (mut pull, mut push) = bound_pair::<kind::Pull, kind::Push>(endpoint).await;
     let body = bytes::Bytes::from(vec![0u8; size]);
     // The sender sends a warm-up batch, waits until the receiver has taken all of it (so
     // the window below holds the sending of exactly `count` messages as well as their
@@ -177,10 +178,7 @@ async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64
             fail(format_args!("zmq_recvmsg: {e}"));
         }
     }
-    let (a0, b0) = (
-        ALLOCS.load(Ordering::Relaxed),
-        BYTES.load(Ordering::Relaxed),
-    );
+    let (a0, b0) = counted();
     if go.send(()).is_err() {
         fail("the sender ended early");
     }
@@ -189,10 +187,7 @@ async fn measure(endpoint: &str, size: usize, count: usize, fresh: bool) -> (u64
             fail(format_args!("zmq_recvmsg: {e}"));
         }
     }
-    let (a1, b1) = (
-        ALLOCS.load(Ordering::Relaxed),
-        BYTES.load(Ordering::Relaxed),
-    );
+    let (a1, b1) = counted();
     drop(sender.await);
     (a1 - a0, b1 - b0)
 }
