@@ -433,7 +433,7 @@ mod tests {
             .count();
         assert!(adjacent >= 8, "{adjacent} of 9 adjacent");
         // A body over the carved size is copied whole (that it has an allocation of its own,
-        // and that a buffer is taken back, tests/carve.rs counts).
+        // and that a buffer is taken back, tests/allocations.rs counts).
         let large = Frame::copy_from_slice(&[1u8; Frame::CARVED_CAPACITY + 1]);
         assert_eq!(large.len(), Frame::CARVED_CAPACITY + 1);
     }
