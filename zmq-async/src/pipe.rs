@@ -374,8 +374,8 @@ impl Shared {
         }
     }
 
-    /// Adds `n` (wrapping: `usize::MAX` takes one back) to the writer's count, before the
-    /// messages are where the reader can take them. Only the writer writes it, under the
+    /// Adds `n` to the writer's count, before the messages are where the reader can take
+    /// them. Only the writer writes it, under the
     /// lock or through its `&mut` (a `PipeWriter` is `!Sync`), so a load and a store do.
     fn count_pushed(&self, n: usize) {
         let pushed = self.writer.pushed.load(Ordering::Relaxed);
@@ -685,23 +685,20 @@ impl PipeWriter {
             self.ring = Some(producer);
             st.handoff = Some(consumer);
         }
+        // Counted once, whether the message goes into the ring or, that full, the spill.
+        shared.count_pushed(1);
         if !st.slow() {
             if let Some(ring) = self.ring.as_mut() {
-                shared.count_pushed(1);
                 match ring.push(msg) {
                     Ok(()) => {
                         Self::wake_reader(shared, st);
                         return Ok(());
                     }
-                    Err(sync::PushError::Full(m)) => {
-                        shared.count_pushed(usize::MAX);
-                        msg = m;
-                    }
+                    Err(sync::PushError::Full(m)) => msg = m,
                 }
             }
             shared.writer.flags.fetch_or(SLOW, Ordering::AcqRel);
         }
-        shared.count_pushed(1);
         Self::spill(&mut st, msg);
         Self::wake_reader(shared, st);
         Ok(())
@@ -966,17 +963,15 @@ impl PipeReader {
             st.bypass_armed = false;
             shared.update_slow(&st);
         }
-        if let Some(msg) = popped {
-            // Under the lock anyway: the writer hears of every message read so far.
+        if popped.is_some() {
             self.unreleased += 1;
-            let wakeup = publish_release(shared, &mut self.released, &mut self.unreleased, &mut st);
-            drop(st);
-            wakeup.wake();
-            return TryPop::Message(msg);
         }
-        // Nothing anywhere: everything read is released before the reader can sleep.
+        // Under the lock anyway: the writer hears of every message read so far (and, when
+        // there is nothing, of everything read before the reader can sleep).
         let wakeup = publish_release(shared, &mut self.released, &mut self.unreleased, &mut st);
-        let result = if st.writer_closed {
+        let result = if let Some(msg) = popped {
+            TryPop::Message(msg)
+        } else if st.writer_closed {
             TryPop::Finished
         } else {
             // Say so, then look at the ring once more: a push between the first look and
@@ -1018,9 +1013,7 @@ impl PipeReader {
     /// against the HWM. Locks only when the writer waits for room.
     #[inline(never)]
     fn release(&mut self) {
-        self.released = self.released.wrapping_add(self.unreleased);
-        self.unreleased = 0;
-        self.shared.released.store(self.released, Ordering::Release);
+        store_released(&self.shared, &mut self.released, &mut self.unreleased);
         // Orders the release before the look at the flag, against the writer's setting
         // WRITER_WAITING before it looks at the count again.
         if self.shared.writer.flags.fetch_or(0, Ordering::AcqRel) & WRITER_WAITING != 0 {
@@ -1161,10 +1154,16 @@ fn publish_release(
     unreleased: &mut usize,
     st: &mut State,
 ) -> Wakeup {
-    *released = released.wrapping_add(std::mem::take(unreleased));
+    store_released(shared, released, unreleased);
     // WRITER_WAITING is set under the lock too: no read-modify-write needed here.
-    shared.released.store(*released, Ordering::Release);
     shared.writer_wakeup_if_room(st)
+}
+
+/// Adds the messages read since the last time (`unreleased`) to the reader's count, and
+/// stores it where the writer reads it.
+fn store_released(shared: &Shared, released: &mut usize, unreleased: &mut usize) {
+    *released = released.wrapping_add(std::mem::take(unreleased));
+    shared.released.store(*released, Ordering::Release);
 }
 
 /// What the writer's end of the ring holds: nothing (or there is no ring yet).

@@ -2,10 +2,10 @@
 //! models under `--cfg zmq_loom` (so `loom_tests.rs` can explore every interleaving).
 //!
 //! Re-exports: the normal build uses the very same types, with no wrapper. The ring is
-//! `rtrb`'s in a normal build and, under loom, a stand-in with the same methods on a loom
-//! mutex: a queue that is linearizable as `rtrb`'s is, and whose hand-over loom can see
-//! (`rtrb`'s atomics are std's, which loom does not model). The pipe's protocol around the
-//! ring is what the models check; `rtrb`'s own correctness is its tests'.
+//! `rtrb`'s in a normal build and, under loom, a stand-in with the same methods and
+//! `rtrb`'s orderings on loom's atomics (`rtrb`'s atomics are std's, which loom does not
+//! model; see `loom_ring`). The pipe's protocol around the ring is what the models check;
+//! `rtrb`'s own correctness is its tests'.
 //! A pipe's [`Notify`](super::Notify) is shared through a `std::sync::Arc` in both builds
 //! (the socket holds it beside other state that loom does not model); an `Arc` in a loom
 //! build only adds leak checks, which the pipe's own `Shared` gets.
