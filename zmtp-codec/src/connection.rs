@@ -491,13 +491,18 @@ impl Connection {
     pub fn read_buf(&mut self) -> &mut BytesMut {
         let want = match self.phase {
             Phase::Active if self.inbuf.is_empty() => {
+                self.release_large_read_space();
                 let want = MIN_READ_SPACE.max(self.large_frame);
                 self.reuse_read_space(want);
                 want
             }
             Phase::Active => {
+                // The frame at the front now (decoding may have taken those seen at the
+                // last read), before deciding whether the buffer is still wanted large.
+                let front = self.front_frame_len();
+                self.release_large_read_space();
                 let mut want = MIN_READ_SPACE;
-                if let Some(total) = self.front_frame_len() {
+                if let Some(total) = front {
                     want = want.max(total.saturating_sub(self.inbuf.len()).min(MAX_READ_RESERVE));
                 }
                 want
@@ -524,11 +529,31 @@ impl Connection {
         &mut self.inbuf
     }
 
+    /// Lets a read buffer that was offered room for a large frame go once the peer is back
+    /// to small frames (the frame at the front, or the last one seen, is small): its
+    /// unread bytes, part of one small frame, move to a buffer of the usual size. Otherwise
+    /// one large message would leave its allocation, up to [`MAX_READ_RESERVE`] bytes, with
+    /// the connection for as long as the buffer's tail had room (and, reclaimed, for good).
+    /// A stream of large frames keeps its buffers as before; one that alternates large and
+    /// small messages pays a small buffer and a copy of under one small frame at a switch.
+    fn release_large_read_space(&mut self) {
+        if !self.inbuf_large || self.large_frame != 0 {
+            return;
+        }
+        self.inbuf_large = false;
+        let unread = std::mem::take(&mut self.inbuf);
+        if !unread.is_empty() {
+            self.inbuf = BytesMut::with_capacity(MIN_READ_SPACE.max(unread.len()));
+            self.inbuf.put_slice(&unread);
+        }
+    }
+
     /// Gives the empty read buffer `want` bytes of room without allocating when its
     /// buffer, or else the spare's, is no longer shared; otherwise `read_buf`'s `reserve`
     /// allocates, as it would have. The buffer still shared becomes the spare. For small
     /// frames only: a spare sized for a large frame would keep up to [`MAX_READ_RESERVE`]
-    /// bytes a connection for as long as it lives, so a buffer that may be large is let go.
+    /// bytes a connection for as long as it lives (and a read buffer that may be large is
+    /// let go before this, [`release_large_read_space`](Self::release_large_read_space)).
     fn reuse_read_space(&mut self, want: usize) {
         if self.large_frame != 0 {
             self.spare = BytesMut::new();
@@ -537,10 +562,7 @@ impl Connection {
         if self.inbuf.try_reclaim(want) {
             return;
         }
-        let shared = std::mem::replace(&mut self.inbuf, std::mem::take(&mut self.spare));
-        if !std::mem::take(&mut self.inbuf_large) {
-            self.spare = shared;
-        }
+        self.spare = std::mem::replace(&mut self.inbuf, std::mem::take(&mut self.spare));
         // Shared as well (or empty): `read_buf` allocates.
         let _ = self.inbuf.try_reclaim(want);
     }
