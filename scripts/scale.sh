@@ -11,6 +11,14 @@
 #
 #   bash scripts/scale.sh              # 3 rounds, interleaved
 #   ROUNDS=5 bash scripts/scale.sh
+#   DELIVERIES=1000000 bash scripts/scale.sh   # fan-out runs of 1 M deliveries (default 10 M)
+#
+# A fan-out run publishes DELIVERIES / subscribers messages. At 1 M deliveries a run to 100
+# SUBs lasted about 0.3 s (10,000 messages a SUB), most of it the connections' start (their
+# buffers and queues growing, TCP's windows opening), and it ranked the two differently
+# from longer runs: nine interleaved rounds to 100 SUBs at 13ba888, best / median M
+# deliveries/s, ours / libzmq 3.34 / 2.97 against 3.90 / 3.26 at 1 M, 4.31 / 3.63 against
+# 3.98 / 3.58 at 10 M. So 10 M (runs of 1.5 to 3 s), with the shorter figure a variable away.
 #
 # Each case runs ours and libzmq's alternately; two-process cases pin the binding end to
 # core 0 and the other to core 1, one-process cases run on both. Other load skews it all:
@@ -19,6 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
+DELIVERIES=${DELIVERIES:-10000000}
 
 bash scripts/install-deps.sh >&2
 cargo build --release -p zmq-benches --bin scale --bin zmq_scale \
@@ -49,7 +58,7 @@ add() { results[$1]="${results[$1]:-} ${2:-NaN}"; }
 
 fanout() { # <tool> <subscribers>
     local n=$2
-    taskset -c 0,1 timeout 300 "$BIN/$1" fanout "tcp://127.0.0.1:$(free_port)" "$n" $((1000000 / n)) 64 >"$tmp/out" 2>&1 || true
+    taskset -c 0,1 timeout 300 "$BIN/$1" fanout "tcp://127.0.0.1:$(free_port)" "$n" $((DELIVERIES / n)) 64 >"$tmp/out" 2>&1 || true
     echo "$(field "$tmp/out" delivered)"
 }
 
