@@ -220,13 +220,17 @@ pub struct Connection {
     /// A second read buffer, for when `inbuf`'s is still shared by bodies the socket holds
     /// (see [`read_buf`](Self::read_buf)); never one sized for large frames.
     spare: BytesMut,
-    /// `inbuf` was offered room for a large frame: its allocation may be large.
+    /// `inbuf` was offered (or given) room for a large frame: its allocation may be large.
     inbuf_large: bool,
-    /// The size of the peer's last large frame (over [`MIN_READ_SPACE`], at most
-    /// [`MAX_READ_RESERVE`]), 0 once a small one is seen: what [`read_buf`](Self::read_buf)
-    /// offers at a frame boundary, so that a stream of large frames is read a whole frame
-    /// at a time, each into a buffer of its own, rather than its first 16 KiB in one read
-    /// and the rest in a second after the buffer grew (copying the first part).
+    /// The size of the frame last seen when large (over [`MIN_READ_SPACE`], at most
+    /// [`MAX_READ_RESERVE`]), 0 when it was small; "seen": the last frame split off the read
+    /// buffer for decoding, or the frame whose header is at the front of the buffer, whichever
+    /// came later ([`note_frame`](Self::note_frame)). What [`read_buf`](Self::read_buf) offers
+    /// at a frame boundary, so that a stream of large frames is read a whole frame at a time,
+    /// each into a buffer of its own, rather than its first 16 KiB in one read and the rest
+    /// in a second after the buffer grew (copying the first part); and while it is 0, a
+    /// buffer grown for a large frame is let go
+    /// ([`release_large_read_space`](Self::release_large_read_space)).
     large_frame: usize,
     /// Whole frames split off `inbuf` (after the handshake), waiting to be decoded.
     run: frame::Run,
@@ -530,12 +534,14 @@ impl Connection {
     }
 
     /// Lets a read buffer that was offered room for a large frame go once the peer is back
-    /// to small frames (the frame at the front, or the last one seen, is small): its
-    /// unread bytes, part of one small frame, move to a buffer of the usual size. Otherwise
-    /// one large message would leave its allocation, up to [`MAX_READ_RESERVE`] bytes, with
-    /// the connection for as long as the buffer's tail had room (and, reclaimed, for good).
-    /// A stream of large frames keeps its buffers as before; one that alternates large and
-    /// small messages pays a small buffer and a copy of under one small frame at a switch.
+    /// to small frames (the frame last seen, [`Self::large_frame`], is small): its unread
+    /// bytes (in the session, which reads only once everything whole is decoded, part of one
+    /// frame) move to a buffer of the usual size. Otherwise one large message would leave
+    /// its allocation, up to [`MAX_READ_RESERVE`] bytes, with the connection for as long as
+    /// the buffer's tail had room (and, reclaimed, for good). A stream of large frames, or
+    /// of messages whose last frame is large (a topic and a large body), keeps its buffers
+    /// as before; a stream that alternates large and small messages pays a small buffer and
+    /// a copy of its unread bytes when a small one follows a large one.
     fn release_large_read_space(&mut self) {
         if !self.inbuf_large || self.large_frame != 0 {
             return;
@@ -543,9 +549,30 @@ impl Connection {
         self.inbuf_large = false;
         let unread = std::mem::take(&mut self.inbuf);
         if !unread.is_empty() {
-            self.inbuf = BytesMut::with_capacity(MIN_READ_SPACE.max(unread.len()));
+            // Room for the usual read after the unread bytes, so `read_buf` need not grow it.
+            self.inbuf = BytesMut::with_capacity(unread.len() + MIN_READ_SPACE);
             self.inbuf.put_slice(&unread);
         }
+    }
+
+    /// Before bytes are appended to the read buffer other than through `read_buf` (by
+    /// [`handle_input`](Self::handle_input), or a ZWS message's frame of `incoming` bytes):
+    /// the same rule as `read_buf`'s for a buffer grown for a large frame.
+    fn before_append(&mut self, incoming: Option<usize>) {
+        if self.phase != Phase::Active {
+            return;
+        }
+        self.front_frame_len();
+        if let Some(total) = incoming {
+            self.note_frame(total);
+        }
+        self.release_large_read_space();
+    }
+
+    /// After bytes were appended other than through `read_buf`: whether the buffer may now
+    /// hold a large allocation.
+    fn after_append(&mut self) {
+        self.inbuf_large |= self.inbuf.len() > MIN_READ_SPACE;
     }
 
     /// Gives the empty read buffer `want` bytes of room without allocating when its
@@ -569,7 +596,9 @@ impl Connection {
 
     /// Bytes arrived from the peer (copied into the read buffer).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        self.before_append(None);
         self.inbuf.extend_from_slice(data);
+        self.after_append();
         self.handle_read(now)
     }
 
@@ -604,12 +633,17 @@ impl Connection {
             .ok()
             .flatten()?
             .frame_len()?;
+        self.note_frame(total);
+        Some(total)
+    }
+
+    /// Notes the whole length of the frame seen last ([`Self::large_frame`]).
+    fn note_frame(&mut self, total: usize) {
         self.large_frame = if total > MIN_READ_SPACE {
             total.min(MAX_READ_RESERVE)
         } else {
             0
         };
-        Some(total)
     }
 
     /// A ZWS connection's binary WebSocket message arrived (its payload: flags byte and
@@ -631,6 +665,7 @@ impl Connection {
         }
         // Into the read buffer in ZMTP 3.x framing: from there on, as over tcp (the size
         // checks included).
+        self.before_append(Some(frame.body.len()));
         frame::encode(
             &mut self.inbuf,
             Framing::V3,
@@ -638,6 +673,7 @@ impl Connection {
             frame.command,
             frame.body,
         );
+        self.after_append();
         self.handle_read(now)
     }
 
@@ -769,9 +805,13 @@ impl Connection {
         loop {
             match frame::decode(&mut self.zws_out, Framing::V3, None) {
                 Ok(Some(f)) => {
-                    return Some(zws::Output::Message(zws::encode(
-                        f.more, f.command, &f.body,
-                    )))
+                    let message = zws::encode(f.more, f.command, &f.body);
+                    // A large frame's room goes with it (its body, the buffer's last user, is
+                    // dropped here), rather than staying for the small frames after it.
+                    if f.body.len() > MIN_READ_SPACE && self.zws_out.is_empty() {
+                        self.zws_out = BytesMut::new();
+                    }
+                    return Some(zws::Output::Message(message));
                 }
                 Ok(None) => {}
                 // Our own encoding: cannot be malformed.
@@ -1214,6 +1254,8 @@ impl Connection {
 
     fn complete(&mut self, now: Instant, info: Handshake) {
         self.phase = Phase::Active;
+        // The buffers are made afresh below: a large handshake frame's room is gone.
+        self.inbuf_large = false;
         // The working buffers, sized now rather than at connect time. (A fresh BytesMut
         // also remembers this capacity as the size of its later allocations.)
         for buf in [&mut self.inbuf, &mut self.out] {
@@ -1253,6 +1295,11 @@ impl Connection {
                     .run
                     .refill(&mut self.inbuf, self.framing, self.max_msg_size)?
                 {
+                    // The frame seen last is now the run's last (a large body behind a
+                    // small topic keeps the buffer large).
+                    if let Some(total) = self.run.last_frame_len() {
+                        self.note_frame(total);
+                    }
                     continue;
                 }
                 return Ok(None);

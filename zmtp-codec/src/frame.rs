@@ -252,6 +252,12 @@ impl Run {
         Ok(at > 0)
     }
 
+    /// The whole length (header and body) of the run's last frame: the last one split off
+    /// the read buffer.
+    pub fn last_frame_len(&self) -> Option<usize> {
+        self.frames.last().map(|m| m.total)
+    }
+
     /// True when every frame of the run has been taken.
     pub fn is_drained(&self) -> bool {
         self.next >= self.frames.len()
