@@ -14,9 +14,9 @@
 #   DELIVERIES=1000000 bash scripts/scale.sh   # fan-out runs of 1 M deliveries (default 10 M)
 #
 # A fan-out run publishes DELIVERIES / subscribers messages. At 1 M deliveries a run to 100
-# SUBs lasted about 0.3 s (10,000 messages a SUB), most of it the connections' start (their
-# buffers and queues growing, TCP's windows opening), and it ranked the two differently
-# from longer runs: nine interleaved rounds to 100 SUBs at 13ba888, best / median M
+# SUBs lasted about 0.3 s (10,000 messages a SUB), in which the connections' start (their
+# buffers and queues growing, TCP's windows opening) weighs more than in a longer run, and
+# it ranked the two differently from longer runs: nine interleaved rounds to 100 SUBs at 13ba888, best / median M
 # deliveries/s, ours / libzmq 3.34 / 2.97 against 3.90 / 3.26 at 1 M, 4.31 / 3.63 against
 # 3.98 / 3.58 at 10 M. So 10 M (runs of 1.5 to 3 s), with the shorter figure a variable away.
 #
