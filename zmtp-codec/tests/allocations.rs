@@ -125,23 +125,9 @@ fn req_rep() -> Pair {
 /// request (a connection reads again before the socket's task runs), then the request
 /// dropped. Returns the allocations of `rep`'s side.
 fn exchange(req: &mut Connection, rep: &mut Connection, body: &[u8]) -> usize {
-    let now = Instant::now();
-    req.send(&Message::from(Frame::copy_from_slice(body)))
-        .unwrap();
-    let mut wire = Vec::new();
-    while let Some(chunk) = req.poll_transmit() {
-        wire.extend_from_slice(&chunk);
-    }
+    let wire = wire(req, &[Message::from(Frame::copy_from_slice(body))]);
     let before = ALLOCATIONS.with(Cell::get);
-    // In the chunks a transport reads: at most what `read_buf` offers at a time.
-    let mut at = 0;
-    while at < wire.len() {
-        let buf = rep.read_buf();
-        let n = (buf.capacity() - buf.len()).min(wire.len() - at);
-        buf.put_slice(&wire[at..at + n]);
-        at += n;
-        rep.handle_read(now).unwrap();
-    }
+    read_in(rep, &wire, usize::MAX, |_| {});
     let Ok(Some(Event::Message(request))) = rep.poll_event() else {
         panic!("no request");
     };
@@ -197,34 +183,29 @@ fn a_large_frame_leaves_no_large_buffer() {
 /// no large buffer once a small frame is at its front.
 #[test]
 fn a_stream_back_to_small_frames_keeps_no_large_buffer() {
-    let mut pair = Pair::new(Config::new(SocketType::Push), Config::new(SocketType::Pull));
-    pair.drive();
+    let mut pair = push_pull();
     let (push, pull) = (&mut pair.a.conn, &mut pair.b.conn);
-    let now = Instant::now();
-    let stream = |push: &mut Connection, pull: &mut Connection, msgs: &[Vec<u8>]| {
-        let mut wire = Vec::new();
-        for body in msgs {
-            push.send(&Message::from(Frame::copy_from_slice(body)))
-                .unwrap();
-            while let Some(chunk) = push.poll_transmit() {
-                wire.extend_from_slice(&chunk);
-            }
-        }
+    let stream = |push: &mut Connection, pull: &mut Connection, msgs: &[Message]| {
         let mut received = 0;
-        for piece in wire.chunks(1000) {
-            pull.read_buf().put_slice(piece);
-            pull.handle_read(now).unwrap();
+        read_in(pull, &wire(push, msgs), 1000, |pull| {
             while let Ok(Some(event)) = pull.poll_event() {
                 assert!(matches!(event, Event::Message(_)), "{event:?}");
                 received += 1;
             }
-        }
+        });
         assert_eq!(received, msgs.len());
     };
-    let small = vec![vec![7u8; 50]; 100];
+    let small = vec![Message::from(Frame::copy_from_slice(&[7u8; 50])); 100];
     stream(push, pull, &small);
     let before = LIVE.with(Cell::get);
-    stream(push, pull, &[vec![9u8; 256 * 1024]]);
+    stream(
+        push,
+        pull,
+        &[Message::from(Frame::copy_from_slice(&vec![
+            9u8;
+            256 * 1024
+        ]))],
+    );
     stream(push, pull, &small);
     let grown = LIVE.with(Cell::get) - before;
     assert!(
@@ -240,16 +221,38 @@ fn push_pull() -> Pair {
     pair
 }
 
-/// The bytes `push` sends for `msgs`.
-fn wire(push: &mut Connection, msgs: &[Message]) -> Vec<u8> {
+/// The bytes `sender` sends for `msgs`.
+fn wire(sender: &mut Connection, msgs: &[Message]) -> Vec<u8> {
     let mut wire = Vec::new();
     for msg in msgs {
-        push.send(msg).unwrap();
-        while let Some(chunk) = push.poll_transmit() {
+        sender.send(msg).unwrap();
+        while let Some(chunk) = sender.poll_transmit() {
             wire.extend_from_slice(&chunk);
         }
     }
     wire
+}
+
+/// Hands `wire` to `conn` as a transport reads it: each read at most what `read_buf`
+/// offers and at most `read_size` bytes; `after_each` runs after every read.
+fn read_in(
+    conn: &mut Connection,
+    wire: &[u8],
+    read_size: usize,
+    mut after_each: impl FnMut(&mut Connection),
+) {
+    let now = Instant::now();
+    let mut at = 0;
+    while at < wire.len() {
+        let buf = conn.read_buf();
+        let n = (buf.capacity() - buf.len())
+            .min(wire.len() - at)
+            .min(read_size);
+        buf.put_slice(&wire[at..at + n]);
+        at += n;
+        conn.handle_read(now).unwrap();
+        after_each(conn);
+    }
 }
 
 /// A stream whose messages are a small topic and a large body keeps its read buffer large
@@ -263,7 +266,6 @@ fn wire(push: &mut Connection, msgs: &[Message]) -> Vec<u8> {
 fn a_topic_and_a_large_body_read_without_allocating() {
     let mut pair = push_pull();
     let (push, pull) = (&mut pair.a.conn, &mut pair.b.conn);
-    let now = Instant::now();
     let mut msg = Message::from(Frame::copy_from_slice(&vec![9u8; 64 * 1024]));
     msg.push_front(Frame::copy_from_slice(b"topic"));
     for read_size in [usize::MAX, 1000] {
@@ -271,20 +273,12 @@ fn a_topic_and_a_large_body_read_without_allocating() {
         for round in 0..30 {
             let wire = wire(push, std::slice::from_ref(&msg));
             let before = ALLOCATIONS.with(Cell::get);
-            let mut at = 0;
             let mut received = None;
-            while at < wire.len() {
-                let buf = pull.read_buf();
-                let n = (buf.capacity() - buf.len())
-                    .min(wire.len() - at)
-                    .min(read_size);
-                buf.put_slice(&wire[at..at + n]);
-                at += n;
-                pull.handle_read(now).unwrap();
+            read_in(pull, &wire, read_size, |pull| {
                 if let Ok(Some(Event::Message(m))) = pull.poll_event() {
                     received = Some(m);
                 }
-            }
+            });
             assert_eq!(received.as_ref(), Some(&msg));
             drop(received);
             if round >= 10 {
