@@ -126,6 +126,24 @@
 //! sends now and then alternates: one message through the bypass, the next through the
 //! pipe, whose look re-arms it.
 //!
+//! # The inlet
+//!
+//! The other way round, a connection's inbound pipe may carry an [`Inlet`]: a way for the
+//! reader to take messages that arrived on the connection's transport and were not queued
+//! yet, reading and decoding them itself, skipping the hop through the connection's task.
+//! The connection says its transport has bytes with a [`ReaderAlarm`] (it is woken by the
+//! transport's readiness alongside the connection's task): if the reader waits, the alarm
+//! raises a flag and wakes it. A reader that finds the pipe empty under the lock, with the
+//! flag raised, lowers it and asks the inlet, still under the lock, so the writer cannot
+//! push in between: what the inlet gives follows everything pushed before. The flag is
+//! raised and lowered under the lock (the writer may lower it without, when it reads the
+//! transport itself: it is a hint). Its messages go
+//! to a queue of the reader's own (`direct`), read before the ring, and never count against
+//! the HWM (they were never in the pipe). The inlet takes nothing while the connection's
+//! task works on the connection (it tries its lock), and that task is woken by every
+//! readiness whatever the reader does, so a reader that stops reading only loses the
+//! shortcut: commands, heartbeats and back-pressure stay the connection's.
+//!
 //! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
 //! happen (a `Notify` is shared) and every waiter looks again. The model tests in
 //! `pipe/loom_tests.rs` check these under every interleaving (see there for how to run
@@ -241,6 +259,14 @@ pub(crate) enum Bypassed {
     Declined,
 }
 
+/// A way for the reader to messages that arrived on the connection and are not queued yet
+/// (see the module's docs): a connection's reading side.
+pub(crate) trait Inlet: Send + Sync + std::fmt::Debug {
+    /// Moves whole messages the connection has, reading from its transport without waiting,
+    /// into `into`; whether it moved any. Called under the pipe's lock, with the pipe empty.
+    fn try_take(&self, into: &mut VecDeque<Message>) -> bool;
+}
+
 /// The most messages the reader reads before telling the writer.
 const RELEASE_EVERY: usize = 256;
 
@@ -281,6 +307,7 @@ struct State {
     reader_notify: Option<Arc<Notify>>,
     writer_notify: Option<Arc<Notify>>,
     bypass: Option<Arc<dyn Bypass>>,
+    inlet: Option<Arc<dyn Inlet>>,
 }
 
 impl State {
@@ -332,6 +359,9 @@ struct Settings {
     hwm: AtomicUsize,
     /// [`State::discarded`], for the reader's look before it pops from the ring.
     discarded: AtomicBool,
+    /// The connection's transport has bytes the inlet may read (a hint: see the module's
+    /// docs).
+    inlet_ready: AtomicBool,
 }
 
 impl Shared {
@@ -493,6 +523,7 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
         settings: Padded(Settings {
             hwm: AtomicUsize::new(config.hwm),
             discarded: AtomicBool::new(false),
+            inlet_ready: AtomicBool::new(false),
         }),
         state: Mutex::new(State {
             spill: VecDeque::new(),
@@ -507,6 +538,7 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
             writer_notify: None,
             bypass: None,
             bypass_armed: false,
+            inlet: None,
         }),
     });
     (
@@ -519,6 +551,7 @@ pub fn pipe_with(config: PipeConfig) -> (PipeWriter, PipeReader) {
             shared,
             ring: None,
             cache: VecDeque::new(),
+            direct: VecDeque::new(),
             unreleased: 0,
             released: 0,
             release_every: release_every(config.hwm, config.conflate),
@@ -834,6 +867,66 @@ impl PipeWriter {
     pub(crate) fn set_notify(&self, notify: Arc<Notify>) {
         self.shared.lock().writer_notify = Some(notify);
     }
+
+    /// Installs (or with `None` removes) the pipe's inlet.
+    pub(crate) fn set_inlet(&self, inlet: Option<Arc<dyn Inlet>>) {
+        self.shared.lock().inlet = inlet;
+    }
+
+    /// What the inlet's connection uses to say that its transport has bytes.
+    pub(crate) fn alarm(&self) -> ReaderAlarm {
+        ReaderAlarm {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// A waiting reader was told that the inlet has bytes ([`ReaderAlarm::raise`]) and has
+    /// not looked yet.
+    #[inline]
+    pub(crate) fn inlet_raised(&self) -> bool {
+        self.shared.settings.inlet_ready.load(Ordering::Relaxed)
+    }
+
+    /// The writer is reading the transport itself: the inlet need not try.
+    #[inline]
+    pub(crate) fn reading(&self) {
+        self.shared
+            .settings
+            .inlet_ready
+            .store(false, Ordering::Relaxed);
+    }
+}
+
+/// Tells a pipe's reader that its inlet has something to read (see the module's docs).
+#[derive(Debug)]
+pub(crate) struct ReaderAlarm {
+    shared: sync::Arc<Shared>,
+}
+
+impl ReaderAlarm {
+    /// If the reader waits, raises the inlet's flag and returns the reader's wake-up, for
+    /// the caller to wake when it likes (see `net/session.rs`'s `Readable`).
+    pub(crate) fn raise(&self) -> ReaderWakeup {
+        let mut st = self.shared.lock();
+        if self.shared.writer.flags.load(Ordering::Acquire) & READER_WAITING == 0 {
+            return ReaderWakeup(Wakeup::none());
+        }
+        self.shared
+            .settings
+            .inlet_ready
+            .store(true, Ordering::Relaxed);
+        ReaderWakeup(self.shared.reader_wakeup(&mut st))
+    }
+}
+
+/// A waiting reader's wake-up, from [`ReaderAlarm::raise`].
+#[must_use]
+pub(crate) struct ReaderWakeup(Wakeup);
+
+impl ReaderWakeup {
+    pub(crate) fn wake(self) {
+        self.0.wake();
+    }
 }
 
 impl Shared {
@@ -889,6 +982,10 @@ pub struct PipeReader {
     /// Messages taken from the spill in one batch, popped without locking; read before
     /// the ring (which has only what the writer pushed after them).
     cache: VecDeque<Message>,
+    /// Messages the inlet gave (never counted against the HWM); read before the ring. It
+    /// and `cache` are never both non-empty: each is filled under the lock only when
+    /// everything else is empty.
+    direct: VecDeque<Message>,
     /// Messages read that the writer was not told about yet.
     unreleased: usize,
     /// What this end last told the writer ([`Shared::released`]).
@@ -920,20 +1017,26 @@ impl PipeReader {
         self.next(None)
     }
 
-    /// The next message: from the cache, else from the ring, else under the lock. With
+    /// The next message: from the cache or the inlet's queue, else from the ring, else
+    /// under the lock. With
     /// `cx`, registers its waker when there is none.
     #[inline]
     fn next(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
         let msg = match self.cache.pop_front() {
             Some(msg) => msg,
-            // What the ring holds after a discard is dropped under the lock.
-            None if self.shared.settings.discarded.load(Ordering::Relaxed) => {
-                return self.next_locked(cx)
+            None => {
+                if let Some(msg) = self.direct.pop_front() {
+                    return TryPop::Message(msg);
+                }
+                // What the ring holds after a discard is dropped under the lock.
+                if self.shared.settings.discarded.load(Ordering::Relaxed) {
+                    return self.next_locked(cx);
+                }
+                match self.ring.as_mut().map(|r| r.pop()) {
+                    Some(Ok(msg)) => msg,
+                    _ => return self.next_locked(cx),
+                }
             }
-            None => match self.ring.as_mut().map(|r| r.pop()) {
-                Some(Ok(msg)) => msg,
-                _ => return self.next_locked(cx),
-            },
         };
         self.unreleased += 1;
         if self.unreleased >= self.release_every {
@@ -1000,7 +1103,10 @@ impl PipeReader {
                             st.reader_waker = Some(cx.waker().clone());
                         }
                     }
-                    TryPop::Empty
+                    match take_from_inlet(shared, &st, &mut self.direct) {
+                        Some(msg) => TryPop::Message(msg),
+                        None => TryPop::Empty,
+                    }
                 }
             }
         };
@@ -1008,6 +1114,10 @@ impl PipeReader {
         wakeup.wake();
         result
     }
+
+    /// The pipe is empty (under the lock, after the reader said it waits): the inlet's
+    /// messages, if its transport said it has bytes. A reader that gets one is no longer
+    /// waiting.
 
     /// Tells the writer about the messages read since the last time: they no longer count
     /// against the HWM. Locks only when the writer waits for room.
@@ -1028,6 +1138,7 @@ impl PipeReader {
     /// spilled) that `keep` accepts, and drops the others; the writer is told about the
     /// dropped ones as if they were read.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Message) -> bool) {
+        self.direct.retain(&mut keep);
         let mut st = self.shared.lock();
         pick_up(&mut self.ring, &mut st);
         if let Some(ring) = self.ring.as_mut() {
@@ -1060,6 +1171,7 @@ impl PipeReader {
     pub fn is_finished(&self) -> bool {
         let st = self.shared.lock();
         self.cache.is_empty()
+            && self.direct.is_empty()
             && st.writer_closed
             && st.spill.is_empty()
             && (st.discarded || ring_unread(&self.ring, &st) == 0)
@@ -1068,7 +1180,7 @@ impl PipeReader {
     /// Messages queued and not yet read.
     pub fn len(&self) -> usize {
         let st = self.shared.lock();
-        self.cache.len() + st.spill.len() + ring_unread(&self.ring, &st)
+        self.direct.len() + self.cache.len() + st.spill.len() + ring_unread(&self.ring, &st)
     }
 
     /// True when nothing is queued.
@@ -1079,6 +1191,7 @@ impl PipeReader {
     /// Closes this end: queued messages are discarded and the writer gets [`PipeClosed`].
     pub fn close(&mut self) {
         self.cache.clear();
+        self.direct.clear();
         let mut st = self.shared.lock();
         if st.reader_closed {
             return;
@@ -1134,6 +1247,30 @@ impl PipeReader {
             self.shared.update_slow(&st);
         }
     }
+}
+
+/// The pipe is empty (under the lock, after the reader said it waits): the inlet's
+/// messages, if its transport said it has bytes. A reader that gets one is no longer
+/// waiting.
+fn take_from_inlet(shared: &Shared, st: &State, direct: &mut VecDeque<Message>) -> Option<Message> {
+    let inlet = st.inlet.as_ref()?;
+    let ready = &shared.settings.inlet_ready;
+    if !ready.load(Ordering::Relaxed)
+        || !ready.swap(false, Ordering::AcqRel)
+        || !inlet.try_take(direct)
+    {
+        return None;
+    }
+    if st.conflate {
+        // Only the last, as if they had been pushed.
+        let keep = direct.len() - 1;
+        direct.drain(..keep);
+    }
+    shared
+        .writer
+        .flags
+        .fetch_and(!READER_WAITING, Ordering::AcqRel);
+    direct.pop_front()
 }
 
 /// After how many messages read the reader tells the writer: half the HWM (libzmq's
@@ -1560,6 +1697,150 @@ mod tests {
             notify.take_signal(),
             "the reader writes the rest, and re-arms once it looks again"
         );
+    }
+
+    /// An inlet holding messages "on the wire", counting how often it was asked.
+    #[derive(Debug, Default)]
+    struct Wire {
+        arrived: std::sync::Mutex<VecDeque<Message>>,
+        asked: AtomicUsize,
+    }
+
+    impl Inlet for Wire {
+        fn try_take(&self, into: &mut VecDeque<Message>) -> bool {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            let mut arrived = self.arrived.lock().expect("lock");
+            let any = !arrived.is_empty();
+            into.append(&mut arrived);
+            any
+        }
+    }
+
+    fn wire_inlet(w: &PipeWriter) -> Arc<Wire> {
+        let wire = Arc::new(Wire::default());
+        w.set_inlet(Some(wire.clone()));
+        wire
+    }
+
+    fn arrive(wire: &Wire, frames: &[&'static str]) {
+        let mut arrived = wire.arrived.lock().expect("lock");
+        arrived.extend(frames.iter().map(|f| Message::from(*f)));
+    }
+
+    fn pop_str(r: &mut PipeReader) -> Option<Message> {
+        match r.try_pop() {
+            TryPop::Message(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The inlet is asked only after the alarm and only with the pipe empty, so what it
+    /// gives follows everything queued; its messages do not count against the HWM. The
+    /// alarm is for a reader that waits.
+    #[test]
+    fn the_inlet_gives_only_after_the_queue_and_the_alarm() {
+        let (mut w, mut r) = pipe(2);
+        let wire = wire_inlet(&w);
+        assert!(w.try_push("a".into()).is_ok());
+        assert_eq!(pop_str(&mut r), Some("a".into()));
+        assert!(w.try_push("b".into()).is_ok());
+        arrive(&wire, &["c", "d", "e"]);
+        // Not waiting: the reader was woken by the push and has not looked since.
+        w.alarm().raise().wake();
+        assert!(!w.inlet_raised());
+        assert_eq!(pop_str(&mut r), Some("b".into()));
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        assert_eq!(
+            wire.asked.load(Ordering::SeqCst),
+            0,
+            "not without the alarm"
+        );
+        w.alarm().raise().wake();
+        assert!(w.inlet_raised());
+        assert_eq!(pop_str(&mut r), Some("c".into()));
+        assert!(!w.inlet_raised(), "the reader lowered it");
+        assert_eq!(wire.asked.load(Ordering::SeqCst), 1);
+        // What the writer pushes now comes after what the inlet gave.
+        assert!(w.try_push("f".into()).is_ok());
+        assert!(w.try_push("g".into()).is_ok());
+        assert!(
+            !w.has_room(),
+            "f and g fill the HWM; the inlet's three do not count"
+        );
+        assert_eq!(r.len(), 4);
+        for expected in ["d", "e", "f", "g"] {
+            assert_eq!(pop_str(&mut r), Some(expected.into()));
+        }
+        // Without a new alarm the inlet is not asked again.
+        arrive(&wire, &["h"]);
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        assert_eq!(wire.asked.load(Ordering::SeqCst), 1);
+        // The writer reading itself takes the alarm back.
+        w.alarm().raise().wake();
+        w.reading();
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        w.alarm().raise().wake();
+        assert_eq!(pop_str(&mut r), Some("h".into()));
+        // Taken out, the inlet is not asked.
+        w.set_inlet(None);
+        arrive(&wire, &["i"]);
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        w.alarm().raise().wake();
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        assert_eq!(wire.asked.load(Ordering::SeqCst), 2);
+    }
+
+    /// The alarm wakes a reader that waits, as a push would, and one that took messages from
+    /// the inlet is no longer waiting: the writer's next push wakes no one.
+    #[test]
+    fn the_alarm_wakes_a_waiting_reader() {
+        let (mut w, mut r) = pipe(10);
+        let wire = wire_inlet(&w);
+        let notify = Arc::new(Notify::new());
+        r.set_notify(notify.clone());
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        notify.take_signal();
+        arrive(&wire, &["x"]);
+        w.alarm().raise().wake();
+        assert!(notify.take_signal(), "the waiting reader is woken");
+        assert_eq!(pop_str(&mut r), Some("x".into()));
+        assert!(w.try_push("y".into()).is_ok());
+        assert!(!notify.take_signal(), "the reader is awake and looks again");
+        assert_eq!(pop_str(&mut r), Some("y".into()));
+    }
+
+    /// A conflating pipe keeps the last of what the inlet gives, as of a batch pushed.
+    #[test]
+    fn a_conflating_pipe_keeps_the_inlets_last() {
+        let (w, mut r) = pipe_with(PipeConfig {
+            hwm: 0,
+            conflate: true,
+        });
+        let wire = wire_inlet(&w);
+        arrive(&wire, &["old", "older", "newest"]);
+        w.alarm().raise().wake();
+        assert_eq!(pop_str(&mut r), Some("newest".into()));
+        assert_eq!(r.try_pop(), TryPop::Empty);
+    }
+
+    /// The reader's `retain` and `close` reach what the inlet gave.
+    #[test]
+    fn retain_and_close_reach_the_inlets_messages() {
+        let (w, mut r) = pipe(10);
+        let wire = wire_inlet(&w);
+        arrive(&wire, &["keep", "drop", "keep too"]);
+        w.alarm().raise().wake();
+        assert_eq!(pop_str(&mut r), Some("keep".into()));
+        r.retain(|m| m != &Message::from("drop"));
+        assert_eq!(r.len(), 1);
+        assert_eq!(pop_str(&mut r), Some("keep too".into()));
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        arrive(&wire, &["left"]);
+        w.alarm().raise().wake();
+        assert_eq!(pop_str(&mut r), Some("left".into()));
+        w.close();
+        assert_eq!(r.try_pop(), TryPop::Finished);
+        assert!(r.is_finished());
     }
 
     /// A waker that raises `notify`'s signal.

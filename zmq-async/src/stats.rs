@@ -27,6 +27,9 @@ pub struct SocketStats {
     /// Of `messages_out`, those the sending task wrote itself, bypassing the connection's
     /// task because the connection was idle (NULL and PLAIN over tcp and ipc).
     pub messages_direct: u64,
+    /// Of `messages_in`, those the receiving task read and decoded itself, finding nothing
+    /// queued while the connection's stream had bytes (tcp and ipc).
+    pub messages_in_direct: u64,
     /// Bytes read from tcp/ipc connections (ZMTP framing and handshakes included).
     pub bytes_in: u64,
     /// Bytes written to tcp/ipc connections (ZMTP framing and handshakes included).
@@ -46,6 +49,7 @@ pub(crate) struct Counters {
     messages_in: AtomicU64,
     messages_out: AtomicU64,
     messages_direct: AtomicU64,
+    messages_in_direct: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     reconnects: AtomicU64,
@@ -72,6 +76,16 @@ impl Counters {
         self.messages_direct.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Messages the receiving task decoded itself (counted in `messages_in` too).
+    #[inline]
+    pub(crate) fn received_direct(&self, messages: usize) {
+        if messages > 0 {
+            self.received(messages);
+            self.messages_in_direct
+                .fetch_add(messages as u64, Ordering::Relaxed);
+        }
+    }
+
     #[inline]
     pub(crate) fn read(&self, bytes: usize) {
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -95,6 +109,7 @@ impl Counters {
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
             messages_direct: self.messages_direct.load(Ordering::Relaxed),
+            messages_in_direct: self.messages_in_direct.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             hwm_drops,

@@ -106,6 +106,18 @@ impl StreamWriter {
     }
 }
 
+impl StreamReader {
+    /// Reads what the stream has into `buf`'s spare room, without waiting and without
+    /// registering for readiness: the bytes read (`0` at the end of the stream), or
+    /// `WouldBlock`.
+    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+        match self {
+            StreamReader::Tcp(s) => s.try_read_buf(buf),
+            StreamReader::Ipc(s) => s.try_read_buf(buf),
+        }
+    }
+}
+
 impl AsyncRead for StreamReader {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -18,12 +18,10 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
-use tokio_util::io::poll_read_buf;
 use zmq_transports::{Stream, StreamReader, StreamWriter};
 use zmtp_codec::{Connection, Encoder, Message};
 
-use super::convert;
-use super::session::{write_chunks, Outcome, Wire, WRITE_BACKLOG};
+use super::session::{write_chunks, Core, Outcome, Wire, WRITE_BACKLOG};
 use crate::pipe::{Bypass, Bypassed};
 use crate::stats::Counters;
 
@@ -32,7 +30,8 @@ pub(super) const MAX_IOV: usize = 64;
 
 /// tcp and ipc: the session's side of a byte stream.
 pub(crate) struct ByteWire {
-    reader: StreamReader,
+    /// Until the session's [`Core`] takes it.
+    reader: Option<StreamReader>,
     outlet: Arc<Outlet>,
 }
 
@@ -50,7 +49,10 @@ impl ByteWire {
             }),
             counters,
         });
-        ByteWire { reader, outlet }
+        ByteWire {
+            reader: Some(reader),
+            outlet,
+        }
     }
 }
 
@@ -144,21 +146,13 @@ impl Wire for ByteWire {
     fn poll_fill(
         &mut self,
         cx: &mut Context<'_>,
-        conn: &mut Connection,
+        core: &mut Core,
     ) -> Poll<Result<Option<usize>, Outcome>> {
-        match futures::ready!(poll_read_buf(
-            Pin::new(&mut self.reader),
-            cx,
-            conn.read_buf()
-        )) {
-            Ok(0) => Poll::Ready(Ok(None)),
-            Ok(n) => Poll::Ready(
-                conn.handle_read(convert::now())
-                    .map(|()| Some(n))
-                    .map_err(Outcome::Protocol),
-            ),
-            Err(e) => Poll::Ready(Err(Outcome::Io(e))),
-        }
+        core.fill(cx)
+    }
+
+    fn reader(&mut self) -> Option<StreamReader> {
+        self.reader.take()
     }
 
     fn poll_drain(
