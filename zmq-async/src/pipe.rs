@@ -1115,10 +1115,6 @@ impl PipeReader {
         result
     }
 
-    /// The pipe is empty (under the lock, after the reader said it waits): the inlet's
-    /// messages, if its transport said it has bytes. A reader that gets one is no longer
-    /// waiting.
-
     /// Tells the writer about the messages read since the last time: they no longer count
     /// against the HWM. Locks only when the writer waits for room.
     #[inline(never)]
