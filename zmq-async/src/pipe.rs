@@ -142,7 +142,9 @@
 //! the HWM (they were never in the pipe). The inlet takes nothing while the connection's
 //! task works on the connection (it tries its lock), and that task is woken by every
 //! readiness whatever the reader does, so a reader that stops reading only loses the
-//! shortcut: commands, heartbeats and back-pressure stay the connection's.
+//! shortcut: commands, heartbeats and back-pressure stay the connection's. (The loom
+//! models below do not cover the inlet: it changes no flag the writer reads without the
+//! lock, and its order rests on the lock; `tests` check it, and `tests/direct.rs`.)
 //!
 //! Wakers are woken at most once per registration (taken, not cloned); spurious wake-ups
 //! happen (a `Notify` is shared) and every waiter looks again. The model tests in
@@ -259,12 +261,12 @@ pub(crate) enum Bypassed {
     Declined,
 }
 
-/// A way for the reader to messages that arrived on the connection and are not queued yet
-/// (see the module's docs): a connection's reading side.
+/// A way for the reader to take messages that arrived on the connection and are not queued
+/// yet (see the module's docs): a connection's reading side.
 pub(crate) trait Inlet: Send + Sync + std::fmt::Debug {
     /// Moves whole messages the connection has, reading from its transport without waiting,
-    /// into `into`; whether it moved any. Called under the pipe's lock, with the pipe empty.
-    fn try_take(&self, into: &mut VecDeque<Message>) -> bool;
+    /// into `into` (empty). Called under the pipe's lock, with the pipe empty.
+    fn try_take(&self, into: &mut VecDeque<Message>);
 }
 
 /// The most messages the reader reads before telling the writer.
@@ -984,7 +986,7 @@ pub struct PipeReader {
     cache: VecDeque<Message>,
     /// Messages the inlet gave (never counted against the HWM); read before the ring. It
     /// and `cache` are never both non-empty: each is filled under the lock only when
-    /// everything else is empty.
+    /// everything else is empty (and `retain` puts what it keeps behind these).
     direct: VecDeque<Message>,
     /// Messages read that the writer was not told about yet.
     unreleased: usize,
@@ -1146,6 +1148,13 @@ impl PipeReader {
         let before = self.cache.len();
         self.cache.retain(&mut keep);
         self.unreleased += before - self.cache.len();
+        if !self.direct.is_empty() {
+            // The inlet's messages came before everything queued and are read first:
+            // what is kept goes behind them, told to the writer as read now (it no longer
+            // counts against the HWM), since `direct` is not counted when popped.
+            self.unreleased += self.cache.len();
+            self.direct.append(&mut self.cache);
+        }
         st.bypass_armed = false;
         self.shared.update_slow(&st);
         let wakeup = publish_release(
@@ -1251,10 +1260,11 @@ impl PipeReader {
 fn take_from_inlet(shared: &Shared, st: &State, direct: &mut VecDeque<Message>) -> Option<Message> {
     let inlet = st.inlet.as_ref()?;
     let ready = &shared.settings.inlet_ready;
-    if !ready.load(Ordering::Relaxed)
-        || !ready.swap(false, Ordering::AcqRel)
-        || !inlet.try_take(direct)
-    {
+    if !ready.load(Ordering::Relaxed) || !ready.swap(false, Ordering::AcqRel) {
+        return None;
+    }
+    inlet.try_take(direct);
+    if direct.is_empty() {
         return None;
     }
     if st.conflate {
@@ -1703,12 +1713,9 @@ mod tests {
     }
 
     impl Inlet for Wire {
-        fn try_take(&self, into: &mut VecDeque<Message>) -> bool {
+        fn try_take(&self, into: &mut VecDeque<Message>) {
             self.asked.fetch_add(1, Ordering::SeqCst);
-            let mut arrived = self.arrived.lock().expect("lock");
-            let any = !arrived.is_empty();
-            into.append(&mut arrived);
-            any
+            into.append(&mut self.arrived.lock().expect("lock"));
         }
     }
 
@@ -1819,9 +1826,25 @@ mod tests {
         assert_eq!(r.try_pop(), TryPop::Empty);
     }
 
-    /// The reader's `retain` and `close` reach what the inlet gave.
+    /// The reader's `retain` and `close` reach what the inlet gave, and `retain` keeps it
+    /// ahead of what was queued after it.
     #[test]
     fn retain_and_close_reach_the_inlets_messages() {
+        let (mut w, mut r) = pipe(2);
+        let wire = wire_inlet(&w);
+        arrive(&wire, &["a", "b"]);
+        w.alarm().raise().wake();
+        assert_eq!(pop_str(&mut r), Some("a".into()));
+        assert!(w.try_push("c".into()).is_ok());
+        assert!(w.try_push("d".into()).is_ok());
+        assert!(!w.has_room());
+        r.retain(|m| m != &Message::from("d"));
+        assert!(w.has_room(), "what retain keeps behind the inlet's is read");
+        assert_eq!(pop_str(&mut r), Some("b".into()));
+        assert_eq!(pop_str(&mut r), Some("c".into()));
+        assert_eq!(r.try_pop(), TryPop::Empty);
+        drop((w, r));
+
         let (w, mut r) = pipe(10);
         let wire = wire_inlet(&w);
         arrive(&wire, &["keep", "drop", "keep too"]);

@@ -99,12 +99,12 @@ async fn one_way(endpoint: &str) {
 }
 
 #[tokio::test]
-async fn a_one_way_sender_goes_straight_at_least_every_other_message() {
+async fn a_one_way_message_skips_a_connection_task_on_one_side() {
     on_each_wire("direct-one-way-ct", |e| async move { one_way(&e).await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_one_way_sender_goes_straight_at_least_every_other_message_on_a_multi_thread_runtime() {
+async fn a_one_way_message_skips_a_connection_task_on_one_side_on_a_multi_thread_runtime() {
     on_each_wire("direct-one-way-mt", |e| async move { one_way(&e).await }).await;
 }
 

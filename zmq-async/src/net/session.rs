@@ -218,11 +218,11 @@ where
 /// (tcp, ipc), which takes from it under the lock while the session is not polling (see
 /// [`crate::pipe`]'s docs). The session holds the lock for the whole of each poll.
 pub(crate) struct Core {
-    pub(super) conn: Connection,
+    conn: Connection,
     /// Decoded messages waiting for room in the inbound pipe.
     inbox: VecDeque<Message>,
     /// The stream's reading half (tcp, ipc; ws reads through its own wire).
-    pub(super) reader: Option<StreamReader>,
+    reader: Option<StreamReader>,
     eof: bool,
     /// The codec had no more events at the last look (its buffer holds no whole message).
     decoded_all: bool,
@@ -231,7 +231,7 @@ pub(crate) struct Core {
     /// A read failure the inlet met, for the session to end with.
     failure: Option<io::Error>,
     /// While the inlet is plugged in: what the stream is read with ([`Readable`]).
-    pub(super) readable: Option<(Arc<Readable>, Waker)>,
+    readable: Option<(Arc<Readable>, Waker)>,
 }
 
 fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
@@ -271,33 +271,18 @@ impl Core {
             ),
             None => poll_read_buf(Pin::new(reader), cx, conn.read_buf()),
         };
-        match futures::ready!(read) {
-            Ok(0) => Poll::Ready(Ok(None)),
-            Ok(n) => Poll::Ready(
-                conn.handle_read(convert::now())
-                    .map(|()| Some(n))
-                    .map_err(Outcome::Protocol),
-            ),
-            Err(e) => Poll::Ready(Err(Outcome::Io(e))),
-        }
+        read.map(|read| handle_read(conn, read))
     }
 
     /// [`Core::fill`] for the inlet: what the stream has now, without registering for
-    /// readiness (`None` if nothing). No waker may run under the pipe's lock (Readable's
-    /// takes it), and Tokio wakes a reader's own waker when its budget runs out; the
-    /// session, which every readiness wakes, registers.
+    /// readiness (`None` if nothing). The inlet runs under the pipe's lock, which
+    /// [`Readable`]'s wake takes, and Tokio may wake the registering waker at once (when
+    /// its budget runs out); the session, which every readiness wakes, registers.
     fn try_fill(&mut self) -> Option<Result<Option<usize>, Outcome>> {
         let reader = self.reader.as_ref()?;
         match reader.try_read_buf(self.conn.read_buf()) {
-            Ok(0) => Some(Ok(None)),
-            Ok(n) => Some(
-                self.conn
-                    .handle_read(convert::now())
-                    .map(|()| Some(n))
-                    .map_err(Outcome::Protocol),
-            ),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            Err(e) => Some(Err(Outcome::Io(e))),
+            read => Some(handle_read(&mut self.conn, read)),
         }
     }
 
@@ -307,39 +292,56 @@ impl Core {
     /// failure), and wakes it; it reads only when the session found the codec's buffer
     /// without a whole message, as the session does, so the peer's bytes wait in the
     /// kernel while whole messages wait here.
-    fn take(&mut self, into: &mut VecDeque<Message>, counters: &Counters) -> bool {
+    fn take(&mut self, into: &mut VecDeque<Message>, counters: &Counters) {
         if self.readable.is_none() {
-            return false;
+            return;
         }
-        if self.inbox.is_empty() {
-            if !self.decoded_all || self.eof || self.failure.is_some() {
-                return false;
-            }
-            let Some(read) = self.try_fill() else {
-                return false;
-            };
-            self.decoded_all = false;
-            if let Some((readable, _)) = &self.readable {
-                readable.session.wake();
-            }
-            match read {
-                Ok(None) => self.eof = true,
-                Ok(Some(n)) => {
-                    counters.read(n);
-                    // A failure here is the codec's, and the session's next look meets it.
-                    let _ = self.conn.poll_messages(&mut self.inbox, BATCH);
-                    self.stamp(0);
-                }
-                // The codec keeps its own failure for the session.
-                Err(Outcome::Protocol(_)) => {}
-                Err(Outcome::Io(e)) => self.failure = Some(e),
-                Err(_) => {}
-            }
+        if !self.inbox.is_empty() {
+            // Decoded by the session, which had no room in the pipe for them then.
+            counters.received(self.inbox.len());
+            into.append(&mut self.inbox);
+            return;
         }
-        let n = self.inbox.len();
+        if !self.decoded_all || self.eof || self.failure.is_some() {
+            return;
+        }
+        let Some(read) = self.try_fill() else {
+            return;
+        };
+        // What was read the session looks at too (events, the end, a failure). Its waker
+        // is a task's, and takes none of our locks.
+        self.decoded_all = false;
+        if let Some((readable, _)) = &self.readable {
+            readable.session.wake();
+        }
+        match read {
+            Ok(None) => self.eof = true,
+            Ok(Some(n)) => {
+                counters.read(n);
+                // A failure here is the codec's, and the session's next look meets it.
+                let _ = self.conn.poll_messages(&mut self.inbox, BATCH);
+                self.stamp(0);
+            }
+            // The codec keeps its own failure for the session.
+            Err(Outcome::Protocol(_)) => {}
+            Err(Outcome::Io(e)) => self.failure = Some(e),
+            Err(_) => {}
+        }
+        counters.received_direct(self.inbox.len());
         into.append(&mut self.inbox);
-        counters.received_direct(n);
-        n > 0
+    }
+}
+
+/// What a read into the codec's buffer came to: `Some(bytes read)`, or `None` at the end of
+/// the stream.
+fn handle_read(conn: &mut Connection, read: io::Result<usize>) -> Result<Option<usize>, Outcome> {
+    match read {
+        Ok(0) => Ok(None),
+        Ok(n) => conn
+            .handle_read(convert::now())
+            .map(|()| Some(n))
+            .map_err(Outcome::Protocol),
+        Err(e) => Err(Outcome::Io(e)),
     }
 }
 
@@ -356,14 +358,13 @@ impl Wake for Readable {
         self.wake_by_ref();
     }
 
-    /// The reader is woken last: on a multi-thread runtime the task woken last runs next on
-    /// this worker (Tokio's LIFO slot), and one woken before may be taken by another worker.
-    /// The session, finding the flag raised, lets the reader go first
+    /// The reader first: a current-thread runtime runs woken tasks in turn, so the reader
+    /// reads before the session looks (which then finds the flag lowered). A session that
+    /// runs first anyway (a reader on another thread) lets the reader go first once
     /// ([`Session::defer_to_reader`]).
     fn wake_by_ref(self: &Arc<Self>) {
-        let reader = self.alarm.raise();
+        self.alarm.raise().wake();
         self.session.wake();
-        reader.wake();
     }
 }
 
@@ -380,15 +381,15 @@ impl std::fmt::Debug for CoreInlet {
 }
 
 impl Inlet for CoreInlet {
-    fn try_take(&self, into: &mut VecDeque<Message>) -> bool {
+    fn try_take(&self, into: &mut VecDeque<Message>) {
         let Some(core) = self.core.upgrade() else {
-            return false;
+            return;
         };
         // Never wait for the session: what it reads it queues.
-        let Ok(mut core) = core.try_lock() else {
-            return false;
-        };
-        core.take(into, &self.counters)
+        let locked = core.try_lock();
+        if let Ok(mut core) = locked {
+            core.take(into, &self.counters);
+        }
     }
 }
 
@@ -445,6 +446,13 @@ impl<W: Wire> Session<'_, W> {
             self.deferred = true;
             look_again_later(cx);
             return true;
+        }
+        if raised {
+            // The reader did not come: lowered, so the next poll does not wait for it again
+            // (the session's own read would lower it, but this poll may not read).
+            if let Some(pipes) = self.link.pipes.as_ref() {
+                pipes.inbound.reading();
+            }
         }
         self.deferred = false;
         false
@@ -858,8 +866,8 @@ impl<W: Wire> Session<'_, W> {
         result
     }
 
-    /// Gives the outbound pipe the wire's bypass, once the handshake is done.
-    /// and the inbound pipe the inlet (tcp, ipc: the connection reads its stream itself).
+    /// Once the handshake is done, gives the outbound pipe the wire's bypass (NULL, PLAIN),
+    /// and the inbound pipe the inlet (tcp, ipc, on a current-thread runtime).
     fn plug(&mut self, c: &mut Core, cx: &Context<'_>) {
         let Some(pipes) = self.link.pipes.as_ref() else {
             return;
