@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::*;
 use zmq_async::{
     DealerSocket, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket,
-    SocketOptions,
+    SocketOptions, SocketStats,
 };
 use zmtp_codec::CurveKeyPair;
 
@@ -29,10 +29,16 @@ async fn on_each_wire<F: Future<Output = ()>>(tag: &str, case: impl Fn(String) -
 
 const ROUNDS: u64 = 200;
 
-async fn ping_pong(endpoint: &str, one_thread: bool) {
-    let mut rep = RepSocket::new();
+/// `ROUNDS` REQ/REP round trips, the REP bound at `endpoint` with `rep_options`: the REQ's
+/// and the REP's counters.
+async fn round_trips(
+    endpoint: &str,
+    rep_options: SocketOptions,
+    req_options: SocketOptions,
+) -> (SocketStats, SocketStats) {
+    let mut rep = RepSocket::with_options(rep_options).unwrap();
     let endpoint = rep.bind(endpoint).await.unwrap();
-    let mut req = ReqSocket::new();
+    let mut req = ReqSocket::with_options(req_options).unwrap();
     req.connect(&endpoint).await.unwrap();
     for i in 0..ROUNDS {
         req.send(msg(&["ping", &i.to_string()])).await.unwrap();
@@ -40,7 +46,12 @@ async fn ping_pong(endpoint: &str, one_thread: bool) {
         rep.send(msg(&["pong", &i.to_string()])).await.unwrap();
         assert_eq!(strs(&req.recv().await.unwrap()), ["pong", &i.to_string()]);
     }
-    let (req, rep) = (req.stats(), rep.stats());
+    (req.stats(), rep.stats())
+}
+
+async fn ping_pong(endpoint: &str, one_thread: bool) {
+    let (req, rep) =
+        round_trips(endpoint, SocketOptions::default(), SocketOptions::default()).await;
     assert_eq!((req.messages_out, rep.messages_out), (ROUNDS, ROUNDS));
     // Each side is idle when it sends; a send that meets its connection's task busy (the
     // other runtime thread, holding the outlet's lock) is queued instead: few (here 199 or
@@ -260,17 +271,7 @@ async fn curve_ping_pong(endpoint: &str) {
     let mut client = SocketOptions::default();
     client.set_curve_keypair(&client_keys);
     client.set_curve_serverkey(server_keys.public).unwrap();
-    let mut rep = RepSocket::with_options(server).unwrap();
-    let endpoint = rep.bind(endpoint).await.unwrap();
-    let mut req = ReqSocket::with_options(client).unwrap();
-    req.connect(&endpoint).await.unwrap();
-    for i in 0..ROUNDS {
-        req.send(msg(&["ping", &i.to_string()])).await.unwrap();
-        assert_eq!(strs(&rep.recv().await.unwrap()), ["ping", &i.to_string()]);
-        rep.send(msg(&["pong", &i.to_string()])).await.unwrap();
-        assert_eq!(strs(&req.recv().await.unwrap()), ["pong", &i.to_string()]);
-    }
-    let (req, rep) = (req.stats(), rep.stats());
+    let (req, rep) = round_trips(endpoint, server, client).await;
     assert_eq!((req.messages_direct, rep.messages_direct), (0, 0));
     // 200 of 200 each way here.
     assert!(req.messages_in_direct >= ROUNDS / 4, "{endpoint}: {req:?}");
