@@ -14,6 +14,7 @@ use zmq_async::{
     DealerSocket, Message, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket,
     SocketOptions, SocketStats,
 };
+#[cfg(feature = "curve")]
 use zmtp_codec::CurveKeyPair;
 
 /// Runs `case` on tcp and on a fresh ipc path, in turn, within the tests' time limit.
@@ -263,6 +264,7 @@ async fn a_message_after_a_partly_written_one_waits_for_its_rest() {
 
 /// REQ/REP over CURVE: no bypass (the sending task cannot encrypt), but each side still
 /// reads and decrypts its peer's message itself.
+#[cfg(feature = "curve")]
 async fn curve_ping_pong(endpoint: &str) {
     let (server_keys, client_keys) = (CurveKeyPair::generate(), CurveKeyPair::generate());
     let mut server = SocketOptions::default();
@@ -278,6 +280,7 @@ async fn curve_ping_pong(endpoint: &str) {
     assert!(rep.messages_in_direct >= ROUNDS / 4, "{endpoint}: {rep:?}");
 }
 
+#[cfg(feature = "curve")]
 #[tokio::test]
 async fn curve_ping_pong_is_read_straight_by_the_receiving_task() {
     on_each_wire("direct-curve", |e| async move { curve_ping_pong(&e).await }).await;
