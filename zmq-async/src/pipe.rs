@@ -137,9 +137,9 @@
 //! flag raised, lowers it and asks the inlet, still under the lock, so the writer cannot
 //! push in between: what the inlet gives follows everything pushed before. The flag is
 //! raised and lowered under the lock (the writer may lower it without, when it reads the
-//! transport itself: it is a hint). Its messages go
-//! to a queue of the reader's own (`direct`), read before the ring, and never count against
-//! the HWM (they were never in the pipe). The inlet takes nothing while the connection's
+//! transport itself: it is a hint). Its messages go to a queue of the reader's own
+//! (`direct`), read before the ring, and never count against the HWM (they were never in
+//! the pipe). The inlet takes nothing while the connection's
 //! task works on the connection (it tries its lock), and that task is woken by every
 //! readiness whatever the reader does, so a reader that stops reading only loses the
 //! shortcut: commands, heartbeats and back-pressure stay the connection's. (The loom
@@ -476,7 +476,7 @@ impl Shared {
 
 /// Wakers collected under the lock and woken after it is released.
 #[must_use]
-struct Wakeup(Option<Waker>, Option<Arc<Notify>>);
+pub(crate) struct Wakeup(Option<Waker>, Option<Arc<Notify>>);
 
 impl Wakeup {
     #[inline]
@@ -485,7 +485,7 @@ impl Wakeup {
     }
 
     #[inline]
-    fn wake(self) {
+    pub(crate) fn wake(self) {
         if let Some(w) = self.0 {
             w.wake();
         }
@@ -908,26 +908,16 @@ pub(crate) struct ReaderAlarm {
 impl ReaderAlarm {
     /// If the reader waits, raises the inlet's flag and returns the reader's wake-up, for
     /// the caller to wake when it likes (see `net/session.rs`'s `Readable`).
-    pub(crate) fn raise(&self) -> ReaderWakeup {
+    pub(crate) fn raise(&self) -> Wakeup {
         let mut st = self.shared.lock();
         if self.shared.writer.flags.load(Ordering::Acquire) & READER_WAITING == 0 {
-            return ReaderWakeup(Wakeup::none());
+            return Wakeup::none();
         }
         self.shared
             .settings
             .inlet_ready
             .store(true, Ordering::Relaxed);
-        ReaderWakeup(self.shared.reader_wakeup(&mut st))
-    }
-}
-
-/// A waiting reader's wake-up, from [`ReaderAlarm::raise`].
-#[must_use]
-pub(crate) struct ReaderWakeup(Wakeup);
-
-impl ReaderWakeup {
-    pub(crate) fn wake(self) {
-        self.0.wake();
+        self.shared.reader_wakeup(&mut st)
     }
 }
 
@@ -1020,8 +1010,7 @@ impl PipeReader {
     }
 
     /// The next message: from the cache or the inlet's queue, else from the ring, else
-    /// under the lock. With
-    /// `cx`, registers its waker when there is none.
+    /// under the lock. With `cx`, registers its waker when there is none.
     #[inline]
     fn next(&mut self, cx: Option<&mut Context<'_>>) -> TryPop {
         let msg = match self.cache.pop_front() {

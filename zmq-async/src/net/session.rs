@@ -250,6 +250,16 @@ impl Core {
         }
     }
 
+    /// Moves whole messages from the codec into the inbox, up to [`BATCH`] there, with the
+    /// peer's properties (those decoded before a failure too): the session's way and the
+    /// inlet's.
+    fn decode(&mut self) -> Result<usize, zmtp_codec::Error> {
+        let before = self.inbox.len();
+        let decoded = self.conn.poll_messages(&mut self.inbox, BATCH - before);
+        self.stamp(before);
+        decoded
+    }
+
     /// Reads what the stream has into the codec (tcp, ipc): `Some(bytes read)`, or `None`
     /// at the end of the stream. While the inlet is plugged in, with [`Readable`]'s waker
     /// rather than `cx`'s.
@@ -319,8 +329,7 @@ impl Core {
             Ok(Some(n)) => {
                 counters.read(n);
                 // A failure here is the codec's, and the session's next look meets it.
-                let _ = self.conn.poll_messages(&mut self.inbox, BATCH);
-                self.stamp(0);
+                let _ = self.decode();
             }
             // The codec keeps its own failure for the session.
             Err(Outcome::Protocol(_)) => {}
@@ -436,26 +445,22 @@ impl<W: Wire> Session<'_, W> {
     /// raising: a reader that does not come (its receive was given up) leaves it to the
     /// session's next poll.
     fn defer_to_reader(&mut self, cx: &mut Context<'_>) -> bool {
-        let raised = self.inlet
-            && self
-                .link
-                .pipes
-                .as_ref()
-                .is_some_and(|pipes| pipes.inbound.inlet_raised());
-        if raised && !self.deferred {
-            self.deferred = true;
-            look_again_later(cx);
-            return true;
+        let deferred = std::mem::take(&mut self.deferred);
+        let Some(pipes) = self.link.pipes.as_ref().filter(|_| self.inlet) else {
+            return false;
+        };
+        if !pipes.inbound.inlet_raised() {
+            return false;
         }
-        if raised {
+        if deferred {
             // The reader did not come: lowered, so the next poll does not wait for it again
             // (the session's own read would lower it, but this poll may not read).
-            if let Some(pipes) = self.link.pipes.as_ref() {
-                pipes.inbound.reading();
-            }
+            pipes.inbound.reading();
+            return false;
         }
-        self.deferred = false;
-        false
+        self.deferred = true;
+        look_again_later(cx);
+        true
     }
 
     fn poll(&mut self, c: &mut Core, cx: &mut Context<'_>) -> Poll<Outcome> {
@@ -629,11 +634,8 @@ impl<W: Wire> Session<'_, W> {
             // Messages the fast way, then the next event (or the news that the read
             // buffer is drained).
             let before = c.inbox.len();
-            let decoded = c.conn.poll_messages(&mut c.inbox, BATCH - before);
-            if c.inbox.len() > before {
-                progress = true;
-                c.stamp(before);
-            }
+            let decoded = c.decode();
+            progress |= c.inbox.len() > before;
             if let Err(e) = decoded {
                 self.flush_inbox(c, cx)?;
                 return Err(Outcome::Protocol(e));
